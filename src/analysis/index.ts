@@ -1,0 +1,3 @@
+export * from './analysis-schema.js';
+export * from './analyze.js';
+export { computeFrameFeatures, type FrameFeatures } from './features.js';

@@ -1,0 +1,3 @@
+export * from './load-mapping.js';
+export * from './mapping-schema.js';
+export * from './units.js';

@@ -1,0 +1,89 @@
+/**
+ * The engine interface (DESIGN.md §4). The pipeline talks to every backend through this and
+ * never knows which one it has.
+ */
+import { z } from 'zod';
+
+export const continuitySchema = z.enum(['none', 'chain', 'anchor']);
+
+/** One sampler call: 16 frames (or fewer for a short song) with fixed denoise, cfg and seed. */
+export const segmentJobSchema = z
+  .object({
+    index: z.number().int().nonnegative(),
+    /** Content hash of everything that decides the frames (see pipeline/render-plan.ts). */
+    hash: z.string(),
+    startFrame: z.number().int().nonnegative(),
+    frameCount: z.number().int().positive(),
+    leadFrame: z.number().int().nonnegative(),
+    crossfadeFrames: z.number().int().nonnegative(),
+    fps: z.string(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    prompt: z.string(),
+    negativePrompt: z.string(),
+    seed: z.number().int().nonnegative(),
+    denoise: z.number().min(0).max(1),
+    cfg: z.number().positive(),
+    steps: z.number().int().positive(),
+    motionScale: z.number(),
+    /** Motion scale for each frame of the segment (engines without per-frame support use motionScale). */
+    motionScalePerFrame: z.array(z.number()),
+    continuity: continuitySchema,
+    section: z.string(),
+  })
+  .strict();
+
+export type SegmentJob = z.infer<typeof segmentJobSchema>;
+
+export interface EngineCapabilities {
+  /** Can start a segment from an image (chain / anchor continuity). */
+  readonly initImage: boolean;
+  readonly perFrameMotionScale: boolean;
+  readonly maxFrames: number;
+  /** Segments it can render at once (servers × 1 for ComfyUI, cores for preview). */
+  readonly concurrency: number;
+}
+
+export interface EngineHealth {
+  readonly ok: boolean;
+  readonly engine: string;
+  readonly summary: string;
+  readonly details: Readonly<Record<string, string>>;
+  readonly problems: readonly string[];
+}
+
+export interface EngineProgress {
+  readonly segmentIndex: number;
+  readonly step: number;
+  readonly totalSteps: number;
+}
+
+export interface RenderSegmentOptions {
+  /** An empty folder the engine writes the segment's frames into. */
+  readonly workDir: string;
+  /** For chain / anchor continuity: the image the segment starts from. */
+  readonly initImagePath?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: EngineProgress) => void;
+}
+
+export interface SegmentResult {
+  /** PNG file names inside workDir, one per frame, in order. */
+  readonly frameFiles: readonly string[];
+  readonly elapsedMs: number;
+}
+
+export interface RenderEngine {
+  readonly id: string;
+  readonly capabilities: EngineCapabilities;
+  /** Everything that changes the engine's output besides the job: part of each segment's hash. */
+  readonly settingsFingerprint: Readonly<Record<string, unknown>>;
+  checkHealth(options: { signal?: AbortSignal }): Promise<EngineHealth>;
+  renderSegment(job: SegmentJob, options: RenderSegmentOptions): Promise<SegmentResult>;
+  close(): Promise<void>;
+}
+
+/** Frame file name for local frame i (what every engine writes). */
+export function frameFileName(localFrame: number): string {
+  return `frame-${String(localFrame).padStart(4, '0')}.png`;
+}

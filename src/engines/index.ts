@@ -1,0 +1,3 @@
+export * from './engine.js';
+export * from './registry.js';
+export { createPreviewEngine } from './preview/preview-engine.js';

@@ -1,0 +1,4 @@
+export * from './args.js';
+export * from './decode-audio.js';
+export * from './ffmpeg-path.js';
+export * from './run-process.js';

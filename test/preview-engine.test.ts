@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { SegmentJob } from '../src/engines/engine.js';
+import { createPreviewEngine } from '../src/engines/preview/preview-engine.js';
+import { decodePng } from '../src/shared/png.js';
+import { meanAbsDiff, tempDir } from './helpers/media.js';
+
+const JOB: SegmentJob = {
+  index: 3,
+  hash: 'test',
+  startFrame: 36,
+  frameCount: 8,
+  leadFrame: 38,
+  crossfadeFrames: 2,
+  fps: '8',
+  width: 96,
+  height: 96,
+  prompt: 'neon city, rain',
+  negativePrompt: '',
+  seed: 7,
+  denoise: 0.5,
+  cfg: 1,
+  steps: 4,
+  motionScale: 1,
+  motionScalePerFrame: [1, 1, 1, 1, 1, 1, 1, 1],
+  continuity: 'none',
+  section: 'drop',
+};
+
+async function render(job: SegmentJob, initImagePath?: string): Promise<{ dir: string; frames: Uint8Array[]; bytes: Buffer[] }> {
+  const dir = await tempDir();
+  const result = await createPreviewEngine().renderSegment(job, { workDir: dir, initImagePath });
+  const bytes = await Promise.all(result.frameFiles.map((f) => readFile(join(dir, f))));
+  return { dir, frames: bytes.map((b) => decodePng(b).data), bytes };
+}
+
+function meanStep(frames: Uint8Array[]): number {
+  return frames.slice(1).reduce((sum, f, i) => sum + meanAbsDiff(frames[i]!, f), 0) / (frames.length - 1);
+}
+
+describe('preview engine', () => {
+  it('is deterministic: the same job gives byte-identical frames', async () => {
+    const a = await render(JOB);
+    const b = await render(JOB);
+    expect(a.bytes.length).toBe(8);
+    expect(a.bytes.every((bytes, i) => bytes.equals(b.bytes[i]!))).toBe(true);
+  });
+
+  it('moves faster with a higher motion scale', async () => {
+    const calm = await render({ ...JOB, motionScale: 0.5, motionScalePerFrame: Array(8).fill(0.5) });
+    const wild = await render({ ...JOB, motionScale: 1.6, motionScalePerFrame: Array(8).fill(1.6) });
+    expect(meanStep(wild.frames)).toBeGreaterThan(meanStep(calm.frames) * 1.5);
+  });
+
+  it('changes more from the neighbouring segment with a higher denoise, and completely with a new seed', async () => {
+    const at = async (index: number, denoise: number, seed = 7): Promise<Uint8Array> =>
+      (await render({ ...JOB, index, denoise, seed })).frames[0]!;
+    const lowChange = meanAbsDiff(await at(3, 0.2), await at(4, 0.2));
+    const highChange = meanAbsDiff(await at(3, 0.9), await at(4, 0.9));
+    const newSeed = meanAbsDiff(await at(3, 0.2), await at(3, 0.2, 8));
+    expect(highChange).toBeGreaterThan(lowChange * 1.5);
+    expect(newSeed).toBeGreaterThan(lowChange);
+  });
+
+  it('takes its palette from the prompt', async () => {
+    const fire = (await render({ ...JOB, prompt: 'fire' })).frames[0]!;
+    const ocean = (await render({ ...JOB, prompt: 'ocean' })).frames[0]!;
+    const meanChannel = (f: Uint8Array, c: number): number => f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
+    expect(meanChannel(fire, 0)).toBeGreaterThan(meanChannel(fire, 2));
+    expect(meanChannel(ocean, 2)).toBeGreaterThan(meanChannel(ocean, 0));
+  });
+
+  it('starts from the init image in proportion to 1 − denoise (chain continuity)', async () => {
+    const previous = await render({ ...JOB, seed: 99 });
+    const init = join(previous.dir, 'frame-0007.png');
+    const kept = await render({ ...JOB, denoise: 0.2 }, init);
+    const fresh = await render({ ...JOB, denoise: 0.9 }, init);
+    const last = previous.frames[7]!;
+    expect(meanAbsDiff(kept.frames[0]!, last)).toBeLessThan(meanAbsDiff(fresh.frames[0]!, last));
+  });
+});
