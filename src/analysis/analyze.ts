@@ -40,6 +40,8 @@ export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
 
 /** Below this beat-level periodicity (normalised autocorrelation) a passage has no beat. */
 const MIN_BEAT_SALIENCE = 0.2;
+/** Edge beats weaker than this fraction of the median beat are dropped. */
+const EDGE_STRENGTH_RATIO = 0.2;
 /** Below this level (dBFS, loud part of the song) the audio is treated as silence. */
 const SILENCE_DB = -60;
 /** Envelope peaks lead the physical onset by this much (s); measured on synthetic hits. */
@@ -86,6 +88,32 @@ function beatPresent(path: TempoPath, frame: number): boolean {
   return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE;
 }
 
+/** The envelope's peak within two frames of a beat. */
+function beatStrength(envelope: Float32Array, frame: number): number {
+  let peak = 0;
+  const c = Math.round(frame);
+  for (let j = Math.max(0, c - 2); j <= Math.min(envelope.length - 1, c + 2); j++) peak = Math.max(peak, envelope[j]!);
+  return peak;
+}
+
+/**
+ * Drops leading and trailing beats where there is no beat to hear: outside the passages whose
+ * periodicity carries a beat, or where the envelope at the beat is below a fifth of the typical
+ * beat's (a fade-out, a ringing last chord). Beats inside the song are kept: a break without drums
+ * still has its beat.
+ */
+function trimEdges(frames: number[], envelope: Float32Array, present: (frame: number) => boolean): number[] {
+  if (frames.length === 0) return frames;
+  const strengths = frames.map((f) => beatStrength(envelope, f));
+  const floor = EDGE_STRENGTH_RATIO * median(strengths);
+  const keep = (i: number): boolean => present(frames[i]!) && strengths[i]! >= floor;
+  let first = 0;
+  while (first < frames.length && !keep(first)) first++;
+  let last = frames.length - 1;
+  while (last >= first && !keep(last)) last--;
+  return frames.slice(first, last + 1);
+}
+
 export async function analyzeFeatures(features: FrameFeatures, source: SourceInfo): Promise<Analysis> {
   const { sampleRateHz, hopSamples } = features;
   const frameRate = sampleRateHz / hopSamples;
@@ -98,7 +126,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const path = silent ? undefined : await trackTempo(beatEnv, frameRate);
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
-  const beatFrames = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)).filter((f) => beatPresent(path, f)) : [];
+  const beatFrames = hasBeat ? trimEdges(trackBeats(beatEnv, periodAtFrames(path, features.frameCount)), beatEnv, (f) => beatPresent(path, f)) : [];
   const compound = hasBeat && median(Array.from(path.subdivision)) % 3 === 0;
   const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2);
   const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));
@@ -188,3 +216,4 @@ export function tempoMapFromBeats(beats: readonly number[]): Array<{ timeSec: nu
   }
   return map;
 }
+

@@ -15,7 +15,7 @@ export interface BeatTrackOptions {
   readonly maxRatio: number;
 }
 
-export const DEFAULT_BEAT_OPTIONS: BeatTrackOptions = { tightness: 100, minRatio: 0.7, maxRatio: 1.4 };
+export const DEFAULT_BEAT_OPTIONS: BeatTrackOptions = { tightness: 300, minRatio: 0.7, maxRatio: 1.4 };
 
 /**
  * Beat positions in envelope frames (fractional, refined by parabolic interpolation).

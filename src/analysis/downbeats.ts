@@ -3,10 +3,11 @@
  *
  * Meter (beats per bar). A bar is the span after which the rhythm repeats: the accent pattern
  * on the beat and between beats (four accent regions at the beat and at the half beat) is more
- * alike M beats apart than at lags that are not multiples of M. That repetition evidence is
- * weighed against a prior that depends on how the beat divides: with binary subdivision 4/4 is
- * most common, then 3/4, then 2/4; with ternary subdivision 6/8 (two dotted-quarter beats),
- * then 12/8, then 9/8.
+ * alike M beats apart than at lags coprime to M. Repetition cannot tell 2 from 4 (a kick–snare
+ * figure repeats every two beats in most 4/4), so the downbeat cues below add how clearly one
+ * position in M stands out. Both are weighed against a prior that depends on how the beat
+ * divides: with binary subdivision 4/4 is most common, then 3/4, then 2/4; with ternary
+ * subdivision 6/8 (two dotted-quarter beats), then 12/8, then 9/8.
  *
  * Downbeats. Two cues mark a bar's first beat in most music: the bass/kick hits there, and the
  * harmony changes there. Each beat gets a downbeat cue (z-scored low-band accent plus z-scored
@@ -38,6 +39,8 @@ const METER_PRIOR: Readonly<Record<2 | 3, Readonly<Record<number, number>>>> = {
 };
 /** Weight of the repetition evidence (a difference of mean cosine similarities) against the log prior. */
 const REPETITION_WEIGHT = 12;
+/** Weight of the downbeat-cue contrast (z-score units) against the log prior. */
+const CUE_WEIGHT = 2;
 /** Log-probability of restarting the bar at a beat that is not the next position. */
 const RESTART_LOG_PROB = -12;
 const MAX_LAG = 12;
@@ -53,12 +56,17 @@ function peakNear(values: Float32Array, frame: number, radius: number): number {
   return peak;
 }
 
+/**
+ * Values relative to their mean, in units of their spread; the spread is floored at a tenth of
+ * the mean so that near-constant values (a metronome) stay near zero instead of amplifying noise.
+ */
 function zScores(values: readonly number[]): number[] {
   const n = values.length;
   if (n === 0) return [];
   const m = values.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) * (b - m), 0) / n) || 1;
-  return values.map((v) => (v - m) / sd);
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) * (b - m), 0) / n);
+  const scale = Math.max(sd, 0.1 * Math.abs(m)) || 1;
+  return values.map((v) => (v - m) / scale);
 }
 
 /** Per beat: the accent pattern (4 regions at the beat, 4 at the half beat), each dimension z-scored. */
@@ -105,14 +113,57 @@ export function repetitionByLag(vectors: readonly number[][]): number[] {
   return out;
 }
 
-export function chooseMeter(repetition: readonly number[], subdivision: 2 | 3): Meter {
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Repetition evidence for a bar of M beats: the mean similarity at lags that are multiples of M
+ * minus the mean at lags coprime to M. Lags that share a factor with M (2 and 6 for a 4-beat
+ * bar) are left out: a kick–snare figure repeating every 2 beats says nothing about 2 against 4,
+ * which the downbeat cues decide.
+ */
+export function repetitionEvidence(repetition: readonly number[], beatsPerBar: number): number {
+  const on: number[] = [];
+  const off: number[] = [];
+  repetition.forEach((sim, i) => {
+    const lag = i + 1;
+    if (lag % beatsPerBar === 0) on.push(sim);
+    else if (gcd(lag, beatsPerBar) === 1) off.push(sim);
+  });
+  const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
+  return mean(on) - mean(off);
+}
+
+/** How much the best bar phase's cues stand above the other positions' (cues are z-scores). */
+export function cueContrast(cues: readonly number[], beatsPerBar: number): number {
+  let best = 0;
+  for (let phase = 0; phase < beatsPerBar; phase++) {
+    let on = 0;
+    let onCount = 0;
+    let off = 0;
+    let offCount = 0;
+    cues.forEach((c, b) => {
+      if ((b - phase) % beatsPerBar === 0) {
+        on += c;
+        onCount++;
+      } else {
+        off += c;
+        offCount++;
+      }
+    });
+    if (onCount && offCount) best = Math.max(best, on / onCount - off / offCount);
+  }
+  return best;
+}
+
+export function chooseMeter(repetition: readonly number[], cuesFor: (beatsPerBar: number) => readonly number[], subdivision: 2 | 3): Meter {
   const candidates = [4, 3, 2].map((beatsPerBar) => {
-    const on: number[] = [];
-    const off: number[] = [];
-    repetition.forEach((sim, i) => ((i + 1) % beatsPerBar === 0 ? on : off).push(sim));
-    const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
-    const evidence = mean(on) - mean(off);
-    return { beatsPerBar, evidence, score: Math.log(METER_PRIOR[subdivision][beatsPerBar]!) + REPETITION_WEIGHT * evidence };
+    const score =
+      Math.log(METER_PRIOR[subdivision][beatsPerBar]!) +
+      REPETITION_WEIGHT * repetitionEvidence(repetition, beatsPerBar) +
+      CUE_WEIGHT * cueContrast(cuesFor(beatsPerBar), beatsPerBar);
+    return { beatsPerBar, score };
   });
   candidates.sort((a, b) => b.score - a.score);
   const best = candidates[0]!;
@@ -125,8 +176,13 @@ export function chooseMeter(repetition: readonly number[], subdivision: 2 | 3): 
   };
 }
 
-/** Per beat: how much it looks like a bar's first beat (bass accent + harmonic change, z-scored). */
-export function downbeatCues(beatFrames: readonly number[], features: FrameFeatures): number[] {
+/**
+ * Per beat: how much it looks like a bar's first beat (bass accent + harmonic change, z-scored).
+ * The harmonic change compares the chroma of the half bar before the beat with the half bar
+ * after it: at a bar line both halves hold one chord each, elsewhere they straddle one.
+ */
+export function downbeatCues(beatFrames: readonly number[], features: FrameFeatures, beatsPerBar: number): number[] {
+  const span = Math.max(1, Math.floor(beatsPerBar / 2));
   const low = features.accents[0]!;
   const bass = beatFrames.map((f) => peakNear(low, f, 2));
   const envCount = features.envelopeCount;
@@ -137,10 +193,15 @@ export function downbeatCues(beatFrames: readonly number[], features: FrameFeatu
     for (let e = lo; e < hi; e++) for (let c = 0; c < 12; c++) acc[c]! += features.chroma[e * 12 + c]!;
     return acc;
   };
+  const beatAt = (i: number): number => {
+    const last = beatFrames.length - 1;
+    if (i < 0) return beatFrames[0]! + i * (beatFrames[Math.min(1, last)]! - beatFrames[0]! || 40);
+    if (i > last) return beatFrames[last]! + (i - last) * (beatFrames[last]! - beatFrames[Math.max(0, last - 1)]! || 40);
+    return beatFrames[i]!;
+  };
   const harmony = beatFrames.map((f, b) => {
-    const period = b + 1 < beatFrames.length ? beatFrames[b + 1]! - f : b > 0 ? f - beatFrames[b - 1]! : 40;
-    const before = chromaMean(f - period, f);
-    const after = chromaMean(f, f + period);
+    const before = chromaMean(beatAt(b - span), f);
+    const after = chromaMean(f, beatAt(b + span));
     return 1 - cosine(Array.from(before), Array.from(after));
   });
   const zb = zScores(bass);
@@ -190,6 +251,12 @@ export function estimateDownbeats(beatFrames: readonly number[], features: Frame
   if (beatFrames.length < 4) {
     return { meter: { beatsPerBar: 4, subdivision, timeSignature: timeSignatureOf(4, subdivision), confidence: 0 }, positions: beatFrames.map((_, i) => (i % 4) + 1) };
   }
-  const meter = chooseMeter(repetitionByLag(rhythmVectors(beatFrames, features)), subdivision);
-  return { meter, positions: barPositions(downbeatCues(beatFrames, features), meter.beatsPerBar) };
+  const cues = new Map<number, number[]>();
+  const cuesFor = (beatsPerBar: number): number[] => {
+    const key = Math.max(1, Math.floor(beatsPerBar / 2));
+    if (!cues.has(key)) cues.set(key, downbeatCues(beatFrames, features, beatsPerBar));
+    return cues.get(key)!;
+  };
+  const meter = chooseMeter(repetitionByLag(rhythmVectors(beatFrames, features)), cuesFor, subdivision);
+  return { meter, positions: barPositions(cuesFor(meter.beatsPerBar), meter.beatsPerBar) };
 }

@@ -34,6 +34,7 @@ const STEP_OCTAVES = Math.log2(1.01);
 const WINDOW_SEC = 11.9;
 const WINDOW_HOP_SEC = 2;
 
+const PULSE_MULTIPLES = 4;
 const PRIOR_CENTRE_BPM = 120;
 const PRIOR_SIGMA_OCTAVES = 0.6;
 const BEAT_SALIENCE_WEIGHT = 3;
@@ -42,7 +43,7 @@ const SUBDIVISION_THRESHOLD = 0.35;
 /** Shortest subdivision period considered (s): faster "pulses" are the envelope's own width. */
 const MIN_SUBDIVISION_SEC = 0.08;
 const SUBDIVISION_PRIOR: ReadonlyArray<readonly [number, number]> = [
-  [1, 0.5],
+  [1, 0.7],
   [2, 1],
   [3, 0.6],
   [4, 0.7],
@@ -110,6 +111,18 @@ function at(acf: Float32Array, lag: number): number {
   return Math.max(acf[i]!, acf[i + 1]!);
 }
 
+/**
+ * How strongly the accents recur every `periodFrames` and keep recurring: the mean periodicity
+ * at the first PULSE_MULTIPLES multiples of the period (a comb). A beat continues through the
+ * bar, so its multiples are periodic too; a rhythmic figure that only happens to repeat at some
+ * lag (the 3 + 3 + 2 of a tresillo repeats after three 16ths) is not periodic at twice that lag.
+ */
+export function pulseSalience(acf: Float32Array, periodFrames: number): number {
+  let sum = 0;
+  for (let k = 1; k <= PULSE_MULTIPLES; k++) sum += at(acf, k * periodFrames);
+  return Math.max(0, sum / PULSE_MULTIPLES);
+}
+
 export interface LevelScore {
   readonly score: number;
   readonly salience: number;
@@ -120,7 +133,7 @@ export interface LevelScore {
 export function levelScore(acf: Float32Array, periodFrames: number, frameRate: number): LevelScore {
   const bpm = (60 * frameRate) / periodFrames;
   const octaves = Math.log2(bpm / PRIOR_CENTRE_BPM) / PRIOR_SIGMA_OCTAVES;
-  const salience = Math.max(0, at(acf, periodFrames));
+  const salience = pulseSalience(acf, periodFrames);
   const threshold = SUBDIVISION_THRESHOLD * salience;
   const heard = new Set<number>();
   for (const k of [2, 3, 4, 6, 8]) {
@@ -144,12 +157,12 @@ export function tempoGrid(): Float64Array {
 /** The tempo path (see the header); empty when the envelope is shorter than a beat. */
 export async function trackTempo(envelope: Float32Array, frameRate: number): Promise<TempoPath> {
   const grid = tempoGrid();
-  const maxLag = Math.ceil((60 * frameRate) / MIN_BPM) + 2;
+  const maxLag = Math.ceil((PULSE_MULTIPLES * 60 * frameRate) / MIN_BPM) + 2;
   const { centres, acf } = await windowedSalience(envelope, frameRate, maxLag);
   const windows = acf.length;
   const states = grid.length;
   const empty: TempoPath = { frameRate, windowCentres: new Float64Array(0), bpm: new Float64Array(0), salience: new Float64Array(0), subdivision: new Int32Array(0) };
-  if (windows === 0 || envelope.length < maxLag) return empty;
+  if (windows === 0 || envelope.length < (60 * frameRate) / MIN_BPM) return empty;
 
   const obs = acf.map((a) => Array.from(grid, (bpm) => levelScore(a, (60 * frameRate) / bpm, frameRate)));
   // Transition: Gaussian drift in log-tempo, or a jump anywhere at a fixed cost.
