@@ -45,8 +45,8 @@ const EDGE_STRENGTH_RATIO = 0.2;
 /** Below this level (dBFS, loud part of the song) the audio is treated as silence. */
 const SILENCE_DB = -60;
 /** Envelope peaks lead the physical onset by this much (s); measured on synthetic hits. */
-const ONSET_LATENCY_SEC = 0;
-const BEAT_LATENCY_SEC = 0;
+const ONSET_LATENCY_SEC = -0.002;
+const BEAT_LATENCY_SEC = -0.002;
 
 export interface SourceInfo {
   readonly path: string;
@@ -127,7 +127,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
   const beatFrames = hasBeat ? trimEdges(trackBeats(beatEnv, periodAtFrames(path, features.frameCount)), beatEnv, (f) => beatPresent(path, f)) : [];
-  const compound = hasBeat && median(Array.from(path.subdivision)) % 3 === 0;
+  const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
   const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2);
   const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));
   const downbeats = beats.filter((_, i) => positions[i] === 1);

@@ -8,7 +8,9 @@
  *   more than by hats (Klapuri et al. 2006 weigh their four accent bands the same way).
  * - Picking follows SuperFlux's peak picking (Böck & Widmer 2013): a peak that is the maximum
  *   within ±30 ms, stands `delta` above the mean of the surrounding 100 ms before / 70 ms after,
- *   and is at least 30 ms after the previous onset.
+ *   and is at least 30 ms after the previous onset; in addition it must be three times the
+ *   envelope's local median (its noise floor), which lets `delta` be small enough for soft
+ *   16th-note hats while steady noise and reverb tails stay below.
  */
 import type { FrameFeatures } from './feature-extractor.js';
 import { parabolicOffset } from './signal-utils.js';
@@ -45,10 +47,28 @@ export interface OnsetPickOptions {
   readonly postAvgSec: number;
   /** Minimum height above the local mean, in envelope units (sum of log-magnitude rises). */
   readonly delta: number;
+  /**
+   * Minimum ratio to the envelope's median over ±250 ms: the median is the floor that noise,
+   * reverb and sustained sounds leave in the envelope, so an onset must stand clearly above it.
+   */
+  readonly noiseRatio: number;
   readonly combineSec: number;
 }
 
-export const DEFAULT_ONSET_PICK: OnsetPickOptions = { preMaxSec: 0.03, postMaxSec: 0.03, preAvgSec: 0.1, postAvgSec: 0.07, delta: 1.5, combineSec: 0.03 };
+export const DEFAULT_ONSET_PICK: OnsetPickOptions = { preMaxSec: 0.03, postMaxSec: 0.03, preAvgSec: 0.1, postAvgSec: 0.07, delta: 0.6, noiseRatio: 3, combineSec: 0.03 };
+
+/** Median of a centred window (radius frames each side), computed on a stride and held. */
+function localMedian(values: Float32Array, radius: number): Float32Array {
+  const n = values.length;
+  const out = new Float32Array(n);
+  const step = Math.max(1, radius >> 2);
+  for (let c = 0; c < n; c += step) {
+    const window = Float32Array.from(values.subarray(Math.max(0, c - radius), Math.min(n, c + radius + 1))).sort();
+    const m = window[window.length >> 1] ?? 0;
+    out.fill(m, c, Math.min(n, c + step));
+  }
+  return out;
+}
 
 export function pickOnsets(envelope: Float32Array, frameRate: number, options: OnsetPickOptions = DEFAULT_ONSET_PICK): Onset[] {
   const n = envelope.length;
@@ -59,6 +79,7 @@ export function pickOnsets(envelope: Float32Array, frameRate: number, options: O
   const combine = options.combineSec * frameRate;
   const prefix = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i]! + envelope[i]!;
+  const noise = localMedian(envelope, Math.round(0.25 * frameRate));
   const onsets: Onset[] = [];
   let last = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -67,7 +88,7 @@ export function pickOnsets(envelope: Float32Array, frameRate: number, options: O
     const lo = Math.max(0, i - preAvg);
     const hi = Math.min(n, i + postAvg + 1);
     const mean = (prefix[hi]! - prefix[lo]!) / (hi - lo);
-    if (v < mean + options.delta) continue;
+    if (v < mean + options.delta || v < options.noiseRatio * noise[i]!) continue;
     let isPeak = true;
     for (let j = Math.max(0, i - preMax); j <= Math.min(n - 1, i + postMax); j++) {
       if (envelope[j]! > v || (envelope[j] === v && j < i)) {

@@ -68,6 +68,8 @@ export interface TempoPath {
   readonly salience: Float64Array;
   /** The subdivision k* of the beat in each window (1 when none is heard). */
   readonly subdivision: Int32Array;
+  /** Whether each window's beat divides in three. */
+  readonly ternary: Uint8Array;
 }
 
 /** Normalised autocorrelation of each window of the envelope, lags 0 … maxLag. */
@@ -127,6 +129,8 @@ export interface LevelScore {
   readonly score: number;
   readonly salience: number;
   readonly subdivision: number;
+  /** The beat divides in three rather than two: more periodicity at a third of it than at half. */
+  readonly ternary: boolean;
 }
 
 /** The metrical-level score of beat period `periodFrames` in one window (see the header). */
@@ -146,7 +150,8 @@ export function levelScore(acf: Float32Array, periodFrames: number, frameRate: n
   let subdivision = 1;
   for (const k of heard) if (k > subdivision) subdivision = k;
   const prior = SUBDIVISION_PRIOR.find(([k]) => k === subdivision)![1];
-  return { score: -0.5 * octaves * octaves + BEAT_SALIENCE_WEIGHT * salience + Math.log(prior), salience, subdivision };
+  const ternary = at(acf, periodFrames / 3) > Math.max(at(acf, periodFrames / 2), 0.05);
+  return { score: -0.5 * octaves * octaves + BEAT_SALIENCE_WEIGHT * salience + Math.log(prior), salience, subdivision, ternary };
 }
 
 export function tempoGrid(): Float64Array {
@@ -161,7 +166,7 @@ export async function trackTempo(envelope: Float32Array, frameRate: number): Pro
   const { centres, acf } = await windowedSalience(envelope, frameRate, maxLag);
   const windows = acf.length;
   const states = grid.length;
-  const empty: TempoPath = { frameRate, windowCentres: new Float64Array(0), bpm: new Float64Array(0), salience: new Float64Array(0), subdivision: new Int32Array(0) };
+  const empty: TempoPath = { frameRate, windowCentres: new Float64Array(0), bpm: new Float64Array(0), salience: new Float64Array(0), subdivision: new Int32Array(0), ternary: new Uint8Array(0) };
   if (windows === 0 || envelope.length < (60 * frameRate) / MIN_BPM) return empty;
 
   const obs = acf.map((a) => Array.from(grid, (bpm) => levelScore(a, (60 * frameRate) / bpm, frameRate)));
@@ -206,6 +211,7 @@ export async function trackTempo(envelope: Float32Array, frameRate: number): Pro
     bpm: Float64Array.from(path, (s) => grid[s]!),
     salience: Float64Array.from(path, (s, w) => obs[w]![s]!.salience),
     subdivision: Int32Array.from(path, (s, w) => obs[w]![s]!.subdivision),
+    ternary: Uint8Array.from(path, (s, w) => (obs[w]![s]!.ternary ? 1 : 0)),
   };
 }
 
