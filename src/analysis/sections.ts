@@ -74,7 +74,13 @@ function standardise(bars: readonly Bar[]): number[][] {
   const dims = bars[0]?.vector.length ?? 0;
   const out = bars.map(() => new Array<number>(dims).fill(0));
   for (let d = 0; d < dims; d++) {
-    const values = bars.map((b) => b.vector[d]!);
+    let values = bars.map((b) => b.vector[d]!);
+    // Levels (the first four dimensions, dB) are floored 40 dB below the loudest bar: near
+    // silence is "very quiet", not an outlier that flattens every other difference.
+    if (d < 4) {
+      const top = Math.max(...values);
+      values = values.map((v) => Math.max(v, top - 40));
+    }
     const mean = values.reduce((a, b) => a + b, 0) / values.length;
     const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
     const weight = d >= 5 ? 1 / Math.sqrt(12) : 1;
@@ -121,16 +127,20 @@ export function footeNovelty(vectors: readonly number[][], kernelBars: number): 
  * [0, durationSec] without gaps.
  */
 export function findSections(barStartsSec: readonly number[], durationSec: number, features: FrameFeatures, beatEnvelope: Float32Array): Section[] {
-  const edges = [0, ...barStartsSec.filter((t) => t > 0.5 && t < durationSec - 0.5), durationSec];
+  // A pickup or lead-in shorter than half a bar joins the first bar, a tail the last one:
+  // a near-silent sliver would otherwise dominate every standardised dimension.
+  const inner = barStartsSec.filter((t) => t > 0 && t < durationSec);
+  const barSec = inner.length >= 2 ? (inner[inner.length - 1]! - inner[0]!) / (inner.length - 1) : 4;
+  const edges = [0, ...inner.filter((t) => t >= barSec / 2 && t <= durationSec - barSec / 2), durationSec];
   const bars = barsFrom(edges, features, beatEnvelope);
   if (bars.length === 0) return [];
   const vectors = standardise(bars);
   const kernel = Math.max(1, Math.min(KERNEL_BARS, Math.floor(bars.length / 4)));
   const minBars = Math.max(1, Math.min(MIN_SECTION_BARS, Math.floor(bars.length / 3)));
   const novelty = footeNovelty(vectors, kernel);
-  const inner = novelty.slice(1);
-  const mean = inner.reduce((a, b) => a + b, 0) / Math.max(1, inner.length);
-  const sd = Math.sqrt(inner.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, inner.length));
+  const interior = novelty.slice(1);
+  const mean = interior.reduce((a, b) => a + b, 0) / Math.max(1, interior.length);
+  const sd = Math.sqrt(interior.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, interior.length));
   const threshold = Math.max(mean + 0.5 * sd, 0.5);
 
   // Strongest peaks first, each at least `minBars` from the song's ends and from every chosen one.
