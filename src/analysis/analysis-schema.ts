@@ -55,6 +55,9 @@ export const analysisSchema = z
       high: z.array(z.number()),
       onset: z.array(z.number()),
       centroidHz: z.array(z.number()),
+      /** The waveform's smallest and largest sample around each frame (for plots). */
+      waveMin: z.array(z.number()),
+      waveMax: z.array(z.number()),
     }),
   })
   .strict();

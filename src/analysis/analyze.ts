@@ -174,6 +174,8 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
       high: digits(features.high),
       onset: digits(onsetCurve),
       centroidHz: digits(features.centroidHz, 1),
+      waveMin: digits(features.waveMin, 3),
+      waveMax: digits(features.waveMax, 3),
     },
   };
 }
