@@ -32,7 +32,7 @@ import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
 import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
 import { findSections } from './sections.js';
-import { median, quantile, round } from './signal-utils.js';
+import { median, peakNear, quantile, round } from './signal-utils.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */
@@ -88,14 +88,6 @@ function beatPresent(path: TempoPath, frame: number): boolean {
   return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE;
 }
 
-/** The envelope's peak within two frames of a beat. */
-function beatStrength(envelope: Float32Array, frame: number): number {
-  let peak = 0;
-  const c = Math.round(frame);
-  for (let j = Math.max(0, c - 2); j <= Math.min(envelope.length - 1, c + 2); j++) peak = Math.max(peak, envelope[j]!);
-  return peak;
-}
-
 /**
  * Drops leading and trailing beats where there is no beat to hear: outside the passages whose
  * periodicity carries a beat, or where the envelope at the beat is below a fifth of the typical
@@ -104,7 +96,7 @@ function beatStrength(envelope: Float32Array, frame: number): number {
  */
 function trimEdges(frames: number[], envelope: Float32Array, present: (frame: number) => boolean): number[] {
   if (frames.length === 0) return frames;
-  const strengths = frames.map((f) => beatStrength(envelope, f));
+  const strengths = frames.map((f) => peakNear(envelope, f, 2));
   const floor = EDGE_STRENGTH_RATIO * median(strengths);
   const keep = (i: number): boolean => present(frames[i]!) && strengths[i]! >= floor;
   let first = 0;

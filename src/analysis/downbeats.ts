@@ -16,6 +16,7 @@
  * restart of the bar anywhere (an inserted 2/4 bar, a pickup, an edit).
  */
 import { ENVELOPE_STRIDE, type FrameFeatures } from './feature-extractor.js';
+import { peakNear } from './signal-utils.js';
 
 export interface Meter {
   readonly beatsPerBar: number;
@@ -47,13 +48,6 @@ const MAX_LAG = 12;
 
 function timeSignatureOf(beatsPerBar: number, subdivision: 2 | 3): string {
   return subdivision === 3 ? `${beatsPerBar * 3}/8` : `${beatsPerBar}/4`;
-}
-
-function peakNear(values: Float32Array, frame: number, radius: number): number {
-  let peak = 0;
-  const c = Math.round(frame);
-  for (let j = Math.max(0, c - radius); j <= Math.min(values.length - 1, c + radius); j++) if (values[j]! > peak) peak = values[j]!;
-  return peak;
 }
 
 /**
