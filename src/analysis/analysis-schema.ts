@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-export const ANALYSIS_VERSION = 1;
+/** 2: meter, beat positions and envelopes at 43 frames per second (hop 512 at 22050 Hz). */
+export const ANALYSIS_VERSION = 2;
 
 export const sectionLabelSchema = z.enum(['intro', 'verse', 'build', 'drop', 'break', 'outro']);
 
@@ -23,7 +24,18 @@ export const analysisSchema = z
     bpm: z.number().positive().nullable(),
     bpmConfidence: z.number().min(0).max(1),
     beatsPerBar: z.number().int().min(1).max(16),
+    meter: z
+      .object({
+        beatsPerBar: z.number().int().min(1).max(16),
+        /** How the beat divides: 2 in simple meters (4/4, 3/4), 3 in compound ones (6/8, 12/8). */
+        subdivision: z.union([z.literal(2), z.literal(3)]),
+        timeSignature: z.string(),
+        confidence: z.number().min(0).max(1),
+      })
+      .strict(),
     beats: z.array(z.number().nonnegative()),
+    /** Position of each beat in its bar: 1 on downbeats, up to `beatsPerBar`. */
+    beatPositions: z.array(z.number().int().min(1).max(16)),
     downbeats: z.array(z.number().nonnegative()),
     /** Tempo in effect from each time on; a new entry wherever it moves by more than 1.5 %. */
     tempoMap: z.array(z.object({ timeSec: z.number().nonnegative(), bpm: z.number().positive() })),
@@ -43,6 +55,9 @@ export const analysisSchema = z
       high: z.array(z.number()),
       onset: z.array(z.number()),
       centroidHz: z.array(z.number()),
+      /** The waveform's smallest and largest sample around each frame (for plots). */
+      waveMin: z.array(z.number()),
+      waveMax: z.array(z.number()),
     }),
   })
   .strict();

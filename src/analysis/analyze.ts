@@ -1,21 +1,52 @@
-import { decodeAudio } from '../ffmpeg/decode-audio.js';
+/**
+ * The analysis stage: audio file → `Analysis` (beats with a tempo map, downbeats and meter,
+ * onsets, bpm with a confidence, envelopes, sections).
+ *
+ * Method, in order (each step's module says why it works the way it does):
+ *
+ * 1. Decode and features, streamed: ffmpeg decodes to mono 22050 Hz chunks that go straight into
+ *    the feature extractor (feature-extractor.ts), so memory does not grow with the PCM.
+ * 2. Envelopes (onsets.ts): SuperFlux in four regions → an onset envelope (regions summed) and a
+ *    beat envelope (regions equalised, so kick and snare count as much as hats).
+ * 3. Tempo path (tempo.ts): windowed autocorrelation; the metrical level is chosen by a
+ *    Klapuri-style model with a tempo prior and a prior on how the beat subdivides; a Viterbi
+ *    pass follows ramps and tempo changes.
+ * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the tempo path.
+ * 5. Where there is no beat: silence (nothing above -60 dBFS) and passages whose beat-level
+ *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0.
+ * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
+ *    under a meter prior; downbeats by a Viterbi over bar positions with bass and harmony cues.
+ * 7. Onsets (onsets.ts): SuperFlux peak picking.
+ * 8. Latency: the envelopes peak before the physical onset (a frame hears a sound from when it
+ *    enters the window's leading half); beats and onsets are moved by the delay measured on
+ *    synthetic drum hits (test/analysis-synth.test.ts checks it).
+ * 9. Sections (sections.ts): Foote novelty over bar features, labelled by level and position.
+ */
+import { decodeAudioChunks, type DecodedAudioInfo } from '../ffmpeg/decode-audio.js';
+import { throwIfAborted, usageError } from '../shared/errors.js';
+import type { TaskOptions } from '../shared/progress.js';
 import { VERSION } from '../shared/version.js';
 import { ANALYSIS_VERSION, type Analysis } from './analysis-schema.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
-import { computeFrameFeatures, DEFAULT_FEATURE_OPTIONS } from './features.js';
-import { onsetStrength, pickOnsets } from './onsets.js';
+import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
+import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
 import { findSections } from './sections.js';
-import { median, quantile, round } from './signal-utils.js';
-import { estimateTempo } from './tempo.js';
+import { median, peakNear, quantile, round } from './signal-utils.js';
+import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */
 export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
 
-/** Below this tempo confidence the audio is treated as having no beat. */
-const MIN_BEAT_CONFIDENCE = 0.08;
-/** Below this level (dBFS RMS over the loud part) the audio is treated as silence. */
-const SILENCE_RMS = 10 ** (-60 / 20);
+/** Below this beat-level periodicity (normalised autocorrelation) a passage has no beat. */
+const MIN_BEAT_SALIENCE = 0.2;
+/** Edge beats weaker than this fraction of the median beat are dropped. */
+const EDGE_STRENGTH_RATIO = 0.2;
+/** Below this level (dBFS, loud part of the song) the audio is treated as silence. */
+const SILENCE_DB = -60;
+/** Envelope peaks lead the physical onset by this much (s); measured on synthetic hits. */
+const ONSET_LATENCY_SEC = -0.002;
+const BEAT_LATENCY_SEC = -0.002;
 
 export interface SourceInfo {
   readonly path: string;
@@ -24,41 +55,83 @@ export interface SourceInfo {
   readonly codec: string;
 }
 
-export interface AnalyzeOptions {
-  readonly signal?: AbortSignal;
+export async function analyzeFile(path: string, options: TaskOptions = {}): Promise<Analysis> {
+  const extractor = await FeatureExtractor.create(ANALYSIS_SAMPLE_RATE_HZ);
+  let info: DecodedAudioInfo | undefined;
+  options.onProgress?.({ stage: 'analyze', done: 0, total: 2, unit: 'steps', detail: 'decoding and computing features' });
+  for await (const chunk of decodeAudioChunks(path, { sampleRateHz: ANALYSIS_SAMPLE_RATE_HZ, signal: options.signal }, (i) => (info = i))) {
+    throwIfAborted(options.signal);
+    extractor.push(chunk);
+  }
+  const features = extractor.finish();
+  if (info === undefined || features.sampleCount === 0) {
+    throw usageError('E_AUDIO_EMPTY', `no audio samples could be decoded from ${path}`, 'check that the file plays; re-export it if it is damaged');
+  }
+  options.onProgress?.({ stage: 'analyze', done: 1, total: 2, unit: 'steps', detail: 'tempo, beats, downbeats, sections' });
+  const analysis = await analyzeFeatures(features, { path, channels: info.channels, sourceSampleRateHz: info.sourceSampleRateHz, codec: info.codec });
+  options.onProgress?.({ stage: 'analyze', done: 2, total: 2, unit: 'steps' });
+  return analysis;
 }
 
-export async function analyzeFile(path: string, options: AnalyzeOptions = {}): Promise<Analysis> {
-  const audio = await decodeAudio(path, { sampleRateHz: ANALYSIS_SAMPLE_RATE_HZ, signal: options.signal });
-  return analyzeSamples(audio.samples, audio.sampleRateHz, {
-    path,
-    channels: audio.channels,
-    sourceSampleRateHz: audio.sourceSampleRateHz,
-    codec: audio.codec,
-  });
+/** Analyses PCM already in memory (mono, at `sampleRateHz`). */
+export async function analyzeSamples(samples: Float32Array, sampleRateHz: number, source: SourceInfo): Promise<Analysis> {
+  const extractor = await FeatureExtractor.create(sampleRateHz);
+  extractor.push(samples);
+  return analyzeFeatures(extractor.finish(), source);
 }
 
-export function analyzeSamples(samples: Float32Array, sampleRateHz: number, source: SourceInfo): Analysis {
-  const features = computeFrameFeatures(samples, sampleRateHz, DEFAULT_FEATURE_OPTIONS);
-  const frameRate = sampleRateHz / features.hopSamples;
-  const toSec = (frame: number): number => round(frame / frameRate, 4);
-  const envelope = onsetStrength(features);
+/** Where along the song the tempo path hears a beat: the path's salience at each frame's window. */
+function beatPresent(path: TempoPath, frame: number): boolean {
+  const centres = path.windowCentres;
+  let nearest = 0;
+  for (let w = 1; w < centres.length; w++) if (Math.abs(centres[w]! - frame) < Math.abs(centres[nearest]! - frame)) nearest = w;
+  return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE;
+}
 
-  const loudRms = quantile(features.rms, 0.9);
-  const silent = loudRms < SILENCE_RMS;
-  const onsets = silent ? [] : pickOnsets(envelope, frameRate, 0.05);
+/**
+ * Drops leading and trailing beats where there is no beat to hear: outside the passages whose
+ * periodicity carries a beat, or where the envelope at the beat is below a fifth of the typical
+ * beat's (a fade-out, a ringing last chord). Beats inside the song are kept: a break without drums
+ * still has its beat.
+ */
+function trimEdges(frames: number[], envelope: Float32Array, present: (frame: number) => boolean): number[] {
+  if (frames.length === 0) return frames;
+  const strengths = frames.map((f) => peakNear(envelope, f, 2));
+  const floor = EDGE_STRENGTH_RATIO * median(strengths);
+  const keep = (i: number): boolean => present(frames[i]!) && strengths[i]! >= floor;
+  let first = 0;
+  while (first < frames.length && !keep(first)) first++;
+  let last = frames.length - 1;
+  while (last >= first && !keep(last)) last--;
+  return frames.slice(first, last + 1);
+}
 
-  const tempo = silent ? { bpm: 0, periodFrames: 0, confidence: 0 } : estimateTempo(envelope, frameRate);
-  const hasBeat = tempo.confidence >= MIN_BEAT_CONFIDENCE && tempo.bpm > 0;
-  const beatFrames = hasBeat ? trackBeats(envelope, tempo.periodFrames) : [];
-  const meter = estimateDownbeats(beatFrames, features);
-  const beats = beatFrames.map(toSec);
-  const downbeats = beats.filter((_, i) => i >= meter.phase && (i - meter.phase) % meter.beatsPerBar === 0);
+export async function analyzeFeatures(features: FrameFeatures, source: SourceInfo): Promise<Analysis> {
+  const { sampleRateHz, hopSamples } = features;
+  const frameRate = sampleRateHz / hopSamples;
+  const durationSec = features.sampleCount / sampleRateHz;
+  const toSec = (frame: number, latencySec: number): number => round(Math.min(durationSec, Math.max(0, frame / frameRate + latencySec)), 4);
+  const beatEnv = beatEnvelope(features);
+  const onsetEnv = onsetEnvelope(features);
+  const silent = 20 * Math.log10(quantile(features.rms, 0.9) || 1e-12) < SILENCE_DB;
 
-  const durationSec = samples.length / sampleRateHz;
-  const barStarts = downbeats.length >= 2 ? downbeats : fixedWindows(durationSec, 8);
-  const sections = silent ? [{ startSec: 0, endSec: round(durationSec, 4), label: 'intro' as const, levelDb: -100 }] : findSections(barStarts, durationSec, features);
+  const path = silent ? undefined : await trackTempo(beatEnv, frameRate);
+  const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
+  const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
+  const beatFrames = hasBeat ? trimEdges(trackBeats(beatEnv, periodAtFrames(path, features.frameCount)), beatEnv, (f) => beatPresent(path, f)) : [];
+  const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
+  const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2);
+  const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));
+  const downbeats = beats.filter((_, i) => positions[i] === 1);
+  const onsets = silent ? [] : pickOnsets(onsetEnv, frameRate);
+  const strongest = Math.max(1e-9, quantile(onsets.map((o) => o.strength), 0.95));
 
+  const barStarts = downbeats.length >= 2 ? downbeats : fixedWindows(durationSec, 4);
+  const sections = silent
+    ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }]
+    : findSections(barStarts, durationSec, features, beatEnv);
+
+  const onsetCurve = envelopeOfBeats(beatEnv, features.envelopeCount);
   const digits = (values: Float32Array, d = 4): number[] => Array.from(values, (v) => round(v, d));
   return {
     version: ANALYSIS_VERSION,
@@ -66,33 +139,50 @@ export function analyzeSamples(samples: Float32Array, sampleRateHz: number, sour
     source: {
       path: source.path,
       sampleRateHz,
-      sampleCount: samples.length,
+      sampleCount: features.sampleCount,
       durationSec: round(durationSec, 6),
       channels: source.channels,
       sourceSampleRateHz: source.sourceSampleRateHz,
       codec: source.codec,
     },
-    bpm: hasBeat && beats.length >= 2 ? round(bpmFromBeats(beats), 2) : null,
-    bpmConfidence: hasBeat ? round(tempo.confidence, 3) : 0,
+    bpm: beats.length >= 2 ? round(bpmFromBeats(beats), 2) : null,
+    bpmConfidence: beats.length >= 2 ? round(confidence, 3) : 0,
     beatsPerBar: meter.beatsPerBar,
+    meter: { ...meter, confidence: round(meter.confidence, 3) },
     beats,
+    beatPositions: positions,
     downbeats,
     tempoMap: tempoMapFromBeats(beats),
-    onsets: onsets.map((o) => round(o.timeSec, 4)),
-    onsetStrengths: onsets.map((o) => round(o.strength, 3)),
+    onsets: onsets.map((o) => toSec(o.frame, ONSET_LATENCY_SEC)),
+    onsetStrengths: onsets.map((o) => round(Math.min(1, o.strength / strongest), 3)),
     sections: sections.map((s) => ({ ...s, startSec: round(s.startSec, 4), endSec: round(s.endSec, 4), levelDb: round(s.levelDb, 2) })),
     envelopes: {
       sampleRateHz,
-      hopSamples: features.hopSamples,
+      hopSamples: features.envelopeHopSamples,
       rms: digits(features.rms),
       loudness: digits(features.loudness, 3),
       low: digits(features.low),
       mid: digits(features.mid),
       high: digits(features.high),
-      onset: digits(envelope),
+      onset: digits(onsetCurve),
       centroidHz: digits(features.centroidHz, 1),
+      waveMin: digits(features.waveMin, 3),
+      waveMax: digits(features.waveMax, 3),
     },
   };
+}
+
+/** The beat envelope on the envelope grid (the larger of each pair of frames), 99th percentile = 1. */
+function envelopeOfBeats(beatEnv: Float32Array, envelopeCount: number): Float32Array {
+  const out = new Float32Array(envelopeCount);
+  for (let e = 0; e < envelopeCount; e++) {
+    let peak = 0;
+    for (let s = 0; s < ENVELOPE_STRIDE; s++) peak = Math.max(peak, beatEnv[e * ENVELOPE_STRIDE + s] ?? 0);
+    out[e] = peak;
+  }
+  const scale = quantile(out, 0.99);
+  if (scale > 0) for (let e = 0; e < envelopeCount; e++) out[e] = Math.min(1, out[e]! / scale);
+  return out;
 }
 
 function fixedWindows(durationSec: number, windowSec: number): number[] {
@@ -120,3 +210,4 @@ export function tempoMapFromBeats(beats: readonly number[]): Array<{ timeSec: nu
   }
   return map;
 }
+

@@ -1,96 +1,256 @@
 /**
- * Meter and bar phase from what happens on each beat. Two cues mark a bar's first beat in most
- * music: the bass/kick hits there, and the harmony changes there. For each candidate meter
- * (2, 3, 4 beats per bar) and phase, we measure how much more of both cues falls on the
- * candidate downbeats than on the other beats, and take the best, with a mild preference for 4.
+ * Meter and downbeats from what happens on each beat.
+ *
+ * Meter (beats per bar). A bar is the span after which the rhythm repeats: the accent pattern
+ * on the beat and between beats (four accent regions at the beat and at the half beat) is more
+ * alike M beats apart than at lags coprime to M. Repetition cannot tell 2 from 4 (a kick–snare
+ * figure repeats every two beats in most 4/4), so the downbeat cues below add how clearly one
+ * position in M stands out. Both are weighed against a prior that depends on how the beat
+ * divides: with binary subdivision 4/4 is most common, then 3/4, then 2/4; with ternary
+ * subdivision 6/8 (two dotted-quarter beats), then 12/8, then 9/8.
+ *
+ * Downbeats. Two cues mark a bar's first beat in most music: the bass/kick hits there, and the
+ * harmony changes there. Each beat gets a downbeat cue (z-scored low-band accent plus z-scored
+ * chroma change across the beat); a Viterbi pass over the position in the bar (1 … M) then
+ * chooses where bars start, advancing one position per beat and allowing, at a high cost, a
+ * restart of the bar anywhere (an inserted 2/4 bar, a pickup, an edit).
  */
-import type { FrameFeatures } from './features.js';
+import { ENVELOPE_STRIDE, type FrameFeatures } from './feature-extractor.js';
+import { peakNear } from './signal-utils.js';
 
-export interface DownbeatEstimate {
+export interface Meter {
   readonly beatsPerBar: number;
-  /** Index (into the beats) of the first downbeat. */
-  readonly phase: number;
-  /** 0..1: how clearly the winning meter and phase stand out. */
+  /** How the beat divides: 2 (simple meter) or 3 (compound). */
+  readonly subdivision: 2 | 3;
+  /** e.g. "4/4", "3/4", "6/8". */
+  readonly timeSignature: string;
+  /** 0..1: how clearly the chosen meter's repetition stands out. */
   readonly confidence: number;
 }
 
-const METER_PRIOR: Readonly<Record<number, number>> = { 2: 0.8, 3: 0.9, 4: 1.0 };
+export interface DownbeatResult {
+  readonly meter: Meter;
+  /** Position of each beat in its bar, 1 = downbeat. */
+  readonly positions: number[];
+}
 
-function zScores(values: number[]): number[] {
+const METER_PRIOR: Readonly<Record<2 | 3, Readonly<Record<number, number>>>> = {
+  2: { 4: 1, 3: 0.5, 2: 0.2 },
+  3: { 2: 1, 4: 0.5, 3: 0.3 },
+};
+/** Weight of the repetition evidence (a difference of mean cosine similarities) against the log prior. */
+const REPETITION_WEIGHT = 12;
+/** Weight of the downbeat-cue contrast (z-score units) against the log prior. */
+const CUE_WEIGHT = 2;
+/** Log-probability of restarting the bar at a beat that is not the next position. */
+const RESTART_LOG_PROB = -12;
+const MAX_LAG = 12;
+
+function timeSignatureOf(beatsPerBar: number, subdivision: 2 | 3): string {
+  return subdivision === 3 ? `${beatsPerBar * 3}/8` : `${beatsPerBar}/4`;
+}
+
+/**
+ * Values relative to their mean, in units of their spread; the spread is floored at a tenth of
+ * the mean so that near-constant values (a metronome) stay near zero instead of amplifying noise.
+ */
+function zScores(values: readonly number[]): number[] {
   const n = values.length;
   if (n === 0) return [];
   const m = values.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) * (b - m), 0) / n) || 1;
-  return values.map((v) => (v - m) / sd);
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) * (b - m), 0) / n);
+  const scale = Math.max(sd, 0.1 * Math.abs(m)) || 1;
+  return values.map((v) => (v - m) / scale);
 }
 
-/** Per-beat cues: low-band onset strength at the beat and chroma change across it. */
-export function beatCues(beatFrames: readonly number[], features: FrameFeatures): { bass: number[]; harmony: number[] } {
-  const bass: number[] = [];
-  const harmony: number[] = [];
-  const n = features.frameCount;
-  const chromaMean = (from: number, to: number): Float64Array => {
+/** Per beat: the accent pattern (4 regions at the beat, 4 at the half beat), each dimension z-scored. */
+function rhythmVectors(beatFrames: readonly number[], features: FrameFeatures): number[][] {
+  const dims: number[][] = [];
+  for (const accent of features.accents) {
+    let mean = 0;
+    for (let i = 0; i < accent.length; i++) mean += accent[i]!;
+    mean = mean / Math.max(1, accent.length) || 1;
+    const onBeat = beatFrames.map((f) => peakNear(accent, f, 2) / mean);
+    const between = beatFrames.map((f, b) => {
+      const next = beatFrames[b + 1] ?? f + (b > 0 ? f - beatFrames[b - 1]! : 0);
+      return peakNear(accent, (f + next) / 2, 2) / mean;
+    });
+    dims.push(zScores(onBeat), zScores(between));
+  }
+  return beatFrames.map((_, b) => dims.map((d) => d[b]!));
+}
+
+function cosine(a: readonly number[], b: readonly number[]): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}
+
+/** Mean similarity of beat vectors `lag` beats apart, for lags 1 … MAX_LAG. */
+export function repetitionByLag(vectors: readonly number[][]): number[] {
+  const out: number[] = [];
+  for (let lag = 1; lag <= MAX_LAG; lag++) {
+    let sum = 0;
+    let count = 0;
+    for (let b = 0; b + lag < vectors.length; b++) {
+      sum += cosine(vectors[b]!, vectors[b + lag]!);
+      count++;
+    }
+    out.push(count > 0 ? sum / count : 0);
+  }
+  return out;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Repetition evidence for a bar of M beats: the mean similarity at lags that are multiples of M
+ * minus the mean at lags coprime to M. Lags that share a factor with M (2 and 6 for a 4-beat
+ * bar) are left out: a kick–snare figure repeating every 2 beats says nothing about 2 against 4,
+ * which the downbeat cues decide.
+ */
+export function repetitionEvidence(repetition: readonly number[], beatsPerBar: number): number {
+  const on: number[] = [];
+  const off: number[] = [];
+  repetition.forEach((sim, i) => {
+    const lag = i + 1;
+    if (lag % beatsPerBar === 0) on.push(sim);
+    else if (gcd(lag, beatsPerBar) === 1) off.push(sim);
+  });
+  const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
+  return mean(on) - mean(off);
+}
+
+/** How much the best bar phase's cues stand above the other positions' (cues are z-scores). */
+export function cueContrast(cues: readonly number[], beatsPerBar: number): number {
+  let best = 0;
+  for (let phase = 0; phase < beatsPerBar; phase++) {
+    let on = 0;
+    let onCount = 0;
+    let off = 0;
+    let offCount = 0;
+    cues.forEach((c, b) => {
+      if ((b - phase) % beatsPerBar === 0) {
+        on += c;
+        onCount++;
+      } else {
+        off += c;
+        offCount++;
+      }
+    });
+    if (onCount && offCount) best = Math.max(best, on / onCount - off / offCount);
+  }
+  return best;
+}
+
+export function chooseMeter(repetition: readonly number[], cuesFor: (beatsPerBar: number) => readonly number[], subdivision: 2 | 3): Meter {
+  const candidates = [4, 3, 2].map((beatsPerBar) => {
+    const score =
+      Math.log(METER_PRIOR[subdivision][beatsPerBar]!) +
+      REPETITION_WEIGHT * repetitionEvidence(repetition, beatsPerBar) +
+      CUE_WEIGHT * cueContrast(cuesFor(beatsPerBar), beatsPerBar);
+    return { beatsPerBar, score };
+  });
+  candidates.sort((a, b) => b.score - a.score);
+  const best = candidates[0]!;
+  const margin = best.score - candidates[1]!.score;
+  return {
+    beatsPerBar: best.beatsPerBar,
+    subdivision,
+    timeSignature: timeSignatureOf(best.beatsPerBar, subdivision),
+    confidence: Math.max(0, Math.min(1, 1 - Math.exp(-margin))),
+  };
+}
+
+/**
+ * Per beat: how much it looks like a bar's first beat (bass accent + harmonic change, z-scored).
+ * The harmonic change compares the chroma of the half bar before the beat with the half bar
+ * after it: at a bar line both halves hold one chord each, elsewhere they straddle one.
+ */
+export function downbeatCues(beatFrames: readonly number[], features: FrameFeatures, beatsPerBar: number): number[] {
+  const span = Math.max(1, Math.floor(beatsPerBar / 2));
+  const low = features.accents[0]!;
+  const bass = beatFrames.map((f) => peakNear(low, f, 2));
+  const envCount = features.envelopeCount;
+  const chromaMean = (fromFrame: number, toFrame: number): Float64Array => {
     const acc = new Float64Array(12);
-    const lo = Math.max(0, Math.round(from));
-    const hi = Math.min(n, Math.round(to));
-    for (let f = lo; f < hi; f++) for (let c = 0; c < 12; c++) acc[c]! += features.chroma[f * 12 + c]!;
+    const lo = Math.max(0, Math.round(fromFrame / ENVELOPE_STRIDE));
+    const hi = Math.min(envCount, Math.max(lo + 1, Math.round(toFrame / ENVELOPE_STRIDE)));
+    for (let e = lo; e < hi; e++) for (let c = 0; c < 12; c++) acc[c]! += features.chroma[e * 12 + c]!;
     return acc;
   };
-  for (let b = 0; b < beatFrames.length; b++) {
-    const frame = Math.round(beatFrames[b]!);
-    let peak = 0;
-    for (let j = Math.max(0, frame - 2); j <= Math.min(n - 1, frame + 2); j++) peak = Math.max(peak, features.lowFlux[j]!);
-    bass.push(peak);
-    const period = b + 1 < beatFrames.length ? beatFrames[b + 1]! - beatFrames[b]! : b > 0 ? beatFrames[b]! - beatFrames[b - 1]! : 20;
-    const before = chromaMean(beatFrames[b]! - period, beatFrames[b]!);
-    const after = chromaMean(beatFrames[b]!, beatFrames[b]! + period);
-    let dot = 0;
-    let na = 0;
-    let nb = 0;
-    for (let c = 0; c < 12; c++) {
-      dot += before[c]! * after[c]!;
-      na += before[c]! * before[c]!;
-      nb += after[c]! * after[c]!;
-    }
-    harmony.push(na > 0 && nb > 0 ? 1 - dot / Math.sqrt(na * nb) : 0);
-  }
-  return { bass, harmony };
+  const beatAt = (i: number): number => {
+    const last = beatFrames.length - 1;
+    if (i < 0) return beatFrames[0]! + i * (beatFrames[Math.min(1, last)]! - beatFrames[0]! || 40);
+    if (i > last) return beatFrames[last]! + (i - last) * (beatFrames[last]! - beatFrames[Math.max(0, last - 1)]! || 40);
+    return beatFrames[i]!;
+  };
+  const harmony = beatFrames.map((f, b) => {
+    const before = chromaMean(beatAt(b - span), f);
+    const after = chromaMean(f, beatAt(b + span));
+    return 1 - cosine(Array.from(before), Array.from(after));
+  });
+  const zb = zScores(bass);
+  const zh = zScores(harmony);
+  return zb.map((v, i) => v + zh[i]!);
 }
 
-export function estimateDownbeats(beatFrames: readonly number[], features: FrameFeatures): DownbeatEstimate {
-  if (beatFrames.length < 4) return { beatsPerBar: 4, phase: 0, confidence: 0 };
-  const cues = beatCues(beatFrames, features);
-  const bass = zScores(cues.bass);
-  const harmony = zScores(cues.harmony);
-  const cue = bass.map((v, i) => v + harmony[i]!);
-
-  let best = { beatsPerBar: 4, phase: 0, score: -Infinity };
-  let runnerUp = -Infinity;
-  for (const meter of [4, 3, 2]) {
-    for (let phase = 0; phase < meter; phase++) {
-      let on = 0;
-      let onCount = 0;
-      let off = 0;
-      let offCount = 0;
-      for (let b = 0; b < cue.length; b++) {
-        if ((b - phase) % meter === 0) {
-          on += cue[b]!;
-          onCount++;
-        } else {
-          off += cue[b]!;
-          offCount++;
-        }
+/** Bar positions by Viterbi over (beat, position in bar); see the header. */
+export function barPositions(cues: readonly number[], beatsPerBar: number): number[] {
+  const n = cues.length;
+  const m = beatsPerBar;
+  if (n === 0) return [];
+  let score = new Float64Array(m);
+  const back: Int8Array[] = [];
+  const emit = (b: number, p: number): number => (p === 0 ? cues[b]! : 0);
+  for (let p = 0; p < m; p++) score[p] = emit(0, p);
+  for (let b = 1; b < n; b++) {
+    let bestAny = 0;
+    for (let p = 1; p < m; p++) if (score[p]! > score[bestAny]!) bestAny = p;
+    const next = new Float64Array(m);
+    const from = new Int8Array(m);
+    for (let p = 0; p < m; p++) {
+      const prev = (p - 1 + m) % m;
+      let best = score[prev]!;
+      let arg = prev;
+      if (score[bestAny]! + RESTART_LOG_PROB > best && bestAny !== prev) {
+        best = score[bestAny]! + RESTART_LOG_PROB;
+        arg = bestAny;
       }
-      const contrast = (onCount ? on / onCount : 0) - (offCount ? off / offCount : 0);
-      const score = contrast * METER_PRIOR[meter]!;
-      if (score > best.score) {
-        runnerUp = best.score;
-        best = { beatsPerBar: meter, phase, score };
-      } else if (score > runnerUp) {
-        runnerUp = score;
-      }
+      next[p] = best + emit(b, p);
+      from[p] = arg;
     }
+    back.push(from);
+    score = next;
   }
-  const confidence = Number.isFinite(runnerUp) ? Math.max(0, Math.min(1, (best.score - runnerUp) / Math.max(1e-9, Math.abs(best.score)))) : 0;
-  return { beatsPerBar: best.beatsPerBar, phase: best.phase, confidence };
+  let state = 0;
+  for (let p = 1; p < m; p++) if (score[p]! > score[state]!) state = p;
+  const positions = new Array<number>(n);
+  for (let b = n - 1; b >= 0; b--) {
+    positions[b] = state + 1;
+    if (b > 0) state = back[b - 1]![state]!;
+  }
+  return positions;
+}
+
+export function estimateDownbeats(beatFrames: readonly number[], features: FrameFeatures, subdivision: 2 | 3): DownbeatResult {
+  if (beatFrames.length < 4) {
+    return { meter: { beatsPerBar: 4, subdivision, timeSignature: timeSignatureOf(4, subdivision), confidence: 0 }, positions: beatFrames.map((_, i) => (i % 4) + 1) };
+  }
+  const cues = new Map<number, number[]>();
+  const cuesFor = (beatsPerBar: number): number[] => {
+    const key = Math.max(1, Math.floor(beatsPerBar / 2));
+    if (!cues.has(key)) cues.set(key, downbeatCues(beatFrames, features, beatsPerBar));
+    return cues.get(key)!;
+  };
+  const meter = chooseMeter(repetitionByLag(rhythmVectors(beatFrames, features)), cuesFor, subdivision);
+  return { meter, positions: barPositions(cuesFor(meter.beatsPerBar), meter.beatsPerBar) };
 }

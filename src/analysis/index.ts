@@ -1,3 +1,4 @@
+export * from './analysis-events.js';
 export * from './analysis-schema.js';
 export * from './analyze.js';
-export { computeFrameFeatures, type FrameFeatures } from './features.js';
+export { computeFrameFeatures, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';

@@ -55,3 +55,11 @@ export function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** The largest value within `radius` frames of `frame` (rounded); 0 where there is none. */
+export function peakNear(values: ArrayLike<number>, frame: number, radius: number): number {
+  let peak = 0;
+  const c = Math.round(frame);
+  for (let j = Math.max(0, c - radius); j <= Math.min(values.length - 1, c + radius); j++) if (values[j]! > peak) peak = values[j]!;
+  return peak;
+}

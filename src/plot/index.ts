@@ -1,0 +1,3 @@
+export * from './figure.js';
+export * from './render-png.js';
+export * from './render-svg.js';
