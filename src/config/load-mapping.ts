@@ -125,6 +125,9 @@ const EXPECTED: Readonly<Record<string, string>> = {
 
 function describeIssue(issue: Issue): { code: string; text: string } {
   const C = MAPPING_ERROR_CODES;
+  const got = `, got ${describeInput((issue as { input?: unknown }).input)}`;
+  if (issue.message.includes(DURATION_HELP)) return { code: C.duration, text: `expected ${DURATION_HELP}${got}` };
+  if (issue.message.includes(TIME_HELP)) return { code: C.time, text: `expected ${TIME_HELP}${got}` };
   switch (issue.code) {
     case 'unrecognized_keys': {
       const allowed = allowedKeysAt(issue.path);
@@ -166,8 +169,6 @@ function describeIssue(issue: Issue): { code: string; text: string } {
     case 'not_multiple_of':
       return { code: C.range, text: `must be a multiple of ${issue.divisor}` };
     case 'invalid_union':
-      if (issue.message.includes(DURATION_HELP)) return { code: C.duration, text: `${issue.message}, got ${describeInput((issue as { input?: unknown }).input)}` };
-      if (issue.message.includes(TIME_HELP)) return { code: C.time, text: `${issue.message}, got ${describeInput((issue as { input?: unknown }).input)}` };
       return { code: C.type, text: issue.message };
     case 'custom': {
       const params = (issue.params ?? {}) as { reference?: boolean; missing?: boolean };
@@ -223,6 +224,16 @@ function yamlError(fileName: string, code: string, pos: { line: number; col: num
   return usageError(code, `${fileName}:${pos.line}:${pos.col}: ${message}`, hint);
 }
 
+/** The offset of the last quote or bracket before `end` that opens a value (after ':', '-', '[', ',' or at a line start). */
+function openerBefore(text: string, end: number): number {
+  for (let i = Math.min(end, text.length) - 1; i >= 0; i--) {
+    if (!'"\'[{'.includes(text[i]!)) continue;
+    const before = text.slice(0, i).replace(/[ \t]+$/, '');
+    if (before === '' || /[:\-[,{\n]$/.test(before)) return i;
+  }
+  return end;
+}
+
 /** A YAML syntax problem, with a specific message for the common kinds. */
 function syntaxError(text: string, fileName: string, lineCounter: LineCounter, error: { code: string; message: string; pos: [number, number] }): BeatloomError {
   const C = MAPPING_ERROR_CODES;
@@ -232,11 +243,12 @@ function syntaxError(text: string, fileName: string, lineCounter: LineCounter, e
     case 'TAB_AS_INDENT':
       return yamlError(fileName, C.tab, pos, 'a tab is used for indentation; YAML indents with spaces', 'replace the tab with spaces');
     case 'DUPLICATE_KEY': {
-      const key = text.slice(error.pos[0], error.pos[1]).trim() || text.slice(error.pos[0]).split(/[:\n]/)[0]!.trim();
+      const key = text.slice(error.pos[0]).split(/[:\n]/)[0]!.trim();
       return yamlError(fileName, C.duplicateKey, pos, `the key '${key}' appears twice in the same block`, 'keep one of them');
     }
     case 'MISSING_CHAR':
-      return yamlError(fileName, C.unclosed, pos, `unclosed quote or bracket: ${detail}`, 'close it on the same value');
+      // YAML reports the end of the file; point at the quote or bracket that was left open.
+      return yamlError(fileName, C.unclosed, lineCounter.linePos(openerBefore(text, error.pos[0])), `unclosed quote or bracket: ${detail}`, 'close it on the same value');
     case 'MULTIPLE_DOCS':
       return yamlError(fileName, C.multipleDocs, pos, "the file holds more than one YAML document (a second '---')", 'a mapping is one document: remove the extra --- and what follows, or merge them');
     case 'BAD_SCALAR_START':
@@ -283,7 +295,8 @@ export function parseMapping(text: string, fileName: string): Mapping {
     throw usageError(C.notText, `${fileName}: not a text file`, 'give --mapping a YAML mapping, e.g. mappings/default.yaml');
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // merge: `<<: *anchor` lets a mapping share settings between signals.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw syntaxError(text, fileName, lineCounter, problem as unknown as { code: string; message: string; pos: [number, number] });
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
@@ -306,9 +319,12 @@ export function parseMapping(text: string, fileName: string): Mapping {
   }
   const result = mappingSchema.safeParse(data, { reportInput: true });
   if (result.success) return result.data;
+  // Rules across fields assume each field is valid on its own: report a field's own problem first,
+  // then whatever comes first in the file.
+  const isRule = (issue: Issue): boolean => issue.code === 'custom' && Boolean((issue.params as { rule?: boolean } | undefined)?.rule);
   const located = result.error.issues
-    .map((issue) => ({ issue, pos: positionOf(nodeFor(doc, issue), lineCounter) }))
-    .sort((a, b) => a.pos.offset - b.pos.offset);
+    .map((issue) => ({ issue, rule: isRule(issue), pos: positionOf(nodeFor(doc, issue), lineCounter) }))
+    .sort((a, b) => Number(a.rule) - Number(b.rule) || a.pos.offset - b.pos.offset);
   const { issue, pos } = located[0]!;
   const { code, text: what } = describeIssue(issue);
   const keyPath = formatKeyPath(issue.path);

@@ -76,7 +76,7 @@ const signalObjectSchema = z
       .enum(['saw', 'sine', 'triangle', 'square'])
       .optional()
       .meta({ description: 'Phases only: saw (default) rises 0 → 1 through each beat/bar/section; sine and triangle rise and fall (0 on the beat, 1 halfway); square is 1 in the first half.' }),
-    smooth: durationSchema.prefault(0).meta({ description: 'Centred moving average over this length, before threshold and gate (0 = off).' }),
+    smooth: durationSchema.prefault(0).meta({ description: 'Centred moving average over this length (no delay), before normalising (0 = off).' }),
     threshold: z.number().min(0).max(0.99).optional().meta({ description: 'Values at or below become 0; above, they are rescaled to 0..1 (a soft gate).' }),
     gate: z.number().min(0).max(1).optional().meta({ description: 'Values at or above become 1, below 0 (a hard gate: use it to trigger envelopes).' }),
     attack: durationSchema.prefault(0).meta({ description: 'Rise time: a new peak is reached after this long (linear).' }),
@@ -157,7 +157,7 @@ export const segmentsSchema = z
     overlap: z.number().int().min(0).max(32).default(4).meta({ description: 'Frames shared by neighbouring segments when nothing else decides.' }),
     minOverlap: z.number().int().min(0).max(32).default(2),
     maxOverlap: z.number().int().min(0).max(32).default(8),
-    crossfade: z.number().int().min(0).max(32).default(4).meta({ description: 'Frames over which one segment fades into the next (0 = hard cut); at most minOverlap.' }),
+    crossfade: z.number().int().min(0).max(32).default(2).meta({ description: 'Frames over which one segment fades into the next (0 = hard cut); at most minOverlap.' }),
     align: z.enum(['none', 'beats', 'downbeats']).default('downbeats').meta({ description: 'Put transitions on beats or bar starts where the stride allows.' }),
     continuity: z
       .enum(['none', 'chain', 'anchor'])
@@ -254,19 +254,18 @@ function checkMapping(mapping: z.output<typeof mappingObjectSchema>, ctx: z.core
       parts.push(`${name} ${amount}`);
     }
     const [min, max] = limits;
-    const what = `${where.join('.')}`;
     if (target.range) {
       const [a, b] = target.range;
       if (a > b) ctx.addIssue({ code: 'custom', path: [...where, 'range'], message: `range [${a}, ${b}] is reversed: give [low, high]`, params: { rule: true } });
       else if (a < min || b > max) {
-        ctx.addIssue({ code: 'custom', path: [...where, 'range'], message: `range [${a}, ${b}] must lie within ${describeLimits(min, max)}`, params: { rule: true } });
+        ctx.addIssue({ code: 'custom', path: [...where, 'range'], message: `range [${a}, ${b}] must lie ${describeLimits(min, max)}`, params: { rule: true } });
       }
     } else if (lo < min || hi > max) {
       const reach = lo < min ? lo : hi;
       ctx.addIssue({
         code: 'custom',
         path: where,
-        message: `${what} can reach ${round4(reach)} (base ${target.base}${parts.length ? ` + ${parts.join(' + ')}` : ''}) but must stay within ${describeLimits(min, max)}: add a range or change the amounts`,
+        message: `can reach ${round4(reach)} (base ${target.base}${parts.length ? ` + ${parts.join(' + ')}` : ''}) but must stay ${describeLimits(min, max)}: add a range or change the amounts`,
         params: { rule: true },
       });
     }
@@ -314,8 +313,8 @@ function checkMapping(mapping: z.output<typeof mappingObjectSchema>, ctx: z.core
 }
 
 function describeLimits(min: number, max: number): string {
-  if (max === Infinity) return min === Number.MIN_VALUE ? 'values above 0' : `values ≥ ${min}`;
-  return `[${min}, ${max}]`;
+  if (max === Infinity) return min === Number.MIN_VALUE ? 'above 0' : `at or above ${min}`;
+  return `within [${min}, ${max}]`;
 }
 
 function round4(value: number): number {

@@ -39,7 +39,9 @@ export function parseDuration(text: string | number): MusicalDuration | undefine
 
 /** A zod schema for a non-negative length; the parsed value is a MusicalDuration. */
 export const durationSchema = z
-  .union([z.number().min(0), z.string().regex(PATTERN)], { error: () => `expected ${DURATION_HELP}` })
+  .union([z.number().min(0, { error: () => `expected ${DURATION_HELP}` }), z.string().regex(PATTERN, { error: () => `expected ${DURATION_HELP}` })], {
+    error: () => `expected ${DURATION_HELP}`,
+  })
   .transform((input): MusicalDuration => parseDuration(input)!)
   .meta({ description: `A length: ${DURATION_HELP}. Beats and bars follow the song's own beats.` });
 
@@ -59,7 +61,9 @@ export function parseTimePosition(input: string | number): number | undefined {
 
 /** A point in the song, in seconds from its start. */
 export const timePositionSchema = z
-  .union([z.number().min(0), z.string().regex(TIME_PATTERN)], { error: () => `expected ${TIME_HELP}` })
+  .union([z.number().min(0, { error: () => `expected ${TIME_HELP}` }), z.string().regex(TIME_PATTERN, { error: () => `expected ${TIME_HELP}` })], {
+    error: () => `expected ${TIME_HELP}`,
+  })
   .transform((input, ctx): number => {
     const sec = parseTimePosition(input);
     if (sec === undefined) {

@@ -73,7 +73,7 @@ export function reduceOverSegment(curve: ArrayLike<number>, segment: SegmentSpan
     case 'onset': {
       let best: { frame: number; strength: number } | undefined;
       for (const o of onsets) {
-        if (o.frame >= from && o.frame < to && (!best || o.strength > best.strength)) best = o;
+        if (o.frame >= from && o.frame < to && (!best || o.strength > best.strength || (o.strength === best.strength && o.frame < best.frame))) best = o;
       }
       return curve[best ? best.frame : segment.leadFrame]!;
     }
@@ -95,11 +95,12 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
   const warnings: string[] = [];
   if (steady) warnings.push(`no beat found: lengths in beats and bars, bar and beat numbers use a steady ${analysis.bpm ?? FALLBACK_BPM} BPM from 0 s`);
 
+  const missingSections: Array<{ label: string; where: string }> = [];
   const signals = new Map<string, Float64Array>();
   for (const [name, def] of Object.entries(mapping.signals)) {
     signals.set(name, signalAtFrames(def, context, frameCount));
     for (const label of def.onlyIn ?? []) {
-      if (!analysis.sections.some((s) => s.label === label)) warnings.push(`signals.${name}.onlyIn: the song has no ${label} section`);
+      if (!analysis.sections.some((s) => s.label === label)) missingSections.push({ label, where: `signals.${name}.onlyIn` });
     }
   }
   const targets = mapping.targets;
@@ -112,6 +113,8 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
 
   const schedule = schedulePrompts(mapping.prompts, options.texts, { analysis, beats, fps, durationSec: songSec });
   warnings.push(...schedule.warnings);
+  missingSections.push(...schedule.missingSections);
+  if (missingSections.length > 0) warnings.push(missingSectionsWarning(missingSections));
   const promptWeights = promptWeightsAtFrames(schedule, fps, frameCount);
 
   // A segment belongs to the section in effect at its lead frame (the frame a section starts in counts).
@@ -168,6 +171,13 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
     promptChanges: promptChangeFrames(schedule, fps).filter((c) => c.frame < Math.max(1, frameCount)),
     segments,
   };
+}
+
+/** One line for every section label the mapping uses and the song lacks. */
+function missingSectionsWarning(missing: ReadonlyArray<{ label: string; where: string }>): string {
+  const labels = [...new Set(missing.map((m) => m.label))];
+  const list = labels.length === 1 ? labels[0]! : `${labels.slice(0, -1).join(', ')} or ${labels.at(-1)!}`;
+  return `the song has no ${list} section, so ${missing.map((m) => m.where).join(', ')} ${missing.length === 1 ? 'does' : 'do'} not apply`;
 }
 
 /** Where transitions should land: bar starts (beats second best), beats, or anywhere. */

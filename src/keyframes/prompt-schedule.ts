@@ -29,6 +29,8 @@ export interface PromptSchedule {
   /** In time order; the first one holds from the start of the song. */
   readonly changes: readonly PromptChange[];
   readonly warnings: readonly string[];
+  /** Entries for a section label the song does not have: label → the entries' key paths. */
+  readonly missingSections: ReadonlyArray<{ readonly label: string; readonly where: string }>;
 }
 
 export interface PromptScheduleContext {
@@ -51,6 +53,7 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
     return prompts.length - 1;
   };
   const warnings: string[] = [];
+  const missingSections: Array<{ label: string; where: string }> = [];
   const events: Array<{ timeSec: number; order: number; prompt: number; blend: PromptSettings['blend'] }> = [];
   settings.schedule.forEach((entry, order) => {
     const prompt = indexOf({
@@ -61,7 +64,7 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
     let times: number[];
     if (entry.section !== undefined) {
       times = context.analysis.sections.filter((s) => s.label === entry.section).map((s) => s.startSec);
-      if (times.length === 0) warnings.push(`${where} (section: ${entry.section}) never starts: the song has no ${entry.section} section`);
+      if (times.length === 0) missingSections.push({ label: entry.section, where });
     } else if (entry.bar !== undefined) times = [barStartSec(context.beats, entry.bar)];
     else if (entry.beat !== undefined) times = [beatStartSec(context.beats, entry.beat)];
     else times = [entry.time ?? 0];
@@ -84,7 +87,7 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
     // Every entry pointed past the end or at a missing section: the first entry holds throughout.
     changes.push({ timeSec: 0, blendStartSec: 0, prompt: 0 });
   }
-  return { prompts, changes, warnings };
+  return { prompts, changes, warnings, missingSections };
 }
 
 export interface PromptChangeFrame {

@@ -3,7 +3,7 @@
  * i · hop / rate seconds), then sampled once per video frame.
  *
  * The order of the shaping steps (mappings/README.md documents it for creators):
- * source → normalise → onlyIn → smooth → threshold | gate → attack/hold/release → pulse | accumulate
+ * source → smooth → normalise → onlyIn → threshold | gate → attack/hold/release → pulse | accumulate
  * → clamp to 0..1 → easing curve → output range → lead.
  */
 import type { Analysis } from '../analysis/analysis-schema.js';
@@ -174,13 +174,14 @@ function resetIndices(def: SignalDef, context: SignalContext): number[] {
 export function shapeSignal(def: SignalDef, context: SignalContext): Float64Array {
   const { analysis, grid } = context;
   let values = sourceValues(def, context);
+  // Smoothing before normalising: a smoothed level still spans 0..1 over the song.
+  if (def.smooth.value > 0) values = smoothCentered(values, samplesAt(def.smooth, context));
   if (def.normalize === 'percentile') values = normalizePercentile(values, def.percentiles[0], def.percentiles[1]);
   if (def.onlyIn) {
     const allowed = new Set<string>(def.onlyIn);
     const index = sectionIndexAt(analysis, grid);
     values = values.map((v, i) => (allowed.has(analysis.sections[index[i]!]?.label ?? '') ? v : 0));
   }
-  if (def.smooth.value > 0) values = smoothCentered(values, samplesAt(def.smooth, context));
   values = def.gate !== undefined ? applyGate(values, def.gate) : applyThreshold(values, def.threshold);
   if (def.attack.value > 0 || def.hold.value > 0 || def.release.value > 0) {
     const attack = samplesAt(def.attack, context);
