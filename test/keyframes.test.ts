@@ -185,10 +185,12 @@ describe('prompt schedules', () => {
     expect(schedule.warnings).toEqual(['prompts.schedule[1] starts at 78.00 s, after the song ends (10.00 s)']);
     expect(schedule.missingSections).toEqual([{ label: 'outro', where: 'prompts.schedule[0]' }]);
     expect(schedule.changes).toEqual([{ timeSec: 0, blendStartSec: 0, prompt: 0 }]);
+    expect(schedule.prompts).toEqual([{ prompt: 'x', negativePrompt: 'blur' }]);
   });
 
   it('the earliest entry holds from the start when none is given a start', () => {
-    const [a, b] = weightsOf({ schedule: [{ section: 'break', prompt: 'a' }, { section: 'drop', prompt: 'b' }] });
+    // Prompts are numbered in the order they are first shown: b (the drop at 4 s) before a (the break at 6 s).
+    const [b, a] = weightsOf({ schedule: [{ section: 'break', prompt: 'a' }, { section: 'drop', prompt: 'b' }] });
     expect([b![0], b![45], a![65], b![85]]).toEqual([1, 1, 1, 1]);
     expect(a![0]).toBe(0);
   });

@@ -196,8 +196,13 @@ export function exportParseq(keyframes: Keyframes, analysis: Analysis): Record<s
   const meta: Record<string, { min: number; max: number; isFlat: boolean }> = {};
   for (const field of PARSEQ_FIELDS) {
     const values = fields[field];
-    const min = Math.min(...values);
-    const max = Math.max(...values.map(Math.abs));
+    // Parseq's meta: the smallest value and the largest magnitude (loops: spreading an hour of frames overflows the stack).
+    let min = Infinity;
+    let max = 0;
+    for (const v of values) {
+      min = Math.min(min, v);
+      max = Math.max(max, Math.abs(v));
+    }
     meta[field] = { min, max, isFlat: values.every((v) => v === values[0]) };
   }
 

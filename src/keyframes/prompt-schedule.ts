@@ -87,7 +87,14 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
     // Every entry pointed past the end or at a missing section: the first entry holds throughout.
     changes.push({ timeSec: 0, blendStartSec: 0, prompt: 0 });
   }
-  return { prompts, changes, warnings, missingSections };
+  // Only the prompts that are ever shown, numbered in the order they first appear.
+  const used = [...new Set(changes.map((c) => c.prompt))];
+  return {
+    prompts: used.map((i) => prompts[i]!),
+    changes: changes.map((c) => ({ ...c, prompt: used.indexOf(c.prompt) })),
+    warnings,
+    missingSections,
+  };
 }
 
 export interface PromptChangeFrame {

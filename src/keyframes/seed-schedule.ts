@@ -36,7 +36,8 @@ export function seedEventTimes(settings: SeedSettings, context: SeedContext): nu
           return secAtBeatPosition(beats.beats, beats.firstDownbeat + m * every.value * beats.beatsPerBar);
       }
     };
-    for (let m = every.unit === 'bars' ? 0 : 1; at(m) < durationSec; m++) times.push(at(m));
+    // Bar 1 + N, 1 + 2N, …: the imagery of bar 1 (or of a pickup before it) holds for the first N bars.
+    for (let m = 1; at(m) < durationSec; m++) times.push(at(m));
   }
   if (settings.onsets !== undefined) {
     const threshold = settings.onsets;

@@ -65,6 +65,17 @@ function formatValue(v: number): string {
   return String(Math.round(v * 100) / 100);
 }
 
+/** The smallest and largest value (a loop: spreading an hour of frames into Math.min overflows the stack). */
+function extent(values: ArrayLike<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    lo = Math.min(lo, values[i]!);
+    hi = Math.max(hi, values[i]!);
+  }
+  return values.length ? [lo, hi] : [0, 0];
+}
+
 interface Lane {
   readonly name: string;
   readonly heightPx: number;
@@ -89,7 +100,7 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
       }
       const env = analysis.envelopes;
       const rate = env.sampleRateHz / env.hopSamples;
-      const peak = Math.max(1e-9, ...env.rms);
+      const peak = extent(env.rms)[1] || 1e-9;
       const columns = Math.max(1, Math.round(endX - x(0)));
       const mid = top + h / 2 + 6;
       const amp = (h - 20) / 2;
@@ -135,11 +146,13 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
       heightPx: 34,
       draw(c, top) {
         const h = 22;
-        for (let f = 0; f < keyframes.frameCount; f++) {
+        // One stacked bar per frame, or per pixel column when frames are narrower than a pixel.
+        const step = Math.max(1, Math.floor(keyframes.frameCount / Math.max(1, endX - x(0))));
+        for (let f = 0; f < keyframes.frameCount; f += step) {
           let y = top;
           keyframes.prompts.forEach((p, i) => {
             const w = p.weights[f] ?? 0;
-            if (w > 0) c.rect(frameX(f), y, frameX(f + 1) - frameX(f) + 0.5, h * w, paletteColor(i + 3, 0.75));
+            if (w > 0) c.rect(frameX(f), y, frameX(Math.min(keyframes.frameCount, f + step)) - frameX(f) + 0.5, h * w, paletteColor(i + 3, 0.75));
             y += h * w;
           });
         }
@@ -157,8 +170,7 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
     heightPx: perSegment ? 60 : 44,
     draw(c, top) {
       const h = perSegment ? 60 : 44;
-      const lo0 = range ? Math.min(range[0], range[1]) : Math.min(...values);
-      const hi0 = range ? Math.max(range[0], range[1]) : Math.max(...values);
+      const [lo0, hi0] = range ? [Math.min(range[0], range[1]), Math.max(range[0], range[1])] : extent(values);
       const [lo, hi] = hi0 > lo0 ? [lo0, hi0] : [lo0 - 0.5, hi0 + 0.5];
       const y = (v: number): number => top + h - 2 - ((v - lo) / (hi - lo)) * (h - 4);
       c.text(LEFT - 6, top, formatValue(hi), MUTED, { align: 'right', size: 'small' });
@@ -246,7 +258,7 @@ export function drawKeyframesPlot(c: ChartCanvas, input: KeyframesPlotInput): vo
     c.text(x(t), top + 5, formatTime(t), INK, { align: 'center', size: 'small' });
   }
   c.text(8, top + 5, 'time', INK, { size: 'small' });
-  c.text(LEFT, top + 22, 'orange: the value each segment gets (from its lead frame); black ticks: lead frames; grey: crossfades; colours: seeds', MUTED, { size: 'small' });
+  c.text(LEFT, top + 22, 'blue: per frame; orange: the value each segment gets, from its lead frame (black tick) to the next; grey: crossfades; segment colours: seeds', MUTED, { size: 'small' });
 }
 
 export function plotHeightFor(input: KeyframesPlotInput): number {
