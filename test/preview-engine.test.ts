@@ -77,6 +77,24 @@ describe('preview engine', () => {
     expect(meanChannel(ocean, 2)).toBeGreaterThan(meanChannel(ocean, 0));
   });
 
+  it('shows a prompt blend between the two prompts', async () => {
+    const meanChannel = (f: Uint8Array, c: number): number => f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
+    const redness = (f: Uint8Array): number => meanChannel(f, 0) - meanChannel(f, 2);
+    const blend = (w: number): SegmentJob => ({
+      ...JOB,
+      prompt: w >= 0.5 ? 'fire' : 'ocean',
+      promptBlend: [
+        { prompt: 'fire', negativePrompt: '', weight: w },
+        { prompt: 'ocean', negativePrompt: '', weight: 1 - w },
+      ].sort((a, b) => b.weight - a.weight),
+    });
+    const fire = redness((await render(withPrompt('fire'))).frames[0]!);
+    const ocean = redness((await render(withPrompt('ocean'))).frames[0]!);
+    const half = redness((await render(blend(0.5))).frames[0]!);
+    expect(fire).toBeGreaterThan(half);
+    expect(half).toBeGreaterThan(ocean);
+  });
+
   it('starts from the init image in proportion to 1 − denoise (chain continuity)', async () => {
     const previous = await render({ ...JOB, seed: 99 });
     const init = join(previous.dir, 'frame-0007.png');

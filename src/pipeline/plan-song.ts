@@ -9,24 +9,14 @@ import { resolvePromptTexts } from '../config/prompt-texts.js';
 import { buildKeyframes } from '../keyframes/build-keyframes.js';
 import { exportKeyframes, type ExportFormat } from '../keyframes/export-keyframes.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
-import type { Rational } from '../keyframes/time.js';
 import { plotKeyframes, type PlotFormat } from '../plot/keyframes-plot.js';
 import { writeFileAtomic, writeJsonAtomic } from '../shared/fs-atomic.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { assertWritableFile } from './output-path.js';
-import { analysisFor } from './render-song.js';
+import { analysisFor, type SongRequest } from './render-song.js';
 import { openRunDir } from './run-dir.js';
 
-export interface PlanRequest {
-  readonly audioPath: string;
-  readonly mappingPath: string;
-  /** --prompt and --negative, when given (see config/prompt-texts.ts). */
-  readonly prompt?: string | undefined;
-  readonly negativePrompt?: string | undefined;
-  readonly fps: Rational;
-  readonly seed: number;
-  /** Where analysis.json is cached. */
-  readonly runDir: string;
+export interface PlanRequest extends SongRequest {
   /** Where keyframes.json goes (default: <runDir>/keyframes.json). */
   readonly keyframesPath?: string | undefined;
   readonly plot?: { readonly path: string; readonly format: PlotFormat } | undefined;

@@ -19,19 +19,24 @@ import { buildRenderPlan } from './render-plan.js';
 import { renderSegments } from './render-segments.js';
 import { openRunDir, readArtifact, writeArtifact, type RunDir } from './run-dir.js';
 
-export interface RenderRequest {
+/** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */
+export interface SongRequest {
   readonly audioPath: string;
+  readonly mappingPath: string;
   /** --prompt: what {prompt} in the mapping stands for (required when the mapping uses it). */
   readonly prompt?: string | undefined;
   /** --negative: what {negative} stands for (a default when not given). */
   readonly negativePrompt?: string | undefined;
-  readonly mappingPath: string;
-  readonly engineId: string;
   readonly fps: Rational;
+  readonly seed: number;
+  /** The run directory (analysis.json is cached there). */
+  readonly runDir: string;
+}
+
+export interface RenderRequest extends SongRequest {
+  readonly engineId: string;
   readonly width: number;
   readonly height: number;
-  readonly seed: number;
-  readonly runDir: string;
   /** Where the video goes; defaults to <runDir>/out.mp4. */
   readonly outPath?: string;
   readonly encode?: EncodeSettings;
