@@ -329,9 +329,7 @@ export function parseMapping(text: string, fileName: string): Mapping {
   const { code, text: what } = describeIssue(issue);
   const keyPath = formatKeyPath(issue.path);
   const more = located.length > 1 ? ` (and ${located.length - 1} more problem${located.length > 2 ? 's' : ''})` : '';
-  return ((): never => {
-    throw yamlError(fileName, code, pos, `${keyPath ? `${keyPath}: ` : ''}${what}${more}`, EXAMPLE_HINT);
-  })();
+  throw yamlError(fileName, code, pos, `${keyPath ? `${keyPath}: ` : ''}${what}${more}`, EXAMPLE_HINT);
 }
 
 export async function loadMapping(path: string): Promise<Mapping> {
