@@ -18,6 +18,8 @@ const JOB: SegmentJob = {
   height: 96,
   prompt: 'neon city, rain',
   negativePrompt: '',
+  promptBlend: [{ prompt: 'neon city, rain', negativePrompt: '', weight: 1 }],
+  loras: [],
   seed: 7,
   denoise: 0.5,
   cfg: 1,
@@ -33,6 +35,10 @@ async function render(job: SegmentJob, initImagePath?: string): Promise<{ dir: s
   const result = await createPreviewEngine().renderSegment(job, { workDir: dir, initImagePath });
   const bytes = await Promise.all(result.frameFiles.map((f) => readFile(join(dir, f))));
   return { dir, frames: bytes.map((b) => decodePng(b).data), bytes };
+}
+
+function withPrompt(prompt: string): SegmentJob {
+  return { ...JOB, prompt, promptBlend: [{ prompt, negativePrompt: '', weight: 1 }] };
 }
 
 function meanStep(frames: Uint8Array[]): number {
@@ -64,11 +70,29 @@ describe('preview engine', () => {
   });
 
   it('takes its palette from the prompt', async () => {
-    const fire = (await render({ ...JOB, prompt: 'fire' })).frames[0]!;
-    const ocean = (await render({ ...JOB, prompt: 'ocean' })).frames[0]!;
+    const fire = (await render(withPrompt('fire'))).frames[0]!;
+    const ocean = (await render(withPrompt('ocean'))).frames[0]!;
     const meanChannel = (f: Uint8Array, c: number): number => f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
     expect(meanChannel(fire, 0)).toBeGreaterThan(meanChannel(fire, 2));
     expect(meanChannel(ocean, 2)).toBeGreaterThan(meanChannel(ocean, 0));
+  });
+
+  it('shows a prompt blend between the two prompts', async () => {
+    const meanChannel = (f: Uint8Array, c: number): number => f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
+    const redness = (f: Uint8Array): number => meanChannel(f, 0) - meanChannel(f, 2);
+    const blend = (w: number): SegmentJob => ({
+      ...JOB,
+      prompt: w >= 0.5 ? 'fire' : 'ocean',
+      promptBlend: [
+        { prompt: 'fire', negativePrompt: '', weight: w },
+        { prompt: 'ocean', negativePrompt: '', weight: 1 - w },
+      ].sort((a, b) => b.weight - a.weight),
+    });
+    const fire = redness((await render(withPrompt('fire'))).frames[0]!);
+    const ocean = redness((await render(withPrompt('ocean'))).frames[0]!);
+    const half = redness((await render(blend(0.5))).frames[0]!);
+    expect(fire).toBeGreaterThan(half);
+    expect(half).toBeGreaterThan(ocean);
   });
 
   it('starts from the init image in proportion to 1 − denoise (chain continuity)', async () => {

@@ -31,6 +31,8 @@ function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan
       width: 8,
       height: 8,
       prompt: 'p',
+      promptBlend: [{ prompt: 'p', negativePrompt: '', weight: 1 }],
+      loras: [],
       negativePrompt: '',
       seed: 1,
       denoise: 0.5,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../shared/version.js';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerPlan } from './commands/plan.js';
 import { registerRender } from './commands/render.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -16,6 +17,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .exitOverride();
   registerRender(program, setExitCode);
   registerAnalyze(program, setExitCode);
+  registerPlan(program, setExitCode);
   return program;
 }
 

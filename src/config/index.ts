@@ -1,3 +1,5 @@
 export * from './load-mapping.js';
+export * from './mapping-json-schema.js';
 export * from './mapping-schema.js';
 export * from './units.js';
+export * from './prompt-texts.js';

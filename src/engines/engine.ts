@@ -3,6 +3,7 @@
  * never knows which one it has.
  */
 import { z } from 'zod';
+import { loraStrengthSchema, promptWeightSchema } from '../keyframes/keyframes-schema.js';
 
 export const continuitySchema = z.enum(['none', 'chain', 'anchor']);
 
@@ -21,6 +22,10 @@ export const segmentJobSchema = z
     height: z.number().int().positive(),
     prompt: z.string(),
     negativePrompt: z.string(),
+    /** Every prompt blended into this segment, strongest first, weights summing to 1 (`prompt` is the first). */
+    promptBlend: z.array(promptWeightSchema).min(1),
+    /** LoRA strengths for this segment (engines without LoRA support ignore them). */
+    loras: z.array(loraStrengthSchema),
     seed: z.number().int().nonnegative(),
     denoise: z.number().min(0).max(1),
     cfg: z.number().positive(),

@@ -15,21 +15,38 @@ const EXTENSIONS: Readonly<Record<VideoCodec, readonly string[]>> = {
  * fits the codec, the path is not a folder, and its folder exists (or can be made) and is writable.
  */
 export async function assertWritableOutput(outPath: string, codec: VideoCodec): Promise<void> {
-  const ext = extname(outPath).toLowerCase();
-  const allowed = EXTENSIONS[codec];
-  if (!allowed.includes(ext)) {
-    throw usageError('E_OUTPUT_EXT', `output ${outPath} does not end in ${allowed.join(' or ')}`, `name the ${codec} output file with ${allowed[0]}`);
+  await assertWritableFile(outPath, EXTENSIONS[codec], { what: 'output', flag: '-o', example: 'out.mp4' });
+}
+
+export interface WritableFileLabel {
+  /** What the file is, for messages: "output", "plot". */
+  readonly what: string;
+  /** The option that names it. */
+  readonly flag: string;
+  readonly example: string;
+}
+
+/** Checks that a file with one of `extensions` can be written at `path` (its folder is made if missing). */
+export async function assertWritableFile(path: string, extensions: readonly string[], label: WritableFileLabel): Promise<void> {
+  const ext = extname(path).toLowerCase();
+  if (!extensions.includes(ext)) {
+    throw usageError('E_OUTPUT_EXT', `${label.what} ${path} does not end in ${extensions.join(' or ')}`, `name the ${label.what} file with ${extensions[0]}, e.g. ${label.example}`);
   }
-  const existing = await stat(outPath).catch(() => undefined);
-  if (existing?.isDirectory()) throw usageError('E_OUTPUT_DIR', `output ${outPath} is a folder`, 'give a file path, e.g. out.mp4');
-  const folder = dirname(outPath);
-  const probe = tempPathFor(outPath);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw usageError('E_OUTPUT_DIR', `${label.what} ${path} is a folder`, `give a file path, e.g. ${label.example}`);
+  const folder = dirname(path);
+  const probe = tempPathFor(path);
   try {
     await mkdir(folder, { recursive: true });
     const handle = await open(probe, 'wx');
     await handle.close();
   } catch (error) {
-    throw usageError('E_OUTPUT_UNWRITABLE', `cannot write output ${outPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'choose a writable location with -o', error);
+    throw usageError(
+      'E_OUTPUT_UNWRITABLE',
+      `cannot write ${label.what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      `choose a writable location with ${label.flag}`,
+      error,
+    );
   } finally {
     await rm(probe, { force: true }).catch(() => undefined);
   }

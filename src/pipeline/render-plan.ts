@@ -31,8 +31,6 @@ export interface PlanSettings {
   readonly engineFingerprint: Readonly<Record<string, unknown>>;
   readonly width: number;
   readonly height: number;
-  readonly negativePrompt: string;
-  readonly cfg: number;
   readonly steps: number;
 }
 
@@ -67,10 +65,12 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
       width: settings.width,
       height: settings.height,
       prompt: segment.prompt,
-      negativePrompt: settings.negativePrompt,
+      negativePrompt: segment.negativePrompt,
+      promptBlend: segment.promptBlend,
+      loras: segment.loras,
       seed: segment.seed,
       denoise: segment.denoise,
-      cfg: settings.cfg,
+      cfg: segment.cfg,
       steps: settings.steps,
       motionScale: segment.motionScale,
       motionScalePerFrame: perFrame,

@@ -5,6 +5,7 @@
 import { analyzeFile } from '../analysis/analyze.js';
 import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
 import { loadMapping } from '../config/load-mapping.js';
+import { resolvePromptTexts } from '../config/prompt-texts.js';
 import { createEngine } from '../engines/registry.js';
 import { buildKeyframes } from '../keyframes/build-keyframes.js';
 import { frameFileName } from '../engines/engine.js';
@@ -18,17 +19,24 @@ import { buildRenderPlan } from './render-plan.js';
 import { renderSegments } from './render-segments.js';
 import { openRunDir, readArtifact, writeArtifact, type RunDir } from './run-dir.js';
 
-export interface RenderRequest {
+/** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */
+export interface SongRequest {
   readonly audioPath: string;
-  readonly prompt: string;
-  readonly negativePrompt: string;
   readonly mappingPath: string;
-  readonly engineId: string;
+  /** --prompt: what {prompt} in the mapping stands for (required when the mapping uses it). */
+  readonly prompt?: string | undefined;
+  /** --negative: what {negative} stands for (a default when not given). */
+  readonly negativePrompt?: string | undefined;
   readonly fps: Rational;
+  readonly seed: number;
+  /** The run directory (analysis.json is cached there). */
+  readonly runDir: string;
+}
+
+export interface RenderRequest extends SongRequest {
+  readonly engineId: string;
   readonly width: number;
   readonly height: number;
-  readonly seed: number;
-  readonly runDir: string;
   /** Where the video goes; defaults to <runDir>/out.mp4. */
   readonly outPath?: string;
   readonly encode?: EncodeSettings;
@@ -42,9 +50,11 @@ export interface RenderSummary {
   readonly renderedSegments: number;
   readonly cachedSegments: number;
   readonly bpm: number | null;
+  /** What the plan could not do as the mapping asks (see Keyframes.warnings). */
+  readonly warnings: readonly string[];
 }
 
-async function analysisFor(run: RunDir, audioPath: string, options: TaskOptions): Promise<Analysis> {
+export async function analysisFor(run: RunDir, audioPath: string, options: TaskOptions): Promise<Analysis> {
   const sha256 = await hashFile(audioPath).catch(() => undefined);
   const cached = await readArtifact(run.analysisJson, analysisSchema);
   if (cached && sha256 && cached.source.sha256 === sha256 && cached.version === ANALYSIS_VERSION) return cached;
@@ -60,6 +70,7 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
   const encode = request.encode ?? DEFAULT_ENCODE_SETTINGS;
   const engine = createEngine({ id: request.engineId });
   const mapping = await loadMapping(request.mappingPath);
+  const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
   const run = await openRunDir(request.runDir);
   const outPath = request.outPath ?? run.outMp4;
   await assertWritableOutput(outPath, encode.codec);
@@ -67,7 +78,7 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
     const analysis = await analysisFor(run, request.audioPath, options);
     const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
 
-    const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, prompt: request.prompt, seed: request.seed });
+    const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
     await writeArtifact(run.keyframesJson, keyframes);
     options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
 
@@ -76,8 +87,6 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
       engineFingerprint: engine.settingsFingerprint,
       width: request.width,
       height: request.height,
-      negativePrompt: request.negativePrompt,
-      cfg: 1,
       steps: 4,
     });
     await writeArtifact(run.planJson, plan);
@@ -85,8 +94,8 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
       version: 1,
       tool: `beatloom ${VERSION}`,
       inputs: { audio: { path: request.audioPath, sha256: analysis.source.sha256 }, mapping: { path: request.mappingPath, resolved: mapping } },
-      prompt: request.prompt,
-      negativePrompt: request.negativePrompt,
+      prompt: texts.prompt,
+      negativePrompt: texts.negative,
       seed: request.seed,
       fps: formatFps(request.fps),
       size: { width: request.width, height: request.height },
@@ -117,6 +126,7 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
       renderedSegments: rendered.rendered,
       cachedSegments: rendered.cached,
       bpm: analysis.bpm,
+      warnings: keyframes.warnings,
     };
   } finally {
     await engine.close();

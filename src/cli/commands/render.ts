@@ -5,13 +5,15 @@ import { formatFps, parseFps } from '../../keyframes/time.js';
 import { renderSong } from '../../pipeline/render-song.js';
 import { DEFAULT_MAPPING_PATH } from '../../shared/package-root.js';
 import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
-import { parseSeed, parseSize, requireText } from '../options.js';
+import { DEFAULT_NEGATIVE_PROMPT } from '../../config/prompt-texts.js';
+import { parseSeed, parseSize } from '../options.js';
 import { createReporter, reporterMode } from '../reporters/progress-reporter.js';
+import { reportWarnings } from '../reporters/report-warnings.js';
 import { runCommand } from '../run-command.js';
 
 interface RenderFlags {
   prompt?: string;
-  negative: string;
+  negative?: string;
   out?: string;
   mapping?: string;
   engine: string;
@@ -23,15 +25,13 @@ interface RenderFlags {
   quiet?: boolean;
 }
 
-export const DEFAULT_NEGATIVE_PROMPT = 'blurry, low quality, watermark, text';
-
 export function registerRender(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('render')
     .description('turn a song and a prompt into a music video')
     .argument('<audio>', 'the song (any format ffmpeg reads)')
-    .option('-p, --prompt <text>', 'what the video shows, e.g. "neon city, rain"')
-    .option('-n, --negative <text>', 'what it should avoid', DEFAULT_NEGATIVE_PROMPT)
+    .option('-p, --prompt <text>', 'what the video shows, e.g. "neon city, rain" ({prompt} in the mapping)')
+    .option('-n, --negative <text>', `what it should avoid ({negative} in the mapping; default: "${DEFAULT_NEGATIVE_PROMPT}")`)
     .option('-o, --out <file>', 'the video to write (default: <run-dir>/out.mp4)')
     .option('-m, --mapping <yaml>', 'how the music drives the picture (default: mappings/default.yaml)')
     .option('-e, --engine <id>', 'render engine: preview', 'preview')
@@ -44,7 +44,6 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .action(async (audio: string, flags: RenderFlags) => {
       const reporter = createReporter(reporterMode(flags));
       const code = await runCommand(async (signal) => {
-        const prompt = requireText(flags.prompt, '--prompt', '"neon city, rain"');
         const engineId = assertEngineId(flags.engine);
         const fps = parseFps(flags.fps);
         const size = parseSize(flags.size);
@@ -54,7 +53,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         const summary = await renderSong(
           {
             audioPath: resolve(audio),
-            prompt,
+            prompt: flags.prompt,
             negativePrompt: flags.negative,
             mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
             engineId,
@@ -69,6 +68,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         );
         reporter.finish();
         const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
+        reportWarnings(summary.warnings, flags);
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: formatFps(fps), durationSec })}\n`);
         } else if (!flags.quiet) {

@@ -7,7 +7,7 @@
  * - seed → the base layout itself (a new seed is new imagery);
  * - prompt → palette and kinds of forms.
  */
-import { lookFromPrompt, type FormKind, type Look, type Rgb } from './look.js';
+import type { FormKind, Look, Rgb } from './look.js';
 
 export interface Form {
   readonly kind: FormKind;
@@ -68,8 +68,7 @@ function mix(a: number, b: number, t: number): number {
 }
 
 /** The segment's layout: the seed's base layout moved towards a per-segment one by `denoise`. */
-export function makeScene(prompt: string, seed: number, segmentIndex: number, denoise: number): Scene {
-  const look = lookFromPrompt(prompt);
+export function makeScene(look: Look, seed: number, segmentIndex: number, denoise: number): Scene {
   const base = randomForms(look, prng(seed * 2654435761));
   const fresh = randomForms(look, prng((seed * 2654435761) ^ ((segmentIndex + 1) * 40503)));
   const forms = base.map((b, i) => {

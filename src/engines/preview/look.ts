@@ -80,3 +80,31 @@ export function lookFromPrompt(prompt: string): Look {
   const colors = hues.slice(0, 4).map((hue, i) => hsl(hue, dark ? 0.95 : 0.75, pale ? 0.45 : 0.55 + 0.05 * i));
   return { background, colors, kinds: kinds.slice(0, 3) };
 }
+
+function mixRgb(a: Rgb, b: Rgb, t: number): Rgb {
+  return [Math.round(a[0] + (b[0] - a[0]) * t), Math.round(a[1] + (b[1] - a[1]) * t), Math.round(a[2] + (b[2] - a[2]) * t)];
+}
+
+/**
+ * The look of a prompt blend: background and palette mixed by weight, so a segment halfway
+ * through a blend is visibly between the two prompts; the kinds of forms (which cannot be
+ * mixed) come from the strongest prompt, the first.
+ */
+export function blendLooks(parts: ReadonlyArray<{ readonly prompt: string; readonly weight: number }>): Look {
+  const [first, ...rest] = parts;
+  if (!first) throw new RangeError('blendLooks needs at least one prompt');
+  let look = lookFromPrompt(first.prompt);
+  let total = first.weight;
+  for (const part of rest) {
+    if (part.weight <= 0) continue;
+    const other = lookFromPrompt(part.prompt);
+    total += part.weight;
+    const t = part.weight / total;
+    look = {
+      background: [mixRgb(look.background[0], other.background[0], t), mixRgb(look.background[1], other.background[1], t)],
+      colors: look.colors.map((c, i) => mixRgb(c, other.colors[i % other.colors.length]!, t)),
+      kinds: look.kinds,
+    };
+  }
+  return look;
+}

@@ -13,6 +13,7 @@ import { fpsValue, frameStartSec, parseFps } from '../../keyframes/time.js';
 import { frameFileName, type RenderEngine, type RenderSegmentOptions, type SegmentJob, type SegmentResult } from '../engine.js';
 import { drawText, textWidth } from './bitmap-font.js';
 import { drawFrame, makeScene } from './draw-frame.js';
+import { blendLooks } from './look.js';
 
 /** Radians of path per second at motion scale 1: a calm drift that beats visibly push. */
 const PHASE_PER_SEC = 1.1;
@@ -36,7 +37,7 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       const started = performance.now();
       const fps = parseFps(job.fps);
-      const scene = makeScene(job.prompt, job.seed, job.index, job.denoise);
+      const scene = makeScene(blendLooks(job.promptBlend), job.seed, job.index, job.denoise);
       const init = opts.initImagePath ? await loadInit(opts.initImagePath, job) : undefined;
       let phase = PHASE_PER_SEC * frameStartSec(job.startFrame, fps);
       const frameFiles: string[] = [];

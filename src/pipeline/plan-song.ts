@@ -1,0 +1,57 @@
+/**
+ * `beatloom plan`: decode → analyze (cached in the run directory, shared with render) → map →
+ * keyframes.json, and on request a picture of the plan and an export for other tools.
+ */
+import { basename } from 'node:path';
+import type { Analysis } from '../analysis/analysis-schema.js';
+import { loadMapping } from '../config/load-mapping.js';
+import { resolvePromptTexts } from '../config/prompt-texts.js';
+import { buildKeyframes } from '../keyframes/build-keyframes.js';
+import { exportKeyframes, type ExportFormat } from '../keyframes/export-keyframes.js';
+import type { Keyframes } from '../keyframes/keyframes-schema.js';
+import { plotKeyframes, type PlotFormat } from '../plot/keyframes-plot.js';
+import { writeFileAtomic, writeJsonAtomic } from '../shared/fs-atomic.js';
+import type { TaskOptions } from '../shared/progress.js';
+import { assertWritableFile } from './output-path.js';
+import { analysisFor, type SongRequest } from './render-song.js';
+import { openRunDir } from './run-dir.js';
+
+export interface PlanRequest extends SongRequest {
+  /** Where keyframes.json goes (default: <runDir>/keyframes.json). */
+  readonly keyframesPath?: string | undefined;
+  readonly plot?: { readonly path: string; readonly format: PlotFormat } | undefined;
+  readonly exportFormat?: ExportFormat | undefined;
+}
+
+export interface PlanResult {
+  readonly keyframes: Keyframes;
+  readonly analysis: Analysis;
+  readonly keyframesPath: string;
+  readonly plotPath?: string;
+  /** The export, when one was asked for: the caller prints it. */
+  readonly exportText?: string;
+}
+
+export async function planSong(request: PlanRequest, options: TaskOptions = {}): Promise<PlanResult> {
+  const mapping = await loadMapping(request.mappingPath);
+  const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
+  const run = await openRunDir(request.runDir);
+  const keyframesPath = request.keyframesPath ?? run.keyframesJson;
+  await assertWritableFile(keyframesPath, ['.json'], { what: 'keyframes', flag: '-o', example: 'keyframes.json' });
+  if (request.plot) await assertWritableFile(request.plot.path, [`.${request.plot.format}`], { what: 'plot', flag: '--plot', example: 'plan.png' });
+
+  const analysis = await analysisFor(run, request.audioPath, options);
+  const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
+  const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
+  await writeJsonAtomic(keyframesPath, keyframes);
+  options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
+
+  let plotPath: string | undefined;
+  if (request.plot) {
+    const picture = plotKeyframes({ keyframes, analysis, title: basename(request.audioPath) }, request.plot.format);
+    await writeFileAtomic(request.plot.path, picture);
+    plotPath = request.plot.path;
+  }
+  const exportText = request.exportFormat ? exportKeyframes(request.exportFormat, keyframes, analysis) : undefined;
+  return { keyframes, analysis, keyframesPath, ...(plotPath ? { plotPath } : {}), ...(exportText !== undefined ? { exportText } : {}) };
+}
