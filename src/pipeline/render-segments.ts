@@ -3,6 +3,7 @@
  * A segment is rendered into a temp folder and renamed to segments/NNNN only when all its
  * frames are there, so a folder named NNNN is always complete.
  */
+import { setMaxListeners } from 'node:events';
 import { access, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -122,6 +123,8 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted) stop.abort();
   const signal = stop.signal;
+  // Every segment waiting for a slot listens for the stop: thousands, on a long song.
+  setMaxListeners(0, signal);
   const slots = options.slots ?? new PrioritySlots(Math.max(1, engine.capabilities.concurrency));
   const useInit = engine.capabilities.initImage;
   const engineKey = engineKeyOf(engine);
