@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../shared/version.js';
+import { registerBatch } from './commands/batch.js';
 import { registerRender } from './commands/render.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -14,6 +15,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     })
     .exitOverride();
   registerRender(program, setExitCode);
+  registerBatch(program, setExitCode);
   return program;
 }
 

@@ -30,3 +30,15 @@ export interface RenderRequest {
   readonly encode?: EncodeSettings;
   readonly sampler?: SamplerSettings;
 }
+
+/**
+ * Defaults for what a batch job leaves out. They are the same as `beatloom render`'s option
+ * defaults (src/cli/commands/render.ts), so a job renders what the same command would.
+ */
+export const RENDER_DEFAULTS = {
+  negativePrompt: 'blurry, low quality, watermark, text',
+  engineId: 'preview',
+  fps: '8',
+  size: '512x512',
+  seed: 1234,
+} as const;
