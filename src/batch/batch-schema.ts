@@ -111,8 +111,9 @@ export function batchFileSchema(baseDir: string) {
         }
         const engine = job.engine ?? file.defaults.engine ?? 'preview';
         const options = job.engineOptions ?? file.defaults.engineOptions ?? {};
-        const parsed = ENGINE_OPTION_SCHEMAS[engine as EngineId].safeParse(options);
-        if (!parsed.success) {
+        // An unknown engine id has its own issue already.
+        const parsed = isEngineId(engine) ? ENGINE_OPTION_SCHEMAS[engine].safeParse(options) : undefined;
+        if (parsed && !parsed.success) {
           const issue = parsed.error.issues[0]!;
           const where = job.engineOptions !== undefined ? ['jobs', i, 'engineOptions'] : ['defaults', 'engineOptions'];
           const what = issue.code === 'unrecognized_keys' ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}` : issue.message;
@@ -128,7 +129,10 @@ export function batchFileSchema(baseDir: string) {
           const earlier = seen[kind].get(value);
           if (earlier !== undefined) {
             ctx.addIssue({ code: 'custom', path, message: `${what} is already used by jobs[${earlier}]: give each job its own ${kind}` });
-          } else seen[kind].set(value, i);
+            // A shared name makes a shared run directory, which makes a shared output: one issue says it.
+            break;
+          }
+          seen[kind].set(value, i);
         }
       });
     });
