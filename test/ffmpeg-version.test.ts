@@ -15,6 +15,8 @@ describe('ffmpeg version (recorded in run.json)', () => {
   });
 
   it('reads the bundled ffmpeg’s version', async () => {
-    expect(await ffmpegVersion()).toMatch(/^N-\d+-g[0-9a-f]+-static$/);
+    // Whatever ffmpeg runs (BEATLOOM_FFMPEG may name another): a version, not 'unknown'.
+    expect(await ffmpegVersion()).toMatch(/^\S+$/);
+    expect(await ffmpegVersion()).not.toBe('unknown');
   });
 });

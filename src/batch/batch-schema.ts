@@ -53,7 +53,7 @@ const engineIdSchema = z.string().superRefine((id, ctx) => {
 
 /** What a job may set and the defaults may set for every job. */
 const overridableFields = {
-  prompt: z.string().trim().min(1, 'the prompt is empty'),
+  prompt: z.string().refine((text) => text.trim() !== '', 'the prompt is empty'),
   negative: z.string(),
   mapping: z.string().min(1),
   engine: engineIdSchema,

@@ -4,7 +4,7 @@
  * frames are there, so a folder named NNNN is always complete.
  */
 import { setMaxListeners } from 'node:events';
-import { access, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { frameFileName, type RenderEngine } from '../engines/engine.js';
@@ -22,6 +22,12 @@ export const SEGMENT_MANIFEST = 'segment.json';
 export const segmentManifestSchema = z.object({
   hash: z.string(),
   frameCount: z.number().int().positive(),
+  /**
+   * Each frame file's size in bytes. After an OS crash or power cut a renamed folder can hold
+   * files whose data never reached the disk (zero-length, with delayed allocation); checking
+   * sizes on resume catches that without an fsync per frame.
+   */
+  frameBytes: z.array(z.number().int().positive()),
   elapsedMs: z.number().nonnegative(),
   engine: z.string().optional(),
   /** hashValue of the engine's settings fingerprint: timings only compare within one setup. */
@@ -65,13 +71,9 @@ export async function readSegmentManifest(dir: string): Promise<SegmentManifest 
 
 async function isComplete(dir: string, job: PlannedJob): Promise<boolean> {
   const manifest = await readSegmentManifest(dir);
-  if (manifest?.hash !== job.hash || manifest.frameCount !== job.frameCount) return false;
-  try {
-    await access(join(dir, frameFileName(job.frameCount - 1)));
-    return true;
-  } catch {
-    return false;
-  }
+  if (manifest?.hash !== job.hash || manifest.frameCount !== job.frameCount || manifest.frameBytes.length !== job.frameCount) return false;
+  const sizes = await Promise.all(manifest.frameBytes.map((_, i) => stat(join(dir, frameFileName(i))).then((info) => info.size, () => -1)));
+  return sizes.every((size, i) => size === manifest.frameBytes[i]);
 }
 
 /**
@@ -174,13 +176,20 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
           hint: 'check the engine; the segment will be rendered again next run',
         });
       }
+      const frameBytes: number[] = [];
       for (let i = 0; i < result.frameFiles.length; i++) {
         const name = result.frameFiles[i]!;
         if (name !== frameFileName(i)) await rename(join(tempDir, name), join(tempDir, frameFileName(i)));
+        const size = (await stat(join(tempDir, frameFileName(i)))).size;
+        if (size === 0) {
+          throw new BeatloomError('E_ENGINE_FRAMES', `engine ${engine.id} wrote an empty frame ${i} for ${label}`, { hint: 'check the engine; the segment will be rendered again next run' });
+        }
+        frameBytes.push(size);
       }
       const manifest: SegmentManifest = {
         hash: job.hash,
         frameCount: job.frameCount,
+        frameBytes,
         elapsedMs: Math.round(result.elapsedMs),
         engine: engine.id,
         engineKey,
