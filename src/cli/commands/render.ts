@@ -86,7 +86,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         } else if (!flags.quiet) {
           const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
           process.stderr.write(
-            `wrote ${summary.outPath}: ${summary.frameCount} frames at ${formatFps(fps)} fps, ${durationSec.toFixed(3)} s, ` +
+            `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${formatFps(fps)} fps, ${durationSec.toFixed(3)} s, ` +
               `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
           );
         }
