@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { frameFileName, type RenderEngine, type SegmentJob } from '../src/engines/engine.js';
 import type { RenderPlan } from '../src/pipeline/render-plan.js';
-import { renderSegments } from '../src/pipeline/render-segments.js';
+import { findReusableSegments, readSegmentManifest, renderSegments } from '../src/pipeline/render-segments.js';
 import { openRunDir } from '../src/pipeline/run-dir.js';
 import { BeatloomError } from '../src/shared/errors.js';
 import { encodePng } from '../src/shared/png.js';
@@ -114,5 +114,20 @@ describe('renderSegments', () => {
     expect(summary.cached).toBe(kept.length);
     expect(summary.rendered).toBe(6 - kept.length);
     expect(again.started.sort()).toEqual([0, 1, 2, 3, 4, 5].filter((i) => !kept.includes(String(i).padStart(4, '0'))));
+  });
+
+  it('a segment whose frame lost its data (an OS crash after the rename) is rendered again', async () => {
+    const run = await openRunDir(await tempDir());
+    const log: FakeLog = { started: [], maxRunning: 0, inits: [] };
+    const plan = planOf(3, 'none');
+    await renderSegments(plan, fakeEngine(1, log), run);
+    const manifest = await readSegmentManifest(run.segmentDir(1));
+    expect(manifest).toMatchObject({ hash: 'h1-none', frameCount: 2, engine: 'fake', width: 8, height: 8 });
+    expect(manifest!.frameBytes.length).toBe(2);
+    await truncate(join(run.segmentDir(1), frameFileName(0)), 0);
+    expect(await findReusableSegments(plan, run, true)).toEqual([true, false, true]);
+    const again: FakeLog = { started: [], maxRunning: 0, inits: [] };
+    expect(await renderSegments(plan, fakeEngine(1, again), run)).toMatchObject({ rendered: 1, cached: 2 });
+    expect(again.started).toEqual([1]);
   });
 });

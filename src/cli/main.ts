@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../shared/version.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerPlan } from './commands/plan.js';
+import { registerBatch } from './commands/batch.js';
 import { registerRender } from './commands/render.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -18,6 +19,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerRender(program, setExitCode);
   registerAnalyze(program, setExitCode);
   registerPlan(program, setExitCode);
+  registerBatch(program, setExitCode);
   return program;
 }
 

@@ -3,3 +3,5 @@ export * from './mapping-json-schema.js';
 export * from './mapping-schema.js';
 export * from './units.js';
 export * from './prompt-texts.js';
+export * from './parse-yaml.js';
+export * from './render-values.js';

@@ -13,7 +13,9 @@ import { plotKeyframes, type PlotFormat } from '../plot/keyframes-plot.js';
 import { writeFileAtomic, writeJsonAtomic } from '../shared/fs-atomic.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { assertWritableFile } from './output-path.js';
-import { analysisFor, type SongRequest } from './render-song.js';
+import { hashFile } from '../shared/hash.js';
+import { analysisFor } from './prepare-render.js';
+import type { SongRequest } from './render-request.js';
 import { openRunDir } from './run-dir.js';
 
 export interface PlanRequest extends SongRequest {
@@ -40,7 +42,7 @@ export async function planSong(request: PlanRequest, options: TaskOptions = {}):
   await assertWritableFile(keyframesPath, ['.json'], { what: 'keyframes', flag: '-o', example: 'keyframes.json' });
   if (request.plot) await assertWritableFile(request.plot.path, [`.${request.plot.format}`], { what: 'plot', flag: '--plot', example: 'plan.png' });
 
-  const analysis = await analysisFor(run, request.audioPath, options);
+  const analysis = await analysisFor(run, request.audioPath, await hashFile(request.audioPath), options);
   const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
   const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
   await writeJsonAtomic(keyframesPath, keyframes);

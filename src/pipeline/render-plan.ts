@@ -2,6 +2,10 @@
  * keyframes → plan: one engine job per segment, each with a content hash of everything that
  * decides its frames. In chain continuity a segment starts from its predecessor's last frame,
  * so the predecessor's hash is part of its own; anchors likewise hash their anchor segment.
+ *
+ * The hash covers the keyframe segment as a whole, not only the fields copied into the job: a
+ * value the mapping sets per segment (a section's prompt, a LoRA strength, a cfg curve) changes
+ * the hash of exactly the segments it touches, without this file having to learn about it.
  */
 import { z } from 'zod';
 import { segmentJobSchema, type SegmentJob } from '../engines/engine.js';
@@ -9,6 +13,8 @@ import type { Keyframes } from '../keyframes/keyframes-schema.js';
 import { hashValue } from '../shared/hash.js';
 
 export const PLAN_VERSION = 1;
+/** Bumped whenever what goes into a segment hash changes, so old caches are not trusted. */
+export const SEGMENT_HASH_VERSION = 2;
 
 export const renderPlanSchema = z
   .object({
@@ -54,6 +60,7 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
   const jobs: PlannedJob[] = [];
   for (const segment of keyframes.segments) {
     const perFrame = keyframes.curves.motionScale.slice(segment.startFrame, segment.startFrame + segment.frameCount);
+    const { leadFrame: _leadFrame, crossfadeFrames: _crossfadeFrames, ...segmentValues } = segment;
     const initFrom = initSourceOf(keyframes, segment.index);
     const content: Omit<SegmentJob, 'hash'> = {
       index: segment.index,
@@ -77,10 +84,13 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
       continuity: keyframes.continuity,
       section: segment.section,
     };
-    // Crossfade lengths are the stitcher's business, not the engine's: they stay out of the hash.
+    // Crossfades and lead frames are the stitcher's business, not the engine's: they stay out of
+    // the hash, so re-timing a transition re-renders nothing.
     const { crossfadeFrames: _crossfade, leadFrame: _lead, ...decisive } = content;
     const hash = hashValue({
+      v: SEGMENT_HASH_VERSION,
       ...decisive,
+      segment: segmentValues,
       engine: settings.engineFingerprint,
       init: initFrom === null ? null : jobs[initFrom]!.hash,
     });
@@ -96,4 +106,9 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
     continuity: keyframes.continuity,
     jobs,
   };
+}
+
+/** One hash for the whole plan: equal plans render equal frames. */
+export function planHash(plan: RenderPlan): string {
+  return hashValue({ hashes: plan.jobs.map((job) => job.hash), frameCount: plan.frameCount, fps: plan.fps });
 }

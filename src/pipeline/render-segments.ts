@@ -3,19 +3,40 @@
  * A segment is rendered into a temp folder and renamed to segments/NNNN only when all its
  * frames are there, so a folder named NNNN is always complete.
  */
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { frameFileName, type RenderEngine } from '../engines/engine.js';
 import { AbortedError, BeatloomError, isAbortError, throwIfAborted } from '../shared/errors.js';
 import { tempPathFor, writeJsonAtomic } from '../shared/fs-atomic.js';
+import { hashValue } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
+import { PrioritySlots } from './priority-slots.js';
 import type { RenderPlan, PlannedJob } from './render-plan.js';
-import type { RunDir } from './run-dir.js';
+import { segmentDirName, type RunDir } from './run-dir.js';
 
 export const SEGMENT_MANIFEST = 'segment.json';
 
-const segmentManifestSchema = z.object({ hash: z.string(), frameCount: z.number().int().positive(), elapsedMs: z.number() });
+/** segments/NNNN/segment.json: what the folder holds and what it cost (dry-run estimates read it). */
+export const segmentManifestSchema = z.object({
+  hash: z.string(),
+  frameCount: z.number().int().positive(),
+  /**
+   * Each frame file's size in bytes. After an OS crash or power cut a renamed folder can hold
+   * files whose data never reached the disk (zero-length, with delayed allocation); checking
+   * sizes on resume catches that without an fsync per frame.
+   */
+  frameBytes: z.array(z.number().int().positive()),
+  elapsedMs: z.number().nonnegative(),
+  engine: z.string().optional(),
+  /** hashValue of the engine's settings fingerprint: timings only compare within one setup. */
+  engineKey: z.string().optional(),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+});
+
+export type SegmentManifest = z.infer<typeof segmentManifestSchema>;
 
 export interface RenderSegmentsSummary {
   readonly rendered: number;
@@ -23,14 +44,64 @@ export interface RenderSegmentsSummary {
   readonly engineMs: number;
 }
 
-async function isComplete(dir: string, job: PlannedJob): Promise<boolean> {
+export interface RenderSegmentsOptions extends TaskOptions {
+  /** Render every segment again, whatever is in the run directory. */
+  readonly force?: boolean;
+  /** The engine's slots, shared by every render using the engine (a batch); default: our own. */
+  readonly slots?: PrioritySlots;
+  /** Lower goes first on shared slots (a batch passes the job's position). */
+  readonly priority?: number;
+}
+
+/** How many segment folders are checked at once: bounded, so an hour's 2 400 segments never exhaust file handles. */
+const SCAN_CONCURRENCY = 16;
+
+export function engineKeyOf(engine: RenderEngine): string {
+  return hashValue(engine.settingsFingerprint);
+}
+
+export async function readSegmentManifest(dir: string): Promise<SegmentManifest | undefined> {
   try {
-    const manifest = segmentManifestSchema.parse(JSON.parse(await readFile(join(dir, SEGMENT_MANIFEST), 'utf8')));
-    if (manifest.hash !== job.hash || manifest.frameCount !== job.frameCount) return false;
-    await access(join(dir, frameFileName(job.frameCount - 1)));
-    return true;
+    const parsed = segmentManifestSchema.safeParse(JSON.parse(await readFile(join(dir, SEGMENT_MANIFEST), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
   } catch {
-    return false;
+    return undefined;
+  }
+}
+
+async function isComplete(dir: string, job: PlannedJob): Promise<boolean> {
+  const manifest = await readSegmentManifest(dir);
+  if (manifest?.hash !== job.hash || manifest.frameCount !== job.frameCount || manifest.frameBytes.length !== job.frameCount) return false;
+  const sizes = await Promise.all(manifest.frameBytes.map((_, i) => stat(join(dir, frameFileName(i))).then((info) => info.size, () => -1)));
+  return sizes.every((size, i) => size === manifest.frameBytes[i]);
+}
+
+/**
+ * Which planned segments can be kept: their folder is complete with the job's hash and, when
+ * the engine starts segments from another segment's frame, so is that segment (transitively).
+ * A kept segment made from a predecessor that must be rendered again would no longer continue
+ * from the frame it starts from, with any engine that is not bit-exact.
+ */
+export async function findReusableSegments(plan: RenderPlan, run: RunDir, usesInitImages: boolean): Promise<boolean[]> {
+  const complete = new Array<boolean>(plan.jobs.length).fill(false);
+  for (let from = 0; from < plan.jobs.length; from += SCAN_CONCURRENCY) {
+    const batch = plan.jobs.slice(from, from + SCAN_CONCURRENCY);
+    const found = await Promise.all(batch.map((job) => isComplete(run.segmentDir(job.index), job)));
+    found.forEach((ok, i) => (complete[from + i] = ok));
+  }
+  const reusable: boolean[] = [];
+  for (const job of plan.jobs) {
+    const source = usesInitImages && job.initFrom !== null ? reusable[job.initFrom] : true;
+    reusable.push(complete[job.index]! && source === true);
+  }
+  return reusable;
+}
+
+/** Segment folders beyond the plan (the song or the plan got shorter) would only confuse. */
+async function removeUnplannedSegments(plan: RenderPlan, run: RunDir): Promise<void> {
+  const planned = new Set(plan.jobs.map((job) => segmentDirName(job.index)));
+  for (const name of await readdir(run.segmentsDir)) {
+    if (/^\d{4,}$/.test(name) && !planned.has(name)) await rm(join(run.segmentsDir, name), { recursive: true, force: true });
   }
 }
 
@@ -41,62 +112,50 @@ function initImageFor(run: RunDir, plan: RenderPlan, job: PlannedJob): string | 
   return join(run.segmentDir(source.index), frameFileName(localFrame));
 }
 
-/** A counting semaphore: at most `size` holders at once, served first come, first served. */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
-
 /**
  * Renders the plan's missing segments, up to the engine's concurrency at once (one per ComfyUI
  * server, say). A segment that starts from another's frame (chain / anchor continuity) waits for
  * it. When one segment fails, the others are stopped, every finished segment is kept, and the
- * first real error is thrown.
+ * first real error is thrown. Progress counts the segments to render (reused ones are in the detail).
  */
-export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run: RunDir, options: TaskOptions = {}): Promise<RenderSegmentsSummary> {
+export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run: RunDir, options: RenderSegmentsOptions = {}): Promise<RenderSegmentsSummary> {
   const { onProgress } = options;
-  const total = plan.jobs.length;
   const stop = new AbortController();
   const onOuterAbort = (): void => stop.abort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted) stop.abort();
   const signal = stop.signal;
-  const slots = new Slots(Math.max(1, engine.capabilities.concurrency));
+  // Every segment waiting for a slot listens for the stop: thousands, on a long song.
+  setMaxListeners(0, signal);
+  const slots = options.slots ?? new PrioritySlots(Math.max(1, engine.capabilities.concurrency));
   const useInit = engine.capabilities.initImage;
+  const engineKey = engineKeyOf(engine);
+
+  await removeUnplannedSegments(plan, run);
+  const reusable = options.force ? plan.jobs.map(() => false) : await findReusableSegments(plan, run, useInit);
+  const cached = reusable.filter(Boolean).length;
+  const total = plan.jobs.length - cached;
   let rendered = 0;
-  let cached = 0;
-  let finished = 0;
   let engineMs = 0;
-  const progress: number[] = new Array<number>(total).fill(0);
-  const report = (detail: string): void => {
-    onProgress?.({ stage: 'render', done: Math.min(total, finished + progress.reduce((a, b) => a + b, 0)), total, unit: 'segments', detail });
+  // Fractions of the segments in flight, summed incrementally: a progress event per frame must
+  // not cost O(segments) on an hour-long plan.
+  const partial = new Map<number, number>();
+  let partialSum = 0;
+  const setPartial = (index: number, fraction: number): void => {
+    partialSum += fraction - (partial.get(index) ?? 0);
+    if (fraction === 0) partial.delete(index);
+    else partial.set(index, fraction);
   };
+  const reused = cached > 0 ? `, ${cached} reused` : '';
+  const report = (detail: string): void => {
+    onProgress?.({ stage: 'render', done: Math.min(total, rendered + Math.max(0, partialSum)), total, unit: 'segments', detail: `${detail}${reused}` });
+  };
+  report(total === 0 ? 'nothing to render' : `${total} to render`);
 
   const renderOne = async (job: PlannedJob): Promise<void> => {
     const finalDir = run.segmentDir(job.index);
-    const label = `segment ${job.index + 1}/${total}`;
-    if (await isComplete(finalDir, job)) {
-      cached++;
-      finished++;
-      report(`${label} (cached)`);
-      return;
-    }
-    await slots.acquire();
+    const label = `segment ${job.index + 1}/${plan.jobs.length}`;
+    await slots.acquire([options.priority ?? 0, job.index], signal);
     const tempDir = tempPathFor(finalDir);
     try {
       throwIfAborted(signal);
@@ -108,7 +167,7 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
         initImagePath,
         signal,
         onProgress: (p) => {
-          progress[job.index] = p.totalSteps > 0 ? Math.min(0.99, p.step / p.totalSteps) : 0;
+          setPartial(job.index, p.totalSteps > 0 ? Math.min(0.99, p.step / p.totalSteps) : 0);
           report(label);
         },
       });
@@ -117,19 +176,35 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
           hint: 'check the engine; the segment will be rendered again next run',
         });
       }
+      const frameBytes: number[] = [];
       for (let i = 0; i < result.frameFiles.length; i++) {
         const name = result.frameFiles[i]!;
         if (name !== frameFileName(i)) await rename(join(tempDir, name), join(tempDir, frameFileName(i)));
+        const size = (await stat(join(tempDir, frameFileName(i)))).size;
+        if (size === 0) {
+          throw new BeatloomError('E_ENGINE_FRAMES', `engine ${engine.id} wrote an empty frame ${i} for ${label}`, { hint: 'check the engine; the segment will be rendered again next run' });
+        }
+        frameBytes.push(size);
       }
-      await writeJsonAtomic(join(tempDir, SEGMENT_MANIFEST), { hash: job.hash, frameCount: job.frameCount, elapsedMs: Math.round(result.elapsedMs) });
+      const manifest: SegmentManifest = {
+        hash: job.hash,
+        frameCount: job.frameCount,
+        frameBytes,
+        elapsedMs: Math.round(result.elapsedMs),
+        engine: engine.id,
+        engineKey,
+        width: job.width,
+        height: job.height,
+      };
+      await writeJsonAtomic(join(tempDir, SEGMENT_MANIFEST), manifest);
       await rm(finalDir, { recursive: true, force: true });
       await rename(tempDir, finalDir);
       engineMs += result.elapsedMs;
       rendered++;
-      finished++;
-      progress[job.index] = 0;
+      setPartial(job.index, 0);
       report(label);
     } catch (error) {
+      setPartial(job.index, 0);
       await rm(tempDir, { recursive: true, force: true });
       throw error;
     } finally {
@@ -139,6 +214,10 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
 
   const done: Array<Promise<void>> = [];
   for (const job of plan.jobs) {
+    if (reusable[job.index]) {
+      done.push(Promise.resolve());
+      continue;
+    }
     const dependency = useInit && job.initFrom !== null ? done[job.initFrom] : undefined;
     const task = (async () => {
       if (dependency) await dependency;

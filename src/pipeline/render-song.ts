@@ -1,134 +1,122 @@
 /**
  * The orchestrator. It reads like the diagram in DESIGN.md:
  * decode → analyze → map → plan → render → stitch, every artifact in the run directory.
+ * A batch runs many of these at once, sharing engines and queueing the CPU-heavy stages.
  */
-import { analyzeFile } from '../analysis/analyze.js';
-import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
-import { loadMapping } from '../config/load-mapping.js';
-import { resolvePromptTexts } from '../config/prompt-texts.js';
+import type { RenderEngine } from '../engines/engine.js';
 import { createEngine } from '../engines/registry.js';
-import { buildKeyframes } from '../keyframes/build-keyframes.js';
-import { frameFileName } from '../engines/engine.js';
-import { formatFps, type Rational, type SampleDuration } from '../keyframes/time.js';
-import { hashFile } from '../shared/hash.js';
+import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
+import { ffmpegVersion } from '../ffmpeg/ffmpeg-version.js';
+import type { SampleDuration } from '../keyframes/time.js';
 import type { TaskOptions } from '../shared/progress.js';
-import { VERSION } from '../shared/version.js';
-import { DEFAULT_ENCODE_SETTINGS, stitchVideo, type EncodeSettings } from '../stitching/stitch-video.js';
+import { DEFAULT_ENCODE_SETTINGS } from '../stitching/stitch-video.js';
 import { assertWritableOutput } from './output-path.js';
-import { buildRenderPlan } from './render-plan.js';
+import { prepareRender } from './prepare-render.js';
+import type { PrioritySlots } from './priority-slots.js';
 import { renderSegments } from './render-segments.js';
-import { openRunDir, readArtifact, writeArtifact, type RunDir } from './run-dir.js';
+import type { RenderRequest } from './render-request.js';
+import { openRunDir, readArtifact, runDirAt, writeArtifact } from './run-dir.js';
+import { runRecordSchema, stoppedRecord, type RunRecord } from './run-record.js';
+import { buildRunRecord } from './build-run-record.js';
+import { stitchOutput } from './stitch-output.js';
 
-/** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */
-export interface SongRequest {
-  readonly audioPath: string;
-  readonly mappingPath: string;
-  /** --prompt: what {prompt} in the mapping stands for (required when the mapping uses it). */
-  readonly prompt?: string | undefined;
-  /** --negative: what {negative} stands for (a default when not given). */
-  readonly negativePrompt?: string | undefined;
-  readonly fps: Rational;
-  readonly seed: number;
-  /** The run directory (analysis.json is cached there). */
-  readonly runDir: string;
+export type { RenderRequest, SongRequest } from './render-request.js';
+
+/** What a batch shares between its renders. A single render makes its own. */
+export interface SharedResources {
+  readonly engine: RenderEngine;
+  /** The engine's concurrency, across every render that uses it. */
+  readonly engineSlots: PrioritySlots;
+  /** Decoding and analysis are CPU-heavy: one song at a time. */
+  readonly prepareSlots: PrioritySlots;
+  /** So is encoding: one video at a time. */
+  readonly stitchSlots: PrioritySlots;
+  /** This render's place in the batch: lower goes first wherever renders queue. */
+  readonly priority: number;
 }
 
-export interface RenderRequest extends SongRequest {
-  readonly engineId: string;
-  readonly width: number;
-  readonly height: number;
-  /** Where the video goes; defaults to <runDir>/out.mp4. */
-  readonly outPath?: string;
-  readonly encode?: EncodeSettings;
+export interface RenderOptions extends TaskOptions {
+  /** Ignore the run directory's caches: analyse, render every segment and stitch again. */
+  readonly force?: boolean;
+  readonly shared?: SharedResources;
 }
 
 export interface RenderSummary {
   readonly outPath: string;
+  readonly runDir: string;
   readonly frameCount: number;
   readonly duration: SampleDuration;
   readonly segments: number;
   readonly renderedSegments: number;
   readonly cachedSegments: number;
+  /** False when the video on disk was already what this plan makes. */
+  readonly stitched: boolean;
   readonly bpm: number | null;
+  readonly elapsedMs: number;
   /** What the plan could not do as the mapping asks (see Keyframes.warnings). */
   readonly warnings: readonly string[];
 }
 
-export async function analysisFor(run: RunDir, audioPath: string, options: TaskOptions): Promise<Analysis> {
-  const sha256 = await hashFile(audioPath).catch(() => undefined);
-  const cached = await readArtifact(run.analysisJson, analysisSchema);
-  if (cached && sha256 && cached.source.sha256 === sha256 && cached.version === ANALYSIS_VERSION) return cached;
-  options.onProgress?.({ stage: 'analyze', done: 0, total: 1, unit: 'steps', detail: 'decoding and analysing the audio' });
-  const analysis = await analyzeFile(audioPath, { signal: options.signal });
-  const withHash = { ...analysis, source: { ...analysis.source, sha256 } };
-  await writeArtifact(run.analysisJson, withHash);
-  options.onProgress?.({ stage: 'analyze', done: 1, total: 1, unit: 'steps' });
-  return withHash;
-}
-
-export async function renderSong(request: RenderRequest, options: TaskOptions = {}): Promise<RenderSummary> {
+export async function renderSong(request: RenderRequest, options: RenderOptions = {}): Promise<RenderSummary> {
+  const { shared, signal } = options;
+  const engine = shared?.engine ?? createEngine({ id: request.engineId });
+  const inSlot = <T>(slots: PrioritySlots | undefined, work: () => Promise<T>): Promise<T> => (slots ? slots.run(work, [shared!.priority], signal) : work());
   const encode = request.encode ?? DEFAULT_ENCODE_SETTINGS;
-  const engine = createEngine({ id: request.engineId });
-  const mapping = await loadMapping(request.mappingPath);
-  const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
-  const run = await openRunDir(request.runDir);
-  const outPath = request.outPath ?? run.outMp4;
-  await assertWritableOutput(outPath, encode.codec);
+  const outPath = request.outPath ?? runDirAt(request.runDir).outMp4;
   try {
-    const analysis = await analysisFor(run, request.audioPath, options);
-    const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
+    await assertWritableOutput(outPath, encode.codec);
+    const run = await openRunDir(request.runDir);
+    const startedAt = new Date();
+    let record: RunRecord | undefined;
+    try {
+      const previous = await readArtifact(run.runJson, runRecordSchema);
+      const prepared = await inSlot(shared?.prepareSlots, () => prepareRender(request, engine, run, { ...options, writePlan: true }));
+      const version = await ffmpegVersion();
+      record = buildRunRecord({ request, prepared, engine, encode, ffmpeg: { path: ffmpegPath(), version }, startedAt });
+      await writeArtifact(run.runJson, record);
 
-    const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
-    await writeArtifact(run.keyframesJson, keyframes);
-    options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
+      const renderStarted = performance.now();
+      const segments = await renderSegments(prepared.plan, engine, run, { ...options, slots: shared?.engineSlots, priority: shared?.priority });
+      const renderMs = performance.now() - renderStarted;
+      record = { ...record, segments: { rendered: segments.rendered, reused: segments.cached }, timings: { ...record.timings, renderMs: Math.round(renderMs), engineMs: Math.round(segments.engineMs) } };
+      const stitch = await inSlot(shared?.stitchSlots, () =>
+        stitchOutput({ prepared, fps: request.fps, outPath, encode, ffmpegVersion: version }, run, previous?.output, options),
+      );
 
-    const plan = buildRenderPlan(keyframes, {
-      engineId: engine.id,
-      engineFingerprint: engine.settingsFingerprint,
-      width: request.width,
-      height: request.height,
-      steps: 4,
-    });
-    await writeArtifact(run.planJson, plan);
-    await writeArtifact(run.runJson, {
-      version: 1,
-      tool: `beatloom ${VERSION}`,
-      inputs: { audio: { path: request.audioPath, sha256: analysis.source.sha256 }, mapping: { path: request.mappingPath, resolved: mapping } },
-      prompt: texts.prompt,
-      negativePrompt: texts.negative,
-      seed: request.seed,
-      fps: formatFps(request.fps),
-      size: { width: request.width, height: request.height },
-      engine: { id: engine.id, settings: engine.settingsFingerprint },
-      encode,
-      outPath,
-    });
-
-    const rendered = await renderSegments(plan, engine, run, options);
-    await stitchVideo(
-      {
-        segments: plan.jobs,
-        frameCount: keyframes.frameCount,
-        width: request.width,
-        height: request.height,
-        fps: request.fps,
-        segmentDir: run.segmentDir,
-        frameFile: frameFileName,
-      },
-      { audioPath: request.audioPath, duration, outPath, encode },
-      options,
-    );
-    return {
-      outPath,
-      frameCount: keyframes.frameCount,
-      duration,
-      segments: plan.jobs.length,
-      renderedSegments: rendered.rendered,
-      cachedSegments: rendered.cached,
-      bpm: analysis.bpm,
-      warnings: keyframes.warnings,
-    };
+      const finishedAt = new Date();
+      record = {
+        ...record,
+        status: 'complete',
+        output: stitch.output,
+        timings: {
+          ...record.timings,
+          finishedAt: finishedAt.toISOString(),
+          stitchMs: Math.round(stitch.stitchMs),
+          totalMs: finishedAt.getTime() - startedAt.getTime(),
+        },
+      };
+      await writeArtifact(run.runJson, record);
+      return {
+        outPath,
+        runDir: run.root,
+        frameCount: prepared.plan.frameCount,
+        duration: prepared.duration,
+        segments: prepared.plan.jobs.length,
+        renderedSegments: segments.rendered,
+        cachedSegments: segments.cached,
+        stitched: stitch.stitched,
+        bpm: prepared.bpm,
+        elapsedMs: record.timings.totalMs,
+        warnings: prepared.keyframes.warnings,
+      };
+    } catch (error) {
+      // Say in run.json why the run stopped; a failure to say so must not hide the reason.
+      if (record) await writeArtifact(run.runJson, stoppedRecord(record, error, new Date())).catch(() => undefined);
+      throw error;
+    } finally {
+      await run.release();
+    }
   } finally {
-    await engine.close();
+    if (!shared) await engine.close();
   }
 }

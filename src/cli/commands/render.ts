@@ -2,13 +2,16 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { assertEngineId } from '../../engines/registry.js';
 import { formatFps, parseFps } from '../../keyframes/time.js';
+import { dryRunSong } from '../../pipeline/dry-run-song.js';
 import { renderSong } from '../../pipeline/render-song.js';
+import type { RenderRequest } from '../../pipeline/render-request.js';
 import { DEFAULT_MAPPING_PATH } from '../../shared/package-root.js';
 import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
+import { formatDryRun } from '../format-dry-run.js';
 import { DEFAULT_NEGATIVE_PROMPT } from '../../config/prompt-texts.js';
 import { parseSeed, parseSize } from '../options.js';
-import { createReporter, reporterMode } from '../reporters/progress-reporter.js';
 import { reportWarnings } from '../reporters/report-warnings.js';
+import { createReporter, reporterMode } from '../reporters/progress-reporter.js';
 import { runCommand } from '../run-command.js';
 
 interface RenderFlags {
@@ -23,6 +26,8 @@ interface RenderFlags {
   runDir?: string;
   json?: boolean;
   quiet?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
 }
 
 export function registerRender(program: Command, setExitCode: (code: number) => void): void {
@@ -41,6 +46,8 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .option('--run-dir <dir>', 'where artifacts go (default: runs/<audio name>)')
     .option('--json', 'print progress and the result as JSON lines on stdout')
     .option('-q, --quiet', 'print nothing but errors')
+    .option('--force', 'ignore what the run directory holds: analyse, render every segment and stitch again')
+    .option('--dry-run', 'print the plan and an estimate of engine time; render nothing, write no video')
     .action(async (audio: string, flags: RenderFlags) => {
       const reporter = createReporter(reporterMode(flags));
       const code = await runCommand(async (signal) => {
@@ -50,31 +57,36 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         const seed = parseSeed(flags.seed);
         await assertReadableFile(audio);
         const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));
-        const summary = await renderSong(
-          {
-            audioPath: resolve(audio),
-            prompt: flags.prompt,
-            negativePrompt: flags.negative,
-            mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
-            engineId,
-            fps,
-            width: size.width,
-            height: size.height,
-            seed,
-            runDir,
-            outPath: flags.out === undefined ? undefined : resolve(flags.out),
-          },
-          { signal, onProgress: reporter.onProgress },
-        );
+        const request: RenderRequest = {
+          audioPath: resolve(audio),
+          prompt: flags.prompt,
+          negativePrompt: flags.negative,
+          mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
+          engineId,
+          fps,
+          width: size.width,
+          height: size.height,
+          seed,
+          runDir,
+          outPath: flags.out === undefined ? undefined : resolve(flags.out),
+        };
+        if (flags.dryRun) {
+          const report = await dryRunSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
+          reporter.finish();
+          if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'dry-run', ...report })}\n`);
+          else if (!flags.quiet) process.stdout.write(`${formatDryRun(report, request.audioPath).join('\n')}\n`);
+          return;
+        }
+        const summary = await renderSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
         reporter.finish();
-        const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
         reportWarnings(summary.warnings, flags);
+        const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: formatFps(fps), durationSec })}\n`);
         } else if (!flags.quiet) {
           const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
           process.stderr.write(
-            `wrote ${summary.outPath}: ${summary.frameCount} frames at ${formatFps(fps)} fps, ${durationSec.toFixed(3)} s, ` +
+            `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${formatFps(fps)} fps, ${durationSec.toFixed(3)} s, ` +
               `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
           );
         }

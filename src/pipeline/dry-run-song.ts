@@ -1,0 +1,51 @@
+/**
+ * `--dry-run`: everything a render would decide — the plan, what is already rendered, how long
+ * the engine will take — without rendering a segment or writing the video. Only the analysis
+ * is kept in the run directory (a cache keyed by the audio's hash); no lock is taken, so a dry
+ * run can look at a run directory while a render works in it.
+ */
+import { createEngine } from '../engines/registry.js';
+import { DEFAULT_ENCODE_SETTINGS } from '../stitching/stitch-video.js';
+import type { TaskOptions } from '../shared/progress.js';
+import { describePlan, type PlanOverview } from './describe-plan.js';
+import { estimateEngineTime, type CalibrationCache, type EngineTimeEstimate } from './estimate-engine-time.js';
+import { assertWritableOutput } from './output-path.js';
+import { prepareRender } from './prepare-render.js';
+import { findReusableSegments } from './render-segments.js';
+import type { RenderRequest } from './render-request.js';
+import type { SharedResources } from './render-song.js';
+import { runDirAt } from './run-dir.js';
+
+export interface DryRunReport {
+  readonly runDir: string;
+  readonly outPath: string;
+  readonly engine: string;
+  readonly bpm: number | null;
+  readonly overview: PlanOverview;
+  readonly estimate: EngineTimeEstimate;
+}
+
+export interface DryRunOptions extends TaskOptions {
+  /** As for a render: count every segment as to be rendered. */
+  readonly force?: boolean;
+  readonly shared?: SharedResources;
+  readonly calibrations?: CalibrationCache;
+}
+
+export async function dryRunSong(request: RenderRequest, options: DryRunOptions = {}): Promise<DryRunReport> {
+  const { shared, signal } = options;
+  const engine = shared?.engine ?? createEngine({ id: request.engineId });
+  try {
+    const run = runDirAt(request.runDir);
+    const outPath = request.outPath ?? run.outMp4;
+    await assertWritableOutput(outPath, (request.encode ?? DEFAULT_ENCODE_SETTINGS).codec);
+    const prepare = () => prepareRender(request, engine, run, { ...options, writePlan: false });
+    const prepared = await (shared ? shared.prepareSlots.run(prepare, [shared.priority], signal) : prepare());
+    const { plan, keyframes } = prepared;
+    const reusable = options.force ? plan.jobs.map(() => false) : await findReusableSegments(plan, run, engine.capabilities.initImage);
+    const estimate = await estimateEngineTime(plan, reusable, engine, run, { signal, calibrations: options.calibrations });
+    return { runDir: run.root, outPath, engine: engine.id, bpm: prepared.bpm, overview: describePlan(keyframes, plan, reusable), estimate };
+  } finally {
+    if (!shared) await engine.close();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The planning half of a render: mapping, analysis (cached by the audio's content hash),
+ * keyframes and the render plan. Both a render and a dry run go through here, so a dry run
+ * shows exactly the plan a render would follow.
+ */
+import { stat } from 'node:fs/promises';
+import { analyzeFile } from '../analysis/analyze.js';
+import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
+import { loadMapping } from '../config/load-mapping.js';
+import { resolvePromptTexts, type PromptTexts } from '../config/prompt-texts.js';
+import type { RenderEngine } from '../engines/engine.js';
+import { assertReadableFile } from '../ffmpeg/decode-audio.js';
+import { buildKeyframes } from '../keyframes/build-keyframes.js';
+import type { Keyframes } from '../keyframes/keyframes-schema.js';
+import type { SampleDuration } from '../keyframes/time.js';
+import { hashFile } from '../shared/hash.js';
+import type { TaskOptions } from '../shared/progress.js';
+import { buildRenderPlan, type RenderPlan } from './render-plan.js';
+import { DEFAULT_SAMPLER, type RenderRequest } from './render-request.js';
+import type { AudioInput, MappingInput } from './run-record.js';
+import { readArtifact, writeArtifact, type RunDir } from './run-dir.js';
+
+export interface PreparedRender {
+  /** What {prompt} and {negative} stood for. */
+  readonly texts: PromptTexts;
+  readonly keyframes: Keyframes;
+  readonly plan: RenderPlan;
+  readonly duration: SampleDuration;
+  readonly bpm: number | null;
+  readonly audio: AudioInput;
+  readonly mapping: MappingInput;
+  readonly analyzeMs: number;
+  readonly planMs: number;
+}
+
+export interface AnalysisOptions extends TaskOptions {
+  /** Analyse again even when analysis.json matches the audio. */
+  readonly force?: boolean;
+}
+
+export interface PrepareOptions extends AnalysisOptions {
+  /** Write keyframes.json and plan.json into the run directory (a dry run does not). */
+  readonly writePlan: boolean;
+}
+
+/** The song's analysis: analysis.json when it was made from the same audio (by content hash), else a fresh one. */
+export async function analysisFor(run: RunDir, audioPath: string, sha256: string, options: AnalysisOptions): Promise<Analysis> {
+  const cached = options.force ? undefined : await readArtifact(run.analysisJson, analysisSchema);
+  if (cached && cached.source.sha256 === sha256 && cached.version === ANALYSIS_VERSION) return cached;
+  options.onProgress?.({ stage: 'analyze', done: 0, total: 1, unit: 'steps', detail: 'decoding and analysing the audio' });
+  const analysis = await analyzeFile(audioPath, { signal: options.signal });
+  const withHash = { ...analysis, source: { ...analysis.source, sha256 } };
+  await writeArtifact(run.analysisJson, withHash);
+  options.onProgress?.({ stage: 'analyze', done: 1, total: 1, unit: 'steps' });
+  return withHash;
+}
+
+export async function prepareRender(request: RenderRequest, engine: Pick<RenderEngine, 'id' | 'settingsFingerprint'>, run: RunDir, options: PrepareOptions): Promise<PreparedRender> {
+  const mapping = await loadMapping(request.mappingPath);
+  const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
+  const mappingSha256 = await hashFile(request.mappingPath);
+  await assertReadableFile(request.audioPath);
+  const analyzeStarted = performance.now();
+  const [audioSha256, audioStat] = await Promise.all([hashFile(request.audioPath), stat(request.audioPath)]);
+  const analysis = await analysisFor(run, request.audioPath, audioSha256, options);
+  const analyzeMs = performance.now() - analyzeStarted;
+
+  const planStarted = performance.now();
+  const { source } = analysis;
+  const duration = { sampleCount: source.sampleCount, sampleRateHz: source.sampleRateHz };
+  const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
+  const sampler = request.sampler ?? DEFAULT_SAMPLER;
+  const plan = buildRenderPlan(keyframes, {
+    engineId: engine.id,
+    engineFingerprint: engine.settingsFingerprint,
+    width: request.width,
+    height: request.height,
+    steps: sampler.steps,
+  });
+  if (options.writePlan) {
+    await writeArtifact(run.keyframesJson, keyframes);
+    await writeArtifact(run.planJson, plan);
+  }
+  options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
+  return {
+    texts,
+    keyframes,
+    plan,
+    duration,
+    bpm: analysis.bpm,
+    audio: {
+      path: request.audioPath,
+      sha256: audioSha256,
+      sizeBytes: audioStat.size,
+      codec: source.codec,
+      channels: source.channels,
+      sourceSampleRateHz: source.sourceSampleRateHz,
+      sampleCount: source.sampleCount,
+      sampleRateHz: source.sampleRateHz,
+      durationSec: source.durationSec,
+    },
+    mapping: { path: request.mappingPath, sha256: mappingSha256, resolved: mapping as unknown as Record<string, unknown> },
+    analyzeMs,
+    planMs: performance.now() - planStarted,
+  };
+}

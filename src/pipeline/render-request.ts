@@ -1,0 +1,49 @@
+/**
+ * What a render is asked to make. The CLI and the batch loader resolve every default and path
+ * before building one, so the pipeline never sees an undefined option.
+ */
+import type { Rational } from '../keyframes/time.js';
+import type { EncodeSettings } from '../stitching/stitch-video.js';
+
+/** The sampler values fixed per render (cfg comes per segment from the mapping). */
+export interface SamplerSettings {
+  readonly steps: number;
+}
+
+/** AnimateDiff-Lightning's 4-step model (its model card). */
+export const DEFAULT_SAMPLER: SamplerSettings = { steps: 4 };
+
+/** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */
+export interface SongRequest {
+  readonly audioPath: string;
+  readonly mappingPath: string;
+  /** --prompt: what {prompt} in the mapping stands for (required when the mapping uses it). */
+  readonly prompt?: string | undefined;
+  /** --negative: what {negative} stands for (a default when not given). */
+  readonly negativePrompt?: string | undefined;
+  readonly fps: Rational;
+  readonly seed: number;
+  /** The run directory (analysis.json is cached there). */
+  readonly runDir: string;
+}
+
+export interface RenderRequest extends SongRequest {
+  readonly engineId: string;
+  readonly width: number;
+  readonly height: number;
+  /** Where the video goes; defaults to <runDir>/out.mp4. */
+  readonly outPath?: string;
+  readonly encode?: EncodeSettings;
+  readonly sampler?: SamplerSettings;
+}
+
+/**
+ * Defaults for what a batch job leaves out. They are the same as `beatloom render`'s option
+ * defaults (src/cli/commands/render.ts), so a job renders what the same command would.
+ */
+export const RENDER_DEFAULTS = {
+  engineId: 'preview',
+  fps: '8',
+  size: '512x512',
+  seed: 1234,
+} as const;

@@ -1,0 +1,89 @@
+/**
+ * The last stage: stitch the segments into the video, unless the video on disk is already
+ * exactly what this plan would make (re-running a finished batch must not re-encode hours of
+ * video). The output's hash goes into run.json.
+ */
+import { stat } from 'node:fs/promises';
+import { frameFileName } from '../engines/engine.js';
+import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
+import type { Rational } from '../keyframes/time.js';
+import { formatFps } from '../keyframes/time.js';
+import { hashFile, hashValue } from '../shared/hash.js';
+import type { TaskOptions } from '../shared/progress.js';
+import { stitchVideo, type EncodeSettings } from '../stitching/stitch-video.js';
+import type { PreparedRender } from './prepare-render.js';
+import { removeDeadTempsBeside, type RunDir } from './run-dir.js';
+import type { OutputRecord } from './run-record.js';
+
+export interface StitchRequest {
+  readonly prepared: PreparedRender;
+  readonly fps: Rational;
+  readonly outPath: string;
+  readonly encode: EncodeSettings;
+  readonly ffmpegVersion: string;
+}
+
+/** Everything the stitched bytes depend on besides the segments' pixels (which their hashes stand for). */
+export function stitchKeyOf(request: StitchRequest): string {
+  const { plan, audio, duration } = request.prepared;
+  return hashValue({
+    segments: plan.jobs.map((job) => [job.hash, job.startFrame, job.frameCount, job.leadFrame, job.crossfadeFrames]),
+    frameCount: plan.frameCount,
+    size: [plan.width, plan.height],
+    fps: formatFps(request.fps),
+    audio: audio.sha256,
+    duration,
+    encode: request.encode,
+    ffmpeg: [ffmpegPath(), request.ffmpegVersion],
+  });
+}
+
+/** The previous run's video is current when its key matches and the file is the one it wrote. */
+async function isCurrent(previous: OutputRecord | null | undefined, outPath: string, stitchKey: string): Promise<boolean> {
+  if (!previous || previous.path !== outPath || previous.stitchKey !== stitchKey) return false;
+  const now = await stat(outPath).catch(() => undefined);
+  return now !== undefined && now.size === previous.sizeBytes && now.mtimeMs === previous.mtimeMs;
+}
+
+export interface StitchOutcome {
+  readonly output: OutputRecord;
+  /** False when the video on disk was already current. */
+  readonly stitched: boolean;
+  readonly stitchMs: number;
+}
+
+export async function stitchOutput(
+  request: StitchRequest,
+  run: RunDir,
+  previous: OutputRecord | null | undefined,
+  options: TaskOptions & { force?: boolean },
+): Promise<StitchOutcome> {
+  const started = performance.now();
+  const { plan, audio, duration } = request.prepared;
+  const stitchKey = stitchKeyOf(request);
+  if (!options.force && (await isCurrent(previous, request.outPath, stitchKey))) {
+    options.onProgress?.({ stage: 'stitch', done: plan.frameCount, total: plan.frameCount, unit: 'frames', detail: 'video up to date' });
+    return { output: previous!, stitched: false, stitchMs: performance.now() - started };
+  }
+  // The run directory's own temps are cleared under its lock; an output elsewhere may have some too.
+  await removeDeadTempsBeside(request.outPath);
+  await stitchVideo(
+    {
+      segments: plan.jobs,
+      frameCount: plan.frameCount,
+      width: plan.width,
+      height: plan.height,
+      fps: request.fps,
+      segmentDir: run.segmentDir,
+      frameFile: frameFileName,
+    },
+    { audioPath: audio.path, duration, outPath: request.outPath, encode: request.encode },
+    options,
+  );
+  const [sha256, info] = await Promise.all([hashFile(request.outPath), stat(request.outPath)]);
+  return {
+    output: { path: request.outPath, sha256, sizeBytes: info.size, mtimeMs: info.mtimeMs, stitchKey },
+    stitched: true,
+    stitchMs: performance.now() - started,
+  };
+}
