@@ -32,7 +32,7 @@ import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
 import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
 import { findSections } from './sections.js';
-import { median, peakNear, quantile, round } from './signal-utils.js';
+import { median, peakNear, quantile, round, roundAll } from './signal-utils.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */
@@ -132,7 +132,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
     : findSections(barStarts, durationSec, features, beatEnv);
 
   const onsetCurve = envelopeOfBeats(beatEnv, features.envelopeCount);
-  const digits = (values: Float32Array, d = 4): number[] => Array.from(values, (v) => round(v, d));
+  const digits = (values: Float32Array, d = 4): number[] => roundAll(values, d);
   return {
     version: ANALYSIS_VERSION,
     generator: `beatloom ${VERSION}`,
