@@ -6,6 +6,7 @@ import { analysisSchema } from '../src/analysis/analysis-schema.js';
 import { analyzeFile, analyzeSamples } from '../src/analysis/analyze.js';
 import { ffmpegPath } from '../src/ffmpeg/ffmpeg-path.js';
 import { eventF, makeDrumTrack } from './helpers/drums.js';
+import { GROOVES, makeGroove } from './helpers/grooves.js';
 import { makeClickTrack, tempDir } from './helpers/media.js';
 
 const run = promisify(execFile);
@@ -92,5 +93,27 @@ describe('decoded files: channel layouts and sample rates', () => {
     expect(Math.abs(analysis.bpm! - 120)).toBeLessThan(1.5);
     const expected = Array.from({ length: 32 }, (_, k) => k * 0.5);
     expect(eventF(expected, analysis.beats)).toBeGreaterThanOrEqual(0.95);
+  });
+});
+
+describe('beat phase: grooves with most of their energy off the beat', () => {
+  // Downbeats are checked where the bar has a bass line or chords that mark it; dembow and
+  // offbeat hats here are drums over one repeated bass figure, whose bar line nothing marks.
+  it.each([
+    ['rock', true],
+    ['funk', true],
+    ['ska', true],
+    ['oneDrop', true],
+    ['offbeatHats', false],
+    ['offbeatBass', true],
+    ['dembow', false],
+    ['twoStep', true],
+  ] as const)('%s: beats on the beat, not on the offbeat', async (name, checkDownbeats) => {
+    const groove = makeGroove({ ...GROOVES[name], bars: 16 });
+    const analysis = await analyzeSamples(groove.samples, groove.sampleRateHz, SOURCE);
+    const halfBeatSec = 30 / GROOVES[name].bpm;
+    expect(eventF(groove.beats, analysis.beats)).toBeGreaterThanOrEqual(0.97);
+    expect(eventF(groove.beats.map((b) => b + halfBeatSec), analysis.beats)).toBeLessThan(0.1);
+    if (checkDownbeats) expect(eventF(groove.downbeats, analysis.downbeats)).toBeGreaterThanOrEqual(0.9);
   });
 });

@@ -12,10 +12,14 @@
  *    Klapuri-style model with a tempo prior and a prior on how the beat subdivides; a Viterbi
  *    pass follows ramps and tempo changes.
  * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the tempo path.
+ *    Phase (beat-phase.ts): the tracked beats against the offbeats between them, judged by the
+ *    accents, the kick/bass band and an alternating snare (the backbeat); where the offbeats win
+ *    (syncopated funk, a reggae one drop) the beats move there.
  * 5. Where there is no beat: silence (nothing above -60 dBFS) and passages whose beat-level
  *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0.
  * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
- *    under a meter prior; downbeats by a Viterbi over bar positions with bass and harmony cues.
+ *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
+ *    (negatively) snare cues.
  * 7. Onsets (onsets.ts): SuperFlux peak picking.
  * 8. Latency: the envelopes peak before the physical onset (a frame hears a sound from when it
  *    enters the window's leading half); beats and onsets are moved by the delay measured on
@@ -27,6 +31,7 @@ import { throwIfAborted, usageError } from '../shared/errors.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { VERSION } from '../shared/version.js';
 import { ANALYSIS_VERSION, type Analysis } from './analysis-schema.js';
+import { phaseEvidence, shiftToOffbeats } from './beat-phase.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
@@ -118,7 +123,9 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const path = silent ? undefined : await trackTempo(beatEnv, frameRate);
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
-  const beatFrames = hasBeat ? trimEdges(trackBeats(beatEnv, periodAtFrames(path, features.frameCount)), beatEnv, (f) => beatPresent(path, f)) : [];
+  const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
+  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv).total < 0;
+  const beatFrames = hasBeat ? trimEdges(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, beatEnv, (f) => beatPresent(path, f)) : [];
   const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
   const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2);
   const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));
