@@ -15,8 +15,9 @@
  *    Phase (beat-phase.ts): the tracked beats against the offbeats between them, judged by the
  *    accents, the kick/bass band and an alternating snare (the backbeat); where the offbeats win
  *    (syncopated funk, a reggae one drop) the beats move there.
- * 5. Where there is no beat: silence (nothing above -60 dBFS) and passages whose beat-level
- *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0.
+ * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs whose beat-level
+ *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0; inside a
+ *    song, long silences and pulseless passages lose their beats (beatless.ts).
  * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
  *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
  *    (negatively) snare cues.
@@ -32,12 +33,13 @@ import type { TaskOptions } from '../shared/progress.js';
 import { VERSION } from '../shared/version.js';
 import { ANALYSIS_VERSION, type Analysis } from './analysis-schema.js';
 import { phaseEvidence, shiftToOffbeats } from './beat-phase.js';
+import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
 import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
 import { findSections } from './sections.js';
-import { median, peakNear, quantile, round, roundAll } from './signal-utils.js';
+import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */
@@ -45,8 +47,9 @@ export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
 
 /** Below this beat-level periodicity (normalised autocorrelation) a passage has no beat. */
 const MIN_BEAT_SALIENCE = 0.2;
-/** Edge beats weaker than this fraction of the median beat are dropped. */
-const EDGE_STRENGTH_RATIO = 0.2;
+/** Local accent level (mean beat envelope over ± this, s) below a tenth of the song's typical: no beat there. */
+const ACTIVITY_SEC = 2;
+const MIN_ACTIVITY_RATIO = 0.1;
 /** Below this level (dBFS, loud part of the song) the audio is treated as silence. */
 const SILENCE_DB = -60;
 /** Envelope peaks lead the physical onset by this much (s); measured on synthetic hits. */
@@ -85,30 +88,22 @@ export async function analyzeSamples(samples: Float32Array, sampleRateHz: number
   return analyzeFeatures(extractor.finish(), source);
 }
 
-/** Where along the song the tempo path hears a beat: the path's salience at each frame's window. */
-function beatPresent(path: TempoPath, frame: number): boolean {
-  const centres = path.windowCentres;
-  let nearest = 0;
-  for (let w = 1; w < centres.length; w++) if (Math.abs(centres[w]! - frame) < Math.abs(centres[nearest]! - frame)) nearest = w;
-  return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE;
-}
-
 /**
- * Drops leading and trailing beats where there is no beat to hear: outside the passages whose
- * periodicity carries a beat, or where the envelope at the beat is below a fifth of the typical
- * beat's (a fade-out, a ringing last chord). Beats inside the song are kept: a break without drums
- * still has its beat.
+ * Where along the song a beat can be heard: the tempo path's periodicity at the frame's window is
+ * a beat's, and the accents there are not a faint flutter. Periodicity is scale-free (a sustained
+ * chord's partials beating against each other can be as periodic as a drum kit), so the local
+ * accent level (mean beat envelope over ±ACTIVITY_SEC) must reach a tenth of the song's typical.
  */
-function trimEdges(frames: number[], envelope: Float32Array, present: (frame: number) => boolean): number[] {
-  if (frames.length === 0) return frames;
-  const strengths = frames.map((f) => peakNear(envelope, f, 2));
-  const floor = EDGE_STRENGTH_RATIO * median(strengths);
-  const keep = (i: number): boolean => present(frames[i]!) && strengths[i]! >= floor;
-  let first = 0;
-  while (first < frames.length && !keep(first)) first++;
-  let last = frames.length - 1;
-  while (last >= first && !keep(last)) last--;
-  return frames.slice(first, last + 1);
+function beatPresence(path: TempoPath, envelope: Float32Array, frameRate: number): (frame: number) => boolean {
+  const activity = movingAverage(envelope, Math.round(ACTIVITY_SEC * frameRate));
+  const typical = median(activity);
+  const centres = path.windowCentres;
+  return (frame) => {
+    let nearest = 0;
+    for (let w = 1; w < centres.length; w++) if (Math.abs(centres[w]! - frame) < Math.abs(centres[nearest]! - frame)) nearest = w;
+    const f = Math.max(0, Math.min(envelope.length - 1, Math.round(frame)));
+    return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE && activity[f]! >= MIN_ACTIVITY_RATIO * typical;
+  };
 }
 
 export async function analyzeFeatures(features: FrameFeatures, source: SourceInfo): Promise<Analysis> {
@@ -118,14 +113,24 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const toSec = (frame: number, latencySec: number): number => round(Math.min(durationSec, Math.max(0, frame / frameRate + latencySec)), 4);
   const beatEnv = beatEnvelope(features);
   const onsetEnv = onsetEnvelope(features);
-  const silent = 20 * Math.log10(quantile(features.rms, 0.9) || 1e-12) < SILENCE_DB;
+  const loudRms = quantile(features.rms, 0.9);
+  const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
 
   const path = silent ? undefined : await trackTempo(beatEnv, frameRate);
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
   const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
   const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv).total < 0;
-  const beatFrames = hasBeat ? trimEdges(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, beatEnv, (f) => beatPresent(path, f)) : [];
+  const beatFrames = hasBeat
+    ? keepBeatsWithPulse(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, {
+        envelope: beatEnv,
+        frameRate,
+        rms: features.rms,
+        envelopeStride: ENVELOPE_STRIDE,
+        loudRms,
+        present: beatPresence(path, beatEnv, frameRate),
+      })
+    : [];
   const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
   const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2);
   const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));

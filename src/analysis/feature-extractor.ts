@@ -44,6 +44,8 @@ export const ACCENT_BANDS = ACCENT_BAND_EDGES_HZ.length;
 const REGION_OF_ACCENT_BAND = [0, 0, 1, 1, 2, 2, 3, 3] as const;
 export const ACCENT_REGIONS = 4;
 
+/** The first frame whose window lies wholly inside the signal (frames are centred on i·hop). */
+const FIRST_WHOLE_FRAME = FRAME_SIZE / 2 / HOP_SAMPLES;
 /** Log compression: log(1 + γ·|X| / (N/4)); |X| of a full-scale sine is N/4 under a Hann window. */
 const LOG_GAMMA = 100;
 /** meyda's loudness model: 24 Bark bands, specific loudness = (Σ amplitude)^0.23. */
@@ -381,7 +383,10 @@ export class FeatureExtractor {
       mag[b] = 1 + scale * Math.sqrt(sum);
     }
     const row = this.accentRows.next();
-    if (f >= 2) {
+    // The reference frame (two back) must lie wholly inside the signal: before that, the flux
+    // would measure the file's first samples against the zeros before them, an "onset" at the
+    // start of any file that begins mid-sound (white noise, a cut).
+    if (f >= 2 + FIRST_WHOLE_FRAME) {
       const prev = this.history[(f - 2) % 3]!;
       const last = bandCount - 1;
       const accentBandOf = this.accentBandOf;

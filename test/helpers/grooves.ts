@@ -117,7 +117,7 @@ export function makeGroove(options: GrooveOptions): Groove {
 }
 
 /** Grooves whose beat phase is known, several of them with most of their energy off the beat. */
-export const GROOVES: Readonly<Record<string, Omit<GrooveOptions, 'bars'>>> = {
+export const GROOVES = {
   rock: {
     bpm: 120,
     patterns: { kick: 'X.......X.x.....', snare: '....X.......X...', hat: 'x.x.x.x.x.x.x.x.', bass: 'x.......x.x.....' },
@@ -163,4 +163,4 @@ export const GROOVES: Readonly<Record<string, Omit<GrooveOptions, 'bars'>>> = {
     bpm: 172,
     patterns: { kick: 'X.........X.....', snare: '....X.......X...', hat: 'x.x.x.x.x.x.x.x.', bass: 'x.........x.....' },
   },
-};
+} satisfies Record<string, Omit<GrooveOptions, 'bars'>>;
