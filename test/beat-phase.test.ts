@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alternation, offbeats, phaseEvidence, shiftToOffbeats } from '../src/analysis/beat-phase.js';
+import { alternation, offbeats, phaseEvidence, shiftToOffbeats, snareActivation } from '../src/analysis/beat-phase.js';
 import { computeFrameFeatures } from '../src/analysis/feature-extractor.js';
 import { beatEnvelope } from '../src/analysis/onsets.js';
 import { GROOVES, makeGroove } from './helpers/grooves.js';
@@ -36,7 +36,8 @@ describe('phase evidence on grooves', () => {
     const frameRate = groove.sampleRateHz / features.hopSamples;
     const beatFrames = groove.beats.map((b) => b * frameRate);
     const envelope = beatEnvelope(features);
-    expect(phaseEvidence(beatFrames, features, envelope).total).toBeGreaterThan(0);
-    expect(phaseEvidence(offbeats(beatFrames), features, envelope).total).toBeLessThan(0);
+    const snare = snareActivation(features);
+    expect(phaseEvidence(beatFrames, features, envelope, snare).total).toBeGreaterThan(0);
+    expect(phaseEvidence(offbeats(beatFrames), features, envelope, snare).total).toBeLessThan(0);
   });
 });

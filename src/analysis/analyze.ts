@@ -32,7 +32,7 @@ import { throwIfAborted, usageError } from '../shared/errors.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { VERSION } from '../shared/version.js';
 import { ANALYSIS_VERSION, type Analysis } from './analysis-schema.js';
-import { phaseEvidence, shiftToOffbeats } from './beat-phase.js';
+import { phaseEvidence, shiftToOffbeats, snareActivation } from './beat-phase.js';
 import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
@@ -120,7 +120,8 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
   const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
-  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv).total < 0;
+  const snare = snareActivation(features);
+  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
   const beatFrames = hasBeat
     ? keepBeatsWithPulse(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, {
         envelope: beatEnv,
@@ -132,7 +133,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
       })
     : [];
   const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
-  const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2);
+  const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2, snare);
   const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));
   const downbeats = beats.filter((_, i) => positions[i] === 1);
   const onsets = silent ? [] : pickOnsets(onsetEnv, frameRate);

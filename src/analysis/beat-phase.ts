@@ -45,18 +45,26 @@ export interface PhaseEvidence {
   readonly total: number;
 }
 
-function scaledToMeanOne(values: Float32Array): Float32Array {
+function meanOf(values: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i]!;
-  const mean = sum / Math.max(1, values.length);
-  return mean > 0 ? Float32Array.from(values, (v) => v / mean) : new Float32Array(values.length);
+  return sum / Math.max(1, values.length);
 }
 
+function scaledToMeanOne(values: Float32Array): Float32Array {
+  const out = new Float32Array(values.length);
+  const mean = meanOf(values);
+  if (mean > 0) for (let i = 0; i < values.length; i++) out[i] = values[i]! / mean;
+  return out;
+}
+
+/** The bands, each scaled to a mean of 1, summed. */
 function sumOfBands(features: FrameFeatures, bands: readonly number[]): Float32Array {
   const out = new Float32Array(features.frameCount);
   for (const b of bands) {
-    const band = scaledToMeanOne(features.bandAccents[b]!);
-    for (let i = 0; i < out.length; i++) out[i]! += band[i]!;
+    const band = features.bandAccents[b]!;
+    const mean = meanOf(band);
+    if (mean > 0) for (let i = 0; i < out.length; i++) out[i]! += band[i]! / mean;
   }
   return out;
 }
@@ -69,7 +77,9 @@ export function snareActivation(features: FrameFeatures): Float32Array {
   const body = sumOfBands(features, SNARE_BODY_BANDS);
   const noise = sumOfBands(features, SNARE_NOISE_BANDS);
   const low = sumOfBands(features, LOW_BANDS);
-  return Float32Array.from(body, (b, i) => Math.max(0, Math.min(b, noise[i]!) - low[i]!));
+  const out = new Float32Array(body.length);
+  for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(body[i]!, noise[i]!) - low[i]!);
+  return out;
 }
 
 function atGrid(signal: Float32Array, grid: readonly number[]): number[] {
@@ -108,19 +118,22 @@ export function offbeats(beatFrames: readonly number[]): number[] {
   return beatFrames.slice(1).map((b, i) => (beatFrames[i]! + b) / 2);
 }
 
-/** Evidence for the tracked beats (positive) against the offbeats between them (negative). */
-export function phaseEvidence(beatFrames: readonly number[], features: FrameFeatures, beatEnvelope: Float32Array): PhaseEvidence {
+/**
+ * Evidence for the tracked beats (positive) against the offbeats between them (negative).
+ * `snare` is `snareActivation(features)`, passed in because the downbeat cues use it too.
+ */
+export function phaseEvidence(beatFrames: readonly number[], features: FrameFeatures, beatEnvelope: Float32Array, snare: Float32Array): PhaseEvidence {
   const onGrid = beatFrames.slice(0, -1);
   const offGrid = offbeats(beatFrames);
   if (onGrid.length < BACKBEAT_WINDOW_BEATS) return { accents: 0, low: 0, backbeat: 0, total: 0 };
   const ratio = (a: number, b: number): number => Math.log((a + 1) / (b + 1));
   const accents = scaledToMeanOne(beatEnvelope);
   const low = sumOfBands(features, LOW_BANDS);
-  const snare = scaledToMeanOne(snareActivation(features));
+  const snareScaled = scaledToMeanOne(snare);
   const evidence = {
     accents: ratio(mean(atGrid(accents, onGrid)), mean(atGrid(accents, offGrid))),
     low: ratio(mean(atGrid(low, onGrid)), mean(atGrid(low, offGrid))),
-    backbeat: ratio(alternation(atGrid(snare, onGrid)), alternation(atGrid(snare, offGrid))),
+    backbeat: ratio(alternation(atGrid(snareScaled, onGrid)), alternation(atGrid(snareScaled, offGrid))),
   };
   return { ...evidence, total: evidence.accents + evidence.low + evidence.backbeat };
 }

@@ -268,12 +268,12 @@ export function barPositions(cues: readonly number[], beatsPerBar: number): numb
   return positions;
 }
 
-export function estimateDownbeats(beatFrames: readonly number[], features: FrameFeatures, subdivision: 2 | 3): DownbeatResult {
+/** `snare` is `snareActivation(features)` (beat-phase.ts). */
+export function estimateDownbeats(beatFrames: readonly number[], features: FrameFeatures, subdivision: 2 | 3, snare: Float32Array = snareActivation(features)): DownbeatResult {
   if (beatFrames.length < 4) {
     return { meter: { beatsPerBar: 4, subdivision, timeSignature: timeSignatureOf(4, subdivision), confidence: 0 }, positions: beatFrames.map((_, i) => (i % 4) + 1) };
   }
   const cues = new Map<number, number[]>();
-  const snare = snareActivation(features);
   const cuesFor = (beatsPerBar: number): number[] => {
     const key = Math.max(1, Math.floor(beatsPerBar / 2));
     if (!cues.has(key)) cues.set(key, downbeatCues(beatFrames, features, beatsPerBar, snare));
