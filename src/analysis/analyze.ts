@@ -22,9 +22,10 @@
  *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
  *    (negatively) snare cues.
  * 7. Onsets (onsets.ts): SuperFlux peak picking.
- * 8. Latency: the envelopes peak before the physical onset (a frame hears a sound from when it
- *    enters the window's leading half); beats and onsets are moved by the delay measured on
- *    synthetic drum hits (test/analysis-synth.test.ts checks it).
+ * 8. Onset times (onset-timing.ts): the envelopes peak where a 46 ms window sees the largest
+ *    rise, late by half the attack for sounds that swell in; each beat and onset moves to the
+ *    steepest rise of a 2.9 ms transient envelope near it (no constant offset: measured on
+ *    synthetic hits, test/analysis-synth.test.ts and test/onset-timing.test.ts check it).
  * 9. Sections (sections.ts): Foote novelty over bar features, labelled by level and position.
  */
 import { decodeAudioChunks, type DecodedAudioInfo } from '../ffmpeg/decode-audio.js';
@@ -38,6 +39,7 @@ import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
 import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
+import { refineOnsetSec } from './onset-timing.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
@@ -52,9 +54,6 @@ const ACTIVITY_SEC = 2;
 const MIN_ACTIVITY_RATIO = 0.1;
 /** Below this level (dBFS, loud part of the song) the audio is treated as silence. */
 const SILENCE_DB = -60;
-/** Envelope peaks lead the physical onset by this much (s); measured on synthetic hits. */
-const ONSET_LATENCY_SEC = -0.002;
-const BEAT_LATENCY_SEC = -0.002;
 
 export interface SourceInfo {
   readonly path: string;
@@ -110,7 +109,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const { sampleRateHz, hopSamples } = features;
   const frameRate = sampleRateHz / hopSamples;
   const durationSec = features.sampleCount / sampleRateHz;
-  const toSec = (frame: number, latencySec: number): number => round(Math.min(durationSec, Math.max(0, frame / frameRate + latencySec)), 4);
+  const toSec = (frame: number): number => round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
   const beatEnv = beatEnvelope(features);
   const onsetEnv = onsetEnvelope(features);
   const loudRms = quantile(features.rms, 0.9);
@@ -134,7 +133,10 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
     : [];
   const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
   const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2, snare);
-  const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));
+  const beats = beatFrames.map(toSec);
+  // Tempo from the tracked beats, not the refined ones: refinement snaps each beat to a 2.9 ms
+  // block, which would make the median interval (and so the bpm) step in 0.3 % increments.
+  const beatTimes = beatFrames.map((f) => f / frameRate);
   const downbeats = beats.filter((_, i) => positions[i] === 1);
   const onsets = silent ? [] : pickOnsets(onsetEnv, frameRate);
   const strongest = Math.max(1e-9, quantile(onsets.map((o) => o.strength), 0.95));
@@ -158,15 +160,15 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
       sourceSampleRateHz: source.sourceSampleRateHz,
       codec: source.codec,
     },
-    bpm: beats.length >= 2 ? round(bpmFromBeats(beats), 2) : null,
+    bpm: beats.length >= 2 ? round(bpmFromBeats(beatTimes), 2) : null,
     bpmConfidence: beats.length >= 2 ? round(confidence, 3) : 0,
     beatsPerBar: meter.beatsPerBar,
     meter: { ...meter, confidence: round(meter.confidence, 3) },
     beats,
     beatPositions: positions,
     downbeats,
-    tempoMap: tempoMapFromBeats(beats),
-    onsets: onsets.map((o) => toSec(o.frame, ONSET_LATENCY_SEC)),
+    tempoMap: tempoMapFromBeats(beatTimes, beats),
+    onsets: onsets.map((o) => toSec(o.frame)),
     onsetStrengths: onsets.map((o) => round(Math.min(1, o.strength / strongest), 3)),
     sections: sections.map((s) => ({ ...s, startSec: round(s.startSec, 4), endSec: round(s.endSec, 4), levelDb: round(s.levelDb, 2) })),
     envelopes: {
@@ -210,8 +212,11 @@ function bpmFromBeats(beats: readonly number[]): number {
   return 60 / median(ibis);
 }
 
-/** A tempo-map entry wherever the local tempo (median of 4 intervals) moves by more than 1.5 %. */
-export function tempoMapFromBeats(beats: readonly number[]): Array<{ timeSec: number; bpm: number }> {
+/**
+ * A tempo-map entry wherever the local tempo (median of 4 intervals) moves by more than 1.5 %.
+ * Tempo comes from `beats`; an entry's time is the same beat's in `times` (the beats as output).
+ */
+export function tempoMapFromBeats(beats: readonly number[], times: readonly number[] = beats): Array<{ timeSec: number; bpm: number }> {
   if (beats.length < 3) return [];
   const ibis = beats.slice(1).map((b, i) => b - beats[i]!);
   const map: Array<{ timeSec: number; bpm: number }> = [];
@@ -219,7 +224,7 @@ export function tempoMapFromBeats(beats: readonly number[]): Array<{ timeSec: nu
     const window = ibis.slice(Math.max(0, i - 2), Math.min(ibis.length, i + 2));
     const bpm = 60 / median(window);
     const last = map[map.length - 1];
-    if (!last || Math.abs(bpm - last.bpm) / last.bpm > 0.015) map.push({ timeSec: beats[i]!, bpm: round(bpm, 2) });
+    if (!last || Math.abs(bpm - last.bpm) / last.bpm > 0.015) map.push({ timeSec: times[i]!, bpm: round(bpm, 2) });
   }
   return map;
 }
