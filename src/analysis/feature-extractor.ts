@@ -119,14 +119,16 @@ class RowStore {
   }
   /** Adds a row of zeros and returns its offset in `data` (read `data` after calling this). */
   next(): number {
-    const at = this.rows * this.width;
-    if (at + this.width > this.data.length) {
-      const grown = new Float32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.rows++;
-    return at;
+    this.reserve(1);
+    return this.rows++ * this.width;
+  }
+  /** Makes room for `count` more rows (read `data` after calling this). */
+  reserve(count: number): void {
+    const needed = (this.rows + count) * this.width;
+    if (needed <= this.data.length) return;
+    const grown = new Float32Array(Math.max(needed, this.data.length * 2));
+    grown.set(this.data);
+    this.data = grown;
   }
   column(c: number): Float32Array {
     const out = new Float32Array(this.rows);
@@ -289,18 +291,23 @@ export class FeatureExtractor {
     let sum = this.fineSum;
     let count = this.fineCount;
     let last = this.lastSample;
+    const store = this.fineRows;
+    // Room for every block these samples can complete, then written without checks.
+    store.reserve(Math.floor((count + samples.length) / FINE_BLOCK_SAMPLES));
+    const data = store.data;
+    let row = store.rows;
     for (let i = 0; i < samples.length; i++) {
       const x = samples[i]!;
       const d = x - last;
       last = x;
       sum += d * d;
       if (++count === FINE_BLOCK_SAMPLES) {
-        const at = this.fineRows.next();
-        this.fineRows.data[at] = sum / FINE_BLOCK_SAMPLES;
+        data[row++] = sum / FINE_BLOCK_SAMPLES;
         sum = 0;
         count = 0;
       }
     }
+    store.rows = row;
     this.fineSum = sum;
     this.fineCount = count;
     this.lastSample = last;
