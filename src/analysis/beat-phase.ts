@@ -26,7 +26,7 @@
  * their evidence adds with equal weights; grid B wins when the sum is negative.
  */
 import type { FrameFeatures } from './feature-extractor.js';
-import { parabolicOffset, peakNear } from './signal-utils.js';
+import { mean, parabolicOffset, peakNear } from './signal-utils.js';
 
 /** Accent bands (indices into `bandAccents`) of each cue. */
 const LOW_BANDS = [0] as const;
@@ -45,16 +45,10 @@ export interface PhaseEvidence {
   readonly total: number;
 }
 
-function meanOf(values: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i]!;
-  return sum / Math.max(1, values.length);
-}
-
 function scaledToMeanOne(values: Float32Array): Float32Array {
   const out = new Float32Array(values.length);
-  const mean = meanOf(values);
-  if (mean > 0) for (let i = 0; i < values.length; i++) out[i] = values[i]! / mean;
+  const m = mean(values);
+  if (m > 0) for (let i = 0; i < values.length; i++) out[i] = values[i]! / m;
   return out;
 }
 
@@ -63,8 +57,8 @@ function sumOfBands(features: FrameFeatures, bands: readonly number[]): Float32A
   const out = new Float32Array(features.frameCount);
   for (const b of bands) {
     const band = features.bandAccents[b]!;
-    const mean = meanOf(band);
-    if (mean > 0) for (let i = 0; i < out.length; i++) out[i]! += band[i]! / mean;
+    const m = mean(band);
+    if (m > 0) for (let i = 0; i < out.length; i++) out[i]! += band[i]! / m;
   }
   return out;
 }
@@ -84,10 +78,6 @@ export function snareActivation(features: FrameFeatures): Float32Array {
 
 function atGrid(signal: Float32Array, grid: readonly number[]): number[] {
   return grid.map((t) => peakNear(signal, t, TOLERANCE_FRAMES));
-}
-
-function mean(values: readonly number[]): number {
-  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
 
 /**
