@@ -21,16 +21,19 @@ function swellingNotes(onsetsSec: readonly number[], attackSec: number): Float32
 }
 
 describe('onset times refined to the start of the rise', () => {
+  // The onset found is where the sound is within 30 dB of its peak, to a 2.9 ms block: within
+  // 2 ms for attacks up to ~12 ms; a 40 ms swell reaches −30 dB about 1.3 ms in.
   it.each([
-    ['an instant attack', 0.0005],
-    ['a 12 ms swell', 0.012],
-  ])('%s: within 2 ms of the true onset', async (_name, attackSec) => {
+    ['an instant attack', 0.0005, 0.002],
+    ['a 12 ms swell', 0.012, 0.002],
+    ['a 40 ms swell (bowed strings)', 0.04, 0.0035],
+  ])('%s: found within the tolerance of the true onset', async (_name, attackSec, toleranceSec) => {
     const onsetsSec = [0.5, 1.2, 2.1];
     const features = await computeFrameFeatures(swellingNotes(onsetsSec, attackSec), RATE);
     const frameRate = RATE / features.hopSamples;
     const picked = pickOnsets(onsetEnvelope(features), frameRate).map((o) => o.frame / frameRate);
     expect(picked).toHaveLength(3);
-    picked.forEach((peakSec, i) => expect(Math.abs(refineOnsetSec(peakSec, features) - onsetsSec[i]!)).toBeLessThan(0.002));
+    picked.forEach((peakSec, i) => expect(Math.abs(refineOnsetSec(peakSec, features) - onsetsSec[i]!)).toBeLessThan(toleranceSec));
   });
 
   it('a swell puts the envelope peak more than 3 ms late (the refinement above brings it within 2 ms)', async () => {
