@@ -82,8 +82,8 @@ function decodeFailure(path: string, error: ProcessError): BeatloomError {
 
 /**
  * Streams the first audio stream as mono float chunks at `sampleRateHz`. Memory stays bounded by
- * the consumer: each chunk is a view of the bytes just read (copied only when they are not
- * 4-byte aligned), so a consumer that keeps a chunk must copy it.
+ * the consumer: each chunk is a view of the bytes just read from the pipe (copied only when they
+ * are not 4-byte aligned), and nothing here keeps it.
  */
 export async function* decodeAudioChunks(
   path: string,
