@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { decodeAudioArgs, encodeVideoArgs } from '../src/ffmpeg/args.js';
-import { channelsOfLayout, downmix, parseDecodeHeader } from '../src/ffmpeg/decode-audio.js';
+import { channelsOfLayout, floatSamples, parseDecodeHeader } from '../src/ffmpeg/decode-audio.js';
 import { parseFps } from '../src/keyframes/time.js';
 
 describe('ffmpeg command lines', () => {
-  it('decodes the first audio stream to float PCM, keeping channels', () => {
+  it('decodes the first audio stream to mono float PCM, downmixed at unity gain, in 32 KiB writes', () => {
     expect(decodeAudioArgs('song.mp3', 22050)).toEqual([
-      '-hide_banner', '-nostdin', '-i', 'song.mp3', '-map', '0:a:0', '-vn', '-sn', '-dn', '-f', 'f32le', '-acodec', 'pcm_f32le', '-ar', '22050', 'pipe:1',
+      '-hide_banner', '-nostdin', '-i', 'song.mp3', '-map', '0:a:0', '-vn', '-sn', '-dn',
+      '-af', 'aresample=22050:filter_size=16:rematrix_maxval=1,aformat=channel_layouts=mono',
+      '-flush_packets', '0', '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1',
     ]);
   });
 
@@ -47,9 +49,9 @@ Stream mapping:
 Output #0, f32le, to 'pipe:1':
   Metadata:
     encoder         : Lavf58.24.100
-    Stream #0:0: Audio: pcm_f32le, 22050 Hz, stereo, flt, 1411 kb/s
+    Stream #0:0: Audio: pcm_f32le, 22050 Hz, mono, flt, 705 kb/s
 `;
-  it('finds the source codec and rate and the output layout', () => {
+  it('finds the source codec, rate and channel layout', () => {
     expect(parseDecodeHeader(STDERR)).toEqual({ channels: 2, sourceSampleRateHz: 44100, codec: 'vorbis' });
   });
   it('waits until the output stream line has arrived', () => {
@@ -65,8 +67,11 @@ Output #0, f32le, to 'pipe:1':
   ])('layout %s has %s channels', (layout, channels) => {
     expect(channelsOfLayout(layout)).toBe(channels);
   });
-  it('averages channels (not the 0.707 sum of -ac 1)', () => {
-    const bytes = Buffer.from(new Float32Array([0.5, 0.5, 1, 0, -0.25, 0.25]).buffer);
-    expect(Array.from(downmix(bytes, 2))).toEqual([0.5, 0.5, 0]);
+  it('reads float32 bytes as samples, aligned or not', () => {
+    const bytes = Buffer.from(new Float32Array([0.5, -0.25, 1]).buffer);
+    expect(Array.from(floatSamples(bytes))).toEqual([0.5, -0.25, 1]);
+    const shifted = Buffer.concat([Buffer.alloc(1), bytes]).subarray(1);
+    expect(shifted.byteOffset % 4).not.toBe(0);
+    expect(Array.from(floatSamples(shifted))).toEqual([0.5, -0.25, 1]);
   });
 });

@@ -12,14 +12,20 @@
  *    Klapuri-style model with a tempo prior and a prior on how the beat subdivides; a Viterbi
  *    pass follows ramps and tempo changes.
  * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the tempo path.
- * 5. Where there is no beat: silence (nothing above -60 dBFS) and passages whose beat-level
- *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0.
+ *    Phase (beat-phase.ts): the tracked beats against the offbeats between them, judged by the
+ *    accents, the kick/bass band and an alternating snare (the backbeat); where the offbeats win
+ *    (syncopated funk, a reggae one drop) the beats move there.
+ * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs whose beat-level
+ *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0; inside a
+ *    song, long silences and pulseless passages lose their beats (beatless.ts).
  * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
- *    under a meter prior; downbeats by a Viterbi over bar positions with bass and harmony cues.
+ *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
+ *    (negatively) snare cues.
  * 7. Onsets (onsets.ts): SuperFlux peak picking.
- * 8. Latency: the envelopes peak before the physical onset (a frame hears a sound from when it
- *    enters the window's leading half); beats and onsets are moved by the delay measured on
- *    synthetic drum hits (test/analysis-synth.test.ts checks it).
+ * 8. Onset times (onset-timing.ts): the envelopes peak where a 46 ms window sees the largest
+ *    rise, late by half the attack for sounds that swell in; each beat and onset moves to the
+ *    steepest rise of a 2.9 ms transient envelope near it (no constant offset: measured on
+ *    synthetic hits, test/analysis-synth.test.ts and test/onset-timing.test.ts check it).
  * 9. Sections (sections.ts): Foote novelty over bar features, labelled by level and position.
  */
 import { decodeAudioChunks, type DecodedAudioInfo } from '../ffmpeg/decode-audio.js';
@@ -27,12 +33,15 @@ import { throwIfAborted, usageError } from '../shared/errors.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { VERSION } from '../shared/version.js';
 import { ANALYSIS_VERSION, type Analysis } from './analysis-schema.js';
+import { phaseEvidence, shiftToOffbeats, snareActivation } from './beat-phase.js';
+import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
 import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
+import { refineOnsetSec } from './onset-timing.js';
 import { findSections } from './sections.js';
-import { median, peakNear, quantile, round } from './signal-utils.js';
+import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */
@@ -40,13 +49,11 @@ export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
 
 /** Below this beat-level periodicity (normalised autocorrelation) a passage has no beat. */
 const MIN_BEAT_SALIENCE = 0.2;
-/** Edge beats weaker than this fraction of the median beat are dropped. */
-const EDGE_STRENGTH_RATIO = 0.2;
+/** Local accent level (mean beat envelope over ± this, s) below a tenth of the song's typical: no beat there. */
+const ACTIVITY_SEC = 2;
+const MIN_ACTIVITY_RATIO = 0.1;
 /** Below this level (dBFS, loud part of the song) the audio is treated as silence. */
 const SILENCE_DB = -60;
-/** Envelope peaks lead the physical onset by this much (s); measured on synthetic hits. */
-const ONSET_LATENCY_SEC = -0.002;
-const BEAT_LATENCY_SEC = -0.002;
 
 export interface SourceInfo {
   readonly path: string;
@@ -80,48 +87,56 @@ export async function analyzeSamples(samples: Float32Array, sampleRateHz: number
   return analyzeFeatures(extractor.finish(), source);
 }
 
-/** Where along the song the tempo path hears a beat: the path's salience at each frame's window. */
-function beatPresent(path: TempoPath, frame: number): boolean {
-  const centres = path.windowCentres;
-  let nearest = 0;
-  for (let w = 1; w < centres.length; w++) if (Math.abs(centres[w]! - frame) < Math.abs(centres[nearest]! - frame)) nearest = w;
-  return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE;
-}
-
 /**
- * Drops leading and trailing beats where there is no beat to hear: outside the passages whose
- * periodicity carries a beat, or where the envelope at the beat is below a fifth of the typical
- * beat's (a fade-out, a ringing last chord). Beats inside the song are kept: a break without drums
- * still has its beat.
+ * Where along the song a beat can be heard: the tempo path's periodicity at the frame's window is
+ * a beat's, and the accents there are not a faint flutter. Periodicity is scale-free (a sustained
+ * chord's partials beating against each other can be as periodic as a drum kit), so the local
+ * accent level (mean beat envelope over ±ACTIVITY_SEC) must reach a tenth of the song's typical.
  */
-function trimEdges(frames: number[], envelope: Float32Array, present: (frame: number) => boolean): number[] {
-  if (frames.length === 0) return frames;
-  const strengths = frames.map((f) => peakNear(envelope, f, 2));
-  const floor = EDGE_STRENGTH_RATIO * median(strengths);
-  const keep = (i: number): boolean => present(frames[i]!) && strengths[i]! >= floor;
-  let first = 0;
-  while (first < frames.length && !keep(first)) first++;
-  let last = frames.length - 1;
-  while (last >= first && !keep(last)) last--;
-  return frames.slice(first, last + 1);
+function beatPresence(path: TempoPath, envelope: Float32Array, frameRate: number): (frame: number) => boolean {
+  const activity = movingAverage(envelope, Math.round(ACTIVITY_SEC * frameRate));
+  const typical = median(activity);
+  const centres = path.windowCentres;
+  return (frame) => {
+    let nearest = 0;
+    for (let w = 1; w < centres.length; w++) if (Math.abs(centres[w]! - frame) < Math.abs(centres[nearest]! - frame)) nearest = w;
+    const f = Math.max(0, Math.min(envelope.length - 1, Math.round(frame)));
+    return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE && activity[f]! >= MIN_ACTIVITY_RATIO * typical;
+  };
 }
 
 export async function analyzeFeatures(features: FrameFeatures, source: SourceInfo): Promise<Analysis> {
   const { sampleRateHz, hopSamples } = features;
   const frameRate = sampleRateHz / hopSamples;
   const durationSec = features.sampleCount / sampleRateHz;
-  const toSec = (frame: number, latencySec: number): number => round(Math.min(durationSec, Math.max(0, frame / frameRate + latencySec)), 4);
+  const toSec = (frame: number): number => round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
   const beatEnv = beatEnvelope(features);
   const onsetEnv = onsetEnvelope(features);
-  const silent = 20 * Math.log10(quantile(features.rms, 0.9) || 1e-12) < SILENCE_DB;
+  const loudRms = quantile(features.rms, 0.9);
+  const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
 
   const path = silent ? undefined : await trackTempo(beatEnv, frameRate);
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
-  const beatFrames = hasBeat ? trimEdges(trackBeats(beatEnv, periodAtFrames(path, features.frameCount)), beatEnv, (f) => beatPresent(path, f)) : [];
+  const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
+  const snare = snareActivation(features);
+  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
+  const beatFrames = hasBeat
+    ? keepBeatsWithPulse(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, {
+        envelope: beatEnv,
+        frameRate,
+        rms: features.rms,
+        envelopeStride: ENVELOPE_STRIDE,
+        loudRms,
+        present: beatPresence(path, beatEnv, frameRate),
+      })
+    : [];
   const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
-  const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2);
-  const beats = beatFrames.map((f) => toSec(f, BEAT_LATENCY_SEC));
+  const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2, snare);
+  const beats = beatFrames.map(toSec);
+  // Tempo from the tracked beats, not the refined ones: refinement snaps each beat to a 2.9 ms
+  // block, which would make the median interval (and so the bpm) step in 0.3 % increments.
+  const beatTimes = beatFrames.map((f) => f / frameRate);
   const downbeats = beats.filter((_, i) => positions[i] === 1);
   const onsets = silent ? [] : pickOnsets(onsetEnv, frameRate);
   const strongest = Math.max(1e-9, quantile(onsets.map((o) => o.strength), 0.95));
@@ -132,7 +147,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
     : findSections(barStarts, durationSec, features, beatEnv);
 
   const onsetCurve = envelopeOfBeats(beatEnv, features.envelopeCount);
-  const digits = (values: Float32Array, d = 4): number[] => Array.from(values, (v) => round(v, d));
+  const digits = (values: Float32Array, d = 4): number[] => roundAll(values, d);
   return {
     version: ANALYSIS_VERSION,
     generator: `beatloom ${VERSION}`,
@@ -145,15 +160,15 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
       sourceSampleRateHz: source.sourceSampleRateHz,
       codec: source.codec,
     },
-    bpm: beats.length >= 2 ? round(bpmFromBeats(beats), 2) : null,
+    bpm: beats.length >= 2 ? round(bpmFromBeats(beatTimes), 2) : null,
     bpmConfidence: beats.length >= 2 ? round(confidence, 3) : 0,
     beatsPerBar: meter.beatsPerBar,
     meter: { ...meter, confidence: round(meter.confidence, 3) },
     beats,
     beatPositions: positions,
     downbeats,
-    tempoMap: tempoMapFromBeats(beats),
-    onsets: onsets.map((o) => toSec(o.frame, ONSET_LATENCY_SEC)),
+    tempoMap: tempoMapFromBeats(beatTimes, beats),
+    onsets: onsets.map((o) => toSec(o.frame)),
     onsetStrengths: onsets.map((o) => round(Math.min(1, o.strength / strongest), 3)),
     sections: sections.map((s) => ({ ...s, startSec: round(s.startSec, 4), endSec: round(s.endSec, 4), levelDb: round(s.levelDb, 2) })),
     envelopes: {
@@ -197,8 +212,11 @@ function bpmFromBeats(beats: readonly number[]): number {
   return 60 / median(ibis);
 }
 
-/** A tempo-map entry wherever the local tempo (median of 4 intervals) moves by more than 1.5 %. */
-export function tempoMapFromBeats(beats: readonly number[]): Array<{ timeSec: number; bpm: number }> {
+/**
+ * A tempo-map entry wherever the local tempo (median of 4 intervals) moves by more than 1.5 %.
+ * Tempo comes from `beats`; an entry's time is the same beat's in `times` (the beats as output).
+ */
+export function tempoMapFromBeats(beats: readonly number[], times: readonly number[] = beats): Array<{ timeSec: number; bpm: number }> {
   if (beats.length < 3) return [];
   const ibis = beats.slice(1).map((b, i) => b - beats[i]!);
   const map: Array<{ timeSec: number; bpm: number }> = [];
@@ -206,7 +224,7 @@ export function tempoMapFromBeats(beats: readonly number[]): Array<{ timeSec: nu
     const window = ibis.slice(Math.max(0, i - 2), Math.min(ibis.length, i + 2));
     const bpm = 60 / median(window);
     const last = map[map.length - 1];
-    if (!last || Math.abs(bpm - last.bpm) / last.bpm > 0.015) map.push({ timeSec: beats[i]!, bpm: round(bpm, 2) });
+    if (!last || Math.abs(bpm - last.bpm) / last.bpm > 0.015) map.push({ timeSec: times[i]!, bpm: round(bpm, 2) });
   }
   return map;
 }

@@ -31,15 +31,20 @@ export function trackBeats(envelope: Float32Array, periodFrames: Float64Array, o
 
   const cumulative = new Float64Array(n);
   const backlink = new Int32Array(n).fill(-1);
+  // ln(interval / period) = ln(interval) − ln(period): a table of ln(interval) keeps logs out of the inner loop.
+  let longest = 2;
+  for (let t = 0; t < n; t++) longest = Math.max(longest, Math.ceil(periodFrames[t]! * options.maxRatio) + 1);
+  const logInterval = Float64Array.from({ length: longest + 1 }, (_, d) => Math.log(Math.max(1, d)));
   for (let t = 0; t < n; t++) {
     const local = envelope[t]! / rms;
     const period = periodFrames[t]!;
     let best = -Infinity;
     let bestFrom = -1;
     if (period > 1) {
+      const logPeriod = Math.log(period);
       const lo = Math.max(0, t - Math.ceil(period * options.maxRatio));
       for (let from = t - Math.max(1, Math.floor(period * options.minRatio)); from >= lo; from--) {
-        const l = Math.log((t - from) / period);
+        const l = logInterval[t - from]! - logPeriod;
         const score = cumulative[from]! - options.tightness * l * l;
         if (score > best) {
           best = score;

@@ -9,14 +9,16 @@
  * divides: with binary subdivision 4/4 is most common, then 3/4, then 2/4; with ternary
  * subdivision 6/8 (two dotted-quarter beats), then 12/8, then 9/8.
  *
- * Downbeats. Two cues mark a bar's first beat in most music: the bass/kick hits there, and the
- * harmony changes there. Each beat gets a downbeat cue (z-scored low-band accent plus z-scored
- * chroma change across the beat); a Viterbi pass over the position in the bar (1 … M) then
+ * Downbeats. Three cues mark a bar's first beat in most music: the bass/kick hits there, the
+ * harmony changes there, and the snare does not play there (it plays the backbeat). Each beat
+ * gets a downbeat cue (z-scored low-band accent plus z-scored chroma change across the beat minus
+ * the z-scored snare activation, beat-phase.ts); a Viterbi pass over the position in the bar (1 … M) then
  * chooses where bars start, advancing one position per beat and allowing, at a high cost, a
  * restart of the bar anywhere (an inserted 2/4 bar, a pickup, an edit).
  */
 import { ENVELOPE_STRIDE, type FrameFeatures } from './feature-extractor.js';
-import { peakNear } from './signal-utils.js';
+import { snareActivation } from './beat-phase.js';
+import { median, peakNear } from './signal-utils.js';
 
 export interface Meter {
   readonly beatsPerBar: number;
@@ -61,6 +63,27 @@ function zScores(values: readonly number[]): number[] {
   const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) * (b - m), 0) / n);
   const scale = Math.max(sd, 0.1 * Math.abs(m)) || 1;
   return values.map((v) => (v - m) / scale);
+}
+
+/** Scores limited to ±3: one freak beat (a crash, the first note after silence) must not flatten the others. */
+function clipped(scores: number[]): number[] {
+  return scores.map((z) => Math.max(-3, Math.min(3, z)));
+}
+
+/**
+ * The snare at each beat relative to its mean over the beats, in units of its spread, the spread
+ * floored at the song's mean snare activation: where the snare does not play on the beats at all
+ * (dembow, four on the floor without claps) the small differences left say nothing and must not
+ * be blown up to unit size.
+ */
+function snareScores(atBeats: readonly number[], snare: Float32Array): number[] {
+  let sum = 0;
+  for (let i = 0; i < snare.length; i++) sum += snare[i]!;
+  const songMean = sum / Math.max(1, snare.length);
+  const m = atBeats.reduce((a, b) => a + b, 0) / Math.max(1, atBeats.length);
+  const sd = Math.sqrt(atBeats.reduce((a, b) => a + (b - m) * (b - m), 0) / Math.max(1, atBeats.length));
+  const scale = Math.max(sd, songMean) || 1;
+  return atBeats.map((v) => (v - m) / scale);
 }
 
 /** Per beat: the accent pattern (4 regions at the beat, 4 at the half beat), each dimension z-scored. */
@@ -171,11 +194,14 @@ export function chooseMeter(repetition: readonly number[], cuesFor: (beatsPerBar
 }
 
 /**
- * Per beat: how much it looks like a bar's first beat (bass accent + harmonic change, z-scored).
- * The harmonic change compares the chroma of the half bar before the beat with the half bar
- * after it: at a bar line both halves hold one chord each, elsewhere they straddle one.
+ * Per beat: how much it looks like a bar's first beat: bass accent + harmonic change − snare,
+ * each z-scored. The harmonic change compares the chroma of the half bar before the beat with
+ * the half bar after it: at a bar line both halves hold one chord each, elsewhere they straddle
+ * one. The snare plays the backbeat (2 and 4, the 3 of a half-time groove, 2 and 3 of a waltz),
+ * not the one: this keeps an anticipated chord change (a push on the and of 4) from moving the
+ * bar line to beat 4.
  */
-export function downbeatCues(beatFrames: readonly number[], features: FrameFeatures, beatsPerBar: number): number[] {
+export function downbeatCues(beatFrames: readonly number[], features: FrameFeatures, beatsPerBar: number, snare: Float32Array = snareActivation(features)): number[] {
   const span = Math.max(1, Math.floor(beatsPerBar / 2));
   const low = features.accents[0]!;
   const bass = beatFrames.map((f) => peakNear(low, f, 2));
@@ -193,14 +219,15 @@ export function downbeatCues(beatFrames: readonly number[], features: FrameFeatu
     if (i > last) return beatFrames[last]! + (i - last) * (beatFrames[last]! - beatFrames[Math.max(0, last - 1)]! || 40);
     return beatFrames[i]!;
   };
-  const harmony = beatFrames.map((f, b) => {
-    const before = chromaMean(beatAt(b - span), f);
-    const after = chromaMean(f, beatAt(b + span));
-    return 1 - cosine(Array.from(before), Array.from(after));
-  });
-  const zb = zScores(bass);
-  const zh = zScores(harmony);
-  return zb.map((v, i) => v + zh[i]!);
+  // Where a window reaches past the first or last beat it holds silence or a fade: no evidence.
+  const inside = (b: number): boolean => b - span >= 0 && b + span < beatFrames.length;
+  const change = beatFrames.map((f, b) => (inside(b) ? 1 - cosine(Array.from(chromaMean(beatAt(b - span), f)), Array.from(chromaMean(f, beatAt(b + span)))) : NaN));
+  const typical = median(change.filter((c) => !Number.isNaN(c)));
+  const harmony = change.map((c) => (Number.isNaN(c) ? typical : c));
+  const zb = clipped(zScores(bass));
+  const zh = clipped(zScores(harmony));
+  const zs = clipped(snareScores(beatFrames.map((f) => peakNear(snare, f, 2)), snare));
+  return zb.map((v, i) => v + zh[i]! - zs[i]!);
 }
 
 /** Bar positions by Viterbi over (beat, position in bar); see the header. */
@@ -241,14 +268,15 @@ export function barPositions(cues: readonly number[], beatsPerBar: number): numb
   return positions;
 }
 
-export function estimateDownbeats(beatFrames: readonly number[], features: FrameFeatures, subdivision: 2 | 3): DownbeatResult {
+/** `snare` is `snareActivation(features)` (beat-phase.ts). */
+export function estimateDownbeats(beatFrames: readonly number[], features: FrameFeatures, subdivision: 2 | 3, snare: Float32Array = snareActivation(features)): DownbeatResult {
   if (beatFrames.length < 4) {
     return { meter: { beatsPerBar: 4, subdivision, timeSignature: timeSignatureOf(4, subdivision), confidence: 0 }, positions: beatFrames.map((_, i) => (i % 4) + 1) };
   }
   const cues = new Map<number, number[]>();
   const cuesFor = (beatsPerBar: number): number[] => {
     const key = Math.max(1, Math.floor(beatsPerBar / 2));
-    if (!cues.has(key)) cues.set(key, downbeatCues(beatFrames, features, beatsPerBar));
+    if (!cues.has(key)) cues.set(key, downbeatCues(beatFrames, features, beatsPerBar, snare));
     return cues.get(key)!;
   };
   const meter = chooseMeter(repetitionByLag(rhythmVectors(beatFrames, features)), cuesFor, subdivision);

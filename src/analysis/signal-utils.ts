@@ -50,10 +50,20 @@ export function toDb(amplitude: number, floorDb = -100): number {
   return amplitude > 0 ? Math.max(floorDb, 20 * Math.log10(amplitude)) : floorDb;
 }
 
-/** Rounds for JSON output: keeps files small and diffs readable. */
+const POWERS_OF_TEN = Array.from({ length: 10 }, (_, d) => 10 ** d);
+
+/** Rounds for JSON output (0 … 9 digits): keeps files small and diffs readable. */
 export function round(value: number, digits: number): number {
-  const f = 10 ** digits;
+  const f = POWERS_OF_TEN[digits] ?? 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+/** Every value rounded to `digits`, as a plain array for JSON. */
+export function roundAll(values: ArrayLike<number>, digits: number): number[] {
+  const f = POWERS_OF_TEN[digits] ?? 10 ** digits;
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Math.round(values[i]! * f) / f;
+  return out;
 }
 
 /** The largest value within `radius` frames of `frame` (rounded); 0 where there is none. */

