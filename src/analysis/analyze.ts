@@ -141,10 +141,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const onsets = silent ? [] : pickOnsets(onsetEnv, frameRate);
   const strongest = Math.max(1e-9, quantile(onsets.map((o) => o.strength), 0.95));
 
-  const barStarts = downbeats.length >= 2 ? downbeats : fixedWindows(durationSec, 4);
-  const sections = silent
-    ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }]
-    : findSections(barStarts, durationSec, features, beatEnv);
+  const sections = silent ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }] : findSections(downbeats, durationSec, features);
 
   const onsetCurve = envelopeOfBeats(beatEnv, features.envelopeCount);
   const digits = (values: Float32Array, d = 4): number[] => roundAll(values, d);
@@ -197,12 +194,6 @@ function envelopeOfBeats(beatEnv: Float32Array, envelopeCount: number): Float32A
   }
   const scale = quantile(out, 0.99);
   if (scale > 0) for (let e = 0; e < envelopeCount; e++) out[e] = Math.min(1, out[e]! / scale);
-  return out;
-}
-
-function fixedWindows(durationSec: number, windowSec: number): number[] {
-  const out: number[] = [];
-  for (let t = 0; t < durationSec; t += windowSec) out.push(t);
   return out;
 }
 
