@@ -21,7 +21,8 @@
  * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
  *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
  *    (negatively) snare cues.
- * 7. Onsets (onsets.ts): SuperFlux peak picking.
+ * 7. Onsets (onsets.ts): SuperFlux peak picking on the summed envelope, and on its own above
+ *    3.8 kHz for hats and cymbals that louder drums mask there.
  * 8. Onset times (onset-timing.ts): the envelopes peak where a 46 ms window sees the largest
  *    rise, late by half the attack for sounds that swell in; each beat and onset moves to the
  *    steepest rise of a 2.9 ms transient envelope near it (no constant offset: measured on
@@ -38,7 +39,7 @@ import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
-import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
+import { beatEnvelope, findOnsets } from './onsets.js';
 import { refineOnsetSec } from './onset-timing.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
@@ -111,7 +112,6 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const durationSec = features.sampleCount / sampleRateHz;
   const toSec = (frame: number): number => round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
   const beatEnv = beatEnvelope(features);
-  const onsetEnv = onsetEnvelope(features);
   const loudRms = quantile(features.rms, 0.9);
   const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
 
@@ -138,7 +138,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   // block, which would make the median interval (and so the bpm) step in 0.3 % increments.
   const beatTimes = beatFrames.map((f) => f / frameRate);
   const downbeats = beats.filter((_, i) => positions[i] === 1);
-  const onsets = silent ? [] : pickOnsets(onsetEnv, frameRate);
+  const onsets = silent ? [] : findOnsets(features, frameRate);
   const strongest = Math.max(1e-9, quantile(onsets.map((o) => o.strength), 0.95));
 
   const sections = silent ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }] : findSections(downbeats, durationSec, features);
