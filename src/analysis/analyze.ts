@@ -27,7 +27,9 @@
  *    rise, late by half the attack for sounds that swell in; each beat and onset moves to the
  *    steepest rise of a 2.9 ms transient envelope near it (no constant offset: measured on
  *    synthetic hits, test/analysis-synth.test.ts and test/onset-timing.test.ts check it).
- * 9. Sections (sections.ts): Foote novelty over bar features, labelled by level and position.
+ * 9. Sections (sections.ts): bars described by level, spectral shape, drum activity and chroma;
+ *    boundaries from a multi-scale checkerboard novelty, aligned to four-bar phrases; labels from
+ *    repetition, intensity against the neighbours and the song, and position.
  */
 import { decodeAudioChunks, type DecodedAudioInfo } from '../ffmpeg/decode-audio.js';
 import { throwIfAborted, usageError } from '../shared/errors.js';
