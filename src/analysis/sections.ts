@@ -231,13 +231,24 @@ function distance(a: Float64Array, b: Float64Array): number {
 // ---------------------------------------------------------------------------------------------
 // Novelty
 
+/** Distances between bars up to `maxLag` apart: `at(a, b)` for |a − b| ≤ maxLag, computed once. */
+function bandedDistances(vectors: readonly Float64Array[], maxLag: number): (a: number, b: number) => number {
+  const n = vectors.length;
+  const band = new Float64Array(n * maxLag);
+  for (let a = 0; a < n; a++) for (let lag = 1; lag <= maxLag && a + lag < n; lag++) band[a * maxLag + lag - 1] = distance(vectors[a]!, vectors[a + lag]!);
+  return (a, b) => (a === b ? 0 : a < b ? band[a * maxLag + b - a - 1]! : band[b * maxLag + a - b - 1]!);
+}
+
 /**
  * Foote's novelty at every bar line i (between bar i−1 and bar i) with a Gaussian-tapered
  * checkerboard kernel of `half` bars each side: the weighted mean distance across the line
  * minus the weighted mean distance within each side. 0 at the song's ends.
  */
 export function footeNovelty(vectors: readonly Float64Array[], half: number): number[] {
-  const n = vectors.length;
+  return noveltyOf(vectors.length, bandedDistances(vectors, 2 * half), half);
+}
+
+function noveltyOf(n: number, at: (a: number, b: number) => number, half: number): number[] {
   const taper = Array.from({ length: half }, (_, k) => Math.exp(-0.5 * ((k + 0.5) / (half / 2)) ** 2));
   const out = new Array<number>(n).fill(0);
   for (let i = 1; i < n; i++) {
@@ -251,7 +262,7 @@ export function footeNovelty(vectors: readonly Float64Array[], half: number): nu
     for (let a = lo; a < hi; a++) {
       for (let b = a + 1; b < hi; b++) {
         const w = weight(a) * weight(b);
-        const d = distance(vectors[a]!, vectors[b]!);
+        const d = at(a, b);
         if (a < i === b < i) {
           within += w * d;
           withinWeight += w;
@@ -284,7 +295,8 @@ export function multiScaleNovelty(vectors: readonly Float64Array[]): number[] {
   const n = vectors.length;
   const scales = SCALES_BARS.filter((s, k) => k === 0 || 4 * s <= n);
   const sum = new Array<number>(n).fill(0);
-  for (const s of scales) footeNovelty(vectors, s).forEach((v, i) => (sum[i]! += v / scales.length));
+  const at = bandedDistances(vectors, 2 * Math.max(...scales));
+  for (const s of scales) noveltyOf(n, at, s).forEach((v, i) => (sum[i]! += v / scales.length));
   return sum;
 }
 
