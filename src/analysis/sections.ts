@@ -18,7 +18,7 @@
  * their self-distance matrix at half-widths of 2, 4 and 8 bars; its score at a bar line is the
  * mean distance across the line minus the mean distance within each side, averaged over the
  * scales. Peaks must reach both an absolute floor (half a unit) and three times the song's
- * median novelty. The strongest are taken first; a section is at least four bars long, or two
+ * novelty noise (the typical size of its negative values: how much bars vary within sections). The strongest are taken first; a section is at least four bars long, or two
  * where both its boundaries are twice the threshold (a short break, a last chord). Sections start
  * on four-bar phrases far more often than a bar off one, where the fill or pickup that leads into
  * a section moves the change a bar early; a boundary one bar off the phrase grid (counted from the
@@ -81,7 +81,7 @@ const WINDOW_SEC = 4;
 const SCALES_BARS = [2, 4, 8] as const;
 const MIN_SECTION_BARS = 4;
 const MIN_SHORT_SECTION_BARS = 2;
-/** A boundary's novelty must reach this (units) and TYPICAL_RATIO × the song's median novelty. */
+/** A boundary's novelty must reach this (units) and TYPICAL_RATIO × the song's novelty noise (see chooseBoundaries). */
 const MIN_NOVELTY = 0.5;
 const TYPICAL_RATIO = 3;
 /** Sections shorter than MIN_SECTION_BARS need boundaries this many times the threshold. */
@@ -317,7 +317,11 @@ export function chooseBoundaries(novelty: readonly number[], phraseOrigin: numbe
     if (eligible(i + 1) && novelty[i + 1]! > novelty[i]!) continue;
     maxima.push({ v: novelty[i]!, i });
   }
-  const typical = median(novelty.slice(1).map((v) => Math.max(0, v)));
+  // The song's novelty noise: novelty is negative only where the bars across a line are more
+  // alike than those within a side, which no boundary does, so its size there is how much bars
+  // vary within sections, whatever the number of boundaries (the median of all values rises with
+  // every boundary's shoulders in a short, busy song).
+  const typical = median(novelty.slice(1).filter((v) => v < 0).map((v) => -v));
   const threshold = Math.max(MIN_NOVELTY, TYPICAL_RATIO * typical);
   const strong = STRONG_RATIO * threshold;
   const peaks = maxima.filter((p) => p.v > threshold).sort((a, b) => b.v - a.v);
