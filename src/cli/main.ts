@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../shared/version.js';
+import { registerEngines } from './commands/engines.js';
 import { registerRender } from './commands/render.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -14,6 +15,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     })
     .exitOverride();
   registerRender(program, setExitCode);
+  registerEngines(program, setExitCode);
   return program;
 }
 

@@ -5,7 +5,7 @@
 import { analyzeFile } from '../analysis/analyze.js';
 import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
 import { loadMapping } from '../config/load-mapping.js';
-import { createEngine } from '../engines/registry.js';
+import { createEngine, type EngineConfig } from '../engines/registry.js';
 import { buildKeyframes } from '../keyframes/build-keyframes.js';
 import { frameFileName } from '../engines/engine.js';
 import { formatFps, type Rational, type SampleDuration } from '../keyframes/time.js';
@@ -24,6 +24,8 @@ export interface RenderRequest {
   readonly negativePrompt: string;
   readonly mappingPath: string;
   readonly engineId: string;
+  /** Engine settings besides the id (the comfyui engine's servers and models, a notice sink). */
+  readonly engineOptions?: Omit<EngineConfig, 'id'>;
   readonly fps: Rational;
   readonly width: number;
   readonly height: number;
@@ -58,12 +60,14 @@ async function analysisFor(run: RunDir, audioPath: string, options: TaskOptions)
 
 export async function renderSong(request: RenderRequest, options: TaskOptions = {}): Promise<RenderSummary> {
   const encode = request.encode ?? DEFAULT_ENCODE_SETTINGS;
-  const engine = createEngine({ id: request.engineId });
+  const engine = createEngine({ ...request.engineOptions, id: request.engineId });
   const mapping = await loadMapping(request.mappingPath);
   const run = await openRunDir(request.runDir);
   const outPath = request.outPath ?? run.outMp4;
   await assertWritableOutput(outPath, encode.codec);
   try {
+    // Fail fast: a server without the models is found out before minutes of analysis.
+    await engine.prepare?.({ signal: options.signal });
     const analysis = await analysisFor(run, request.audioPath, options);
     const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
 

@@ -1,20 +1,20 @@
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { assertEngineId } from '../../engines/registry.js';
 import { formatFps, parseFps } from '../../keyframes/time.js';
 import { renderSong } from '../../pipeline/render-song.js';
 import { DEFAULT_MAPPING_PATH } from '../../shared/package-root.js';
 import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
+import { addComfyOptions, resolveEngineSelection, type ComfyFlags } from '../comfy-options.js';
 import { parseSeed, parseSize, requireText } from '../options.js';
 import { createReporter, reporterMode } from '../reporters/progress-reporter.js';
 import { runCommand } from '../run-command.js';
 
-interface RenderFlags {
+interface RenderFlags extends ComfyFlags {
   prompt?: string;
   negative: string;
   out?: string;
   mapping?: string;
-  engine: string;
+  engine?: string;
   fps: string;
   size: string;
   seed: string;
@@ -26,7 +26,7 @@ interface RenderFlags {
 export const DEFAULT_NEGATIVE_PROMPT = 'blurry, low quality, watermark, text';
 
 export function registerRender(program: Command, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('render')
     .description('turn a song and a prompt into a music video')
     .argument('<audio>', 'the song (any format ffmpeg reads)')
@@ -34,18 +34,27 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .option('-n, --negative <text>', 'what it should avoid', DEFAULT_NEGATIVE_PROMPT)
     .option('-o, --out <file>', 'the video to write (default: <run-dir>/out.mp4)')
     .option('-m, --mapping <yaml>', 'how the music drives the picture (default: mappings/default.yaml)')
-    .option('-e, --engine <id>', 'render engine: preview', 'preview')
+    .option('-e, --engine <id>', 'render engine: preview or comfyui (default: the config file’s, else preview)')
     .option('--fps <fps>', 'frame rate: an integer or a ratio like 24000/1001', '8')
     .option('--size <WxH>', 'frame size in pixels', '512x512')
     .option('--seed <n>', 'base seed', '1234')
     .option('--run-dir <dir>', 'where artifacts go (default: runs/<audio name>)')
     .option('--json', 'print progress and the result as JSON lines on stdout')
-    .option('-q, --quiet', 'print nothing but errors')
+    .option('-q, --quiet', 'print nothing but errors');
+  addComfyOptions(command)
     .action(async (audio: string, flags: RenderFlags) => {
       const reporter = createReporter(reporterMode(flags));
+      const onNotice = (message: string): void => {
+        if (flags.quiet) return;
+        if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'notice', message })}\n`);
+        else {
+          reporter.finish();
+          process.stderr.write(`beatloom: note: ${message}\n`);
+        }
+      };
       const code = await runCommand(async (signal) => {
         const prompt = requireText(flags.prompt, '--prompt', '"neon city, rain"');
-        const engineId = assertEngineId(flags.engine);
+        const selection = await resolveEngineSelection(flags.engine, flags);
         const fps = parseFps(flags.fps);
         const size = parseSize(flags.size);
         const seed = parseSeed(flags.seed);
@@ -57,7 +66,8 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
             prompt,
             negativePrompt: flags.negative,
             mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
-            engineId,
+            engineId: selection.engineId,
+            engineOptions: { comfyui: selection.comfyui, onNotice },
             fps,
             width: size.width,
             height: size.height,

@@ -1,0 +1,69 @@
+/**
+ * YAML text → a zod-validated value, where every problem names the file, line, column and key
+ * path, so a user can jump straight to it. Shared by every YAML file beatloom reads.
+ */
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { usageError } from '../shared/errors.js';
+
+type Issue = z.core.$ZodIssue;
+
+export interface YamlErrorCodes {
+  /** Code for a YAML syntax error. */
+  readonly syntax: string;
+  /** Code for a value the schema rejects. */
+  readonly invalid: string;
+  /** What to do about a rejected value. */
+  readonly hint: string;
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+}
+
+/** The YAML node an issue points at: for an unknown key, the key itself. */
+function nodeFor(doc: Document, issue: Issue): Node | undefined {
+  const path = issue.path as Array<string | number>;
+  let node = (path.length ? doc.getIn(path, true) : doc.contents) as Node | undefined;
+  // A missing key has no node: fall back to the nearest parent that exists.
+  for (let depth = path.length - 1; node === undefined && depth >= 0; depth--) {
+    node = (depth ? doc.getIn(path.slice(0, depth), true) : doc.contents) as Node | undefined;
+  }
+  if (issue.code === 'unrecognized_keys' && isMap(node)) {
+    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && issue.keys.includes(String(p.key.value)));
+    if (pair && isScalar(pair.key)) return pair.key;
+  }
+  return node ?? undefined;
+}
+
+function describeIssue(issue: Issue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_type':
+      return issue.message.includes('received undefined') ? `missing (expected ${issue.expected})` : issue.message.replace(/^Invalid input: /, '');
+    default:
+      return issue.message;
+  }
+}
+
+/** Parses YAML (JSON is YAML too) and validates it; throws one usage error that points at the first problem. */
+export function parseYamlWithSchema<T>(text: string, fileName: string, schema: z.ZodType<T>, codes: YamlErrorCodes): T {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const pos = lineCounter.linePos(yamlError.pos[0]);
+    throw usageError(codes.syntax, `${fileName}:${pos.line}:${pos.col}: invalid YAML: ${yamlError.message.split('\n')[0]}`, 'fix the YAML syntax at that position');
+  }
+  const result = schema.safeParse(doc.toJS());
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const node = nodeFor(doc, issue);
+  const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
+  const keyPath = formatPath(issue.path);
+  const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
+  throw usageError(codes.invalid, `${fileName}:${pos.line}:${pos.col}: ${keyPath ? `${keyPath}: ` : ''}${describeIssue(issue)}${more}`, codes.hint);
+}
