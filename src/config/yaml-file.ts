@@ -36,7 +36,8 @@ function nodeFor(doc: Document, issue: Issue): Node | undefined {
   return node ?? undefined;
 }
 
-function describeIssue(issue: Issue): string {
+function describeIssue(issue: Issue, missing: boolean): string {
+  if (missing && issue.code !== 'unrecognized_keys') return 'missing';
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
@@ -62,8 +63,9 @@ export function parseYamlWithSchema<T>(text: string, fileName: string, schema: z
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const node = nodeFor(doc, issue);
+  const missing = issue.path.length > 0 && doc.getIn(issue.path as Array<string | number>) === undefined;
   const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
   const keyPath = formatPath(issue.path);
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
-  throw usageError(codes.invalid, `${fileName}:${pos.line}:${pos.col}: ${keyPath ? `${keyPath}: ` : ''}${describeIssue(issue)}${more}`, codes.hint);
+  throw usageError(codes.invalid, `${fileName}:${pos.line}:${pos.col}: ${keyPath ? `${keyPath}: ` : ''}${describeIssue(issue, missing)}${more}`, codes.hint);
 }

@@ -114,9 +114,9 @@ export class ComfyClient {
       connectTimeoutMs: this.tuning.connectTimeoutMs,
       onMessage: (message) => this.onMessage(message),
       onConnectionChange: (connected) => {
-        if (!connected) return;
         for (const watch of this.watches.values()) {
-          watch.resync = true;
+          // Back: events in between are lost, read /history now. Gone: start polling now.
+          if (connected) watch.resync = true;
           watch.wake();
         }
       },
@@ -368,14 +368,17 @@ export class ComfyClient {
   /** Waits until `wake()`, `ms` passes, or the signal fires (then throws). */
   private pause(watch: Watch, ms: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const finish = (): void => {
+      const cleanUp = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         watch.wake = () => undefined;
+      };
+      const finish = (): void => {
+        cleanUp();
         resolve();
       };
       const onAbort = (): void => {
-        finish();
+        cleanUp();
         reject(new AbortedError());
       };
       const timer = setTimeout(finish, Math.max(0, ms));
