@@ -15,8 +15,8 @@ import { fixtureJson } from './comfyui/fixtures.js';
 
 const TUNING: Partial<ComfyTuning> = {
   requestTimeoutMs: 2_000,
-  connectTimeoutMs: 500,
-  heartbeatMs: 100,
+  connectTimeoutMs: 5_000,
+  heartbeatMs: 30_000,
   pollIntervalMs: 40,
   safetyPollMs: 60_000,
   historyTimeoutMs: 2_000,
@@ -54,7 +54,11 @@ const historyGets = (server: FakeComfy, promptId: string): number => server.requ
 
 describe('ComfyClient.runPrompt', () => {
   it('follows a prompt to its outputs, reading /history until the server has written it (after execution_success)', async () => {
-    const { server, client } = await setup({ historyDelayMs: 120 });
+    const { server, client } = await setup();
+    // The history is held back until the client has asked for it at least once.
+    server.faults.holdHistory = (async () => {
+      while (!server.requests.some((r) => r.path.startsWith('/history/'))) await new Promise((r) => setTimeout(r, 5));
+    })();
     const progress: PromptProgress[] = [];
     const result = await client.runPrompt(graph({ steps: 4 }), { onProgress: (p) => progress.push(p) });
     expect(imageNames(result.outputs)).toEqual(Array.from({ length: 16 }, (_, i) => `seg_0000_${String(i + 1).padStart(5, '0')}_.png`));
@@ -73,7 +77,7 @@ describe('ComfyClient.runPrompt', () => {
 
   it('keeps events that outrun the POST /prompt reply, and finishes from them alone', async () => {
     const { server, client } = await setup({ segmentMs: 10, historyDelayMs: 0 });
-    server.faults.delayPromptReplyMs = 250;
+    server.faults.replyAfterRun = true;
     const result = await client.runPrompt(graph());
     expect(imageNames(result.outputs)).toHaveLength(16);
     // No polling was needed (safetyPollMs is a minute): the buffered events did it.
@@ -92,22 +96,29 @@ describe('ComfyClient.runPrompt', () => {
     expect(seen).toEqual({ a: 2, b: 2 });
   });
 
+  /** Holds the history until the client has come back on a second socket: only a reconnect can finish the run. */
+  const holdUntilReconnected = (server: FakeComfy, client: ComfyClient): void => {
+    server.faults.holdHistory = (async () => {
+      while (server.socketConnections.filter((id) => id === client.clientId).length < 2) await new Promise((r) => setTimeout(r, 5));
+    })();
+  };
+
   it('survives a dropped WebSocket: reconnects with the same client_id and loses nothing', async () => {
     const { server, client } = await setup({ segmentMs: 300 });
     server.faults.dropSocketsAtStep = 1;
-    const progress: number[] = [];
-    const result = await client.runPrompt(graph(), { onProgress: (p) => progress.push(p.value) });
-    expect(imageNames(result.outputs)).toHaveLength(16);
-    expect(server.connectedClients()).toEqual([client.clientId]);
-    expect(progress.at(-1)).toBe(2);
-  });
-
-  it('detects a half-open socket by its missing pongs, and carries on', async () => {
-    const { server, client } = await setup({ segmentMs: 600 });
-    server.faults.freezeSocketsAtStep = 1;
+    holdUntilReconnected(server, client);
     const result = await client.runPrompt(graph());
     expect(imageNames(result.outputs)).toHaveLength(16);
-    expect(server.connectedClients()).toEqual([client.clientId]);
+    expect(server.socketConnections).toEqual([client.clientId, client.clientId]);
+  });
+
+  it('detects a half-open socket by its missing pongs, reconnects and carries on', async () => {
+    const { server, client } = await setup({ segmentMs: 300 }, { heartbeatMs: 300 });
+    server.faults.freezeSocketsAtStep = 1;
+    holdUntilReconnected(server, client);
+    const result = await client.runPrompt(graph());
+    expect(imageNames(result.outputs)).toHaveLength(16);
+    expect(server.socketConnections).toEqual([client.clientId, client.clientId]);
   });
 
   it('falls back to polling /history when the WebSocket is refused', async () => {
@@ -149,18 +160,20 @@ describe('ComfyClient.runPrompt', () => {
   });
 
   it('reports a prompt that vanished from the queue without a history (a restarted server) as a server failure', async () => {
-    const { server, client } = await setup({ segmentMs: 500 }, { safetyPollMs: 100 });
+    const { server, client } = await setup({ segmentMs: 3_000 }, { safetyPollMs: 100 });
     const blocker = new ComfyClient(server.url, { tuning: TUNING });
     open.push(blocker);
-    const first = blocker.runPrompt(graph({ seed: 5 }));
-    await new Promise((r) => setTimeout(r, 50));
+    const stopBlocker = new AbortController();
+    const first = blocker.runPrompt(graph({ seed: 5 }), { signal: stopBlocker.signal }).catch((e: unknown) => e);
+    while (server.prompts.length < 1) await new Promise((r) => setTimeout(r, 5));
     const ours = client.runPrompt(graph({ seed: 6 })).catch((e: unknown) => e);
     while (server.prompts.length < 2) await new Promise((r) => setTimeout(r, 10));
     await fetch(`${server.url}/queue`, { method: 'POST', body: JSON.stringify({ delete: [server.prompts[1]!.id] }) });
     const error = await ours;
     expect(error).toBeInstanceOf(ComfyServerFailure);
     expect((error as Error).message).toBe(`ComfyUI at ${server.url} lost prompt ${server.prompts[1]!.id}: it is neither queued nor in the history (was the server restarted?)`);
-    await first;
+    stopBlocker.abort();
+    expect(await first).toBeInstanceOf(AbortedError);
   });
 });
 
@@ -224,7 +237,7 @@ describe('ComfyClient cancelling (Ctrl-C)', () => {
   });
 
   it('deletes our queued prompt and leaves the running one (someone else’s) alone', async () => {
-    const { server, client } = await setup({ segmentMs: 400 });
+    const { server, client } = await setup({ segmentMs: 1_500 });
     const other = new ComfyClient(server.url, { tuning: TUNING });
     open.push(other);
     const theirs = other.runPrompt(graph({ seed: 1 }));

@@ -124,6 +124,8 @@ describe('fake ComfyUI: a run looks like the recorded AnimateDiff run (fixture 8
     const ours = await listen(server, 'beatloom-test-80');
     const other = await listen(server, 'someone-else');
     await ours.waitFor((m) => m.type === 'feature_flags');
+    let release = (): void => undefined;
+    server.faults.holdHistory = new Promise<void>((resolve) => (release = resolve));
     const reply = await post(server, '/prompt', { prompt: fixture.request.body.prompt, client_id: 'beatloom-test-80' });
     expect(reply.status).toBe(200);
     const promptId = (reply.body as { prompt_id: string }).prompt_id;
@@ -133,6 +135,7 @@ describe('fake ComfyUI: a run looks like the recorded AnimateDiff run (fixture 8
     // The race every client must survive: the history is not there yet.
     const early = await (await fetch(`${server.url}/history/${promptId}`)).json();
     expect(early).toEqual({});
+    release();
     await ours.waitFor((m) => m.type === 'executing' && m.data?.['node'] === null);
     const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<string, { outputs: { '9': { images: unknown[] } }; status: unknown }>;
     expect(history[promptId]!.status).toMatchObject({ status_str: 'success', completed: true });
@@ -181,7 +184,7 @@ describe('fake ComfyUI: a run looks like the recorded AnimateDiff run (fixture 8
 describe('fake ComfyUI: queue, interrupt, upload and view behave like the real server', () => {
   let server: FakeComfy;
   beforeAll(async () => {
-    server = await startFakeComfy({ segmentMs: 400 });
+    server = await startFakeComfy({ segmentMs: 10_000 });
   });
   afterAll(() => server.close());
 

@@ -59,8 +59,8 @@ export interface FakeComfyFaults {
   hangHttp: HttpFault[];
   /** Answer the next matching requests with this status and body instead. */
   replyWith: Array<HttpFault & { status: number; body: string }>;
-  /** Queue the next prompt at once but hold the POST /prompt reply this long (events outrun it). */
-  delayPromptReplyMs: number;
+  /** Queue the next prompt at once but answer POST /prompt only once it has finished (its events outrun the reply). */
+  replyAfterRun: boolean;
   /** Refuse WebSocket upgrades. */
   refuseSockets: boolean;
   /** At this sampler step (of the next prompt): close every client socket. */
@@ -73,6 +73,8 @@ export interface FakeComfyFaults {
   foreignInterruptAtStep: number | undefined;
   /** At this sampler step: the node raises. */
   errorAtStep: { step: number; type: string; message: string } | undefined;
+  /** Hold the next history write (after execution_success) until this settles. */
+  holdHistory: Promise<unknown> | undefined;
   /** Send `executing` null BEFORE writing the history, this many ms before. */
   lateHistoryMs: number | undefined;
   /** Accept the next prompt with 200 but non-empty node_errors. */
@@ -105,6 +107,8 @@ export interface FakeComfy {
   readonly interrupts: Array<string | null>;
   readonly queueDeletes: string[];
   readonly clientMessages: unknown[];
+  /** The client_id of every WebSocket connection ever made, in order. */
+  readonly socketConnections: string[];
   readonly connectedClients: () => string[];
   /** The server dies: every connection is cut and the port closed. */
   kill(): Promise<void>;
@@ -143,13 +147,14 @@ function noFaults(): FakeComfyFaults {
     delayHttp: [],
     hangHttp: [],
     replyWith: [],
-    delayPromptReplyMs: 0,
+    replyAfterRun: false,
     refuseSockets: false,
     dropSocketsAtStep: undefined,
     freezeSocketsAtStep: undefined,
     dieAtStep: undefined,
     foreignInterruptAtStep: undefined,
     errorAtStep: undefined,
+    holdHistory: undefined,
     lateHistoryMs: undefined,
     acceptWithNodeErrors: false,
     rewriteImages: undefined,
@@ -193,6 +198,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const interrupts: Array<string | null> = [];
   const queueDeletes: string[] = [];
   const clientMessages: unknown[] = [];
+  const socketConnections: string[] = [];
   const history = new Map<string, unknown>();
   const sockets = new Map<string, WebSocket>();
   const metadataClients = new Set<string>();
@@ -227,6 +233,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId') || randomUUID().replace(/-/g, '');
     sockets.get(sid)?.terminate();
     sockets.set(sid, ws);
+    socketConnections.push(sid);
     ws.on('close', () => {
       if (sockets.get(sid) === ws) sockets.delete(sid);
       frozen.delete(ws);
@@ -413,6 +420,9 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       send(item.clientId, 'execution_success', success);
       // main.py writes the history (task_done) only after execute() has sent execution_success.
       await sleep(historyDelayMs);
+      const hold = faults.holdHistory;
+      faults.holdHistory = undefined;
+      await hold;
       if (dead) throw new Died();
       await finish('success', ui, ['execution_success', success]);
     } catch (error) {
@@ -497,9 +507,12 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     broadcastStatus();
     work();
     const reply = (): void => json(res, 200, { prompt_id: item.id, number: n, node_errors: nodeErrors });
-    if (faults.delayPromptReplyMs > 0) {
-      setTimeout(reply, faults.delayPromptReplyMs);
-      faults.delayPromptReplyMs = 0;
+    if (faults.replyAfterRun) {
+      faults.replyAfterRun = false;
+      void (async () => {
+        while (item.finishedAt === undefined && !dead) await sleep(5);
+        reply();
+      })();
     } else reply();
   };
 
@@ -658,6 +671,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     interrupts,
     queueDeletes,
     clientMessages,
+    socketConnections,
     connectedClients: () => [...sockets.keys()],
     kill,
     async close() {

@@ -226,8 +226,8 @@ export class ComfyClient {
   }
 
   /** Queues a graph; resolves to its prompt_id. Never retried: a second POST would queue it twice. */
-  async submit(graph: ApiGraph, signal?: AbortSignal): Promise<string> {
-    const reply = await this.request('POST', '/prompt', { body: JSON.stringify({ prompt: graph, client_id: this.clientId }), signal });
+  async submit(graph: ApiGraph): Promise<string> {
+    const reply = await this.request('POST', '/prompt', { body: JSON.stringify({ prompt: graph, client_id: this.clientId }) });
     if (reply.status === 400) throw promptRejectedError(this.baseUrl, this.parseJson(reply, promptRejectedSchema, 'POST /prompt'));
     if (reply.status !== 200) throw this.unexpectedStatus('POST', '/prompt', reply);
     const accepted = this.parseJson(reply, promptAcceptedSchema, 'POST /prompt');
@@ -333,11 +333,16 @@ export class ComfyClient {
     const { signal } = options;
     // Connect first, so no event of ours is sent to nobody; if the socket will not come up, poll.
     await this.socket.hold(signal);
+    const epoch = this.socket.epoch;
     try {
       throwIfAborted(signal);
-      const promptId = await this.submit(graph, signal);
+      // Not aborted half-way: a POST the server has taken must give us the id to cancel it by.
+      const promptId = await this.submit(graph);
       const watch = this.watch(promptId, options.onProgress);
+      // A socket that dropped (or never came) while we queued may have lost our first events.
+      if (this.socket.epoch !== epoch || !this.socket.connected) watch.resync = true;
       try {
+        throwIfAborted(signal);
         const outputs = await this.waitForOutputs(watch, signal);
         return { promptId, outputs };
       } catch (error) {

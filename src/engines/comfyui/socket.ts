@@ -31,12 +31,18 @@ export class ComfySocket {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private alive = false;
+  private opened = 0;
   private readonly openWaiters = new Set<() => void>();
 
   constructor(private readonly options: ComfySocketOptions) {}
 
   get connected(): boolean {
     return this.connectedNow;
+  }
+
+  /** Counts (re)connections: a change means messages may have been missed in between. */
+  get epoch(): number {
+    return this.opened;
   }
 
   /**
@@ -92,6 +98,7 @@ export class ComfySocket {
       if (this.ws !== ws) return;
       this.backoffMs = 100;
       this.connectedNow = true;
+      this.opened++;
       // Ask for previews with metadata, so binary frames say which prompt they belong to.
       ws.send(JSON.stringify({ type: 'feature_flags', data: { supports_preview_metadata: true } }));
       this.startHeartbeat(ws);
