@@ -46,7 +46,7 @@ export function addComfyOptions(command: Command): Command {
 
 /** `detail.safetensors:0.8` → strength 0.8 for model and CLIP; without `:n`, 1. */
 export function parseLoraFlag(text: string): ComfyLora {
-  const match = /^(.+?)(?::(-?\d+(?:\.\d+)?))?$/.exec(text.trim());
+  const match = /^([^:].*?)(?::(-?\d+(?:\.\d+)?))?$/.exec(text.trim());
   const strength = match?.[2] === undefined ? 1 : Number(match[2]);
   if (!match || match[1]!.trim() === '' || strength < -100 || strength > 100) {
     throw usageError('E_COMFY_LORA', `invalid --comfy-lora: '${text}'`, 'give NAME or NAME:STRENGTH, e.g. --comfy-lora detail_tweaker.safetensors:0.7');

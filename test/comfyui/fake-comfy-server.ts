@@ -115,6 +115,8 @@ export interface FakeComfy {
   close(): Promise<void>;
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void>;
+  /** Changes how long the next prompts take. */
+  setSegmentMs(ms: number): void;
 }
 
 const INTERNAL_ERROR = '500 Internal Server Error\n\nServer got itself in trouble';
@@ -185,7 +187,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const root = mkdtempSync(join(tmpdir(), 'fake-comfy-'));
   const dirs = { output: join(root, 'output'), input: join(root, 'input'), temp: join(root, 'temp') } as const;
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
-  const segmentMs = options.segmentMs ?? 40;
+  let segmentMs = options.segmentMs ?? 40;
   const historyDelayMs = options.historyDelayMs ?? 15;
   const systemStats = structuredClone(fixtureJson<{ devices: Array<{ name: string; type: string }> }>('get_system_stats.json'));
   if (options.deviceName) systemStats.devices[0] = { ...systemStats.devices[0]!, name: options.deviceName, type: 'cuda' };
@@ -682,6 +684,9 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     },
     async idle() {
       while (pending.length > 0 || running || working) await sleep(5);
+    },
+    setSegmentMs(ms: number) {
+      segmentMs = ms;
     },
   };
 }
