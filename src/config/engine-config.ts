@@ -67,6 +67,8 @@ export const comfyuiConfigSchema = z
     workflow: z.string().min(1).optional(),
     /** The map for `workflow`: inline, or the path of a YAML/JSON file. */
     workflowMap: z.union([z.string().min(1), workflowMapSchema]).optional(),
+    /** Segments each server holds at once: one running, the rest queued so its GPU never waits for beatloom. */
+    queueDepth: z.number().int().min(1).max(8).optional(),
     requestTimeoutMs: z.number().int().min(100).optional(),
     segmentTimeoutMs: z.number().int().min(1000).optional(),
   })

@@ -15,7 +15,7 @@
  *   malicious outputs, corrupt /view bodies.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -208,6 +208,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const connections = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
   const counters = new Map<string, number>();
+  const outputFiles = new Map<string, Buffer>();
   const encoded = new WeakMap<Uint8Array, Buffer>();
   const noiseFrames = new Map<string, Uint8Array[]>();
   let pending: PromptRecord[] = [];
@@ -270,13 +271,9 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   };
   const saveImages = (prefix: string, images: { width: number; height: number; frames: Uint8Array[] }, type: 'output' | 'temp'): SavedImage[] => {
     const { folder, subfolder, name } = outputPathFor(prefix, type);
-    mkdirSync(folder, { recursive: true });
+    // ComfyUI continues the highest counter of the prefix in that folder.
     const key = `${folder}|${name}`;
-    let counter = counters.get(key);
-    if (counter === undefined) {
-      const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_(\\d{5})_\\.png$`);
-      counter = 1 + Math.max(0, ...readdirSync(folder).map((f) => Number(pattern.exec(f)?.[1] ?? 0)));
-    }
+    let counter = counters.get(key) ?? 1;
     const saved: SavedImage[] = [];
     for (const frame of images.frames) {
       let png = encoded.get(frame);
@@ -285,7 +282,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
         encoded.set(frame, png);
       }
       const filename = `${name}_${String(counter).padStart(5, '0')}_.png`;
-      writeFileSync(join(folder, filename), png);
+      // Outputs live in memory: a real server's disk is on its own machine, not the client's.
+      outputFiles.set(join(folder, filename), png);
       saved.push({ filename, subfolder, type });
       counter++;
     }
@@ -302,7 +300,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       for (const frame of frames) {
         for (let i = 0; i < frame.length; i++) {
           s = (s * 1103515245 + 12345) & 0x7fffffff;
-          frame[i] = (frame[i]! + ((s >> 16) & 0x3f) - 32) & 0xff;
+          // ±12 of noise: PNGs of about the size SD 1.5 frames have (≈ 450 kB at 512×512).
+          frame[i] = Math.max(0, Math.min(255, frame[i]! + ((s >> 16) % 25) - 12));
         }
       }
       noiseFrames.set(key, frames);
@@ -528,8 +527,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     const folder = resolve(base, query.get('subfolder') ?? '');
     if (folder !== base && !folder.startsWith(base + sep)) return text(res, 403, '');
     const file = join(folder, filename.split('/').at(-1)!);
-    if (!existsSync(file)) return text(res, 404, '');
-    let bytes = readFileSync(file);
+    let bytes = outputFiles.get(file) ?? (existsSync(file) ? readFileSync(file) : undefined);
+    if (!bytes) return text(res, 404, '');
     if (faults.corruptViews > 0) {
       faults.corruptViews--;
       bytes = bytes.subarray(0, Math.floor(bytes.length / 2));
@@ -598,6 +597,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       }
       if (path === '/view') return view(res, url.searchParams);
       if (path === '/embeddings' || path === '/extensions') return json(res, 200, []);
+      // Not ComfyUI: how long each prompt ran, for benchmarks that run this server in another process.
+      if (path === '/fake/prompts') return json(res, 200, prompts.map((p) => ({ id: p.id, status: p.status, busyMs: p.finishedAt !== undefined ? p.finishedAt - p.startedAt! : null })));
       return text(res, 404, '');
     }
     if (path === '/prompt') return postPrompt(res, body);

@@ -177,7 +177,10 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       perFrameMotionScale = usable.every((r) => r.catalogue?.perFrameMotionScale === true);
     }
     if (!workflow && checkpoint === undefined) checkpoint = usable[0]!.checkpoint;
-    pool = new ServerPool(usable.map((r) => ({ url: r.url, value: clients[reports.indexOf(r)]! })));
+    pool = new ServerPool(
+      usable.map((r) => ({ url: r.url, value: clients[reports.indexOf(r)]! })),
+      settings.queueDepth,
+    );
   };
 
   const prepare = (signal?: AbortSignal): Promise<void> => {
@@ -240,8 +243,9 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
         return perFrameMotionScale;
       },
       maxFrames: MAX_FRAMES,
+      /** Servers × queue depth: each server runs one of our segments and has the next ones queued. */
       get concurrency() {
-        return pool?.size ?? clients.length;
+        return pool?.capacity ?? clients.length * settings.queueDepth;
       },
     },
     get settingsFingerprint() {
@@ -286,13 +290,13 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
           return { frameFiles, elapsedMs: performance.now() - started };
         } catch (error) {
           if (!isServerFailure(error) || opts.signal?.aborted) throw error;
+          const first = !pool!.isRemoved(server);
           const left = pool!.remove(server, error.message);
           server.value.close();
           if (left === 0) throw settings.urls.length === 1 ? error : pool!.noServersLeft();
-          notice(
-            `ComfyUI at ${server.url} is taken out of this render (${error.message}); ` +
-              `segment ${job.index + 1} moves to ${left === 1 ? 'the one server left' : `the ${left} servers left`}`,
-          );
+          if (first) {
+            notice(`ComfyUI at ${server.url} is taken out of this render (${error.message}); its segments move to ${left === 1 ? 'the one server left' : `the ${left} servers left`}`);
+          }
         } finally {
           pool!.release(server);
         }

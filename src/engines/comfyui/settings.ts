@@ -13,6 +13,11 @@ export const DEFAULT_SAMPLER = 'euler';
 export const DEFAULT_SCHEDULER = 'sgm_uniform';
 /** The model card's default distillation; used when the motion module's name does not say. */
 export const DEFAULT_STEPS = 4;
+/**
+ * One segment running and one waiting in ComfyUI's queue per server: the GPU starts the next
+ * segment while beatloom fetches and checks the last one's frames (npm run bench:engine).
+ */
+export const DEFAULT_QUEUE_DEPTH = 2;
 
 /** Protocol timings. Users rarely touch these; tests shorten them. */
 export interface ComfyTuning {
@@ -63,6 +68,8 @@ export interface ComfySettings {
   readonly scheduler: string;
   readonly loras: readonly ComfyLora[];
   readonly workflow: CustomWorkflowSource | undefined;
+  /** Segments each server holds at once (running + queued). */
+  readonly queueDepth: number;
   readonly tuning: ComfyTuning;
 }
 
@@ -123,6 +130,7 @@ export function resolveComfySettings(config: ComfyuiConfig, tuning: Partial<Comf
     scheduler: config.scheduler ?? DEFAULT_SCHEDULER,
     loras: (config.loras ?? []).map((lora) => comfyLoraSchema.parse(lora)),
     workflow: config.workflow !== undefined && config.workflowMap !== undefined ? { path: config.workflow, map: config.workflowMap } : undefined,
+    queueDepth: config.queueDepth ?? DEFAULT_QUEUE_DEPTH,
     tuning: {
       ...DEFAULT_TUNING,
       ...(config.requestTimeoutMs !== undefined ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
