@@ -99,7 +99,7 @@ describe('beatloom render --engine comfyui', () => {
 });
 
 describe('Ctrl-C during a comfyui render', () => {
-  it('interrupts our running prompt, leaves nothing of ours queued, exits 130, and the next run resumes', async () => {
+  it('interrupts our running prompt, deletes our queued one, exits 130, and the next run resumes', async () => {
     const server = await startFakeComfy({ segmentMs: 1_500 });
     try {
       const dir = await tempDir();
@@ -108,9 +108,9 @@ describe('Ctrl-C during a comfyui render', () => {
       const first = await runCli(args, {
         env: NO_ENV,
         onStdout: (_text, kill) => {
-          // Stop while a second segment's prompt has just started running on the server.
-          const second = server.prompts[1];
-          if (!sent && second?.status === 'running' && performance.now() - second.startedAt! < 400) {
+          // Stop while a segment's prompt has just started running and the next one waits behind it.
+          const [, running, queued] = server.prompts;
+          if (!sent && running?.status === 'running' && queued?.status === 'pending' && performance.now() - running.startedAt! < 1_000) {
             sent = true;
             kill('SIGINT');
           }
@@ -120,8 +120,9 @@ describe('Ctrl-C during a comfyui render', () => {
       expect(first.code).toBe(130);
       await server.idle();
       const ours = server.prompts.filter((p) => p.status !== 'success');
-      expect(ours.map((p) => p.status)).toEqual(['interrupted']);
+      expect(ours.map((p) => p.status)).toEqual(['interrupted', 'deleted']);
       expect(server.interrupts).toEqual([ours[0]!.id]);
+      expect(server.queueDeletes).toEqual([ours[1]!.id]);
       expect(existsSync(join(dir, 'run', 'out.mp4'))).toBe(false);
       const done = server.prompts.filter((p) => p.status === 'success').length;
       expect(done).toBeGreaterThanOrEqual(1);
