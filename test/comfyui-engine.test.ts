@@ -9,36 +9,16 @@ import type { ComfyuiConfig } from '../src/config/engine-config.js';
 import { createComfyEngine, initUploadName, type ComfyEngine } from '../src/engines/comfyui/engine.js';
 import { ServerPool } from '../src/engines/comfyui/server-pool.js';
 import type { ComfyTuning } from '../src/engines/comfyui/settings.js';
-import type { SegmentJob } from '../src/engines/engine.js';
 import { AbortedError, BeatloomError } from '../src/shared/errors.js';
 import { decodePng } from '../src/shared/png.js';
 import { startFakeComfy, type FakeComfy, type FakeComfyOptions } from './comfyui/fake-comfy-server.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { tempDir } from './helpers/media.js';
+import { segmentJob } from './helpers/segment-job.js';
 
 const TUNING: Partial<ComfyTuning> = { requestTimeoutMs: 3_000, connectTimeoutMs: 5_000, pollIntervalMs: 40, heartbeatMs: 30_000, historyTimeoutMs: 2_000, retries: 1, retryDelayMs: 10 };
 
-const JOB: SegmentJob = {
-  index: 0,
-  hash: 'h',
-  startFrame: 0,
-  frameCount: 16,
-  leadFrame: 0,
-  crossfadeFrames: 2,
-  fps: '8',
-  width: 64,
-  height: 64,
-  prompt: 'neon city',
-  negativePrompt: 'blurry',
-  seed: 42,
-  denoise: 0.6,
-  cfg: 1,
-  steps: 4,
-  motionScale: 1.1,
-  motionScalePerFrame: Array.from({ length: 16 }, (_, i) => 1 + i / 20),
-  continuity: 'none',
-  section: 'intro',
-};
+const JOB = segmentJob({ prompt: 'neon city', motionScalePerFrame: Array.from({ length: 16 }, (_, i) => 1 + i / 20) });
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

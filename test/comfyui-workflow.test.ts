@@ -2,33 +2,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SegmentJob } from '../src/engines/engine.js';
 import { bindWorkflowMap, fillCustomWorkflow, loadCustomWorkflow, parseWorkflowGraph } from '../src/engines/comfyui/custom-workflow.js';
 import { lightningSteps, normalizeServerUrl, resolveComfySettings } from '../src/engines/comfyui/settings.js';
 import { buildSegmentGraph, motionSchedule, type GraphSettings } from '../src/engines/comfyui/workflow.js';
 import { fixtureJson } from './comfyui/fixtures.js';
+import { segmentJob } from './helpers/segment-job.js';
 
-const JOB: SegmentJob = {
-  index: 0,
-  hash: 'h',
-  startFrame: 0,
-  frameCount: 16,
-  leadFrame: 0,
-  crossfadeFrames: 2,
-  fps: '8',
-  width: 64,
-  height: 64,
-  prompt: 'neon city at night',
-  negativePrompt: 'blurry',
-  seed: 42,
-  denoise: 0.6,
-  cfg: 1,
-  steps: 4,
-  motionScale: 1.1,
-  motionScalePerFrame: Array<number>(16).fill(1.1),
-  continuity: 'none',
-  section: 'intro',
-};
+const JOB = segmentJob();
 
 /** The settings of the AnimateDiff-Evolved runs recorded from a real ComfyUI 0.8.0 (fixtures 80, 81). */
 const FIXTURE_SETTINGS: GraphSettings = {

@@ -174,19 +174,18 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
       }
       if (typeof converted === 'number') {
         const asFloat = type === 'FLOAT';
-        if (typeof extra['min'] === 'number' && converted < extra['min']) {
+        const min = extra['min'];
+        const max = extra['max'];
+        const outside =
+          typeof min === 'number' && converted < min
+            ? { type: 'value_smaller_than_min', bound: min, word: 'smaller than min' }
+            : typeof max === 'number' && converted > max
+              ? { type: 'value_bigger_than_max', bound: max, word: 'bigger than max' }
+              : undefined;
+        if (outside) {
           errors.push({
-            type: 'value_smaller_than_min',
-            message: `Value ${pyNumber(converted, asFloat)} smaller than min of ${pyNumber(extra['min'], asFloat)}`,
-            details: name,
-            extra_info: { input_name: name, input_config: inputConfig, received_value: converted },
-          });
-          continue;
-        }
-        if (typeof extra['max'] === 'number' && converted > extra['max']) {
-          errors.push({
-            type: 'value_bigger_than_max',
-            message: `Value ${pyNumber(converted, asFloat)} bigger than max of ${pyNumber(extra['max'], asFloat)}`,
+            type: outside.type,
+            message: `Value ${pyNumber(converted, asFloat)} ${outside.word} of ${pyNumber(outside.bound, asFloat)}`,
             details: name,
             extra_info: { input_name: name, input_config: inputConfig, received_value: converted },
           });

@@ -133,8 +133,9 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
   let pool: ServerPool<ComfyClient> | undefined;
   let preparing: Promise<void> | undefined;
 
+  // Before prepare() the checkpoint may not be known yet; renderSegment always prepares first.
   const graphSettings = (): GraphSettings => ({
-    checkpoint: checkpoint!,
+    checkpoint: checkpoint ?? '',
     motionModel: settings.motionModel,
     betaSchedule: settings.betaSchedule,
     steps: settings.steps,
@@ -250,18 +251,7 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
     },
     get settingsFingerprint() {
       if (workflow) return { engine: 'comfyui', workflow: workflow.fingerprint, steps: settings.steps };
-      return {
-        engine: 'comfyui',
-        graph: GRAPH_VERSION,
-        checkpoint,
-        motionModel: settings.motionModel,
-        betaSchedule: settings.betaSchedule,
-        steps: settings.steps,
-        sampler: settings.sampler,
-        scheduler: settings.scheduler,
-        loras: settings.loras,
-        perFrameMotionScale,
-      };
+      return { engine: 'comfyui', graph: GRAPH_VERSION, ...graphSettings() };
     },
     prepare: ({ signal }) => prepare(signal),
     inspect: ({ signal }) => inspect(signal),

@@ -9,21 +9,15 @@
  * Node ids are those of the graphs that ran on a real ComfyUI 0.8.0 with AnimateDiff-Evolved
  * (fixtures 80 and 81); LoRAs take ids from 20 up and the per-frame motion schedule id 13.
  */
-import type { ComfyLora } from '../../config/engine-config.js';
 import type { SegmentJob } from '../engine.js';
 import type { ApiGraph, ApiNode } from './comfy-schemas.js';
+import type { ComfySettings } from './settings.js';
 
-export interface GraphSettings {
+export type GraphSettings = Pick<ComfySettings, 'motionModel' | 'betaSchedule' | 'steps' | 'sampler' | 'scheduler' | 'loras'> & {
   readonly checkpoint: string;
-  readonly motionModel: string;
-  readonly betaSchedule: string;
-  readonly steps: number;
-  readonly sampler: string;
-  readonly scheduler: string;
-  readonly loras: readonly ComfyLora[];
   /** The server has ADE_ValueScheduling and ADE_MultivalDynamicFloats (a motion scale per frame). */
   readonly perFrameMotionScale: boolean;
-}
+};
 
 export const NODE = {
   checkpoint: '1',
