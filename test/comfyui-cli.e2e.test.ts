@@ -58,6 +58,12 @@ describe('beatloom render --engine comfyui', () => {
     expect(fromFlag.code).toBe(1);
   });
 
+  it('engines check --engine preview says the preview engine is ready', async () => {
+    const result = await runCli(['engines', 'check', '--engine', 'preview'], { env: NO_ENV });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^preview engine \(beatloom [\d.]+\) on the CPU: ready\n$/);
+  });
+
   it('engines check prints a health report: version, device, VRAM, queue, models found', async () => {
     const result = await runCli(['engines', 'check', '--comfy-url', server.url, '--comfy-lora', 'film.safetensors:0.5'], { env: NO_ENV });
     expect(result.code).toBe(1);

@@ -137,10 +137,32 @@ describe('ComfyClient.runPrompt', () => {
     await expect(client.systemStats()).rejects.toThrow(new ComfyServerFailure(server.url, `ComfyUI at ${server.url} failed: GET /system_stats answered HTTP 500 (500 Internal Server Error)`));
   });
 
+  it('waits out slow replies that stay within the timeout', async () => {
+    const { server, client } = await setup({}, { requestTimeoutMs: 2_000 });
+    server.faults.delayHttp.push({ path: '/prompt', method: 'POST', delayMs: 300, times: 1 }, { path: '/history/', delayMs: 300, times: 1 });
+    expect(imageNames((await client.runPrompt(graph())).outputs)).toHaveLength(16);
+    expect(server.faults.delayHttp).toEqual([]);
+  });
+
   it('gives every request a timeout', async () => {
     const { server, client } = await setup({}, { requestTimeoutMs: 300 });
     server.faults.hangHttp.push({ path: '/prompt', method: 'POST', times: 1 });
     await expect(client.runPrompt(graph())).rejects.toThrow(`ComfyUI at ${server.url} did not answer POST /prompt within 300 ms`);
+  });
+
+  it('gives up on a prompt that runs far too long (a stuck server), but not on one waiting in a busy queue', async () => {
+    const { server, client } = await setup({ segmentMs: 100 }, { segmentTimeoutMs: 800, safetyPollMs: 50 });
+    const other = new ComfyClient(server.url, { tuning: TUNING });
+    open.push(other);
+    server.faults.nextSegmentMs = 1_500;
+    const theirs = other.runPrompt(graph({ seed: 1 }));
+    while (server.prompts.length < 1) await new Promise((r) => setTimeout(r, 5));
+    expect(imageNames((await client.runPrompt(graph({ seed: 2 }))).outputs)).toHaveLength(16);
+    await theirs;
+    server.faults.nextSegmentMs = 5_000;
+    await expect(client.runPrompt(graph({ seed: 3 }))).rejects.toThrow(/gave no result for prompt .* within 800 ms of starting it \(is it stuck\?\)$/);
+    await server.idle();
+    expect(server.interrupts).toEqual([server.prompts[2]!.id]);
   });
 
   it('validates server JSON: a reply of the wrong shape is a server failure that says what was wrong', async () => {

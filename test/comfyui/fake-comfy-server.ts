@@ -67,6 +67,8 @@ export interface FakeComfyFaults {
   dropSocketsAtStep: number | undefined;
   /** At this sampler step: stop reading client sockets (no pongs, no close: half-open). */
   freezeSocketsAtStep: number | undefined;
+  /** The next prompt takes this long instead of segmentMs. */
+  nextSegmentMs: number | undefined;
   /** At this sampler step: the whole server dies. */
   dieAtStep: number | undefined;
   /** At this sampler step: someone else interrupts (a global /interrupt). */
@@ -153,6 +155,7 @@ function noFaults(): FakeComfyFaults {
     refuseSockets: false,
     dropSocketsAtStep: undefined,
     freezeSocketsAtStep: undefined,
+    nextSegmentMs: undefined,
     dieAtStep: undefined,
     foreignInterruptAtStep: undefined,
     errorAtStep: undefined,
@@ -319,6 +322,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const execute = async (item: PromptRecord): Promise<void> => {
     item.status = 'running';
     item.startedAt = performance.now();
+    const duration = faults.nextSegmentMs ?? segmentMs;
+    faults.nextSegmentMs = undefined;
     interruptFlag = false;
     broadcastStatus();
     const startMessage = { prompt_id: item.id, timestamp: Date.now() };
@@ -362,7 +367,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           faults.errorAtStep = undefined;
           throw new NodeFailure(nodeId, item.graph[nodeId]!.class_type, type, message);
         }
-        const due = item.startedAt! + (segmentMs * value) / max;
+        const due = item.startedAt! + (duration * value) / max;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         if (dead) throw new Died();

@@ -75,6 +75,8 @@ interface Watch {
   readonly promptId: string;
   readonly onProgress: ((progress: PromptProgress) => void) | undefined;
   readonly executedOutputs: Record<string, NodeOutput>;
+  /** When the server said it started running the prompt (execution_start). */
+  startedAt: number | undefined;
   finished: boolean;
   failure: Error | undefined;
   cancelling: boolean;
@@ -307,6 +309,9 @@ export class ComfyClient {
       case 'executed':
         watch.executedOutputs[message.data.node] = message.data.output;
         return;
+      case 'execution_start':
+        watch.startedAt ??= performance.now();
+        return;
       case 'execution_success':
         watch.finished = true;
         break;
@@ -363,7 +368,7 @@ export class ComfyClient {
   }
 
   private watch(promptId: string, onProgress: RunPromptOptions['onProgress']): Watch {
-    const watch: Watch = { promptId, onProgress, executedOutputs: {}, finished: false, failure: undefined, cancelling: false, resync: false, wake: () => undefined };
+    const watch: Watch = { promptId, onProgress, executedOutputs: {}, startedAt: undefined, finished: false, failure: undefined, cancelling: false, resync: false, wake: () => undefined };
     this.watches.set(promptId, watch);
     for (const message of this.early.get(promptId) ?? []) this.apply(watch, message);
     this.early.delete(promptId);
@@ -394,15 +399,19 @@ export class ComfyClient {
   }
 
   private async waitForOutputs(watch: Watch, signal: AbortSignal | undefined): Promise<Record<string, NodeOutput>> {
-    const deadline = performance.now() + this.tuning.segmentTimeoutMs;
+    // The time limit counts from when the prompt starts running: waiting in a busy queue is not stuck.
+    let queuedUntil = performance.now();
     let lastPoll = performance.now();
     let missingPolls = 0;
     for (;;) {
       if (watch.failure) throw watch.failure;
       if (watch.finished) return this.collectOutputs(watch, signal);
       const now = performance.now();
+      const deadline = (watch.startedAt ?? queuedUntil) + this.tuning.segmentTimeoutMs;
       if (now >= deadline) {
-        throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} gave no result for prompt ${watch.promptId} within ${Math.round(this.tuning.segmentTimeoutMs / 1000)} s`);
+        const limit = this.tuning.segmentTimeoutMs;
+        const said = limit < 10_000 ? `${limit} ms` : `${Math.round(limit / 1000)} s`;
+        throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} gave no result for prompt ${watch.promptId} within ${said} of starting it (is it stuck?)`);
       }
       const interval = this.socket.connected ? this.tuning.safetyPollMs : this.tuning.pollIntervalMs;
       if (watch.resync || now - lastPoll >= interval) {
@@ -414,7 +423,9 @@ export class ComfyClient {
             throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} lost prompt ${watch.promptId}: it is neither queued nor in the history (was the server restarted?)`);
           }
         } else missingPolls = 0;
-        if (state !== 'gone' && state !== 'waiting') {
+        if (state === 'queued') queuedUntil = performance.now();
+        if (state === 'running') watch.startedAt ??= performance.now();
+        if (state !== 'gone' && state !== 'queued' && state !== 'running') {
           if (state.failure) watch.failure = state.failure;
           else watch.finished = true;
         }
@@ -424,13 +435,13 @@ export class ComfyClient {
     }
   }
 
-  /** One look at /history (and /queue): is the prompt done, still waiting, or gone? */
-  private async poll(promptId: string, signal: AbortSignal | undefined): Promise<'waiting' | 'gone' | { failure: Error | undefined }> {
+  /** One look at /history (and /queue): is the prompt done, running, queued, or gone? */
+  private async poll(promptId: string, signal: AbortSignal | undefined): Promise<'queued' | 'running' | 'gone' | { failure: Error | undefined }> {
     const entry = await this.history(promptId, { signal });
     if (entry) return { failure: this.failureIn(entry) };
     const queue = await this.queue({ signal });
-    const queued = [...queue.queue_running, ...queue.queue_pending].some((item) => item[1] === promptId);
-    return queued ? 'waiting' : 'gone';
+    if (queue.queue_running.some((item) => item[1] === promptId)) return 'running';
+    return queue.queue_pending.some((item) => item[1] === promptId) ? 'queued' : 'gone';
   }
 
   /** A finished history entry that records an error or interrupt, as the error the socket would have given. */
