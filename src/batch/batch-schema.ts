@@ -20,6 +20,7 @@
  */
 import { basename, extname, resolve } from 'node:path';
 import { z } from 'zod';
+import { comfyuiConfigSchema } from '../config/engine-config.js';
 import { parseSeed, parseSize } from '../config/render-values.js';
 import { ENGINE_IDS, isEngineId, type EngineId } from '../engines/registry.js';
 import { parseFps } from '../keyframes/time.js';
@@ -45,6 +46,8 @@ function parsedBy<T>(parse: (text: string) => T) {
  */
 export const ENGINE_OPTION_SCHEMAS: Readonly<Record<EngineId, z.ZodType<Record<string, unknown>>>> = {
   preview: z.object({}).strict(),
+  // The same keys as the config file's `comfyui:` section (url, checkpoint, motionModel, loras…).
+  comfyui: comfyuiConfigSchema,
 };
 
 const engineIdSchema = z.string().superRefine((id, ctx) => {

@@ -3,6 +3,7 @@
  * with the slots that hold its concurrency across every job that uses it.
  */
 import type { RenderEngine } from '../engines/engine.js';
+import { comfyuiConfigSchema } from '../config/engine-config.js';
 import { createEngine } from '../engines/registry.js';
 import { PrioritySlots } from '../pipeline/priority-slots.js';
 import { engineSpecKey, type EngineSpec } from './load-batch.js';
@@ -14,7 +15,8 @@ export interface PooledEngine {
 
 export type EngineFactory = (spec: EngineSpec) => RenderEngine;
 
-export const defaultEngineFactory: EngineFactory = (spec) => createEngine({ id: spec.id });
+export const defaultEngineFactory: EngineFactory = (spec) =>
+  spec.id === 'comfyui' ? createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options) }) : createEngine({ id: spec.id });
 
 export class EnginePool {
   private readonly engines = new Map<string, PooledEngine>();

@@ -1,7 +1,7 @@
 /** Reads a batch file and resolves every job to a complete render request. */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseYamlWith } from '../config/parse-yaml.js';
+import { parseYamlWithSchema } from '../config/yaml-file.js';
 import { parseFps } from '../keyframes/time.js';
 import type { EngineId } from '../engines/registry.js';
 import { parseSize } from '../config/render-values.js';
@@ -64,7 +64,7 @@ export function resolveBatch(file: BatchFile, baseDir: string): BatchJob[] {
 
 export function parseBatch(text: string, path: string): Batch {
   const baseDir = dirname(resolve(path));
-  const file = parseYamlWith(text, path, batchFileSchema(baseDir), {
+  const file = parseYamlWithSchema(text, path, batchFileSchema(baseDir), {
     syntax: 'E_BATCH_YAML',
     invalid: 'E_BATCH',
     hint: 'see `beatloom batch --help` for the format',

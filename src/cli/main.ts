@@ -3,6 +3,7 @@ import { VERSION } from '../shared/version.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerPlan } from './commands/plan.js';
 import { registerBatch } from './commands/batch.js';
+import { registerEngines } from './commands/engines.js';
 import { registerRender } from './commands/render.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -20,6 +21,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerAnalyze(program, setExitCode);
   registerPlan(program, setExitCode);
   registerBatch(program, setExitCode);
+  registerEngines(program, setExitCode);
   return program;
 }
 

@@ -84,6 +84,12 @@ export interface RenderEngine {
   /** Everything that changes the engine's output besides the job: part of each segment's hash. */
   readonly settingsFingerprint: Readonly<Record<string, unknown>>;
   checkHealth(options: { signal?: AbortSignal }): Promise<EngineHealth>;
+  /**
+   * Fail fast: check the backend can render (servers up, models present) before the first
+   * segment, and settle `capabilities` and `settingsFingerprint`. Throws a BeatloomError that
+   * names what is missing. Engines without a backend to check leave it out.
+   */
+  prepare?(options: { signal?: AbortSignal }): Promise<void>;
   renderSegment(job: SegmentJob, options: RenderSegmentOptions): Promise<SegmentResult>;
   close(): Promise<void>;
 }

@@ -59,7 +59,7 @@ export interface RenderSummary {
 
 export async function renderSong(request: RenderRequest, options: RenderOptions = {}): Promise<RenderSummary> {
   const { shared, signal } = options;
-  const engine = shared?.engine ?? createEngine({ id: request.engineId });
+  const engine = shared?.engine ?? createEngine({ ...request.engineOptions, id: request.engineId });
   const inSlot = <T>(slots: PrioritySlots | undefined, work: () => Promise<T>): Promise<T> => (slots ? slots.run(work, [shared!.priority], signal) : work());
   const encode = request.encode ?? DEFAULT_ENCODE_SETTINGS;
   const outPath = request.outPath ?? runDirAt(request.runDir).outMp4;
@@ -70,6 +70,8 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
     let record: RunRecord | undefined;
     try {
       const previous = await readArtifact(run.runJson, runRecordSchema);
+      // Fail fast: a server without the models is found out before minutes of analysis.
+      await engine.prepare?.({ signal });
       const prepared = await inSlot(shared?.prepareSlots, () => prepareRender(request, engine, run, { ...options, writePlan: true }));
       const version = await ffmpegVersion();
       record = buildRunRecord({ request, prepared, engine, encode, ffmpeg: { path: ffmpegPath(), version }, startedAt });
