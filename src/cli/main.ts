@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../shared/version.js';
 import { registerRender } from './commands/render.js';
+import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command();
@@ -14,6 +15,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     })
     .exitOverride();
   registerRender(program, setExitCode);
+  registerVerify(program, setExitCode);
   return program;
 }
 

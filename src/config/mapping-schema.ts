@@ -58,6 +58,18 @@ export const seedSchema = z
   })
   .strict();
 
+/** How the incoming segment's weight rises across a crossfade (see stitching/crossfade-curve.ts). */
+export const crossfadeCurveSchema = z.enum(['linear', 'smoothstep', 'smootherstep', 'ease-in', 'ease-out']);
+
+/** How segments meet in the stitched video. The crossfade length is segments.crossfade. */
+export const transitionsSchema = z
+  .object({
+    curve: crossfadeCurveSchema.default('linear'),
+    /** Transitions whose lead frame is on a downbeat (or any beat) become hard cuts on that frame. */
+    cutOn: z.enum(['none', 'beats', 'downbeats']).default('none'),
+  })
+  .strict();
+
 export const mappingSchema = z
   .object({
     version: z.literal(1),
@@ -71,6 +83,7 @@ export const mappingSchema = z
       })
       .strict(),
     seed: seedSchema.prefault({}),
+    transitions: transitionsSchema.prefault({}),
   })
   .strict()
   .superRefine((mapping, ctx) => {
@@ -110,3 +123,5 @@ export type MappingInput = z.input<typeof mappingSchema>;
 export type SignalDef = z.output<typeof signalSchema>;
 export type TargetDef = z.output<typeof targetSchema>;
 export type SegmentSettings = z.output<typeof segmentsSchema>;
+export type CrossfadeCurve = z.output<typeof crossfadeCurveSchema>;
+export type TransitionSettings = z.output<typeof transitionsSchema>;

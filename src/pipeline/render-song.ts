@@ -2,6 +2,7 @@
  * The orchestrator. It reads like the diagram in DESIGN.md:
  * decode → analyze → map → plan → render → stitch, every artifact in the run directory.
  */
+import { join } from 'node:path';
 import { analyzeFile } from '../analysis/analyze.js';
 import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
 import { loadMapping } from '../config/load-mapping.js';
@@ -12,8 +13,12 @@ import { formatFps, type Rational, type SampleDuration } from '../keyframes/time
 import { hashFile } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { VERSION } from '../shared/version.js';
-import { DEFAULT_ENCODE_SETTINGS, stitchVideo, type EncodeSettings } from '../stitching/stitch-video.js';
-import { assertWritableOutput } from './output-path.js';
+import { prepareAudioTrack } from '../stitching/audio-track.js';
+import { overlayDataFor } from '../stitching/debug-overlay.js';
+import { transitionsFor } from '../stitching/frame-sources.js';
+import { assertPostStepsFit, DEFAULT_OUTPUT_SETTINGS, type OutputSettings } from '../stitching/output-settings.js';
+import { stitchVideo } from '../stitching/stitch-video.js';
+import { assertWritableFolder, assertWritableOutput } from './output-path.js';
 import { buildRenderPlan } from './render-plan.js';
 import { renderSegments } from './render-segments.js';
 import { openRunDir, readArtifact, writeArtifact, type RunDir } from './run-dir.js';
@@ -29,14 +34,16 @@ export interface RenderRequest {
   readonly height: number;
   readonly seed: number;
   readonly runDir: string;
-  /** Where the video goes; defaults to <runDir>/out.mp4. */
+  /** Where the video goes; defaults to <runDir>/out.mp4 (<runDir>/frames for a frames-only output). */
   readonly outPath?: string;
-  readonly encode?: EncodeSettings;
+  readonly output?: OutputSettings;
 }
 
 export interface RenderSummary {
   readonly outPath: string;
+  /** Frames in the output, at outputFps (the render's rate unless interpolated). */
   readonly frameCount: number;
+  readonly outputFps: string;
   readonly duration: SampleDuration;
   readonly segments: number;
   readonly renderedSegments: number;
@@ -57,12 +64,16 @@ async function analysisFor(run: RunDir, audioPath: string, options: TaskOptions)
 }
 
 export async function renderSong(request: RenderRequest, options: TaskOptions = {}): Promise<RenderSummary> {
-  const encode = request.encode ?? DEFAULT_ENCODE_SETTINGS;
+  const output = request.output ?? DEFAULT_OUTPUT_SETTINGS;
+  assertPostStepsFit(output, request);
   const engine = createEngine({ id: request.engineId });
   const mapping = await loadMapping(request.mappingPath);
   const run = await openRunDir(request.runDir);
-  const outPath = request.outPath ?? run.outMp4;
-  await assertWritableOutput(outPath, encode.codec);
+  const outPath = request.outPath ?? (output.target === 'frames' ? join(run.root, 'frames') : output.codec === 'vp9' ? join(run.root, 'out.webm') : run.outMp4);
+  if (output.target === 'frames') await assertWritableFolder(outPath);
+  else await assertWritableOutput(outPath, output.codec);
+  const audioAbort = new AbortController();
+  let audioTrack: Promise<string> | undefined;
   try {
     const analysis = await analysisFor(run, request.audioPath, options);
     const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
@@ -91,12 +102,22 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
       fps: formatFps(request.fps),
       size: { width: request.width, height: request.height },
       engine: { id: engine.id, settings: engine.settingsFingerprint },
-      encode,
+      output,
       outPath,
     });
 
+    // The song's track is encoded while the segments render, and kept for later stitches.
+    audioTrack =
+      output.target === 'video'
+        ? prepareAudioTrack(
+            { songPath: request.audioPath, songKey: analysis.source.sha256 ?? (await hashFile(request.audioPath)), duration, codec: output.codec, bitrateKbps: output.audioBitrateKbps },
+            run.root,
+            { signal: options.signal ? AbortSignal.any([options.signal, audioAbort.signal]) : audioAbort.signal },
+          )
+        : undefined;
+    audioTrack?.catch(() => undefined);
     const rendered = await renderSegments(plan, engine, run, options);
-    await stitchVideo(
+    const stitched = await stitchVideo(
       {
         segments: plan.jobs,
         frameCount: keyframes.frameCount,
@@ -105,13 +126,16 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
         fps: request.fps,
         segmentDir: run.segmentDir,
         frameFile: frameFileName,
+        transitions: transitionsFor(mapping.transitions, analysis, request.fps),
+        overlay: output.debugOverlay ? overlayDataFor(keyframes, analysis, request.fps) : undefined,
       },
-      { audioPath: request.audioPath, duration, outPath, encode },
+      { audioPath: request.audioPath, audioTrackPath: await audioTrack, duration, outPath, settings: output },
       options,
     );
     return {
       outPath,
-      frameCount: keyframes.frameCount,
+      frameCount: stitched.frameCount,
+      outputFps: formatFps(stitched.fps),
       duration,
       segments: plan.jobs.length,
       renderedSegments: rendered.rendered,
@@ -119,6 +143,8 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
       bpm: analysis.bpm,
     };
   } finally {
+    audioAbort.abort();
+    await audioTrack?.catch(() => undefined);
     await engine.close();
   }
 }
