@@ -133,6 +133,43 @@ describe('render output options', () => {
     expect(JSON.parse(await readFile(join(out, 'frames.json'), 'utf8'))).toMatchObject({ fps: '24', frameCount: 65, width: 128, height: 128 });
   });
 
+  it('cutOn: downbeats — transitions that land on a bar start are hard cuts on exactly that frame, the rest crossfade', async () => {
+    const mapping = join(dir, 'cuts.yaml');
+    const flash = await readFile(FLASH_MAPPING, 'utf8');
+    await writeFile(mapping, flash.replace('align: beats', 'align: downbeats').replace(/transitions:[\s\S]*$/, 'transitions:\n  curve: smoothstep\n  cutOn: downbeats\n'));
+    const longer = join(dir, 'eight-bars.wav');
+    await makeClickTrack(longer, { durationSec: 9, bpm: 120 });
+    const runDir = join(dir, 'run-cuts');
+    const out = join(dir, 'frames-cuts');
+    const result = await runCli(['render', longer, '--prompt', 'x', '--size', '64x64', '--fps', '12', '--mapping', mapping, '--run-dir', runDir, '-o', out, '--frames-only', '--quiet']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const analysis = analysisSchema.parse(JSON.parse(await readFile(join(runDir, 'analysis.json'), 'utf8')));
+    const keyframes = keyframesSchema.parse(JSON.parse(await readFile(join(runDir, 'keyframes.json'), 'utf8')));
+    const barFrames = new Set(analysis.downbeats.map((t) => frameAtSec(t, parseFps('12'))));
+    const frame = async (f: number): Promise<Buffer> => Buffer.from(decodePng(await readFile(join(out, `frame-${String(f).padStart(6, '0')}.png`))).data);
+    const segmentFrame = async (s: number, j: number): Promise<Buffer> =>
+      Buffer.from(decodePng(await readFile(join(runDir, 'segments', String(s).padStart(4, '0'), `frame-${String(j).padStart(4, '0')}.png`))).data);
+    let cuts = 0;
+    let fades = 0;
+    for (const s of keyframes.segments.slice(1)) {
+      const previous = keyframes.segments[s.index - 1]!;
+      const lead = s.leadFrame;
+      if (barFrames.has(lead)) {
+        cuts++;
+        expect((await frame(lead)).equals(await segmentFrame(s.index, lead - s.startFrame))).toBe(true);
+        expect((await frame(lead - 1)).equals(await segmentFrame(previous.index, lead - 1 - previous.startFrame))).toBe(true);
+      } else {
+        fades++;
+        expect((await frame(lead)).equals(await segmentFrame(s.index, lead - s.startFrame))).toBe(false);
+      }
+    }
+    // Transitions land on bar starts where the stride allows, else on beats: the first are cuts, the others fade.
+    expect(cuts).toBeGreaterThanOrEqual(1);
+    expect(fades).toBeGreaterThanOrEqual(1);
+    expect(cuts + fades).toBe(keyframes.segments.length - 1);
+  });
+
   it('--codec vp9 writes <run-dir>/out.webm', async () => {
     const runDir = join(dir, 'run');
     const result = await runCli(['render', song, '--prompt', 'x', '--size', '64x64', '--run-dir', runDir, '--codec', 'vp9', '--quiet']);

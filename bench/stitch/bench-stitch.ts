@@ -20,7 +20,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createPreviewEngine } from '../../src/engines/preview/preview-engine.js';
@@ -191,8 +191,9 @@ async function main(): Promise<void> {
         const peaks = watch.stop();
         const cpu = process.cpuUsage(cpuBefore);
         const result = { sec, nodeMb: peaks.node.rssKb / 1024, ffmpegMb: peaks.children.rssKb / 1024, nodeCpu: (cpu.user + cpu.system) / 1e6, ffmpegCpu: peaks.children.cpuTicks / ticksPerSec };
+        const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
         console.log(
-          `  run ${r + 1}: ${lengthSec} s song, ${settings.codec} ${settings.preset} crf ${settings.crf}: ${sec.toFixed(1)} s, ${(lengthSec / sec).toFixed(1)}× realtime, ` +
+          `  run ${r + 1} (load average ${load}): ${lengthSec} s song, ${settings.codec} ${settings.preset} crf ${settings.crf}: ${sec.toFixed(1)} s, ${(lengthSec / sec).toFixed(1)}× realtime, ` +
             `${(frameCount / sec).toFixed(0)} frames/s; peak RSS node ${result.nodeMb.toFixed(0)} MB + ffmpeg ${result.ffmpegMb.toFixed(0)} MB; CPU node ${result.nodeCpu.toFixed(1)} s, ffmpeg ${result.ffmpegCpu.toFixed(1)} s`,
         );
         if (!best || sec < best.sec) best = result;
