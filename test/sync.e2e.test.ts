@@ -95,6 +95,22 @@ describe('frame-exact sync at every common frame rate (flash-on-beat renders, de
     expect(failed.stderr).toMatch(/^beatloom: error: sync check failed: 103 frames instead of 104; .*flashes on \d+\/\d+ beat frames/m);
   });
 
+  it('interpolation to 24000/1001 and an upscale keep the contract: ceil(D · fps_out) frames, the audio to the sample', async () => {
+    const out = join(dir, 'interpolated.mp4');
+    const result = await runCli([
+      'render', song, '--prompt', 'neon lights', '--size', `${SIZE}x${SIZE}`, '--fps', '8', '--mapping', FLASH_MAPPING, '--run-dir', join(dir, 'run-8'), '-o', out,
+      '--interpolate', '24000/1001', '--upscale', '2', '--quiet',
+    ]);
+    expect(result.code).toBe(0);
+    const frames = await decodeVideoFrames(out, 2 * SIZE, 2 * SIZE);
+    expect(frames.length).toBe(frameCountFor({ sampleCount: songSamples22k, sampleRateHz: 22050 }, parseFps('24000/1001'))); // 103.1… → 104
+    expect(frames.length).toBe(104);
+    expect(await decodedAudioSamples(out, 48000)).toBe(Math.ceil((songSamples22k * 48000) / 22050));
+    const verified = await runCli(['verify', out, '--audio', song, '--json']);
+    expect(verified.code).toBe(0);
+    expect(syncReportSchema.parse(JSON.parse(verified.stdout)).video).toMatchObject({ frameCount: 104, fps: '24000/1001' });
+  });
+
   it('verify: bad input is one line and exit code 2', async () => {
     const missing = await runCli(['verify', join(dir, 'nope.mp4'), '--audio', song]);
     expect(missing.code).toBe(2);

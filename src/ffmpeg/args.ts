@@ -169,6 +169,9 @@ export function encodeVideoArgs(options: EncodeOptions): string[] {
     ...(graph ? ['-filter_complex', graph] : []),
     '-map', vf ? '[v]' : '0:v:0',
     '-map', audio.kind === 'song' ? '[a]' : '1:a:0',
+    // Frames pass through as they come: the mp4 muxer's default (cfr) re-times interpolated frames
+    // and duplicated the last ones (measured: 106 frames instead of the 104 the trim let through).
+    '-vsync', '0',
     ...videoCodecArgs(options),
     ...(audio.kind === 'song' ? audioCodecArgs(options.codec, audio.bitrateKbps) : ['-c:a', 'copy']),
     ...containerArgs(options.codec),

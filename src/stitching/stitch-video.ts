@@ -11,7 +11,6 @@ import type { CrossfadeCurve } from '../config/mapping-schema.js';
 import { encodeFramesArgs, encodeVideoArgs, INTERPOLATION_TAIL_FRAMES, type VideoPostOptions } from '../ffmpeg/args.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
 import { spawnProcess, type SpawnedProcess } from '../ffmpeg/run-process.js';
-import type { PlannedSegment } from '../keyframes/plan-segments.js';
 import { durationSec, formatFps, frameCountFor, type Rational, type SampleDuration } from '../keyframes/time.js';
 import { BeatloomError, throwIfAborted } from '../shared/errors.js';
 import { tempPathFor, writeJsonAtomic } from '../shared/fs-atomic.js';
@@ -20,18 +19,10 @@ import { planAudioTrack } from './audio-track.js';
 import { drawDebugOverlay, type DebugOverlayData } from './debug-overlay.js';
 import { applyCuts } from './frame-sources.js';
 import { outputFps, type OutputSettings } from './output-settings.js';
-import { timelineFrames, type TimelineOptions } from './timeline-frames.js';
+import { timelineFrames, type SegmentFrames, type TimelineOptions } from './timeline-frames.js';
 
-export interface StitchInput {
-  readonly segments: readonly PlannedSegment[];
-  readonly frameCount: number;
-  readonly width: number;
-  readonly height: number;
+export interface StitchInput extends SegmentFrames {
   readonly fps: Rational;
-  /** Folder holding segment i's frames. */
-  readonly segmentDir: (segmentIndex: number) => string;
-  /** File name of local frame j inside a segment folder. */
-  readonly frameFile: (localFrame: number) => string;
   /** Crossfade curve and the frames where a transition becomes a hard cut (default: linear, none). */
   readonly transitions?: { readonly curve: CrossfadeCurve; readonly cutFrames: ReadonlySet<number> };
   /** Data for the debug overlay; drawn only when the settings ask for it. */
@@ -117,7 +108,13 @@ export async function stitchVideo(input: StitchInput, output: StitchOutput, opti
           : { kind: 'song', path: output.audioPath, bitrateKbps: settings.audioBitrateKbps, ...planAudioTrack(duration, settings.codec) },
         outPath: tempPath,
       });
-  const proc = spawnProcess(ffmpegPath(), args, { signal });
+  let proc: SpawnedProcess;
+  try {
+    proc = spawnProcess(ffmpegPath(), args, { signal });
+  } catch (error) {
+    await rm(tempPath, { recursive: true, force: true });
+    throw error;
+  }
   proc.child.stdout.resume();
   const stdin = proc.child.stdin;
   const segments = applyCuts(input.segments, input.transitions?.cutFrames ?? new Set());

@@ -15,16 +15,20 @@ import { inflatePngData, isFastPathPng, readPngLayout, rgbFromScanlines, decodeP
 import { blendInto } from './blend-frames.js';
 import { frameSources, type FrameSource } from './frame-sources.js';
 
-export interface TimelineInput {
+/** The rendered segments and where their frames are. */
+export interface SegmentFrames {
   readonly segments: readonly PlannedSegment[];
   readonly frameCount: number;
   readonly width: number;
   readonly height: number;
-  readonly curve: CrossfadeCurve;
   /** Folder holding segment i's frames. */
   readonly segmentDir: (segmentIndex: number) => string;
   /** File name of local frame j inside a segment folder. */
   readonly frameFile: (localFrame: number) => string;
+}
+
+export interface TimelineInput extends SegmentFrames {
+  readonly curve: CrossfadeCurve;
 }
 
 export interface TimelineFrame {
