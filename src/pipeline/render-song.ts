@@ -16,7 +16,7 @@ import { VERSION } from '../shared/version.js';
 import { prepareAudioTrack } from '../stitching/audio-track.js';
 import { overlayDataFor } from '../stitching/debug-overlay.js';
 import { transitionsFor } from '../stitching/frame-sources.js';
-import { assertPostStepsFit, DEFAULT_OUTPUT_SETTINGS, type OutputSettings } from '../stitching/output-settings.js';
+import { assertPostStepsFit, DEFAULT_OUTPUT_SETTINGS, defaultOutputName, type OutputSettings } from '../stitching/output-settings.js';
 import { stitchVideo } from '../stitching/stitch-video.js';
 import { assertWritableFolder, assertWritableOutput } from './output-path.js';
 import { buildRenderPlan } from './render-plan.js';
@@ -34,7 +34,7 @@ export interface RenderRequest {
   readonly height: number;
   readonly seed: number;
   readonly runDir: string;
-  /** Where the video goes; defaults to <runDir>/out.mp4 (<runDir>/frames for a frames-only output). */
+  /** Where the video goes; defaults to <runDir>/out.mp4 (see defaultOutputName). */
   readonly outPath?: string;
   readonly output?: OutputSettings;
 }
@@ -69,7 +69,7 @@ export async function renderSong(request: RenderRequest, options: TaskOptions = 
   const engine = createEngine({ id: request.engineId });
   const mapping = await loadMapping(request.mappingPath);
   const run = await openRunDir(request.runDir);
-  const outPath = request.outPath ?? (output.target === 'frames' ? join(run.root, 'frames') : output.codec === 'vp9' ? join(run.root, 'out.webm') : run.outMp4);
+  const outPath = request.outPath ?? join(run.root, defaultOutputName(output));
   if (output.target === 'frames') await assertWritableFolder(outPath);
   else await assertWritableOutput(outPath, output.codec);
   const audioAbort = new AbortController();

@@ -70,6 +70,12 @@ export type OutputSettings = z.output<typeof outputSettingsSchema>;
 
 export const DEFAULT_OUTPUT_SETTINGS: OutputSettings = outputSettingsSchema.parse({});
 
+/** The output's name in the run directory when the user names none: out.mp4, out.webm (vp9), or frames/. */
+export function defaultOutputName(settings: OutputSettings): string {
+  if (settings.target === 'frames') return 'frames';
+  return settings.codec === 'vp9' ? 'out.webm' : 'out.mp4';
+}
+
 /** Resolves settings from the CLI or a job file; a bad value is one usage error naming it. */
 export function resolveOutputSettings(input: OutputSettingsInput): OutputSettings {
   const result = outputSettingsSchema.safeParse(input);

@@ -27,7 +27,7 @@ interface RenderFlags extends OutputFlags {
 export const DEFAULT_NEGATIVE_PROMPT = 'blurry, low quality, watermark, text';
 
 export function registerRender(program: Command, setExitCode: (code: number) => void): void {
-  const command = program
+  const render = program
     .command('render')
     .description('turn a song and a prompt into a music video')
     .argument('<audio>', 'the song (any format ffmpeg reads)')
@@ -41,47 +41,48 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .option('--seed <n>', 'base seed', '1234')
     .option('--run-dir <dir>', 'where artifacts go (default: runs/<audio name>)')
     .option('--json', 'print progress and the result as JSON lines on stdout')
-    .option('-q, --quiet', 'print nothing but errors');
-  addOutputOptions(command).action(async (audio: string, flags: RenderFlags) => {
-    const reporter = createReporter(reporterMode(flags));
-    const code = await runCommand(async (signal) => {
-      const prompt = requireText(flags.prompt, '--prompt', '"neon city, rain"');
-      const engineId = assertEngineId(flags.engine);
-      const fps = parseFps(flags.fps);
-      const size = parseSize(flags.size);
-      const seed = parseSeed(flags.seed);
-      const output = outputSettingsFromFlags(flags, size, fps);
-      await assertReadableFile(audio);
-      const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));
-      const summary = await renderSong(
-        {
-          audioPath: resolve(audio),
-          prompt,
-          negativePrompt: flags.negative,
-          mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
-          engineId,
-          fps,
-          width: size.width,
-          height: size.height,
-          seed,
-          runDir,
-          outPath: flags.out === undefined ? undefined : resolve(flags.out),
-          output,
-        },
-        { signal, onProgress: reporter.onProgress },
-      );
-      reporter.finish();
-      const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: summary.outputFps, durationSec })}\n`);
-      } else if (!flags.quiet) {
-        const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
-        process.stderr.write(
-          `wrote ${summary.outPath}: ${summary.frameCount} frames at ${summary.outputFps} fps, ${durationSec.toFixed(3)} s, ` +
-            `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
+    .option('-q, --quiet', 'print nothing but errors')
+    .action(async (audio: string, flags: RenderFlags) => {
+      const reporter = createReporter(reporterMode(flags));
+      const code = await runCommand(async (signal) => {
+        const prompt = requireText(flags.prompt, '--prompt', '"neon city, rain"');
+        const engineId = assertEngineId(flags.engine);
+        const fps = parseFps(flags.fps);
+        const size = parseSize(flags.size);
+        const seed = parseSeed(flags.seed);
+        const output = outputSettingsFromFlags(flags, size, fps);
+        await assertReadableFile(audio);
+        const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));
+        const summary = await renderSong(
+          {
+            audioPath: resolve(audio),
+            prompt,
+            negativePrompt: flags.negative,
+            mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
+            engineId,
+            fps,
+            width: size.width,
+            height: size.height,
+            seed,
+            runDir,
+            outPath: flags.out === undefined ? undefined : resolve(flags.out),
+            output,
+          },
+          { signal, onProgress: reporter.onProgress },
         );
-      }
-    }, reporter.finish);
-    setExitCode(code);
-  });
+        reporter.finish();
+        const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: summary.outputFps, durationSec })}\n`);
+        } else if (!flags.quiet) {
+          const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
+          process.stderr.write(
+            `wrote ${summary.outPath}: ${summary.frameCount} frames at ${summary.outputFps} fps, ${durationSec.toFixed(3)} s, ` +
+              `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
+          );
+        }
+      }, reporter.finish);
+      setExitCode(code);
+    });
+  addOutputOptions(render);
 }
