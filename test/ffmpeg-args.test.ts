@@ -24,18 +24,18 @@ describe('ffmpeg command lines', () => {
 });
 
 describe('encoder command lines', () => {
-  const RAW = ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '512x288', '-r', '24000/1001', '-i', 'pipe:0'];
+  const PNG_PIPE = ['-f', 'image2pipe', '-framerate', '24000/1001', '-c:v', 'png', '-i', 'pipe:0'];
   const NO_POST = { interpolate: null, upscale: null };
   const SONG = { kind: 'song', path: '/music/song.flac', sampleRateHz: 48000, sampleCount: 1931588, prerollSamples: 700, bitrateKbps: 192 } as const;
 
-  it('raw frames + the song cut to the sample and pre-rolled for AAC → h264 mp4', () => {
+  it('PNG frames + the song cut to the sample and pre-rolled for AAC → h264 mp4', () => {
     expect(
       encodeVideoArgs({
-        width: 512, height: 288, fps: parseFps('24000/1001'), codec: 'h264', crf: 19, preset: 'superfast', pixelFormat: 'yuv420p',
+        fps: parseFps('24000/1001'), codec: 'h264', crf: 19, preset: 'superfast', pixelFormat: 'yuv420p',
         post: NO_POST, audio: SONG, outPath: '/out/.v.mp4.tmp',
       }),
     ).toEqual([
-      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...RAW,
+      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...PNG_PIPE,
       '-i', '/music/song.flac',
       '-filter_complex', '[1:a]aresample=48000,apad,atrim=end_sample=1931588,adelay=14.593750|14.593750|14.593750|14.593750|14.593750|14.593750|14.593750|14.593750,asetpts=PTS-700/SR/TB[a]',
       '-map', '0:v:0', '-map', '[a]',
@@ -49,11 +49,11 @@ describe('encoder command lines', () => {
   it('a prepared track is copied; h265 with an upscale', () => {
     expect(
       encodeVideoArgs({
-        width: 512, height: 288, fps: parseFps('24000/1001'), codec: 'h265', crf: 22, preset: 'fast', pixelFormat: 'yuv420p10le',
+        fps: parseFps('24000/1001'), codec: 'h265', crf: 22, preset: 'fast', pixelFormat: 'yuv420p10le',
         post: { interpolate: null, upscale: { width: 1024, height: 576 } }, audio: { kind: 'track', path: '/run/audio-aac-0123.m4a' }, outPath: '/out/v.mp4',
       }),
     ).toEqual([
-      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...RAW,
+      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...PNG_PIPE,
       '-i', '/run/audio-aac-0123.m4a',
       '-filter_complex', '[0:v]scale=1024:576:flags=lanczos[v]',
       '-map', '[v]', '-map', '1:a:0',
@@ -67,12 +67,12 @@ describe('encoder command lines', () => {
   it('vp9 + Opus in WebM (no pre-roll), interpolated to 60000/1001 by blending', () => {
     expect(
       encodeVideoArgs({
-        width: 512, height: 288, fps: parseFps('24000/1001'), codec: 'vp9', crf: 32, preset: 'fast', pixelFormat: 'yuv420p',
+        fps: parseFps('24000/1001'), codec: 'vp9', crf: 32, preset: 'fast', pixelFormat: 'yuv420p',
         post: { interpolate: { fps: parseFps('60000/1001'), mode: 'blend', frameCount: 2412 }, upscale: null },
         audio: { ...SONG, prerollSamples: 0, bitrateKbps: 160 }, outPath: '/out/v.webm',
       }),
     ).toEqual([
-      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...RAW,
+      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...PNG_PIPE,
       '-i', '/music/song.flac',
       '-filter_complex', '[0:v]format=yuv444p,minterpolate=fps=60000/1001:mi_mode=blend,trim=end_frame=2412[v];[1:a]aresample=48000,apad,atrim=end_sample=1931588[a]',
       '-map', '[v]', '-map', '[a]',
@@ -126,9 +126,9 @@ describe('encoder command lines', () => {
   });
 
   it('a PNG sequence, one file per frame from 0, optionally upscaled', () => {
-    expect(encodeFramesArgs({ width: 64, height: 64, fps: parseFps('8'), post: { interpolate: null, upscale: { width: 128, height: 128 } }, pattern: '/f/.tmp/frame-%06d.png' })).toEqual([
+    expect(encodeFramesArgs({ fps: parseFps('8'), post: { interpolate: null, upscale: { width: 128, height: 128 } }, pattern: '/f/.tmp/frame-%06d.png' })).toEqual([
       '-hide_banner', '-nostdin', '-y', '-loglevel', 'error',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '64x64', '-r', '8', '-i', 'pipe:0',
+      '-f', 'image2pipe', '-framerate', '8', '-c:v', 'png', '-i', 'pipe:0',
       '-vf', 'scale=128:128:flags=lanczos',
       '-vsync', '0', '-c:v', 'png', '-pix_fmt', 'rgb24', '-start_number', '0', '-f', 'image2',
       '/f/.tmp/frame-%06d.png',

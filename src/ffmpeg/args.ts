@@ -57,10 +57,12 @@ export interface AudioTrackOptions {
   readonly bitrateKbps: number;
 }
 
-/** Raw RGB24 frames on stdin at an exact rational rate. */
-export interface RawVideoInput {
-  readonly width: number;
-  readonly height: number;
+/**
+ * PNG images on stdin, one per frame, at an exact rational rate. PNG rather than raw RGB: most
+ * frames are a segment's PNG passed through as it is, six times fewer bytes through the pipe and
+ * no decode in node (see stitching/timeline-frames.ts); every image must be 8-bit RGB of one size.
+ */
+export interface FrameInput {
   readonly fps: Rational;
 }
 
@@ -70,7 +72,7 @@ export interface RawVideoInput {
  */
 export type AudioSource = ({ readonly kind: 'song' } & AudioTrackOptions) | { readonly kind: 'track'; readonly path: string };
 
-export interface EncodeOptions extends RawVideoInput, VideoEncodeOptions {
+export interface EncodeOptions extends FrameInput, VideoEncodeOptions {
   readonly post: VideoPostOptions;
   readonly audio: AudioSource;
   readonly outPath: string;
@@ -144,13 +146,14 @@ export function audioFilter(audio: AudioTrackOptions, inputLabel: string, output
   return `[${inputLabel}]${steps.join(',')}[${outputLabel}]`;
 }
 
-function rawVideoInputArgs(input: RawVideoInput): string[] {
-  return ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${input.width}x${input.height}`, '-r', formatFps(input.fps), '-i', 'pipe:0'];
+/** image2pipe stamps frame i with i in a time base of 1 / fps: exact for 24000/1001 too. */
+function frameInputArgs(input: FrameInput): string[] {
+  return ['-f', 'image2pipe', '-framerate', formatFps(input.fps), '-c:v', 'png', '-i', 'pipe:0'];
 }
 
 /**
- * Raw RGB24 frames on stdin + the song → one video file. The frame rate is an exact rational,
- * so timestamps are i·den/num, never a rounded float; the video has exactly the frames we send
+ * PNG frames on stdin + the song → one video file. The frame rate is an exact rational, so
+ * timestamps are i·den/num, never a rounded float; the video has exactly the frames we send
  * (or, interpolated, exactly `post.interpolate.frameCount`). The song is cut in the filter
  * graph, by samples. Measured with this ffmpeg (2018): an output `-t` goes through a trim that
  * rounds to the frame grid and drops the last frame, and `-frames:v` ends the whole output when
@@ -164,7 +167,7 @@ export function encodeVideoArgs(options: EncodeOptions): string[] {
     ...COMMON,
     '-y',
     '-loglevel', 'error',
-    ...rawVideoInputArgs(options),
+    ...frameInputArgs(options),
     '-i', audio.path,
     ...(graph ? ['-filter_complex', graph] : []),
     '-map', vf ? '[v]' : '0:v:0',
@@ -198,20 +201,20 @@ export function encodeAudioTrackArgs(audio: AudioTrackOptions, codec: VideoCodec
   ];
 }
 
-export interface FramesOutputOptions extends RawVideoInput {
+export interface FramesOutputOptions extends FrameInput {
   readonly post: VideoPostOptions;
   /** An image2 pattern, e.g. `/out/.frames.tmp/frame-%06d.png`. */
   readonly pattern: string;
 }
 
-/** Raw RGB24 frames on stdin → a PNG sequence numbered from 0, one file per frame (no audio). */
+/** PNG frames on stdin → a PNG sequence numbered from 0, one file per frame (no audio). */
 export function encodeFramesArgs(options: FramesOutputOptions): string[] {
   const vf = videoFilter(options.post);
   return [
     ...COMMON,
     '-y',
     '-loglevel', 'error',
-    ...rawVideoInputArgs(options),
+    ...frameInputArgs(options),
     ...(vf ? ['-vf', vf] : []),
     '-vsync', '0',
     '-c:v', 'png',

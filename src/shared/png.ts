@@ -31,19 +31,30 @@ function chunk(type: string, body: Uint8Array): Buffer {
 export interface PngEncodeOptions {
   /** zlib level 0–9; frames are intermediate files, so the default favours speed. */
   readonly level?: number;
+  /**
+   * Row filter: `sub` (default) makes smooth images compress well; `none` with level 0 is the
+   * fastest PNG there is (a copy and two checksums), for frames that only cross a pipe.
+   */
+  readonly filter?: 'sub' | 'none';
   /** tEXt key/value pairs (e.g. what made the frame). */
   readonly text?: Readonly<Record<string, string>>;
 }
 
-/** Encodes RGB with the Sub filter on every row: fast, and compact for smooth images. */
+/** Encodes 8-bit RGB; every row with the same filter (Sub unless told otherwise). */
 export function encodePng(image: RgbImage, options: PngEncodeOptions = {}): Buffer {
   const { width, height, data } = image;
   if (data.length !== width * height * 3) throw new RangeError(`RGB data is ${data.length} bytes, expected ${width * height * 3}`);
   const stride = width * 3;
-  const raw = Buffer.alloc((stride + 1) * height);
+  const sub = (options.filter ?? 'sub') === 'sub';
+  const raw = Buffer.allocUnsafe((stride + 1) * height);
   for (let y = 0; y < height; y++) {
     const rowIn = y * stride;
     const rowOut = y * (stride + 1);
+    if (!sub) {
+      raw[rowOut] = 0; // None
+      raw.set(data.subarray(rowIn, rowIn + stride), rowOut + 1);
+      continue;
+    }
     raw[rowOut] = 1; // Sub
     for (let x = 0; x < 3 && x < stride; x++) raw[rowOut + 1 + x] = data[rowIn + x]!;
     for (let x = 3; x < stride; x++) raw[rowOut + 1 + x] = (data[rowIn + x]! - data[rowIn + x - 3]!) & 0xff;

@@ -14,6 +14,7 @@ import { spawnProcess, type SpawnedProcess } from '../ffmpeg/run-process.js';
 import { durationSec, formatFps, frameCountFor, type Rational, type SampleDuration } from '../keyframes/time.js';
 import { BeatloomError, throwIfAborted } from '../shared/errors.js';
 import { tempPathFor, writeJsonAtomic } from '../shared/fs-atomic.js';
+import { encodePng } from '../shared/png.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { planAudioTrack } from './audio-track.js';
 import { drawDebugOverlay, type DebugOverlayData } from './debug-overlay.js';
@@ -68,17 +69,17 @@ function postOptions(settings: OutputSettings, fps: Rational, duration: SampleDu
 }
 
 /**
- * Writes a frame; the promise resolves once the pipe can take more, and rejects if ffmpeg exits
- * first. The caller prepares the next frame before awaiting it, so blending overlaps the transfer.
+ * Writes a frame; the promise resolves once the pipe can take more. If ffmpeg exits or stops
+ * reading first, it rejects with ffmpeg's own error (its exit code and last stderr lines), not
+ * the EPIPE the write saw. The caller prepares the next frame before awaiting it.
  */
-function writeFrame(stdin: Writable, data: Uint8Array, proc: SpawnedProcess, onWritten: () => void): Promise<void> {
-  if (stdin.write(data, onWritten)) return Promise.resolve();
-  const drained = Promise.race([
-    once(stdin, 'drain').then(() => undefined),
+function writeFrame(stdin: Writable, data: Uint8Array, proc: SpawnedProcess): Promise<void> {
+  if (stdin.write(data)) return Promise.resolve();
+  const exitedEarly = (): Promise<never> =>
     proc.done.then(() => {
       throw new BeatloomError('E_ENCODER_EXIT', 'ffmpeg stopped reading frames before the last one', { hint: 'please report this with the command you ran' });
-    }),
-  ]);
+    });
+  const drained = Promise.race([once(stdin, 'drain').then(() => undefined, exitedEarly), exitedEarly()]);
   drained.catch(() => undefined);
   return drained;
 }
@@ -93,10 +94,8 @@ export async function stitchVideo(input: StitchInput, output: StitchOutput, opti
   const tempPath = tempPathFor(output.outPath);
   if (frames) await mkdir(tempPath, { recursive: true });
   const args = frames
-    ? encodeFramesArgs({ width: input.width, height: input.height, fps: input.fps, post, pattern: join(tempPath, FRAME_PATTERN) })
+    ? encodeFramesArgs({ fps: input.fps, post, pattern: join(tempPath, FRAME_PATTERN) })
     : encodeVideoArgs({
-        width: input.width,
-        height: input.height,
         fps: input.fps,
         codec: settings.codec,
         crf: settings.crf,
@@ -122,17 +121,23 @@ export async function stitchVideo(input: StitchInput, output: StitchOutput, opti
   try {
     const stream = timelineFrames(
       { ...input, segments, curve: input.transitions?.curve ?? 'linear' },
-      { signal, lookahead: options.lookahead, poolSize: options.poolSize },
+      { signal, lookahead: options.lookahead, poolSize: options.poolSize, decodeAll: overlay !== undefined },
     );
     let writable: Promise<void> = Promise.resolve();
     for await (const frame of stream) {
-      if (overlay) drawDebugOverlay(frame.data, input.width, input.height, frame.index, input.fps, frame.sources, overlay);
+      let png: Uint8Array;
+      if (frame.kind === 'png') png = frame.png;
+      else {
+        if (overlay) drawDebugOverlay(frame.data, input.width, input.height, frame.index, input.fps, frame.sources, overlay);
+        // Stored, unfiltered: the cheapest PNG to make and to decode; it only crosses the pipe.
+        png = encodePng({ width: input.width, height: input.height, data: frame.data }, { level: 0, filter: 'none' });
+        frame.release();
+      }
       // The interpolator needs frames past the last one to reach the end (see videoFilter).
       const copies = post.interpolate && frame.index === input.frameCount - 1 ? 1 + INTERPOLATION_TAIL_FRAMES : 1;
-      let left = copies;
       for (let c = 0; c < copies; c++) {
         await writable;
-        writable = writeFrame(stdin, frame.data, proc, () => --left === 0 && frame.release());
+        writable = writeFrame(stdin, png, proc);
       }
       onProgress?.({ stage: 'stitch', done: frame.index + 1, total: input.frameCount, unit: 'frames' });
     }
