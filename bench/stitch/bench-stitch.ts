@@ -9,8 +9,8 @@
  * Segment frames are real preview-engine frames: a pool of POOL_SEGMENTS distinct 16-frame
  * segments is rendered once into .bench-out/stitch/pool, and every planned segment of the song
  * reads one of them (segment i → pool i mod POOL_SEGMENTS, through its own folder of hard
- * links), so the stitcher reads, inflates, unfilters and blends one PNG per frame (two in
- * crossfades) exactly as in a render, without 5 GB of frames on disk. The pool stays in the page
+ * links), so the stitcher reads every frame's PNG and passes it on, or decodes and blends two in
+ * crossfades, exactly as in a render, without 5 GB of frames on disk. The pool stays in the page
  * cache, as a freshly rendered run's frames usually are. The song is a click track at 120 BPM
  * encoded to MP3 once. Timings are wall-clock, best of --runs; the machine may be shared.
  *
