@@ -3,7 +3,7 @@
  * by reading the output back: PNG sequences byte for byte, videos by decoding.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CrossfadeCurve } from '../src/config/mapping-schema.js';
@@ -12,6 +12,7 @@ import { planSegments, type PlannedSegment } from '../src/keyframes/plan-segment
 import { frameCountFor, rational, type Rational } from '../src/keyframes/time.js';
 import { AbortedError } from '../src/shared/errors.js';
 import { decodePng, encodePng } from '../src/shared/png.js';
+import { prepareAudioTrack } from '../src/stitching/audio-track.js';
 import { blendInto } from '../src/stitching/blend-frames.js';
 import { applyCuts, frameSources } from '../src/stitching/frame-sources.js';
 import { resolveOutputSettings, type OutputSettingsInput } from '../src/stitching/output-settings.js';
@@ -179,6 +180,21 @@ describe('stitchVideo → PNG sequence', () => {
       const error = (a: Uint8Array): number => a.reduce((sum, v, i) => sum + Math.abs(v - expected[i]!), 0) / a.length;
       expect(error(frames[f]!)).toBeLessThan(Math.min(...[f - 1, f + 1].filter((g) => g >= 0 && g < 49).map((g) => error(frames[g]!))));
     }
+    expect(await decodedAudioSamples(outPath, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
+  });
+
+  it('prepares the song\'s track once: exact to the sample, reused, muxed by copy', async () => {
+    const tracks = join(dir, 'tracks');
+    const request = { songPath: song, songKey: 'song-v1', duration, codec: 'h264', bitrateKbps: 128 } as const;
+    const path = await prepareAudioTrack(request, tracks);
+    expect(await decodedAudioSamples(path, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
+    const made = (await stat(path)).mtimeMs;
+    expect(await prepareAudioTrack(request, tracks)).toBe(path);
+    expect((await stat(path)).mtimeMs).toBe(made);
+    expect(await prepareAudioTrack({ ...request, songKey: 'song-v2' }, tracks)).not.toBe(path);
+    const outPath = join(dir, 'copied.mp4');
+    await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), { audioPath: song, audioTrackPath: path, duration, outPath, settings: resolveOutputSettings({}) });
+    expect((await decodeVideoFrames(outPath, W, H)).length).toBe(49);
     expect(await decodedAudioSamples(outPath, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
   });
 });
