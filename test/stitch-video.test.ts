@@ -197,4 +197,13 @@ describe('stitchVideo → PNG sequence', () => {
     expect((await decodeVideoFrames(outPath, W, H)).length).toBe(49);
     expect(await decodedAudioSamples(outPath, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
   });
+
+  it('reports ffmpeg\'s own error when it stops early, not the broken pipe', async () => {
+    const outPath = join(dir, 'no-track.mp4');
+    const run = stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), {
+      audioPath: song, audioTrackPath: join(dir, 'missing-track.m4a'), duration, outPath, settings: resolveOutputSettings({}),
+    });
+    await expect(run).rejects.toThrow(/^ffmpeg exited with code 1: .*missing-track\.m4a: No such file or directory/);
+    expect(existsSync(outPath)).toBe(false);
+  });
 });

@@ -3,7 +3,6 @@
  * segment folders through the blend (timeline-frames.ts) into ffmpeg; the song goes in cut to the
  * sample (audio-track.ts). The output is written under a temp name and renamed when complete.
  */
-import { once } from 'node:events';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -71,15 +70,31 @@ function postOptions(settings: OutputSettings, fps: Rational, duration: SampleDu
 /**
  * Writes a frame; the promise resolves once the pipe can take more. If ffmpeg exits or stops
  * reading first, it rejects with ffmpeg's own error (its exit code and last stderr lines), not
- * the EPIPE the write saw. The caller prepares the next frame before awaiting it.
+ * the EPIPE the write saw. The caller prepares the next frame before awaiting it. Listeners are
+ * removed as soon as one fires: racing each frame against the process's long-lived `done`
+ * promise would add a reaction to it per frame, and memory would grow with the song.
  */
 function writeFrame(stdin: Writable, data: Uint8Array, proc: SpawnedProcess): Promise<void> {
   if (stdin.write(data)) return Promise.resolve();
-  const exitedEarly = (): Promise<never> =>
-    proc.done.then(() => {
-      throw new BeatloomError('E_ENCODER_EXIT', 'ffmpeg stopped reading frames before the last one', { hint: 'please report this with the command you ran' });
-    });
-  const drained = Promise.race([once(stdin, 'drain').then(() => undefined, exitedEarly), exitedEarly()]);
+  const drained = new Promise<void>((resolve, reject) => {
+    const stopped = (): void => {
+      cleanup();
+      proc.done.then(() => reject(new BeatloomError('E_ENCODER_EXIT', 'ffmpeg stopped reading frames before the last one', { hint: 'please report this with the command you ran' })), reject);
+    };
+    const drain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = (): void => {
+      stdin.off('drain', drain);
+      stdin.off('error', stopped);
+      proc.child.off('close', stopped);
+    };
+    stdin.on('drain', drain);
+    stdin.on('error', stopped);
+    proc.child.on('close', stopped);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) stopped();
+  });
   drained.catch(() => undefined);
   return drained;
 }
