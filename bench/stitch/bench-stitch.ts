@@ -5,6 +5,7 @@
  *   npm run bench:stitch                          # 300 s and 3600 s, default + ultrafast, best of 2
  *   npm run bench:stitch -- --lengths 300 --runs 3 --presets default,veryfast,medium
  *   npm run bench:stitch -- --verify              # also decode each output: frames, durations
+ *   npm run bench:stitch -- --quality             # x264 presets on the pool's frames: CPU, size, SSIM
  *
  * Segment frames are real preview-engine frames: a pool of POOL_SEGMENTS distinct 16-frame
  * segments is rendered once into .bench-out/stitch/pool, and every planned segment of the song
@@ -26,6 +27,7 @@ import { promisify } from 'node:util';
 import { createPreviewEngine } from '../../src/engines/preview/preview-engine.js';
 import { frameFileName, type SegmentJob } from '../../src/engines/engine.js';
 import { ffmpegPath } from '../../src/ffmpeg/ffmpeg-path.js';
+import { decodePng } from '../../src/shared/png.js';
 import { planSegments } from '../../src/keyframes/plan-segments.js';
 import { frameCountFor, rational } from '../../src/keyframes/time.js';
 import { prepareAudioTrack } from '../../src/stitching/audio-track.js';
@@ -51,6 +53,7 @@ const lengths = argValue('--lengths', '300,3600').split(',').map(Number);
 const runs = Number(argValue('--runs', '2'));
 const presets = argValue('--presets', 'default,ultrafast').split(',');
 const verify = process.argv.includes('--verify');
+const quality = process.argv.includes('--quality');
 
 async function renderPool(): Promise<string> {
   const dir = join(OUT, 'pool');
@@ -211,4 +214,44 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** The encoder settings the default was chosen among (see CODEC_DEFAULTS in src/stitching/output-settings.ts). */
+const QUALITY_CANDIDATES = [
+  ['medium', 18],
+  ['veryfast', 16],
+  ['superfast', 19],
+  ['ultrafast', 17],
+] as const;
+
+/**
+ * Encodes the pool's frames (twice over) with each candidate, as the stitcher would (rgb24 →
+ * yuv420p, libx264), and reports ffmpeg's CPU time per frame (user + sys from /usr/bin/time, best
+ * of 3), the file size and the SSIM against the source frames.
+ */
+async function qualityTable(): Promise<void> {
+  const pool = await renderPool();
+  const raw = join(OUT, 'pool.rgb');
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < POOL_SEGMENTS; i++) {
+    for (let j = 0; j < FRAMES; j++) frames.push(decodePng(await readFile(join(pool, String(i).padStart(4, '0'), frameFileName(j)))).data);
+  }
+  await writeFile(raw, Buffer.concat([...frames, ...frames]));
+  const frameCount = 2 * frames.length;
+  const input = ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${SIZE}x${SIZE}`, '-r', '8', '-i', raw];
+  console.log(`x264 on ${frameCount} preview frames at ${SIZE}x${SIZE} (CPU best of 3; machine shared)`);
+  for (const [preset, crf] of QUALITY_CANDIDATES) {
+    const out = join(OUT, `quality-${preset}-${crf}.mp4`);
+    let cpuSec = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const { stderr } = await run('/usr/bin/time', ['-f', '%U %S', ffmpegPath(), '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...input, '-c:v', 'libx264', '-preset', preset, '-crf', String(crf), '-pix_fmt', 'yuv420p', out]);
+      const [user, sys] = stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
+      cpuSec = Math.min(cpuSec, user! + sys!);
+    }
+    const { stderr } = await run(ffmpegPath(), ['-hide_banner', '-nostdin', ...input, '-i', out, '-lavfi', '[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[b][a]ssim', '-f', 'null', '-']);
+    const ssim = /All:([\d.]+) \(([\d.]+)\)/.exec(stderr);
+    console.log(
+      `  ${preset.padEnd(9)} crf ${crf}: ${((cpuSec * 1000) / frameCount).toFixed(1)} ms/frame, ${((await stat(out)).size / 1e6).toFixed(2)} MB, SSIM ${ssim?.[1]} (${ssim?.[2]} dB)`,
+    );
+  }
+}
+
+await (quality ? qualityTable() : main());

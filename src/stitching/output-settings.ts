@@ -16,17 +16,18 @@ export const PIXEL_FORMATS = ['yuv420p', 'yuv422p', 'yuv444p', 'yuv420p10le', 'y
 export const CRF_RANGE: Readonly<Record<VideoCodec, readonly [number, number]>> = { h264: [0, 51], h265: [0, 51], vp9: [0, 63] };
 
 /**
- * Per-codec defaults. h264: `superfast` at crf 19, chosen by measurement (640 preview frames at
- * 512×512, ffmpeg CPU time (colour conversion + x264) best of 3 on this shared 2-core machine, SSIM against the source):
+ * Per-codec defaults. h264: `superfast` at crf 19, chosen by measurement (`npm run bench:stitch --
+ * --quality`: 768 preview frames at 512×512, ffmpeg CPU time for colour conversion + x264, best of
+ * 3 on this shared 2-core machine, SSIM against the source frames):
  *
- *   medium    crf 18: 15.4 ms/frame, SSIM 26.27 dB, 4.3 MB   (x264's default preset)
- *   veryfast  crf 16:  7.0 ms/frame, SSIM 26.27 dB, 5.2 MB
- *   superfast crf 19:  4.3 ms/frame, SSIM 26.35 dB, 6.3 MB   ← default
- *   ultrafast crf 17:  4.8 ms/frame, SSIM 25.90 dB, 8.0 MB
+ *   medium    crf 18: 14.4 ms/frame, SSIM 26.49 dB, 3.64 MB   (x264's own default preset)
+ *   veryfast  crf 16:  6.7 ms/frame, SSIM 26.38 dB, 4.44 MB
+ *   superfast crf 19:  3.6 ms/frame, SSIM 26.56 dB, 5.99 MB   ← default
+ *   ultrafast crf 17:  4.7 ms/frame, SSIM 25.99 dB, 8.23 MB
  *
- * The default keeps medium's picture (SSIM) and pays in file size (+45 %), not in time: the stitch
- * has a budget of 12.5 ms of CPU per frame on two cores to run at 20× realtime at 8 fps, and the
- * PNG decode and blend need part of it. `--preset medium --crf 18` gives the smaller file.
+ * The default keeps medium's picture (SSIM) and pays in file size (+65 %), not in time: the stitch
+ * has 12.5 ms of CPU per frame on two cores to run at 20× realtime at 8 fps, and reading and
+ * decoding the frames needs part of it. `--preset medium --crf 18` gives the smaller file.
  * h265 and vp9 defaults follow their encoders' usual quality points.
  */
 export const CODEC_DEFAULTS: Readonly<Record<VideoCodec, { readonly crf: number; readonly preset: VideoPreset }>> = {
