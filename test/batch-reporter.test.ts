@@ -9,6 +9,7 @@ function summary(over: Partial<RenderSummary>): RenderSummary {
     outPath: '/v/a.mp4',
     runDir: '/runs/a',
     frameCount: 318,
+    outputFps: '8',
     duration: { sampleCount: 876298, sampleRateHz: 22050 },
     segments: 26,
     renderedSegments: 20,

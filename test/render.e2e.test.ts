@@ -36,7 +36,8 @@ describe('beatloom render (preview engine), checked by decoding the output', () 
 
     // The run directory holds every artifact, one folder per segment.
     const names = await readdir(runDir);
-    expect(names.sort()).toEqual(['analysis.json', 'keyframes.json', 'plan.json', 'run.json', 'segments']);
+    // The song's encoded track is kept for later stitches (stitching/audio-track.ts).
+    expect(names.sort()).toEqual(['analysis.json', expect.stringMatching(/^audio-aac-[0-9a-f]{16}\.m4a$/), 'keyframes.json', 'plan.json', 'run.json', 'segments']);
     const keyframes = keyframesSchema.parse(JSON.parse(await readFile(join(runDir, 'keyframes.json'), 'utf8')));
     expect(keyframes.frameCount).toBe(51);
     expect(await readdir(join(runDir, 'segments'))).toEqual(keyframes.segments.map((s) => String(s.index).padStart(4, '0')));

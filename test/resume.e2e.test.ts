@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderPlanSchema, planHash } from '../src/pipeline/render-plan.js';
 import { runRecordSchema } from '../src/pipeline/run-record.js';
-import { DEFAULT_ENCODE_SETTINGS } from '../src/stitching/stitch-video.js';
+import { DEFAULT_OUTPUT_SETTINGS } from '../src/stitching/output-settings.js';
 import { DEFAULT_MAPPING_PATH } from '../src/shared/package-root.js';
 import { VERSION } from '../src/shared/version.js';
 import { runCli } from './helpers/cli.js';
@@ -114,7 +114,7 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
       video: { fps: '8', frameCount: 160, width: SIZE, height: SIZE, continuity: 'chain' },
       engine: { id: 'preview', settings: { engine: 'preview', watermark: true }, concurrency: 1 },
       sampler: { steps: 4 },
-      encode: { ...DEFAULT_ENCODE_SETTINGS },
+      encode: { ...DEFAULT_OUTPUT_SETTINGS },
       plan: { hash: planHash(plan), segments: 13 },
       segments: { rendered: 13, reused: 0 },
       output: { path: join(dir, 'clean.mp4'), sha256: await sha256Of(join(dir, 'clean.mp4')), sizeBytes: (await readFile(join(dir, 'clean.mp4'))).length },

@@ -5,6 +5,7 @@ import { registerPlan } from './commands/plan.js';
 import { registerBatch } from './commands/batch.js';
 import { registerEngines } from './commands/engines.js';
 import { registerRender } from './commands/render.js';
+import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command();
@@ -22,6 +23,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerPlan(program, setExitCode);
   registerBatch(program, setExitCode);
   registerEngines(program, setExitCode);
+  registerVerify(program, setExitCode);
   return program;
 }
 

@@ -3,7 +3,7 @@ import { ANALYSIS_VERSION } from '../analysis/analysis-schema.js';
 import { KEYFRAMES_VERSION } from '../keyframes/keyframes-schema.js';
 import { formatFps } from '../keyframes/time.js';
 import { VERSION } from '../shared/version.js';
-import type { EncodeSettings } from '../stitching/stitch-video.js';
+import type { OutputSettings } from '../stitching/output-settings.js';
 import type { PreparedRender } from './prepare-render.js';
 import { planHash, PLAN_VERSION, SEGMENT_HASH_VERSION } from './render-plan.js';
 import { DEFAULT_SAMPLER, type RenderRequest } from './render-request.js';
@@ -13,14 +13,14 @@ export interface RunRecordInput {
   readonly request: RenderRequest;
   readonly prepared: PreparedRender;
   readonly engine: RenderEngine;
-  readonly encode: EncodeSettings;
+  readonly output: OutputSettings;
   readonly ffmpeg: { readonly path: string; readonly version: string };
   readonly startedAt: Date;
 }
 
 /** run.json as a render starts: the inputs and settings; counts and timings come as it goes. */
 export function buildRunRecord(input: RunRecordInput): RunRecord {
-  const { request, prepared, engine, encode, startedAt } = input;
+  const { request, prepared, engine, output, startedAt } = input;
   const { plan } = prepared;
   return {
     version: RUN_RECORD_VERSION,
@@ -33,7 +33,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     video: { fps: formatFps(request.fps), frameCount: plan.frameCount, width: plan.width, height: plan.height, continuity: plan.continuity },
     engine: { id: engine.id, settings: { ...engine.settingsFingerprint }, concurrency: engine.capabilities.concurrency },
     sampler: { ...(request.sampler ?? DEFAULT_SAMPLER) },
-    encode: { ...encode },
+    encode: { ...output },
     ffmpeg: { ...input.ffmpeg },
     plan: {
       hash: planHash(plan),

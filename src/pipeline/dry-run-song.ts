@@ -5,11 +5,10 @@
  * run can look at a run directory while a render works in it.
  */
 import { createEngine } from '../engines/registry.js';
-import { DEFAULT_ENCODE_SETTINGS } from '../stitching/stitch-video.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { describePlan, type PlanOverview } from './describe-plan.js';
 import { estimateEngineTime, type CalibrationCache, type EngineTimeEstimate } from './estimate-engine-time.js';
-import { assertWritableOutput } from './output-path.js';
+import { resolveOutput } from './output-path.js';
 import { prepareRender } from './prepare-render.js';
 import { findReusableSegments } from './render-segments.js';
 import type { RenderRequest } from './render-request.js';
@@ -34,11 +33,10 @@ export interface DryRunOptions extends TaskOptions {
 
 export async function dryRunSong(request: RenderRequest, options: DryRunOptions = {}): Promise<DryRunReport> {
   const { shared, signal } = options;
-  const engine = shared?.engine ?? createEngine({ id: request.engineId });
+  const engine = shared?.engine ?? createEngine({ ...request.engineOptions, id: request.engineId });
   try {
     const run = runDirAt(request.runDir);
-    const outPath = request.outPath ?? run.outMp4;
-    await assertWritableOutput(outPath, (request.encode ?? DEFAULT_ENCODE_SETTINGS).codec);
+    const { outPath } = await resolveOutput(request);
     const prepare = () => prepareRender(request, engine, run, { ...options, writePlan: false });
     const prepared = await (shared ? shared.prepareSlots.run(prepare, [shared.priority], signal) : prepare());
     const { plan, keyframes } = prepared;

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { analyzeFile } from '../analysis/analyze.js';
 import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
 import { loadMapping } from '../config/load-mapping.js';
+import type { TransitionSettings } from '../config/mapping-schema.js';
 import { resolvePromptTexts, type PromptTexts } from '../config/prompt-texts.js';
 import type { RenderEngine } from '../engines/engine.js';
 import { assertReadableFile } from '../ffmpeg/decode-audio.js';
@@ -23,6 +24,10 @@ import { readArtifact, writeArtifact, type RunDir } from './run-dir.js';
 export interface PreparedRender {
   /** What {prompt} and {negative} stood for. */
   readonly texts: PromptTexts;
+  /** The song's beats and bar starts (for cuts on beats and the debug overlay). */
+  readonly beats: { readonly beats: readonly number[]; readonly downbeats: readonly number[] };
+  /** How segments meet in the video (the mapping's transitions). */
+  readonly transitions: TransitionSettings;
   readonly keyframes: Keyframes;
   readonly plan: RenderPlan;
   readonly duration: SampleDuration;
@@ -84,6 +89,8 @@ export async function prepareRender(request: RenderRequest, engine: Pick<RenderE
   options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
   return {
     texts,
+    beats: { beats: analysis.beats, downbeats: analysis.downbeats },
+    transitions: mapping.transitions,
     keyframes,
     plan,
     duration,

@@ -4,7 +4,7 @@
  */
 import type { EngineConfig } from '../engines/registry.js';
 import type { Rational } from '../keyframes/time.js';
-import type { EncodeSettings } from '../stitching/stitch-video.js';
+import type { OutputSettings } from '../stitching/output-settings.js';
 
 /** The sampler values fixed per render (cfg comes per segment from the mapping). */
 export interface SamplerSettings {
@@ -34,9 +34,10 @@ export interface RenderRequest extends SongRequest {
   readonly engineOptions?: Omit<EngineConfig, 'id'>;
   readonly width: number;
   readonly height: number;
-  /** Where the video goes; defaults to <runDir>/out.mp4. */
+  /** Where the video goes; defaults to <runDir>/out.mp4 (see defaultOutputName). */
   readonly outPath?: string;
-  readonly encode?: EncodeSettings;
+  /** Codec, quality, frames-only, overlay, upscale, interpolation (defaults: DEFAULT_OUTPUT_SETTINGS). */
+  readonly output?: OutputSettings;
   readonly sampler?: SamplerSettings;
 }
 

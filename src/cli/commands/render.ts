@@ -1,6 +1,6 @@
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { formatFps, parseFps } from '../../keyframes/time.js';
+import { parseFps } from '../../keyframes/time.js';
 import { dryRunSong } from '../../pipeline/dry-run-song.js';
 import { renderSong } from '../../pipeline/render-song.js';
 import type { RenderRequest } from '../../pipeline/render-request.js';
@@ -10,11 +10,12 @@ import { addComfyOptions, resolveEngineSelection, type ComfyFlags } from '../com
 import { formatDryRun } from '../format-dry-run.js';
 import { DEFAULT_NEGATIVE_PROMPT } from '../../config/prompt-texts.js';
 import { parseSeed, parseSize } from '../options.js';
+import { addOutputOptions, outputSettingsFromFlags, type OutputFlags } from '../output-flags.js';
 import { reportWarnings } from '../reporters/report-warnings.js';
 import { createReporter, reporterMode } from '../reporters/progress-reporter.js';
 import { runCommand } from '../run-command.js';
 
-interface RenderFlags extends ComfyFlags {
+interface RenderFlags extends ComfyFlags, OutputFlags {
   prompt?: string;
   negative?: string;
   out?: string;
@@ -37,7 +38,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .argument('<audio>', 'the song (any format ffmpeg reads)')
     .option('-p, --prompt <text>', 'what the video shows, e.g. "neon city, rain" ({prompt} in the mapping)')
     .option('-n, --negative <text>', `what it should avoid ({negative} in the mapping; default: "${DEFAULT_NEGATIVE_PROMPT}")`)
-    .option('-o, --out <file>', 'the video to write (default: <run-dir>/out.mp4)')
+    .option('-o, --out <path>', 'the video to write (default: <run-dir>/out.mp4, out.webm for vp9), or the folder for --frames-only')
     .option('-m, --mapping <yaml>', 'how the music drives the picture (default: mappings/default.yaml)')
     .option('-e, --engine <id>', 'render engine: preview or comfyui (default: the config file’s, else preview)')
     .option('--fps <fps>', 'frame rate: an integer or a ratio like 24000/1001', '8')
@@ -48,6 +49,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .option('-q, --quiet', 'print nothing but errors')
     .option('--force', 'ignore what the run directory holds: analyse, render every segment and stitch again')
     .option('--dry-run', 'print the plan and an estimate of engine time; render nothing, write no video');
+  addOutputOptions(command);
   addComfyOptions(command)
     .action(async (audio: string, flags: RenderFlags) => {
       const reporter = createReporter(reporterMode(flags));
@@ -64,6 +66,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         const fps = parseFps(flags.fps);
         const size = parseSize(flags.size);
         const seed = parseSeed(flags.seed);
+        const output = outputSettingsFromFlags(flags, size, fps);
         await assertReadableFile(audio);
         const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));
         const request: RenderRequest = {
@@ -79,6 +82,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
           seed,
           runDir,
           outPath: flags.out === undefined ? undefined : resolve(flags.out),
+          output,
         };
         if (flags.dryRun) {
           const report = await dryRunSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
@@ -92,11 +96,11 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         reportWarnings(summary.warnings, flags);
         const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: formatFps(fps), durationSec })}\n`);
+          process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: summary.outputFps, durationSec })}\n`);
         } else if (!flags.quiet) {
           const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
           process.stderr.write(
-            `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${formatFps(fps)} fps, ${durationSec.toFixed(3)} s, ` +
+            `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${summary.outputFps} fps, ${durationSec.toFixed(3)} s, ` +
               `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
           );
         }
