@@ -23,6 +23,7 @@ function fakeEngine(log: EngineLog, concurrency: number): RenderEngine {
     id: 'preview',
     capabilities: { initImage: false, perFrameMotionScale: false, maxFrames: 16, concurrency },
     settingsFingerprint: { fake: true },
+    sampler: { steps: 4 },
     async checkHealth() {
       return { ok: true, engine: 'fake', summary: '', details: {}, problems: [] };
     },

@@ -38,6 +38,11 @@ export const workflowMapSchema = z
     height: workflowTargetsSchema.optional(),
     cfg: workflowTargetsSchema.optional(),
     steps: workflowTargetsSchema.optional(),
+    /**
+     * A LoRA the mapping drives (by its name in the mapping's targets.loras) → the inputs that get
+     * its strength per segment, e.g. `{ add_detail: [20.strength_model, 20.strength_clip] }`.
+     */
+    loras: z.record(z.string().min(1), workflowTargetsSchema).optional(),
   })
   .strict();
 export type WorkflowMap = z.infer<typeof workflowMapSchema>;
