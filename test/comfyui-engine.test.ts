@@ -360,6 +360,8 @@ describe('comfyui engine: bring your own workflow', () => {
     // The map has no steps target: the workflow's KSampler says 2, whatever the config says.
     expect(e.sampler).toEqual({ steps: 2 });
     expect(e.settingsFingerprint).toMatchObject({ steps: 2 });
+    expect(notices).toEqual([`steps 8 is not used: the workflow map has no steps target, so ${files.workflow} samples with its own (2)`]);
+    notices.length = 0;
     e.checkNeeds({ loras: ['add_detail'] });
     expect(() => e.checkNeeds({ loras: ['add_detail', 'glow'] })).toThrow(
       /^the mapping drives the LoRA 'glow', but the workflow map gives it no input$/,

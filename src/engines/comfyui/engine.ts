@@ -189,6 +189,9 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
     if (workflow) {
       const current = workflow;
       perFrameMotionScale = current.targets.motionScale.some((target) => isScheduleTarget(current, target));
+      if (config.steps !== undefined && current.targets.steps.length === 0) {
+        notice(`steps ${config.steps} is not used: the workflow map has no steps target, so ${current.fileName} samples with its own (${sampler().steps})`);
+      }
     } else {
       perFrameMotionScale = usable.every((r) => r.catalogue?.perFrameMotionScale === true);
     }
