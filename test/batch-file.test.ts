@@ -72,6 +72,49 @@ describe('batch file', () => {
     ]);
   });
 
+  it('engine settings: the job over the defaults over flags / BEATLOOM_COMFY_URL / the config file, key by key', () => {
+    // What `render` would use here: the config file says comfyui, the environment gives the server.
+    const base = { engineId: 'comfyui', comfyui: { url: ['http://env:8188'], checkpoint: 'file.safetensors', steps: 4 } };
+    const batch = parseBatch(
+      [
+        'version: 1',
+        'defaults:',
+        '  prompt: x',
+        '  engineOptions: { checkpoint: defaults.safetensors, workflow: wf/a.json, workflowMap: wf/a.yaml }',
+        'jobs:',
+        '  - audio: a.wav',
+        '  - audio: b.wav',
+        '    engineOptions: { checkpoint: job.safetensors, url: "http://job:8188" }',
+        '  - audio: c.wav',
+        '    engine: preview',
+      ].join('\n'),
+      FILE,
+      base,
+    );
+    const fromDefaults = { url: ['http://env:8188'], checkpoint: 'defaults.safetensors', steps: 4, workflow: '/work/jobs/wf/a.json', workflowMap: '/work/jobs/wf/a.yaml' };
+    expect(batch.jobs.map((job) => [job.engine, job.request.engineId])).toEqual([
+      [{ id: 'comfyui', options: fromDefaults }, 'comfyui'],
+      [{ id: 'comfyui', options: { ...fromDefaults, checkpoint: 'job.safetensors', url: 'http://job:8188' } }, 'comfyui'],
+      // The defaults' engineOptions are for the defaults' engine.
+      [{ id: 'preview', options: {} }, 'preview'],
+    ]);
+    // Without a config file or flags, a job names its engine or gets the preview.
+    const plain = parseBatch('version: 1\njobs:\n  - { audio: a.wav, prompt: x, engine: comfyui, engineOptions: { url: "gpu:8188" } }\n  - { audio: b.wav, prompt: x }\n', FILE);
+    expect(plain.jobs.map((job) => job.engine)).toEqual([
+      { id: 'comfyui', options: { url: 'gpu:8188' } },
+      { id: 'preview', options: {} },
+    ]);
+  });
+
+  it('checks engine options against the engine they go to, which the config file may choose', () => {
+    const text = 'version: 1\ndefaults:\n  engineOptions: { url: "http://gpu:8188" }\njobs:\n  - { audio: a.wav, prompt: x }\n';
+    expect(() => parseBatch(text, FILE)).toThrow("/work/jobs/batch.yaml:3:18: defaults.engineOptions: unknown option 'url' for the preview engine");
+    expect(parseBatch(text, FILE, { engineId: 'comfyui', comfyui: {} }).jobs[0]!.engine).toEqual({ id: 'comfyui', options: { url: 'http://gpu:8188' } });
+    expect(() => parseBatch('version: 1\njobs:\n  - { audio: a.wav, prompt: x, engineOptions: { checkpoint: 3 } }\n', FILE, { engineId: 'comfyui', comfyui: {} })).toThrow(
+      '/work/jobs/batch.yaml:3:61: jobs[0].engineOptions.checkpoint: Invalid input: expected string, received number for the comfyui engine',
+    );
+  });
+
   it('uses the default mapping and a runsDir when given', () => {
     const batch = parseBatch('version: 1\nrunsDir: /scratch/runs\njobs:\n  - { audio: a.wav, prompt: x }\n', FILE);
     expect(batch.jobs[0]!.request.mappingPath).toBe(DEFAULT_MAPPING_PATH);

@@ -91,7 +91,7 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
     await e.prepare({});
     expect(e.settingsFingerprint).toEqual({
       engine: 'comfyui',
-      graph: 1,
+      graph: 2,
       checkpoint: 'random_sd15_fp16.safetensors',
       motionModel: 'animatediff_lightning_4step_comfyui.safetensors',
       betaSchedule: 'sqrt_linear (AnimateDiff)',
@@ -110,6 +110,78 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
     expect(e.capabilities.perFrameMotionScale).toBe(false);
     await e.renderSegment(JOB, { workDir: await tempDir() });
     expect(s.prompts[0]!.graph['2']).toEqual({ class_type: 'ADE_MultivalDynamic', inputs: { float_val: 1.1 } });
+  });
+});
+
+describe('comfyui engine: what the mapping asks for', () => {
+  const BLEND = segmentJob({
+    prompt: 'neon city',
+    promptBlend: [
+      { prompt: 'neon city', negativePrompt: 'blurry', weight: 0.75 },
+      { prompt: 'calm ocean', negativePrompt: 'blurry', weight: 0.25 },
+    ],
+    loras: [{ name: 'add_detail', strength: 0.35 }],
+  });
+
+  it('finds a mapping’s LoRA by its name without extension, and the server runs the blend and LoRA graph it is sent', async () => {
+    const s = await server({ loras: ['film.safetensors', 'add_detail.safetensors'] });
+    const e = engine({ url: s.url, loras: [{ name: 'film.safetensors', strengthModel: 0.5, strengthClip: 0.5 }] });
+    await e.prepare({});
+    e.checkNeeds({ loras: ['add_detail'] });
+    const dir = await tempDir();
+    const result = await e.renderSegment(BLEND, { workDir: dir });
+    expect(result.frameFiles).toHaveLength(16);
+    const sent = s.prompts[0]!;
+    expect(sent.status).toBe('success');
+    expect(sent.graph['20']!.inputs).toMatchObject({ lora_name: 'film.safetensors', strength_model: 0.5 });
+    expect(sent.graph['21']!.inputs).toMatchObject({ lora_name: 'add_detail.safetensors', strength_model: 0.35, strength_clip: 0.35, model: ['20', 0] });
+    expect(sent.graph['23']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['4', 0], conditioning_from: ['22', 0], conditioning_to_strength: 0.75 } });
+    // The fake draws a blend's palette from both prompts: not the frames of either prompt alone.
+    const alone = await tempDir();
+    await e.renderSegment({ ...BLEND, promptBlend: [{ prompt: 'neon city', negativePrompt: 'blurry', weight: 1 }] }, { workDir: alone });
+    expect(await readFile(join(dir, 'frame-0000.png'))).not.toEqual(await readFile(join(alone, 'frame-0000.png')));
+  });
+
+  it.each<[string, FakeComfyOptions, string[], string]>([
+    ['a LoRA the server lacks, listing what it has', { loras: ['film.safetensors'] }, ['add_detail'], "LoRA 'add_detail' from the mapping is not on the server (it has: film.safetensors); put it in ComfyUI/models/loras or change targets.loras in the mapping"],
+    [
+      'a name that fits several files',
+      { loras: ['sd15/add_detail.safetensors', 'add_detail.pt'] },
+      ['add_detail'],
+      "LoRA 'add_detail' from the mapping matches several files on the server (sd15/add_detail.safetensors, add_detail.pt); name the file in the mapping's targets.loras",
+    ],
+  ])('fails before the first segment on %s', async (_what, serverOptions, loras, problem) => {
+    const s = await server(serverOptions);
+    const e = engine({ url: s.url });
+    await e.prepare({});
+    const error = (() => {
+      try {
+        e.checkNeeds({ loras });
+      } catch (x) {
+        return x as BeatloomError;
+      }
+      return undefined;
+    })();
+    expect(error?.message).toBe(`ComfyUI cannot render this mapping: ${problem}`);
+    expect(error?.kind).toBe('usage');
+    expect(s.prompts).toHaveLength(0);
+  });
+
+  it('with several servers, names the one that lacks the LoRA', async () => {
+    const [a, b] = await Promise.all([server({ loras: ['glow.safetensors'] }), server({ loras: [] })]);
+    const e = engine({ url: [a.url, b.url] });
+    await e.prepare({});
+    expect(() => e.checkNeeds({ loras: ['glow'] })).toThrow(`ComfyUI cannot render this mapping: ${b.url}: LoRA 'glow' from the mapping is not on the server (it has: none)`);
+  });
+
+  it('says which steps it samples with: the motion module’s, the config’s, or a custom workflow’s own', async () => {
+    const s = await server({ motionModels: ['animatediff_lightning_8step_comfyui.safetensors'] });
+    const eight = engine({ url: s.url, motionModel: 'animatediff_lightning_8step_comfyui.safetensors' });
+    await eight.prepare({});
+    expect(eight.sampler).toEqual({ steps: 8 });
+    expect(engine({ url: s.url, steps: 6 }).sampler).toEqual({ steps: 6 });
+    await eight.renderSegment(JOB, { workDir: await tempDir() });
+    expect(s.prompts[0]!.graph['7']!.inputs['steps']).toBe(8);
   });
 });
 
@@ -274,6 +346,33 @@ describe('comfyui engine: bring your own workflow', () => {
     expect(sent['2']!.inputs['float_val']).toBe(1.25);
     expect(sent['9']!.inputs['filename_prefix']).toBe('beatloom/seg_0003');
     expect(sent['10']!.inputs['image']).toBe(s.uploads[0]);
+  });
+
+  it('drives a mapped LoRA, gives a blending segment its strongest prompt with one notice, and samples with the workflow’s own steps', async () => {
+    const s = await server({ loras: ['add_detail.safetensors'] });
+    const files = await workflowFiles({ ...MAP, loras: { add_detail: ['20.strength_model', '20.strength_clip'] } }, (graph) => {
+      graph['20'] = { class_type: 'LoraLoader', inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'add_detail.safetensors', strength_model: 1, strength_clip: 1 } };
+      graph['3']!.inputs['model'] = ['20', 0];
+    });
+    const notices: string[] = [];
+    const e = engine({ url: s.url, workflow: files.workflow, workflowMap: files.map, steps: 8 }, notices);
+    await e.prepare({});
+    // The map has no steps target: the workflow's KSampler says 2, whatever the config says.
+    expect(e.sampler).toEqual({ steps: 2 });
+    expect(e.settingsFingerprint).toMatchObject({ steps: 2 });
+    expect(notices).toEqual([`steps 8 is not used: the workflow map has no steps target, so ${files.workflow} samples with its own (2)`]);
+    notices.length = 0;
+    e.checkNeeds({ loras: ['add_detail'] });
+    expect(() => e.checkNeeds({ loras: ['add_detail', 'glow'] })).toThrow(
+      /^the mapping drives the LoRA 'glow', but the workflow map gives it no input$/,
+    );
+    const blend = { ...JOB, loras: [{ name: 'add_detail', strength: 0.6 }], promptBlend: [{ prompt: 'neon city', negativePrompt: 'blurry', weight: 0.6 }, { prompt: 'sea', negativePrompt: 'blurry', weight: 0.4 }] };
+    await e.renderSegment({ ...blend, index: 2 }, { workDir: await tempDir() });
+    await e.renderSegment({ ...blend, index: 3 }, { workDir: await tempDir() });
+    expect(s.prompts.map((p) => p.status)).toEqual(['success', 'success']);
+    expect(s.prompts[0]!.graph['20']!.inputs).toMatchObject({ strength_model: 0.6, strength_clip: 0.6 });
+    expect(s.prompts[0]!.graph['4']!.inputs['text']).toBe('neon city');
+    expect(notices).toEqual(['the workflow map has one prompt input: segments where the mapping blends prompts (segment 3 is one) get their strongest prompt; the built-in graph blends them']);
   });
 
   it('fails fast when the workflow needs nodes or models the server lacks', async () => {

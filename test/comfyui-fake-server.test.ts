@@ -5,9 +5,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { buildSegmentGraph } from '../src/engines/comfyui/workflow.js';
 import { encodePng } from '../src/shared/png.js';
 import { startFakeComfy, type FakeComfy } from './comfyui/fake-comfy-server.js';
 import { fixtureJson, fixtureTranscript } from './comfyui/fixtures.js';
+import { segmentJob } from './helpers/segment-job.js';
 
 interface PostFixture {
   request: unknown;
@@ -103,6 +105,49 @@ describe('fake ComfyUI: validation answers exactly like ComfyUI 0.8.0', () => {
     const fixture = fixtureJson<PostFixture>('12_err_ckpt_not_in_list_post.json');
     const reply = await post(emptyCheckpoints, '/prompt', fixture.request);
     expect(reply).toEqual({ status: 400, body: fixture.response });
+  });
+
+  it('accepts the graph of a segment that blends prompts under LoRAs, and rejects what ComfyUI would in it', async () => {
+    const withLoras = await startFakeComfy({ loras: ['add_detail.safetensors'] });
+    try {
+      const job = segmentJob({
+        promptBlend: [
+          { prompt: 'neon city at night', negativePrompt: 'blurry', weight: 0.6 },
+          { prompt: 'calm ocean', negativePrompt: 'blurry', weight: 0.4 },
+        ],
+        loras: [{ name: 'add_detail.safetensors', strength: 0.5 }],
+      });
+      const settings = { checkpoint: 'random_sd15_fp16.safetensors', motionModel: 'animatediff_lightning_4step_comfyui.safetensors', betaSchedule: 'sqrt_linear (AnimateDiff)', steps: 2, sampler: 'euler', scheduler: 'sgm_uniform', loras: [], perFrameMotionScale: true };
+      const graph = buildSegmentGraph(job, settings);
+      expect(graph['22']!.class_type).toBe('ConditioningAverage');
+      const accepted = await post(withLoras, '/prompt', { prompt: graph, client_id: 'blend' });
+      expect(accepted.status).toBe(200);
+      expect(accepted.body).toMatchObject({ node_errors: {} });
+      await withLoras.idle();
+      expect(withLoras.prompts[0]!.status).toBe('success');
+
+      const tooStrong = structuredClone(graph);
+      tooStrong['22']!.inputs['conditioning_to_strength'] = 1.5;
+      const rejected = await post(withLoras, '/prompt', { prompt: tooStrong, client_id: 'blend' });
+      expect(rejected.status).toBe(400);
+      expect((rejected.body as { node_errors: Record<string, unknown> }).node_errors['22']).toEqual({
+        errors: [
+          {
+            type: 'value_bigger_than_max',
+            message: 'Value 1.5 bigger than max of 1.0',
+            details: 'conditioning_to_strength',
+            extra_info: { input_name: 'conditioning_to_strength', input_config: ['FLOAT', { default: 1.0, min: 0.0, max: 1.0, step: 0.01 }], received_value: 1.5 },
+          },
+        ],
+        dependent_outputs: ['9'],
+        class_type: 'ConditioningAverage',
+      });
+      const missing = await post(server, '/prompt', { prompt: graph, client_id: 'blend' });
+      expect(missing.status).toBe(400);
+      expect((missing.body as { node_errors: Record<string, { errors: Array<{ details: string }> }> }).node_errors['20']!.errors[0]!.details).toBe("lora_name: 'add_detail.safetensors' not in []");
+    } finally {
+      await withLoras.close();
+    }
   });
 
   it('82: an unknown AnimateDiff motion module', async () => {

@@ -2,9 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bindWorkflowMap, fillCustomWorkflow, loadCustomWorkflow, parseWorkflowGraph } from '../src/engines/comfyui/custom-workflow.js';
+import { bindWorkflowMap, fillCustomWorkflow, loadCustomWorkflow, parseWorkflowGraph, unmappedLoras, workflowOwnSteps } from '../src/engines/comfyui/custom-workflow.js';
 import { lightningSteps, normalizeServerUrl, resolveComfySettings } from '../src/engines/comfyui/settings.js';
-import { buildSegmentGraph, motionSchedule, type GraphSettings } from '../src/engines/comfyui/workflow.js';
+import { averageStrengths, blendTexts, buildSegmentGraph, loraStrength, motionSchedule, segmentLoras, type GraphSettings } from '../src/engines/comfyui/workflow.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { segmentJob } from './helpers/segment-job.js';
 
@@ -73,6 +73,142 @@ describe('buildSegmentGraph', () => {
       denoise: 1,
     });
     expect(graph['9']!.inputs['filename_prefix']).toBe('beatloom/seg_0000');
+  });
+});
+
+describe('prompt blends: CLIPTextEncode per prompt, chained through ConditioningAverage', () => {
+  it.each<[number[], number[]]>([
+    [[1], []],
+    [[0.5, 0.5], [0.5]],
+    [[0.7, 0.3], [0.7]],
+    [[0.5, 0.3, 0.2], [0.625, 0.8]],
+    [[0.25, 0.25, 0.25, 0.25], [0.5, 0.667, 0.75]],
+  ])('weights %j → conditioning_to_strength %j', (weights, strengths) => {
+    expect(averageStrengths(weights)).toEqual(strengths);
+  });
+
+  it.each<[number[]]>([[[0.5, 0.3, 0.2]], [[0.4, 0.3, 0.2, 0.1]], [[0.34, 0.33, 0.33]], [[0.9, 0.05, 0.05]]])(
+    'the chain for %j weighs every prompt by its share, as ConditioningAverage computes (to · s + from · (1 − s))',
+    (weights) => {
+      const strengths = averageStrengths(weights);
+      let effective = [weights[0]! / weights[0]!];
+      strengths.forEach((strength) => (effective = [...effective.map((w) => w * strength), 1 - strength]));
+      effective.forEach((w, i) => expect(w).toBeCloseTo(weights[i]!, 3));
+    },
+  );
+
+  it('sums the weights of equal texts and orders them strongest first', () => {
+    const blend = [
+      { prompt: 'a', negativePrompt: 'n1', weight: 0.4 },
+      { prompt: 'b', negativePrompt: 'n2', weight: 0.35 },
+      { prompt: 'a', negativePrompt: 'n2', weight: 0.25 },
+    ];
+    expect(blendTexts(blend, (e) => e.prompt)).toEqual([
+      { text: 'a', weight: 0.65 },
+      { text: 'b', weight: 0.35 },
+    ]);
+    expect(blendTexts(blend, (e) => e.negativePrompt)).toEqual([
+      { text: 'n2', weight: 0.6 },
+      { text: 'n1', weight: 0.4 },
+    ]);
+  });
+
+  it('two prompts with one negative: the strongest in node 4, the other averaged into it; one negative encode', () => {
+    const job = segmentJob({
+      prompt: 'neon city',
+      promptBlend: [
+        { prompt: 'neon city', negativePrompt: 'blurry', weight: 0.7 },
+        { prompt: 'calm ocean', negativePrompt: 'blurry', weight: 0.3 },
+      ],
+    });
+    const graph = buildSegmentGraph(job, FIXTURE_SETTINGS);
+    const plain = buildSegmentGraph(segmentJob({ prompt: 'neon city' }), FIXTURE_SETTINGS);
+    expect(graph).toEqual({
+      ...plain,
+      '20': { class_type: 'CLIPTextEncode', inputs: { clip: ['1', 1], text: 'calm ocean' } },
+      '21': { class_type: 'ConditioningAverage', inputs: { conditioning_to: ['4', 0], conditioning_from: ['20', 0], conditioning_to_strength: 0.7 } },
+      '7': { ...plain['7']!, inputs: { ...plain['7']!.inputs, positive: ['21', 0], negative: ['5', 0] } },
+    });
+  });
+
+  it('three prompts with two negatives, after the LoRAs: every node exactly', () => {
+    const settings = { ...FIXTURE_SETTINGS, loras: [{ name: 'style.safetensors', strengthModel: 0.8, strengthClip: 0.6 }] };
+    const job = segmentJob({
+      prompt: 'A',
+      negativePrompt: 'n1',
+      promptBlend: [
+        { prompt: 'A', negativePrompt: 'n1', weight: 0.5 },
+        { prompt: 'B', negativePrompt: 'n2', weight: 0.3 },
+        { prompt: 'C', negativePrompt: 'n1', weight: 0.2 },
+      ],
+      loras: [{ name: 'add_detail', strength: 0.45 }],
+    });
+    const graph = buildSegmentGraph(job, settings, undefined, new Map([['add_detail', 'add_detail.safetensors']]));
+    const clip = ['21', 1];
+    expect(graph['20']).toEqual({ class_type: 'LoraLoader', inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'style.safetensors', strength_model: 0.8, strength_clip: 0.6 } });
+    expect(graph['21']).toEqual({ class_type: 'LoraLoader', inputs: { model: ['20', 0], clip: ['20', 1], lora_name: 'add_detail.safetensors', strength_model: 0.45, strength_clip: 0.45 } });
+    expect(graph['4']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'A' } });
+    expect(graph['22']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'B' } });
+    expect(graph['23']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['4', 0], conditioning_from: ['22', 0], conditioning_to_strength: 0.625 } });
+    expect(graph['24']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'C' } });
+    expect(graph['25']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['23', 0], conditioning_from: ['24', 0], conditioning_to_strength: 0.8 } });
+    expect(graph['5']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'n1' } });
+    expect(graph['26']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'n2' } });
+    expect(graph['27']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['5', 0], conditioning_from: ['26', 0], conditioning_to_strength: 0.7 } });
+    expect(graph['3']!.inputs['model']).toEqual(['21', 0]);
+    expect(graph['7']!.inputs).toMatchObject({ positive: ['25', 0], negative: ['27', 0] });
+    expect(Object.keys(graph).sort((a, b) => Number(a) - Number(b))).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '20', '21', '22', '23', '24', '25', '26', '27']);
+  });
+
+  it('one prompt under two negatives: one positive encode, the negatives averaged', () => {
+    const job = segmentJob({
+      promptBlend: [
+        { prompt: 'neon city at night', negativePrompt: 'blurry', weight: 0.6 },
+        { prompt: 'neon city at night', negativePrompt: 'people', weight: 0.4 },
+      ],
+    });
+    const graph = buildSegmentGraph(job, FIXTURE_SETTINGS);
+    expect(graph['20']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip: ['1', 1], text: 'people' } });
+    expect(graph['21']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['5', 0], conditioning_from: ['20', 0], conditioning_to_strength: 0.6 } });
+    expect(graph['7']!.inputs).toMatchObject({ positive: ['4', 0], negative: ['21', 0] });
+    expect(graph['22']).toBeUndefined();
+  });
+});
+
+describe('LoRAs: the config file’s and the mapping’s', () => {
+  const config = [
+    { name: 'style.safetensors', strengthModel: 0.8, strengthClip: 0.6 },
+    { name: 'add_detail.safetensors', strengthModel: 1, strengthClip: 0.5 },
+  ];
+
+  it.each<[string, Array<{ name: string; strength: number }>, ReadonlyMap<string, string>, unknown[]]>([
+    ['none from the mapping: the config file’s as they are', [], new Map(), config],
+    [
+      'the mapping drives one the config file names: its strength replaces both of the config’s',
+      [{ name: 'add_detail', strength: 0.25 }],
+      new Map([['add_detail', 'add_detail.safetensors']]),
+      [config[0], { name: 'add_detail.safetensors', strengthModel: 0.25, strengthClip: 0.25 }],
+    ],
+    [
+      'mapping-only LoRAs follow in the mapping’s order',
+      [
+        { name: 'glow', strength: 0.5 },
+        { name: 'grain.pt', strength: -0.3 },
+      ],
+      new Map([['glow', 'fx/glow.safetensors']]),
+      [...config, { name: 'fx/glow.safetensors', strengthModel: 0.5, strengthClip: 0.5 }, { name: 'grain.pt', strengthModel: -0.3, strengthClip: -0.3 }],
+    ],
+  ])('%s', (_what, loras, files, expected) => {
+    expect(segmentLoras(config, segmentJob({ loras }), files)).toEqual(expected);
+  });
+
+  it.each([
+    [0.12345, 0.123],
+    [-0.6666, -0.667],
+    [250, 100],
+    [-101, -100],
+  ])('strength %d goes to LoraLoader as %d (ComfyUI’s limits are ±100)', (value, sent) => {
+    expect(loraStrength(value)).toBe(sent);
   });
 });
 
@@ -155,6 +291,35 @@ describe('bring your own workflow', () => {
     // The bound workflow itself is untouched: every segment starts from the user's graph.
     expect(bound.graph).toEqual(workflow());
     expect(motionSchedule([0.5, 0.25])).toBe('0=0.5, 1=0.25');
+  });
+
+  it('gives a mapped LoRA input the segment’s strength and a blending segment its strongest prompt; reads the workflow’s own steps', () => {
+    const graph = { ...workflow(), '20': { class_type: 'LoraLoader', inputs: { model: ['4', 0], clip: ['4', 1], lora_name: 'add_detail.safetensors', strength_model: 1, strength_clip: 1 } } };
+    const bound = bindWorkflowMap(graph, { ...map, loras: { add_detail: ['20.strength_model', '20.strength_clip'] } }, 'wf.json');
+    expect(bound.loras).toEqual({ add_detail: [{ node: '20', input: 'strength_model' }, { node: '20', input: 'strength_clip' }] });
+    const job = {
+      ...JOB,
+      prompt: 'neon city',
+      negativePrompt: 'blurry',
+      promptBlend: [
+        { prompt: 'neon city', negativePrompt: 'blurry', weight: 0.6 },
+        { prompt: 'calm ocean', negativePrompt: 'people', weight: 0.4 },
+      ],
+      loras: [
+        { name: 'add_detail', strength: 0.4567 },
+        { name: 'unmapped', strength: 0.9 },
+      ],
+    };
+    const filled = fillCustomWorkflow(bound, job, { initImage: undefined, fromInit: false, steps: 4 });
+    expect(filled['20']!.inputs).toEqual({ model: ['4', 0], clip: ['4', 1], lora_name: 'add_detail.safetensors', strength_model: 0.457, strength_clip: 0.457 });
+    expect(filled['6']!.inputs['text']).toBe('neon city');
+    expect(filled['7']!.inputs['text']).toBe('blurry');
+    expect(unmappedLoras(bound, ['add_detail', 'unmapped'])).toEqual(['unmapped']);
+    // No steps target: the workflow samples with its own (node 3's 20).
+    expect(workflowOwnSteps(bound)).toBe(20);
+    expect(() => bindWorkflowMap(graph, { ...map, loras: { add_detail: '20.strength' } }, 'wf.json')).toThrow(
+      /^workflow map loras.add_detail: node 20 \(LoraLoader\) has no input 'strength' \(it has model, clip, lora_name, strength_model, strength_clip\)$/,
+    );
   });
 
   it.each([

@@ -166,7 +166,7 @@ describe('--dry-run', () => {
     const lines = text.stdout.trim().split('\n');
     expect(lines[0]).toBe('dry run: nothing rendered, no video written');
     expect(lines).toContain(`video     48 frames at 8 fps, 64x64 → ${join(runDir, 'out.mp4')}`);
-    expect(lines.find((l) => l.startsWith('segments  '))).toBe('segments  4 of up to 16 frames, continuity none: 4 to render, 0 already rendered');
+    expect(lines.find((l) => l.startsWith('segments  '))).toBe('segments  4 of up to 16 frames, 4 sampler steps each, continuity none: 4 to render, 0 already rendered');
     expect(lines.at(-2)).toMatch(/^engine {4}preview: ~\d+\.\d\d s per segment \(calibrated: one segment rendered just now\)$/);
     expect(lines.at(-1)).toMatch(/^ {10}4 segments → ~\d+:\d\d of engine time, ~\d+:\d\d at concurrency 1$/);
     // Only the analysis (a cache keyed by the audio's hash) is kept.

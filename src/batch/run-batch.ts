@@ -3,7 +3,8 @@
  * sharing what they must. Each engine's slots hold its concurrency across jobs; analysis and
  * encoding, CPU-heavy, take turns. So song N+1 is analysed while song N renders, and song N is
  * encoded while song N+1 renders. Everything queues by job order, so the first videos finish
- * first. A job's failure is a value in the result; the other jobs go on.
+ * first. Each engine is prepared once (for ComfyUI: its servers checked), by the first job that
+ * needs it. A job's failure is a value in the result; the other jobs go on.
  */
 import { setMaxListeners } from 'node:events';
 import { dryRunSong } from '../pipeline/dry-run-song.js';
@@ -35,7 +36,7 @@ export function jobErrorOf(error: unknown): JobError {
 export async function runBatch(batch: Batch, options: BatchOptions = {}): Promise<BatchResult> {
   const started = performance.now();
   const emit = (event: BatchEvent): void => options.onEvent?.(event);
-  const pool = new EnginePool(options.engineFactory);
+  const pool = new EnginePool(options.engineFactory, (message) => emit({ type: 'notice', message }));
   const prepareSlots = new PrioritySlots(1);
   const stitchSlots = new PrioritySlots(1);
   const calibrations: CalibrationCache = new Map();
@@ -50,7 +51,7 @@ export async function runBatch(batch: Batch, options: BatchOptions = {}): Promis
     const jobStarted = performance.now();
     let outcome: JobOutcome;
     try {
-      const pooled = pool.get(job.engine);
+      const pooled = await pool.get(job.engine, stop.signal);
       const shared: SharedResources = { engine: pooled.engine, engineSlots: pooled.slots, prepareSlots, stitchSlots, priority: job.index };
       const taskOptions = {
         signal: stop.signal,

@@ -74,20 +74,32 @@ export function comfyConfigFromFlags(flags: ComfyFlags): ComfyuiConfig {
   };
 }
 
-/**
- * Flags + environment + config file → the engine to use and its settings. ComfyUI flags with
- * another engine are a mistake worth one clear line, not something to ignore.
- */
-export async function resolveEngineSelection(engineFlag: string | undefined, flags: ComfyFlags): Promise<EngineSelection> {
+/** Flags + environment + config file → the engine to use when nothing else says, and its settings. */
+export async function loadEngineSelection(engineFlag: string | undefined, flags: ComfyFlags): Promise<EngineSelection> {
   const loaded = await loadConfigFile({ explicitPath: flags.config, cwd: process.cwd() });
   const selection = selectEngine(loaded, process.env, { engine: engineFlag, comfyui: comfyConfigFromFlags(flags) });
   assertEngineId(selection.engineId);
+  return selection;
+}
+
+/**
+ * ComfyUI flags where nothing renders with ComfyUI are a mistake worth one clear line, not
+ * something to ignore. `engineIds`: the engines that will render.
+ */
+export function assertComfyFlagsUsed(flags: ComfyFlags, engineIds: readonly string[]): void {
   const given = COMFY_FLAG_NAMES.filter(([key]) => {
     const value = flags[key];
     return Array.isArray(value) ? value.length > 0 : value !== undefined;
   });
-  if (given.length > 0 && selection.engineId !== 'comfyui') {
-    throw usageError('E_ENGINE_FLAGS', `${given.map(([, flag]) => flag).join(', ')} only apply to the comfyui engine, not '${selection.engineId}'`, 'add --engine comfyui');
+  if (given.length > 0 && !engineIds.includes('comfyui')) {
+    const engines = [...new Set(engineIds)].map((id) => `'${id}'`).join(', ');
+    throw usageError('E_ENGINE_FLAGS', `${given.map(([, flag]) => flag).join(', ')} only apply to the comfyui engine, not ${engines}`, 'add --engine comfyui');
   }
+}
+
+/** `render` and `engines check`: the engine and its settings from flags, environment and config file. */
+export async function resolveEngineSelection(engineFlag: string | undefined, flags: ComfyFlags): Promise<EngineSelection> {
+  const selection = await loadEngineSelection(engineFlag, flags);
+  assertComfyFlagsUsed(flags, [selection.engineId]);
   return selection;
 }

@@ -2,8 +2,8 @@
  * Engine configuration: which engine renders, and how to reach and drive a ComfyUI server.
  *
  * Three sources, strongest first: command-line flags, the environment (`BEATLOOM_COMFY_URL`),
- * and a config file (`beatloom.config.yaml` in the working folder, or `--config <file>`).
- * The schemas here describe what a user may write; the engine resolves its defaults once.
+ * and a config file (`beatloom.config.yaml` in the working folder, or `--config <file>`). A batch
+ * file's defaults and jobs go over all three (src/batch/load-batch.ts). The schemas here describe what a user may write; the engine resolves its defaults once.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -38,6 +38,11 @@ export const workflowMapSchema = z
     height: workflowTargetsSchema.optional(),
     cfg: workflowTargetsSchema.optional(),
     steps: workflowTargetsSchema.optional(),
+    /**
+     * A LoRA the mapping drives (by its name in the mapping's targets.loras) → the inputs that get
+     * its strength per segment, e.g. `{ add_detail: [20.strength_model, 20.strength_clip] }`.
+     */
+    loras: z.record(z.string().min(1), workflowTargetsSchema).optional(),
   })
   .strict();
 export type WorkflowMap = z.infer<typeof workflowMapSchema>;
@@ -90,18 +95,26 @@ export interface LoadedConfig {
   readonly path: string | undefined;
 }
 
-/** Paths in a config file are relative to the file, wherever beatloom runs. */
-function resolvePaths(config: ConfigFile, baseDir: string): ConfigFile {
-  const comfyui = config.comfyui;
-  if (!comfyui) return config;
+/** Paths in a config file (or a batch file's engineOptions) are relative to that file, wherever beatloom runs. */
+export function resolveComfyPaths(comfyui: ComfyuiConfig, baseDir: string): ComfyuiConfig {
   return {
-    ...config,
-    comfyui: {
-      ...comfyui,
-      workflow: comfyui.workflow === undefined ? undefined : resolve(baseDir, comfyui.workflow),
-      workflowMap: typeof comfyui.workflowMap === 'string' ? resolve(baseDir, comfyui.workflowMap) : comfyui.workflowMap,
-    },
+    ...comfyui,
+    workflow: comfyui.workflow === undefined ? undefined : resolve(baseDir, comfyui.workflow),
+    workflowMap: typeof comfyui.workflowMap === 'string' ? resolve(baseDir, comfyui.workflowMap) : comfyui.workflowMap,
   };
+}
+
+function resolvePaths(config: ConfigFile, baseDir: string): ConfigFile {
+  return config.comfyui ? { ...config, comfyui: resolveComfyPaths(config.comfyui, baseDir) } : config;
+}
+
+/** Merges ComfyUI settings key by key, later ones winning; a key left undefined does not count as given. */
+export function mergeComfyConfigs(...configs: readonly ComfyuiConfig[]): ComfyuiConfig {
+  const merged: Record<string, unknown> = {};
+  for (const config of configs) {
+    for (const [key, value] of Object.entries(config)) if (value !== undefined) merged[key] = value;
+  }
+  return merged as ComfyuiConfig;
 }
 
 export function parseConfigFile(text: string, fileName: string): ConfigFile {
@@ -160,7 +173,6 @@ export function selectEngine(
   const file = loaded.config.comfyui ?? {};
   const envUrl = env[COMFY_URL_ENV];
   const fromEnv: ComfyuiConfig = envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
-  const defined = (config: ComfyuiConfig): ComfyuiConfig => Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as ComfyuiConfig;
-  const comfyui: ComfyuiConfig = { ...defined(file), ...defined(fromEnv), ...defined(flags.comfyui) };
+  const comfyui = mergeComfyConfigs(file, fromEnv, flags.comfyui);
   return { engineId: flags.engine ?? loaded.config.engine ?? 'preview', comfyui };
 }

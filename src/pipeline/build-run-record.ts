@@ -6,7 +6,7 @@ import { VERSION } from '../shared/version.js';
 import type { OutputSettings } from '../stitching/output-settings.js';
 import type { PreparedRender } from './prepare-render.js';
 import { planHash, PLAN_VERSION, SEGMENT_HASH_VERSION } from './render-plan.js';
-import { DEFAULT_SAMPLER, type RenderRequest } from './render-request.js';
+import type { RenderRequest } from './render-request.js';
 import { currentEnvironment, RUN_RECORD_VERSION, type RunRecord } from './run-record.js';
 
 export interface RunRecordInput {
@@ -32,7 +32,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     seeds: { base: request.seed, used: [...new Set(plan.jobs.map((job) => job.seed))].sort((a, b) => a - b) },
     video: { fps: formatFps(request.fps), frameCount: plan.frameCount, width: plan.width, height: plan.height, continuity: plan.continuity },
     engine: { id: engine.id, settings: { ...engine.settingsFingerprint }, concurrency: engine.capabilities.concurrency },
-    sampler: { ...(request.sampler ?? DEFAULT_SAMPLER) },
+    sampler: { ...engine.sampler },
     encode: { ...output },
     ffmpeg: { ...input.ffmpeg },
     plan: {

@@ -17,7 +17,7 @@ import type { SampleDuration } from '../keyframes/time.js';
 import { hashFile } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { buildRenderPlan, type RenderPlan } from './render-plan.js';
-import { DEFAULT_SAMPLER, type RenderRequest } from './render-request.js';
+import type { RenderRequest } from './render-request.js';
 import type { AudioInput, MappingInput } from './run-record.js';
 import { readArtifact, writeArtifact, type RunDir } from './run-dir.js';
 
@@ -60,9 +60,14 @@ export async function analysisFor(run: RunDir, audioPath: string, sha256: string
   return withHash;
 }
 
-export async function prepareRender(request: RenderRequest, engine: Pick<RenderEngine, 'id' | 'settingsFingerprint'>, run: RunDir, options: PrepareOptions): Promise<PreparedRender> {
+/** The engine as planning sees it: prepared already, so its fingerprint and sampler are settled. */
+export type PlanningEngine = Pick<RenderEngine, 'id' | 'settingsFingerprint' | 'sampler' | 'checkNeeds'>;
+
+export async function prepareRender(request: RenderRequest, engine: PlanningEngine, run: RunDir, options: PrepareOptions): Promise<PreparedRender> {
   const mapping = await loadMapping(request.mappingPath);
   const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
+  // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
+  engine.checkNeeds?.({ loras: Object.keys(mapping.targets.loras) });
   const mappingSha256 = await hashFile(request.mappingPath);
   await assertReadableFile(request.audioPath);
   const analyzeStarted = performance.now();
@@ -74,13 +79,12 @@ export async function prepareRender(request: RenderRequest, engine: Pick<RenderE
   const { source } = analysis;
   const duration = { sampleCount: source.sampleCount, sampleRateHz: source.sampleRateHz };
   const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
-  const sampler = request.sampler ?? DEFAULT_SAMPLER;
   const plan = buildRenderPlan(keyframes, {
     engineId: engine.id,
     engineFingerprint: engine.settingsFingerprint,
     width: request.width,
     height: request.height,
-    steps: sampler.steps,
+    steps: engine.sampler.steps,
   });
   if (options.writePlan) {
     await writeArtifact(run.keyframesJson, keyframes);

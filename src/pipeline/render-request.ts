@@ -6,14 +6,6 @@ import type { EngineConfig } from '../engines/registry.js';
 import type { Rational } from '../keyframes/time.js';
 import type { OutputSettings } from '../stitching/output-settings.js';
 
-/** The sampler values fixed per render (cfg comes per segment from the mapping). */
-export interface SamplerSettings {
-  readonly steps: number;
-}
-
-/** AnimateDiff-Lightning's 4-step model (its model card). */
-export const DEFAULT_SAMPLER: SamplerSettings = { steps: 4 };
-
 /** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */
 export interface SongRequest {
   readonly audioPath: string;
@@ -38,7 +30,6 @@ export interface RenderRequest extends SongRequest {
   readonly outPath?: string;
   /** Codec, quality, frames-only, overlay, upscale, interpolation (defaults: DEFAULT_OUTPUT_SETTINGS). */
   readonly output?: OutputSettings;
-  readonly sampler?: SamplerSettings;
 }
 
 /**

@@ -25,6 +25,7 @@ export type { RenderRequest, SongRequest } from './render-request.js';
 
 /** What a batch shares between its renders. A single render makes its own. */
 export interface SharedResources {
+  /** Prepared once by its owner (a batch prepares each engine once, for every job). */
   readonly engine: RenderEngine;
   /** The engine's concurrency, across every render that uses it. */
   readonly engineSlots: PrioritySlots;
@@ -74,7 +75,7 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
     try {
       const previous = await readArtifact(run.runJson, runRecordSchema);
       // Fail fast: a server without the models is found out before minutes of analysis.
-      await engine.prepare?.({ signal });
+      if (!shared) await engine.prepare?.({ signal });
       const prepared = await inSlot(shared?.prepareSlots, () => prepareRender(request, engine, run, { ...options, writePlan: true }));
       const version = await ffmpegVersion();
       record = buildRunRecord({ request, prepared, engine, output, ffmpeg: { path: ffmpegPath(), version }, startedAt });

@@ -1,9 +1,9 @@
 /**
  * The fake server's "rendering": it walks an API graph the way ComfyUI's executor does (each
  * output, depth first, announcing every node) and, instead of diffusion, draws deterministic
- * frames from what the graph asks for — size, frame count, seed, prompt, per-frame motion scale,
- * and an init image kept in proportion to 1 − denoise. Enough to tell whether beatloom sent the
- * right graph and got the right frames back.
+ * frames from what the graph asks for — size, frame count, seed, prompt (a blend of prompts mixes
+ * their palettes by weight), per-frame motion scale, and an init image kept in proportion to
+ * 1 − denoise. Enough to tell whether beatloom sent the right graph and got the right frames back.
  */
 import { createHash } from 'node:crypto';
 import { decodePng } from '../../src/shared/png.js';
@@ -13,6 +13,7 @@ type Graph = Record<string, { class_type: string; inputs: Record<string, unknown
 interface Model {
   kind: 'model';
   checkpoint: string;
+  /** `name@strength_model` of each LoraLoader applied, in order. */
   loras: string[];
   motion?: { model: string; scale: number[] | number; context: boolean };
 }
@@ -30,7 +31,16 @@ interface Images {
   height: number;
   frames: Uint8Array[];
 }
-type Value = Model | Latent | Images | { kind: 'clip' | 'vae' | 'mask' } | { kind: 'conditioning'; text: string } | { kind: 'multival' | 'floats'; values: number[] | number } | { kind: 'number'; value: number };
+/** A text embedding as the sum of weighted prompts (what CLIPTextEncode and ConditioningAverage make of them). */
+export interface PromptPart {
+  text: string;
+  weight: number;
+}
+interface Conditioning {
+  kind: 'conditioning';
+  parts: PromptPart[];
+}
+type Value = Model | Latent | Images | { kind: 'clip' | 'vae' | 'mask' } | Conditioning | { kind: 'multival' | 'floats'; values: number[] | number } | { kind: 'number'; value: number };
 
 /** An exception inside a node: becomes `execution_error` (node id and type, exception type and message). */
 export class NodeFailure extends Error {
@@ -67,7 +77,8 @@ export interface FrameSpec {
   height: number;
   frames: number;
   seed: number;
-  prompt: string;
+  /** The conditioning's prompts with their weights (one with weight 1 without a blend). */
+  prompts: PromptPart[];
   motion: number[];
   denoise: number;
   init: Uint8Array | undefined;
@@ -79,8 +90,11 @@ function hash32(text: string): number {
 
 /** Drifting waves in a palette from the prompt; the phase advances by the motion scale; the seed shifts everything. */
 export function drawFrames(spec: FrameSpec): Uint8Array[] {
-  const tint = hash32(spec.prompt);
-  const base = [tint & 0xff, (tint >> 8) & 0xff, (tint >> 16) & 0xff];
+  const base = [0, 0, 0];
+  for (const { text, weight } of spec.prompts) {
+    const tint = hash32(text);
+    [tint & 0xff, (tint >> 8) & 0xff, (tint >> 16) & 0xff].forEach((value, c) => (base[c]! += value * weight));
+  }
   const seedPhase = (hash32(`seed:${spec.seed}`) % 1000) / 100;
   const out: Uint8Array[] = [];
   let phase = 0;
@@ -163,7 +177,7 @@ async function evaluate(
       return { values: [{ kind: 'model', checkpoint: String(input('ckpt_name')), loras: [] }, { kind: 'clip' }, { kind: 'vae' }] };
     case 'LoraLoader': {
       const model = linked['model'] as Model;
-      return { values: [{ ...model, loras: [...model.loras, String(input('lora_name'))] }, { kind: 'clip' }] };
+      return { values: [{ ...model, loras: [...model.loras, `${String(input('lora_name'))}@${Number(input('strength_model'))}`] }, { kind: 'clip' }] };
     }
     case 'ADE_MultivalDynamic':
       return { values: [{ kind: 'multival', values: Number(input('float_val')) }] };
@@ -184,7 +198,14 @@ async function evaluate(
       return { values: [{ ...model, motion: { model: String(input('model_name')), scale, context: linked['context_options'] !== undefined } }] };
     }
     case 'CLIPTextEncode':
-      return { values: [{ kind: 'conditioning', text: String(input('text')) }] };
+      return { values: [{ kind: 'conditioning', parts: [{ text: String(input('text')), weight: 1 }] }] };
+    case 'ConditioningAverage': {
+      // nodes.py ConditioningAverage: to · strength + from · (1 − strength).
+      const strength = Number(input('conditioning_to_strength'));
+      const to = (linked['conditioning_to'] as Conditioning).parts.map((part) => ({ ...part, weight: part.weight * strength }));
+      const from = (linked['conditioning_from'] as Conditioning).parts.map((part) => ({ ...part, weight: part.weight * (1 - strength) }));
+      return { values: [{ kind: 'conditioning', parts: [...to, ...from] }] };
+    }
     case 'EmptyLatentImage':
       return { values: [{ kind: 'latent', width: Number(input('width')), height: Number(input('height')), frames: Number(input('batch_size')) }] };
     case 'LoadImage': {
@@ -217,7 +238,7 @@ async function evaluate(
         height: latent.height,
         frames: latent.frames,
         seed: Number(input('seed')),
-        prompt: (linked['positive'] as { text: string }).text,
+        prompts: (linked['positive'] as Conditioning).parts,
         motion,
         denoise: Number(input('denoise')),
         init: latent.init,

@@ -11,14 +11,14 @@ import { hashValue } from '../../shared/hash.js';
 import type { SegmentJob } from '../engine.js';
 import { apiGraphSchema, isLink, type ApiGraph } from './comfy-schemas.js';
 import type { CustomWorkflowSource } from './settings.js';
-import { motionSchedule, motionScaleValue, saveFilePrefix } from './workflow.js';
+import { loraStrength, motionSchedule, motionScaleValue, saveFilePrefix } from './workflow.js';
 
 export interface InputTarget {
   readonly node: string;
   readonly input: string;
 }
 
-type TargetField = Exclude<keyof WorkflowMap, 'output'>;
+type TargetField = Exclude<keyof WorkflowMap, 'output' | 'loras'>;
 const TARGET_FIELDS: readonly TargetField[] = ['prompt', 'negative', 'seed', 'frameCount', 'denoise', 'motionScale', 'initImage', 'width', 'height', 'cfg', 'steps'];
 
 export interface CustomWorkflow {
@@ -26,6 +26,8 @@ export interface CustomWorkflow {
   readonly graph: ApiGraph;
   readonly output: string;
   readonly targets: Readonly<Record<TargetField, readonly InputTarget[]>>;
+  /** The inputs that get each mapping-driven LoRA's strength, by the LoRA's name in the mapping. */
+  readonly loras: Readonly<Record<string, readonly InputTarget[]>>;
   /** Identifies graph + map in the segments' content hash. */
   readonly fingerprint: string;
 }
@@ -59,9 +61,7 @@ export function parseWorkflowGraph(json: unknown, fileName: string): ApiGraph {
 /** Checks the map against the graph: every target names an existing literal input. */
 export function bindWorkflowMap(graph: ApiGraph, map: WorkflowMap, fileName: string): CustomWorkflow {
   const hint = 'fix the workflow map (targets are "<node id>.<input name>" of the API-format workflow)';
-  const targets = {} as Record<TargetField, InputTarget[]>;
-  for (const field of TARGET_FIELDS) {
-    const value = map[field];
+  const bind = (field: string, value: string | readonly string[] | undefined): InputTarget[] => {
     const list = value === undefined ? [] : (typeof value === 'string' ? [value] : value).map(parseTarget);
     for (const target of list) {
       const node = graph[target.node];
@@ -82,14 +82,17 @@ export function bindWorkflowMap(graph: ApiGraph, map: WorkflowMap, fileName: str
         );
       }
     }
-    targets[field] = list;
-  }
+    return list;
+  };
+  const targets = {} as Record<TargetField, InputTarget[]>;
+  for (const field of TARGET_FIELDS) targets[field] = bind(field, map[field]);
+  const loras = Object.fromEntries(Object.entries(map.loras ?? {}).map(([name, value]) => [name, bind(`loras.${name}`, value)]));
   const output = graph[map.output];
   if (!output) throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map output: ${fileName} has no node ${map.output} (it has ${listNodes(graph)})`, hint);
   for (const required of ['prompt', 'seed', 'frameCount'] as const) {
     if (targets[required].length === 0) throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map has no ${required} target`, hint);
   }
-  return { fileName, graph, output: map.output, targets, fingerprint: hashValue({ graph, map }) };
+  return { fileName, graph, output: map.output, targets, loras, fingerprint: hashValue({ graph, map }) };
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -120,6 +123,23 @@ export async function loadCustomWorkflow(source: CustomWorkflowSource): Promise<
   return bindWorkflowMap(graph, map, source.path);
 }
 
+/**
+ * The steps the workflow samples with when the map has no steps target: its nodes' literal
+ * `steps` inputs (KSampler, BasicScheduler…), the largest when there are several; undefined when
+ * it has none.
+ */
+export function workflowOwnSteps(workflow: CustomWorkflow): number | undefined {
+  const steps = Object.values(workflow.graph)
+    .map((node) => node.inputs['steps'])
+    .filter((value): value is number => typeof value === 'number' && Number.isInteger(value) && value > 0);
+  return steps.length > 0 ? Math.max(...steps) : undefined;
+}
+
+/** Mapping-driven LoRAs the workflow map gives no input for: a workflow has no LoraLoader beatloom could add. */
+export function unmappedLoras(workflow: CustomWorkflow, names: readonly string[]): string[] {
+  return names.filter((name) => (workflow.loras[name] ?? []).length === 0);
+}
+
 /** Whether the map gives a per-frame schedule (ADE_ValueScheduling.values) rather than one value. */
 export function isScheduleTarget(workflow: CustomWorkflow, target: InputTarget): boolean {
   return workflow.graph[target.node]?.class_type === 'ADE_ValueScheduling' && target.input === 'values';
@@ -133,7 +153,11 @@ export interface FillOptions {
   readonly steps: number;
 }
 
-/** A copy of the workflow with the segment's values in the mapped inputs. */
+/**
+ * A copy of the workflow with the segment's values in the mapped inputs. The map has one prompt
+ * (and one negative): a segment that blends prompts gets its strongest one (the engine says so
+ * once); the built-in graph blends them.
+ */
 export function fillCustomWorkflow(workflow: CustomWorkflow, job: SegmentJob, options: FillOptions): ApiGraph {
   const graph = structuredClone(workflow.graph) as ApiGraph;
   const set = (field: TargetField, value: (target: InputTarget) => unknown): void => {
@@ -154,6 +178,9 @@ export function fillCustomWorkflow(workflow: CustomWorkflow, job: SegmentJob, op
   set('height', () => job.height);
   set('cfg', () => job.cfg);
   set('steps', () => options.steps);
+  for (const lora of job.loras) {
+    for (const target of workflow.loras[lora.name] ?? []) graph[target.node]!.inputs[target.input] = loraStrength(lora.strength);
+  }
   const output = graph[workflow.output]!;
   if (typeof output.inputs['filename_prefix'] === 'string') output.inputs['filename_prefix'] = saveFilePrefix(job.index);
   return graph;

@@ -14,19 +14,28 @@ import { z } from 'zod';
 import type { ComfyuiConfig } from '../../config/engine-config.js';
 import { BeatloomError, throwIfAborted, usageError } from '../../shared/errors.js';
 import { encodePng } from '../../shared/png.js';
-import { frameFileName, type EngineHealth, type RenderEngine, type RenderSegmentOptions, type SegmentJob, type SegmentResult } from '../engine.js';
+import {
+  frameFileName,
+  type EngineHealth,
+  type RenderEngine,
+  type RenderNeeds,
+  type RenderSegmentOptions,
+  type SamplerSettings,
+  type SegmentJob,
+  type SegmentResult,
+} from '../engine.js';
 import { ComfyClient } from './client.js';
 import { isServerFailure, outputError } from './comfy-errors.js';
 import { fileRefSchema, type FileRef, type NodeOutput } from './comfy-schemas.js';
-import { fillCustomWorkflow, isScheduleTarget, loadCustomWorkflow, type CustomWorkflow } from './custom-workflow.js';
-import { checkBuiltin, inspectServer, type ServerReport } from './preflight.js';
+import { fillCustomWorkflow, isScheduleTarget, loadCustomWorkflow, unmappedLoras, workflowOwnSteps, type CustomWorkflow } from './custom-workflow.js';
+import { checkBuiltin, inspectServer, resolveLoraFile, type ServerReport } from './preflight.js';
 import { ServerPool, type PoolServer } from './server-pool.js';
 import { resolveComfySettings, type ComfySettings, type ComfyTuning } from './settings.js';
 import { verifyPng } from './verify-png.js';
 import { buildSegmentGraph, NODE, type GraphSettings } from './workflow.js';
 
-/** Bumped when the built-in graph changes in a way that changes the frames. */
-const GRAPH_VERSION = 1;
+/** Bumped when the built-in graph changes in a way that changes the frames (2: prompt blends, mapping LoRAs). */
+const GRAPH_VERSION = 2;
 /** AnimateDiff without context options stops at 32 frames (fixture 84). */
 const MAX_FRAMES = 32;
 const DOWNLOADS_AT_ONCE = 6;
@@ -40,6 +49,7 @@ export interface ComfyEngineOptions {
 export interface ComfyEngine extends RenderEngine {
   readonly settings: ComfySettings;
   prepare(options: { signal?: AbortSignal }): Promise<void>;
+  checkNeeds(needs: RenderNeeds): void;
   /** Every server's report, as `beatloom engines check` prints it. */
   inspect(options: { signal?: AbortSignal }): Promise<ServerReport[]>;
 }
@@ -131,6 +141,11 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
   let checkpoint = settings.checkpoint;
   let perFrameMotionScale = false;
   let pool: ServerPool<ComfyClient> | undefined;
+  /** The servers prepare() kept, as they reported themselves: what checkNeeds checks against. */
+  let usableReports: ServerReport[] = [];
+  /** The server's file for each LoRA a mapping drives (`add_detail` → `add_detail.safetensors`). */
+  const loraFiles = new Map<string, string>();
+  let blendNoticeGiven = false;
   let preparing: Promise<void> | undefined;
 
   // Before prepare() the checkpoint may not be known yet; renderSegment always prepares first.
@@ -174,10 +189,14 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
     if (workflow) {
       const current = workflow;
       perFrameMotionScale = current.targets.motionScale.some((target) => isScheduleTarget(current, target));
+      if (config.steps !== undefined && current.targets.steps.length === 0) {
+        notice(`steps ${config.steps} is not used: the workflow map has no steps target, so ${current.fileName} samples with its own (${sampler().steps})`);
+      }
     } else {
       perFrameMotionScale = usable.every((r) => r.catalogue?.perFrameMotionScale === true);
     }
     if (!workflow && checkpoint === undefined) checkpoint = usable[0]!.checkpoint;
+    usableReports = usable;
     pool = new ServerPool(
       usable.map((r) => ({ url: r.url, value: clients[reports.indexOf(r)]! })),
       settings.queueDepth,
@@ -190,6 +209,42 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       throw error;
     });
     return preparing;
+  };
+
+  const sampler = (): SamplerSettings => {
+    // A workflow without a steps target samples with its own steps, whatever beatloom's setting.
+    if (workflow && workflow.targets.steps.length === 0) return { steps: workflowOwnSteps(workflow) ?? settings.steps };
+    return { steps: settings.steps };
+  };
+
+  const checkNeeds = (needs: RenderNeeds): void => {
+    if (!pool) throw new Error('the comfyui engine must be prepared before checkNeeds');
+    const problems: string[] = [];
+    if (workflow) {
+      const missing = unmappedLoras(workflow, needs.loras);
+      if (missing.length > 0) {
+        const example = `loras: { ${missing[0]}: [<LoraLoader id>.strength_model, <LoraLoader id>.strength_clip] }`;
+        throw usageError(
+          'E_COMFY_WORKFLOW_MAP',
+          `the mapping drives the LoRA${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}, but the workflow map gives ${missing.length > 1 ? 'them' : 'it'} no input`,
+          `add the LoraLoader to your workflow and map its strengths, e.g. ${example}`,
+        );
+      }
+      return;
+    }
+    for (const name of needs.loras) {
+      const files = new Set<string>();
+      for (const report of usableReports) {
+        const resolution = resolveLoraFile(report.catalogue?.loras ?? [], name);
+        if ('problem' in resolution) problems.push(usableReports.length > 1 ? `${report.url}: ${resolution.problem}` : resolution.problem);
+        else files.add(resolution.file);
+      }
+      if (files.size > 1) problems.push(`LoRA '${name}' from the mapping is a different file on different servers (${[...files].join(', ')}); name the file in the mapping`);
+      else if (problems.length === 0) loraFiles.set(name, [...files][0]!);
+    }
+    if (problems.length > 0) {
+      throw usageError('E_COMFY_MISSING', `ComfyUI cannot render this mapping: ${problems.join(' | ')}`, `beatloom engines check --comfy-url ${settings.urls.join(',')} shows what each server has`);
+    }
   };
 
   const upload = async (client: ComfyClient, image: InitImage, signal: AbortSignal | undefined): Promise<string> => {
@@ -205,7 +260,7 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
     const initName = image ? await upload(client, image, signal) : undefined;
     const graph = workflow
       ? fillCustomWorkflow(workflow, job, { initImage: initName, fromInit: init !== undefined, steps: settings.steps })
-      : buildSegmentGraph(job, graphSettings(), initName);
+      : buildSegmentGraph(job, graphSettings(), initName, loraFiles);
     const result = await client.runPrompt(graph, {
       signal,
       onProgress: (p) => {
@@ -250,10 +305,14 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       },
     },
     get settingsFingerprint() {
-      if (workflow) return { engine: 'comfyui', workflow: workflow.fingerprint, steps: settings.steps };
+      if (workflow) return { engine: 'comfyui', workflow: workflow.fingerprint, steps: sampler().steps };
       return { engine: 'comfyui', graph: GRAPH_VERSION, ...graphSettings() };
     },
+    get sampler() {
+      return sampler();
+    },
     prepare: ({ signal }) => prepare(signal),
+    checkNeeds,
     inspect: ({ signal }) => inspect(signal),
 
     async checkHealth({ signal }): Promise<EngineHealth> {
@@ -273,6 +332,10 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       throwIfAborted(opts.signal);
       await prepare(opts.signal);
       const init = opts.initImagePath !== undefined ? await readInitImage(opts.initImagePath, job) : undefined;
+      if (workflow && !blendNoticeGiven && new Set(job.promptBlend.map((entry) => entry.prompt)).size > 1) {
+        blendNoticeGiven = true;
+        notice(`the workflow map has one prompt input: segments where the mapping blends prompts (segment ${job.index + 1} is one) get their strongest prompt; the built-in graph blends them`);
+      }
       for (;;) {
         const server: PoolServer<ComfyClient> = await pool!.acquire(opts.signal);
         try {

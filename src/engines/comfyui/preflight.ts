@@ -14,7 +14,19 @@ import type { ComfySettings } from './settings.js';
 export const ADE_REPO = 'https://github.com/Kosinkadink/ComfyUI-AnimateDiff-Evolved';
 export const LIGHTNING_REPO = 'https://huggingface.co/ByteDance/AnimateDiff-Lightning';
 
-const CORE_NODES = ['CheckpointLoaderSimple', 'CLIPTextEncode', 'EmptyLatentImage', 'LoadImage', 'VAEEncode', 'RepeatLatentBatch', 'KSampler', 'VAEDecode', 'SaveImage'];
+const CORE_NODES = [
+  'CheckpointLoaderSimple',
+  'LoraLoader',
+  'CLIPTextEncode',
+  'ConditioningAverage',
+  'EmptyLatentImage',
+  'LoadImage',
+  'VAEEncode',
+  'RepeatLatentBatch',
+  'KSampler',
+  'VAEDecode',
+  'SaveImage',
+];
 const ADE_NODES = ['ADE_AnimateDiffLoaderGen1', 'ADE_MultivalDynamic'];
 const PER_FRAME_NODES = ['ADE_ValueScheduling', 'ADE_MultivalDynamicFloats'];
 
@@ -105,10 +117,33 @@ export function checkBuiltin(catalogue: ServerCatalogue, settings: ComfySettings
   return { problems, checkpoint };
 }
 
+/** `sd15/add_detail.safetensors` → `add_detail`. */
+function loraStem(file: string): string {
+  return file.replace(/^.*[/\\]/, '').replace(/\.[^.]*$/, '');
+}
+
+export type LoraResolution = { readonly file: string } | { readonly problem: string };
+
+/**
+ * The server's file for a LoRA a mapping names. Mappings are shared between engines and
+ * people, so a mapping may name a LoRA without folder or extension: `add_detail` is the file
+ * `add_detail.safetensors` (or `sd15/add_detail.pt`) when exactly one LoRA file has that name.
+ * An exact file name always wins. (The config file names files exactly, like its checkpoint.)
+ */
+export function resolveLoraFile(available: readonly string[], name: string): LoraResolution {
+  if (available.includes(name)) return { file: name };
+  const matches = available.filter((file) => loraStem(file) === name);
+  if (matches.length === 1) return { file: matches[0]! };
+  if (matches.length > 1) {
+    return { problem: `LoRA '${name}' from the mapping matches several files on the server (${matches.join(', ')}); name the file in the mapping's targets.loras` };
+  }
+  return { problem: `LoRA '${name}' from the mapping is not on the server (it has: ${formatAvailable(available)}); put it in ComfyUI/models/loras or change targets.loras in the mapping` };
+}
+
 /** Problems with running a user's workflow: unknown node classes, literal choices the server lacks, a wrong output node. */
 export function checkCustom(objectInfo: ObjectInfo, workflow: CustomWorkflow): string[] {
   const problems: string[] = [];
-  const filled = new Set(Object.values(workflow.targets).flatMap((targets) => targets.map((t) => `${t.node}.${t.input}`)));
+  const filled = new Set([...Object.values(workflow.targets), ...Object.values(workflow.loras)].flatMap((targets) => targets.map((t) => `${t.node}.${t.input}`)));
   for (const [id, node] of Object.entries(workflow.graph)) {
     if (!(node.class_type in objectInfo)) {
       problems.push(`workflow node ${id} uses ${node.class_type}, which the server does not have; install the custom nodes that provide it`);
