@@ -73,9 +73,11 @@ describe('runBatch', () => {
     // One engine for all jobs, never more than its 2 segments at once, job 0's segments first.
     expect(log.created).toBe(1);
     expect(log.most).toBe(2);
+    // Slots are granted in job order; a granted segment reaches the engine after an async mkdir,
+    // so at most one other job-0 segment (concurrency − 1) may log after job 2's first.
     const firstOfJob2 = log.started.findIndex((s) => s.startsWith('job2'));
-    const lastOfJob0 = log.started.map((s) => s.startsWith('job0')).lastIndexOf(true);
-    expect(lastOfJob0).toBeLessThan(firstOfJob2);
+    expect(firstOfJob2).toBeGreaterThan(0);
+    expect(log.started.slice(firstOfJob2).filter((s) => s.startsWith('job0')).length).toBeLessThanOrEqual(1);
 
     // The finished jobs' videos are whole: ceil(D · 8) frames.
     for (const [name, durationSec] of [['one', 4], ['three', 3]] as const) {
