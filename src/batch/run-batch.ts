@@ -9,6 +9,7 @@
 import { setMaxListeners } from 'node:events';
 import { dryRunSong } from '../pipeline/dry-run-song.js';
 import type { CalibrationCache } from '../pipeline/estimate-engine-time.js';
+import { JobTurns } from '../pipeline/job-turns.js';
 import { PrioritySlots } from '../pipeline/priority-slots.js';
 import { renderSong, type SharedResources } from '../pipeline/render-song.js';
 import { BeatloomError, formatErrorLine, isAbortError } from '../shared/errors.js';
@@ -37,7 +38,8 @@ export async function runBatch(batch: Batch, options: BatchOptions = {}): Promis
   const started = performance.now();
   const emit = (event: BatchEvent): void => options.onEvent?.(event);
   const pool = new EnginePool(options.engineFactory, (message) => emit({ type: 'notice', message }));
-  const prepareSlots = new PrioritySlots(1);
+  // Analysis strictly in job order: the first song is analysed first, so its segments queue first.
+  const prepareSlots = new JobTurns();
   const stitchSlots = new PrioritySlots(1);
   const calibrations: CalibrationCache = new Map();
   // One signal for all jobs, so the caller's signal carries one listener however long the batch.
@@ -66,6 +68,8 @@ export async function runBatch(batch: Batch, options: BatchOptions = {}): Promis
     } catch (error) {
       outcome = stop.signal.aborted && isAbortError(error) ? { status: 'interrupted' } : { status: 'failed', error: jobErrorOf(error) };
     }
+    // A job that ended before its analysis (a bad output path, an engine that cannot be prepared) gives up its turn.
+    prepareSlots.pass(job.index);
     const result: JobResult = { index: job.index, name: job.name, outcome, elapsedMs: performance.now() - jobStarted };
     emit({ type: 'job-end', job: job.index, result });
     return result;

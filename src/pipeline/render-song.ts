@@ -13,7 +13,7 @@ import { formatFps } from '../keyframes/time.js';
 import { prepareAudioTrack } from '../stitching/audio-track.js';
 import { resolveOutput } from './output-path.js';
 import { prepareRender } from './prepare-render.js';
-import type { PrioritySlots } from './priority-slots.js';
+import type { PrioritySlots, SlotRunner } from './priority-slots.js';
 import { renderSegments } from './render-segments.js';
 import type { RenderRequest } from './render-request.js';
 import { openRunDir, readArtifact, writeArtifact } from './run-dir.js';
@@ -29,10 +29,10 @@ export interface SharedResources {
   readonly engine: RenderEngine;
   /** The engine's concurrency, across every render that uses it. */
   readonly engineSlots: PrioritySlots;
-  /** Decoding and analysis are CPU-heavy: one song at a time. */
-  readonly prepareSlots: PrioritySlots;
+  /** Decoding and analysis are CPU-heavy: one song at a time, in job order. */
+  readonly prepareSlots: SlotRunner;
   /** So is encoding: one video at a time. */
-  readonly stitchSlots: PrioritySlots;
+  readonly stitchSlots: SlotRunner;
   /** This render's place in the batch: lower goes first wherever renders queue. */
   readonly priority: number;
 }
@@ -64,7 +64,7 @@ export interface RenderSummary {
 export async function renderSong(request: RenderRequest, options: RenderOptions = {}): Promise<RenderSummary> {
   const { shared, signal } = options;
   const engine = shared?.engine ?? createEngine({ ...request.engineOptions, id: request.engineId });
-  const inSlot = <T>(slots: PrioritySlots | undefined, work: () => Promise<T>): Promise<T> => (slots ? slots.run(work, [shared!.priority], signal) : work());
+  const inSlot = <T>(slots: SlotRunner | undefined, work: () => Promise<T>): Promise<T> => (slots ? slots.run(work, [shared!.priority], signal) : work());
   const audioAbort = new AbortController();
   let audioTrack: Promise<string> | undefined;
   try {
