@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchEvent, BatchResult, JobResult } from '../src/batch/batch-events.js';
 import { formatBatchSummary } from '../src/cli/format-batch-summary.js';
-import { batchFraction, formatBatchLine, reduceBatchProgress, type BatchProgressState } from '../src/cli/reporters/batch-reporter.js';
+import { batchFraction, createBatchReporter, formatBatchLine, reduceBatchProgress, type BatchProgressState } from '../src/cli/reporters/batch-reporter.js';
 import type { RenderSummary } from '../src/pipeline/render-song.js';
 
 function summary(over: Partial<RenderSummary>): RenderSummary {
@@ -9,6 +9,7 @@ function summary(over: Partial<RenderSummary>): RenderSummary {
     outPath: '/v/a.mp4',
     runDir: '/runs/a',
     frameCount: 318,
+    outputFps: '8',
     duration: { sampleCount: 876298, sampleRateHz: 22050 },
     segments: 26,
     renderedSegments: 20,
@@ -59,6 +60,17 @@ describe('batch progress: a pure function of the events', () => {
     expect(fraction).toBeCloseTo((8 + 4 * (0.05 + 0.85 / 3)) / 12, 12);
     // 5 s elapsed at 77.8 % → 1.43 s left → "0:01".
     expect(formatBatchLine(state, 6000)).toBe('batch ███████████████████░░░░░  78%  ETA 0:01  2/3 jobs, 1 failed  · c render 1/3');
+  });
+
+  it('prints a notice (a server left out) on a line of its own, without changing the progress', () => {
+    const state = replay([start, [1500, { type: 'job-progress', job: 0, progress: { stage: 'render', done: 1, total: 3, unit: 'segments' } }]]);
+    expect(reduceBatchProgress(state, { type: 'notice', message: 'ComfyUI at http://b:8188 is left out' }, 1600)).toBe(state);
+    const written: string[] = [];
+    const stream = { write: (text: string) => written.push(text), columns: 100 } as unknown as NodeJS.WriteStream;
+    const reporter = createBatchReporter('tty', stream, () => 2000);
+    reporter.onEvent(start[1]);
+    reporter.onEvent({ type: 'notice', message: 'ComfyUI at http://b:8188 is left out' });
+    expect(written).toEqual([`\r\x1b[K${formatBatchLine(replay([start]), 2000)}`, '\r\x1b[K', 'beatloom: note: ComfyUI at http://b:8188 is left out\n']);
   });
 
   it('shows no ETA before any progress, and 0:00 at the end', () => {

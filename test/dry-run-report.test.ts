@@ -127,6 +127,7 @@ describe('dry-run text', () => {
       runDir: '/runs/song',
       outPath: '/runs/song/out.mp4',
       engine: 'preview',
+      steps: 4,
       bpm: 116,
       overview: describePlan(keyframes('chain'), plan, reusable),
       estimate: estimateFromCost(plan, reusable, 0.0005, 1, true, { kind: 'calibrated' }),
@@ -136,7 +137,7 @@ describe('dry-run text', () => {
       'song      /songs/song.mp3 — 0:08.0, 116 BPM',
       'video     64 frames at 8 fps, 64x32 → /runs/song/out.mp4',
       'run dir   /runs/song',
-      'segments  5 of up to 16 frames, continuity chain: 4 to render, 1 already rendered',
+      'segments  5 of up to 16 frames, 4 sampler steps each, continuity chain: 4 to render, 1 already rendered',
       'sections',
       '  section  time           segments  frames  seeds  render  prompt',
       '  intro    0:00.0–0:03.3  0–1       0–25    7      1       neon city, rain',
@@ -153,11 +154,14 @@ describe('dry-run text', () => {
       runDir: '/r',
       outPath: '/r/out.mp4',
       engine: 'comfyui',
+      steps: 8,
       bpm: null,
       overview: describePlan(keyframes('none'), plan, [false, false, false, false, false]),
       estimate: { basis: { kind: 'unavailable', reason: 'no segment rendered yet with this comfyui setup in /r' }, segmentsToRender: 5, concurrency: 2, msPerSegment: null, engineMs: null, wallMs: null } as const,
     };
-    expect(formatDryRun(report, '/s.wav').at(-1)).toBe(
+    const lines = formatDryRun(report, '/s.wav');
+    expect(lines[4]).toBe('segments  5 of up to 16 frames, 8 sampler steps each, continuity none: 5 to render, 0 already rendered');
+    expect(lines.at(-1)).toBe(
       'engine    comfyui: no estimate (no segment rendered yet with this comfyui setup in /r; render a few segments and run --dry-run again)',
     );
   });

@@ -98,7 +98,7 @@ describe('the JSON Schema for editors', () => {
     const schema = JSON.parse(mappingJsonSchemaText()) as Record<string, any>;
     expect(schema.required).toEqual(['version', 'targets']);
     expect(schema.additionalProperties).toBe(false);
-    expect(Object.keys(schema.properties)).toEqual(['version', 'description', 'segments', 'signals', 'targets', 'seed', 'prompts']);
+    expect(Object.keys(schema.properties)).toEqual(['version', 'description', 'segments', 'signals', 'targets', 'seed', 'prompts', 'transitions']);
     const signal = schema.properties.signals.additionalProperties;
     expect(signal.additionalProperties).toBe(false);
     expect(signal.properties.release.anyOf[1].pattern).toContain('beats?');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { frameSources, planSegments, takeoverRange, type PlannedSegment } from '../src/keyframes/plan-segments.js';
+import { planSegments, takeoverRange, type PlannedSegment } from '../src/keyframes/plan-segments.js';
+import { frameSources } from '../src/stitching/frame-sources.js';
 
 const OPTIONS = { frames: 16, overlap: 4, minOverlap: 2, maxOverlap: 8, crossfade: 2 };
 const BEATS = Array.from({ length: 40 }, (_, i) => i * 4);
@@ -52,26 +53,8 @@ describe('planSegments', () => {
   });
 });
 
-describe('frameSources blends each transition around its lead frame', () => {
-  const plan = planSegments(40, OPTIONS);
-  it.each([
-    [0, [[0, 0, 1]]],
-    [12, [[0, 12, 1]]],
-    [13, [[0, 13, 1 - 1 / 3], [1, 1, 1 / 3]]],
-    [14, [[0, 14, 1 - 2 / 3], [1, 2, 2 / 3]]],
-    [15, [[1, 3, 1]]],
-    [39, [[2, 15, 1]]],
-  ])('frame %i', (frame, expected) => {
-    expect(frameSources(plan, frame).map((s) => [s.segment, s.localFrame, s.weight])).toEqual(expected);
-  });
-
-  it('a hard cut switches at the lead frame', () => {
-    const cut = planSegments(40, { ...OPTIONS, crossfade: 0 });
-    expect(frameSources(cut, 13)).toEqual([{ segment: 0, localFrame: 13, weight: 1 }]);
-    expect(frameSources(cut, 14)).toEqual([{ segment: 1, localFrame: 2, weight: 1 }]);
-  });
-
-  it('takeoverRange keeps the crossfade inside the overlap', () => {
+describe('takeoverRange', () => {
+  it('keeps the crossfade inside the overlap', () => {
     expect(takeoverRange(12, 16, 2)).toEqual([13, 15]);
     expect(takeoverRange(12, 16, 4)).toEqual([14, 14]);
     expect(takeoverRange(12, 16, 0)).toEqual([12, 16]);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ffmpegPath } from '../src/ffmpeg/ffmpeg-path.js';
-import { decodePng, encodePng } from '../src/shared/png.js';
+import pngjs from 'pngjs';
+import { decodePng, decodePngAsync, encodePng } from '../src/shared/png.js';
 import { tempDir } from './helpers/media.js';
 
 const run = promisify(execFile);
@@ -39,5 +40,27 @@ describe('PNG', () => {
 
   it('names the file when it is not a PNG', () => {
     expect(() => decodePng(Buffer.from('hello, not a png at all, really not'), 'frame-0003.png')).toThrow(/not a valid PNG image: frame-0003\.png \(bad signature\)/);
+  });
+
+  it.each([0, 1, 2, 3, 4])('undoes row filter %i exactly, for RGB and RGBA, sync and async', async (filterType) => {
+    const width = 13;
+    const height = 9;
+    for (const alpha of [false, true]) {
+      const png = new pngjs.PNG({ width, height });
+      const expected = new Uint8Array(width * height * 3);
+      for (let i = 0; i < width * height; i++) {
+        // Values that exercise wrap-around and every Paeth branch.
+        const [r, g, b] = [(i * 97 + 13) & 0xff, (i * i * 7 + 5) & 0xff, (255 - i * 31) & 0xff];
+        const a = alpha ? (i * 53) & 0xff : 255;
+        png.data.set([r, g, b, a], i * 4);
+        expected.set([Math.round((r * a) / 255), Math.round((g * a) / 255), Math.round((b * a) / 255)], i * 3);
+      }
+      const file = pngjs.PNG.sync.write(png, { filterType, colorType: alpha ? 6 : 2 });
+      expect(Array.from(decodePng(file).data)).toEqual(Array.from(expected));
+      const out = new Uint8Array(width * height * 3);
+      const image = await decodePngAsync(file, 'x.png', out);
+      expect(image.data).toBe(out);
+      expect(Array.from(out)).toEqual(Array.from(expected));
+    }
   });
 });

@@ -59,6 +59,7 @@ function fakeEngine(concurrency: number, log: FakeLog, failOn?: number): RenderE
     id: 'fake',
     capabilities: { initImage: true, perFrameMotionScale: false, maxFrames: 16, concurrency },
     settingsFingerprint: {},
+    sampler: { steps: 4 },
     async checkHealth() {
       return { ok: true, engine: 'fake', summary: '', details: {}, problems: [] };
     },

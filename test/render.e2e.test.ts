@@ -36,7 +36,8 @@ describe('beatloom render (preview engine), checked by decoding the output', () 
 
     // The run directory holds every artifact, one folder per segment.
     const names = await readdir(runDir);
-    expect(names.sort()).toEqual(['analysis.json', 'keyframes.json', 'plan.json', 'run.json', 'segments']);
+    // The song's encoded track is kept for later stitches (stitching/audio-track.ts).
+    expect(names.sort()).toEqual(['analysis.json', expect.stringMatching(/^audio-aac-[0-9a-f]{16}\.m4a$/), 'keyframes.json', 'plan.json', 'run.json', 'segments']);
     const keyframes = keyframesSchema.parse(JSON.parse(await readFile(join(runDir, 'keyframes.json'), 'utf8')));
     expect(keyframes.frameCount).toBe(51);
     expect(await readdir(join(runDir, 'segments'))).toEqual(keyframes.segments.map((s) => String(s.index).padStart(4, '0')));
@@ -94,7 +95,7 @@ describe('bad input: one clear line, exit code 2, nothing written', () => {
     ['a missing input', (d: string) => ['render', join(d, 'nope.mp3'), '--prompt', 'x'], /input not found: .*nope\.mp3/],
     ['a file that is not audio', (d: string) => ['render', join(d, 'notes.txt'), '--prompt', 'x'], /(not an audio file ffmpeg can decode|no audio stream in) .*notes\.txt/],
     ['an unwritable output path', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '-o', join(d, 'blocker', 'out.mp4')], /cannot write output .*blocker\/out\.mp4/],
-    ['an unknown engine', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--engine', 'dalle'], /unknown engine 'dalle' — use one of: preview/],
+    ['an unknown engine', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--engine', 'dalle'], /unknown engine 'dalle' — use one of: preview, comfyui/],
     ['a bad frame rate', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--fps', '24/0'], /invalid fps: '24\/0'/],
     ['a bad size', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--size', '500x500'], /invalid size: '500x500'/],
     ['a missing prompt', (d: string) => ['render', join(d, 'song.wav')], /missing --prompt/],

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderPlanSchema, planHash } from '../src/pipeline/render-plan.js';
 import { runRecordSchema } from '../src/pipeline/run-record.js';
-import { DEFAULT_ENCODE_SETTINGS } from '../src/stitching/stitch-video.js';
+import { DEFAULT_OUTPUT_SETTINGS } from '../src/stitching/output-settings.js';
 import { DEFAULT_MAPPING_PATH } from '../src/shared/package-root.js';
 import { VERSION } from '../src/shared/version.js';
 import { runCli } from './helpers/cli.js';
@@ -114,7 +114,7 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
       video: { fps: '8', frameCount: 160, width: SIZE, height: SIZE, continuity: 'chain' },
       engine: { id: 'preview', settings: { engine: 'preview', watermark: true }, concurrency: 1 },
       sampler: { steps: 4 },
-      encode: { ...DEFAULT_ENCODE_SETTINGS },
+      encode: { ...DEFAULT_OUTPUT_SETTINGS },
       plan: { hash: planHash(plan), segments: 13 },
       segments: { rendered: 13, reused: 0 },
       output: { path: join(dir, 'clean.mp4'), sha256: await sha256Of(join(dir, 'clean.mp4')), sizeBytes: (await readFile(join(dir, 'clean.mp4'))).length },
@@ -166,7 +166,7 @@ describe('--dry-run', () => {
     const lines = text.stdout.trim().split('\n');
     expect(lines[0]).toBe('dry run: nothing rendered, no video written');
     expect(lines).toContain(`video     48 frames at 8 fps, 64x64 → ${join(runDir, 'out.mp4')}`);
-    expect(lines.find((l) => l.startsWith('segments  '))).toBe('segments  4 of up to 16 frames, continuity none: 4 to render, 0 already rendered');
+    expect(lines.find((l) => l.startsWith('segments  '))).toBe('segments  4 of up to 16 frames, 4 sampler steps each, continuity none: 4 to render, 0 already rendered');
     expect(lines.at(-2)).toMatch(/^engine {4}preview: ~\d+\.\d\d s per segment \(calibrated: one segment rendered just now\)$/);
     expect(lines.at(-1)).toMatch(/^ {10}4 segments → ~\d+:\d\d of engine time, ~\d+:\d\d at concurrency 1$/);
     // Only the analysis (a cache keyed by the audio's hash) is kept.

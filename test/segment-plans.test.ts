@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { mappingSchema } from '../src/config/mapping-schema.js';
 import { buildKeyframes } from '../src/keyframes/build-keyframes.js';
 import type { Keyframes } from '../src/keyframes/keyframes-schema.js';
-import { frameSources, takeoverRange } from '../src/keyframes/plan-segments.js';
+import { takeoverRange } from '../src/keyframes/plan-segments.js';
+import { frameSources } from '../src/stitching/frame-sources.js';
 import { frameAtSec, parseFps } from '../src/keyframes/time.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
 

@@ -36,4 +36,6 @@ export interface BatchResult {
 export type BatchEvent =
   | { readonly type: 'batch-start'; readonly jobs: readonly string[] }
   | { readonly type: 'job-progress'; readonly job: number; readonly progress: ProgressEvent }
-  | { readonly type: 'job-end'; readonly job: number; readonly result: JobResult };
+  | { readonly type: 'job-end'; readonly job: number; readonly result: JobResult }
+  /** Something the user should know that is not an error (a ComfyUI server left out of the batch). */
+  | { readonly type: 'notice'; readonly message: string };

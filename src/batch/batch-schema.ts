@@ -20,6 +20,7 @@
  */
 import { basename, extname, resolve } from 'node:path';
 import { z } from 'zod';
+import { comfyuiConfigSchema } from '../config/engine-config.js';
 import { parseSeed, parseSize } from '../config/render-values.js';
 import { ENGINE_IDS, isEngineId, type EngineId } from '../engines/registry.js';
 import { parseFps } from '../keyframes/time.js';
@@ -45,6 +46,8 @@ function parsedBy<T>(parse: (text: string) => T) {
  */
 export const ENGINE_OPTION_SCHEMAS: Readonly<Record<EngineId, z.ZodType<Record<string, unknown>>>> = {
   preview: z.object({}).strict(),
+  // The same keys as the config file's `comfyui:` section (url, checkpoint, motionModel, loras…).
+  comfyui: comfyuiConfigSchema,
 };
 
 const engineIdSchema = z.string().superRefine((id, ctx) => {
@@ -90,12 +93,25 @@ export function jobPaths(job: BatchFileJob, runsDir: string, baseDir: string): {
   return { runDir, outPath: job.out === undefined ? resolve(runDir, 'out.mp4') : resolve(baseDir, job.out) };
 }
 
+/** Checks engine options against their engine's schema, each issue at its place in the file. */
+function checkEngineOptions(ctx: z.core.$RefinementCtx, engine: string, options: Record<string, unknown> | undefined, where: Array<string | number>): void {
+  // An unknown engine id has its own issue already.
+  if (options === undefined || !isEngineId(engine)) return;
+  const parsed = ENGINE_OPTION_SCHEMAS[engine].safeParse(options);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  const what = issue.code === 'unrecognized_keys' ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}` : issue.message;
+  ctx.addIssue({ code: 'custom', path: [...where, ...issue.path], message: `${what} for the ${engine} engine` });
+}
+
 /**
  * The batch file's schema. Cross-job rules need the resolved paths, hence the folder: two jobs
  * may not share a name, a run directory or an output. Whether a job needs a prompt depends on its
  * mapping ({prompt}); that is checked when the job runs, and a job without one fails on its own.
+ * `baseEngine` is the engine a job gets when neither it nor the defaults name one (from --engine
+ * or the config file): engine options are checked against the engine they will go to.
  */
-export function batchFileSchema(baseDir: string) {
+export function batchFileSchema(baseDir: string, baseEngine: string = 'preview') {
   return z
     .object({
       version: z.literal(BATCH_VERSION),
@@ -106,17 +122,9 @@ export function batchFileSchema(baseDir: string) {
     .strict()
     .superRefine((file, ctx) => {
       const seen = { name: new Map<string, number>(), runDir: new Map<string, number>(), out: new Map<string, number>() };
+      checkEngineOptions(ctx, file.defaults.engine ?? baseEngine, file.defaults.engineOptions, ['defaults', 'engineOptions']);
       file.jobs.forEach((job, i) => {
-        const engine = job.engine ?? file.defaults.engine ?? 'preview';
-        const options = job.engineOptions ?? file.defaults.engineOptions ?? {};
-        // An unknown engine id has its own issue already.
-        const parsed = isEngineId(engine) ? ENGINE_OPTION_SCHEMAS[engine].safeParse(options) : undefined;
-        if (parsed && !parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          const where = job.engineOptions !== undefined ? ['jobs', i, 'engineOptions'] : ['defaults', 'engineOptions'];
-          const what = issue.code === 'unrecognized_keys' ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}` : issue.message;
-          ctx.addIssue({ code: 'custom', path: [...where, ...issue.path], message: `${what} for the ${engine} engine` });
-        }
+        checkEngineOptions(ctx, job.engine ?? file.defaults.engine ?? baseEngine, job.engineOptions, ['jobs', i, 'engineOptions']);
         const paths = jobPaths(job, file.runsDir, baseDir);
         const checks: Array<[keyof typeof seen, string, Array<string | number>, string]> = [
           ['name', jobNameOf(job), ['jobs', i, job.name === undefined ? 'audio' : 'name'], `job name '${jobNameOf(job)}'${job.name === undefined ? ' (from the audio file name)' : ''}`],

@@ -1,8 +1,11 @@
 /**
- * The engines of a batch: one per distinct engine spec, created when a job first needs it, each
- * with the slots that hold its concurrency across every job that uses it.
+ * The engines of a batch: one per distinct engine spec (jobs with equal settings share one),
+ * created and prepared once, when a job first needs it, each with the slots that hold its
+ * concurrency across every job that uses it. An engine that cannot be prepared (a server
+ * without the checkpoint) fails every job that uses it with the same error, without asking again.
  */
 import type { RenderEngine } from '../engines/engine.js';
+import { comfyuiConfigSchema } from '../config/engine-config.js';
 import { createEngine } from '../engines/registry.js';
 import { PrioritySlots } from '../pipeline/priority-slots.js';
 import { engineSpecKey, type EngineSpec } from './load-batch.js';
@@ -12,28 +15,43 @@ export interface PooledEngine {
   readonly slots: PrioritySlots;
 }
 
-export type EngineFactory = (spec: EngineSpec) => RenderEngine;
+/** Makes the engine for a spec; `onNotice` takes what the user should know that is not an error. */
+export type EngineFactory = (spec: EngineSpec, onNotice: (message: string) => void) => RenderEngine;
 
-export const defaultEngineFactory: EngineFactory = (spec) => createEngine({ id: spec.id });
+export const defaultEngineFactory: EngineFactory = (spec, onNotice) =>
+  spec.id === 'comfyui' ? createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice }) : createEngine({ id: spec.id, onNotice });
 
 export class EnginePool {
-  private readonly engines = new Map<string, PooledEngine>();
-  constructor(private readonly factory: EngineFactory = defaultEngineFactory) {}
+  private readonly created: RenderEngine[] = [];
+  private readonly engines = new Map<string, Promise<PooledEngine>>();
+  constructor(
+    private readonly factory: EngineFactory = defaultEngineFactory,
+    private readonly onNotice: (message: string) => void = () => undefined,
+  ) {}
 
-  get(spec: EngineSpec): PooledEngine {
+  /**
+   * The spec's engine, prepared. The first job to ask prepares it (under its signal, which in a
+   * batch is the batch's); the slots take the concurrency prepare settled (servers left out of
+   * the render do not count).
+   */
+  get(spec: EngineSpec, signal?: AbortSignal): Promise<PooledEngine> {
     const key = engineSpecKey(spec);
     let pooled = this.engines.get(key);
     if (!pooled) {
-      const engine = this.factory(spec);
-      pooled = { engine, slots: new PrioritySlots(Math.max(1, engine.capabilities.concurrency)) };
+      pooled = (async () => {
+        const engine = this.factory(spec, this.onNotice);
+        this.created.push(engine);
+        await engine.prepare?.({ signal });
+        return { engine, slots: new PrioritySlots(Math.max(1, engine.capabilities.concurrency)) };
+      })();
       this.engines.set(key, pooled);
     }
     return pooled;
   }
 
   async closeAll(): Promise<void> {
-    const all = [...this.engines.values()];
+    const all = this.created.splice(0);
     this.engines.clear();
-    await Promise.allSettled(all.map((p) => p.engine.close()));
+    await Promise.allSettled(all.map((engine) => engine.close()));
   }
 }

@@ -1,7 +1,16 @@
-/** Reads a batch file and resolves every job to a complete render request. */
+/**
+ * Reads a batch file and resolves every job to a complete render request and engine spec.
+ *
+ * Engine settings, strongest first: the job, the batch file's defaults, then what `render`
+ * would use — flags, BEATLOOM_COMFY_URL, the config file (the `base` selection). The engine id
+ * follows the same order. A job's comfyui settings merge key by key over those below them, so a
+ * job can change the checkpoint and keep the servers. The defaults' engineOptions are for the
+ * defaults' engine: a job on another engine does not take them.
+ */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseYamlWith } from '../config/parse-yaml.js';
+import { mergeComfyConfigs, resolveComfyPaths, type ComfyuiConfig, type EngineSelection } from '../config/engine-config.js';
+import { parseYamlWithSchema } from '../config/yaml-file.js';
 import { parseFps } from '../keyframes/time.js';
 import type { EngineId } from '../engines/registry.js';
 import { parseSize } from '../config/render-values.js';
@@ -9,7 +18,7 @@ import { RENDER_DEFAULTS, type RenderRequest } from '../pipeline/render-request.
 import { DEFAULT_MAPPING_PATH } from '../shared/package-root.js';
 import { usageError } from '../shared/errors.js';
 import { stableStringify } from '../shared/hash.js';
-import { batchFileSchema, jobNameOf, jobPaths, type BatchFile } from './batch-schema.js';
+import { batchFileSchema, jobNameOf, jobPaths, type BatchFile, type BatchFileDefaults, type BatchFileJob } from './batch-schema.js';
 
 export interface EngineSpec {
   readonly id: EngineId;
@@ -34,23 +43,43 @@ export function engineSpecKey(spec: EngineSpec): string {
   return stableStringify(spec);
 }
 
-export function resolveBatch(file: BatchFile, baseDir: string): BatchJob[] {
+/** What a batch job gets when neither it nor the defaults say: `render`'s defaults, no config file. */
+export const NO_ENGINE_SELECTION: EngineSelection = { engineId: RENDER_DEFAULTS.engineId, comfyui: {} };
+
+/** A job's engine: its id and options after the job, the defaults and the base selection (see the top). */
+export function jobEngineSpec(job: BatchFileJob, defaults: BatchFileDefaults, base: EngineSelection, baseDir: string): EngineSpec {
+  const defaultsEngine = defaults.engine ?? base.engineId;
+  const id = (job.engine ?? defaultsEngine) as EngineId;
+  const fromDefaults = id === defaultsEngine ? (defaults.engineOptions ?? {}) : {};
+  const fromJob = job.engineOptions ?? {};
+  switch (id) {
+    case 'preview':
+      return { id, options: { ...fromDefaults, ...fromJob } };
+    case 'comfyui': {
+      // The batch schema checked both against comfyuiConfigSchema; their paths are relative to the batch file.
+      const fileOptions = (options: Record<string, unknown>): ComfyuiConfig => resolveComfyPaths(options as ComfyuiConfig, baseDir);
+      return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
+    }
+  }
+}
+
+export function resolveBatch(file: BatchFile, baseDir: string, base: EngineSelection = NO_ENGINE_SELECTION): BatchJob[] {
   const d = file.defaults;
   return file.jobs.map((job, index) => {
     const { runDir, outPath } = jobPaths(job, file.runsDir, baseDir);
     const size = job.size ?? d.size ?? parseSize(RENDER_DEFAULTS.size);
     const mapping = job.mapping ?? d.mapping;
-    const engineId = (job.engine ?? d.engine ?? RENDER_DEFAULTS.engineId) as EngineId;
+    const engine = jobEngineSpec(job, d, base, baseDir);
     return {
       index,
       name: jobNameOf(job),
-      engine: { id: engineId, options: job.engineOptions ?? d.engineOptions ?? {} },
+      engine,
       request: {
         audioPath: resolve(baseDir, job.audio),
         prompt: job.prompt ?? d.prompt,
         negativePrompt: job.negative ?? d.negative,
         mappingPath: mapping === undefined ? DEFAULT_MAPPING_PATH : resolve(baseDir, mapping),
-        engineId,
+        engineId: engine.id,
         fps: job.fps ?? d.fps ?? parseFps(RENDER_DEFAULTS.fps),
         width: size.width,
         height: size.height,
@@ -62,22 +91,23 @@ export function resolveBatch(file: BatchFile, baseDir: string): BatchJob[] {
   });
 }
 
-export function parseBatch(text: string, path: string): Batch {
+/** `base`: the engine and settings a job gets from flags, environment and config file (see the top). */
+export function parseBatch(text: string, path: string, base: EngineSelection = NO_ENGINE_SELECTION): Batch {
   const baseDir = dirname(resolve(path));
-  const file = parseYamlWith(text, path, batchFileSchema(baseDir), {
+  const file = parseYamlWithSchema(text, path, batchFileSchema(baseDir, base.engineId), {
     syntax: 'E_BATCH_YAML',
     invalid: 'E_BATCH',
     hint: 'see `beatloom batch --help` for the format',
   });
-  return { path: resolve(path), jobs: resolveBatch(file, baseDir) };
+  return { path: resolve(path), jobs: resolveBatch(file, baseDir, base) };
 }
 
-export async function loadBatch(path: string): Promise<Batch> {
+export async function loadBatch(path: string, base: EngineSelection = NO_ENGINE_SELECTION): Promise<Batch> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
     throw usageError('E_BATCH_MISSING', `batch file not found: ${path}`, 'give the path of a YAML batch file');
   }
-  return parseBatch(text, path);
+  return parseBatch(text, path, base);
 }

@@ -3,11 +3,13 @@
  * sharing what they must. Each engine's slots hold its concurrency across jobs; analysis and
  * encoding, CPU-heavy, take turns. So song N+1 is analysed while song N renders, and song N is
  * encoded while song N+1 renders. Everything queues by job order, so the first videos finish
- * first. A job's failure is a value in the result; the other jobs go on.
+ * first. Each engine is prepared once (for ComfyUI: its servers checked), by the first job that
+ * needs it. A job's failure is a value in the result; the other jobs go on.
  */
 import { setMaxListeners } from 'node:events';
 import { dryRunSong } from '../pipeline/dry-run-song.js';
 import type { CalibrationCache } from '../pipeline/estimate-engine-time.js';
+import { JobTurns } from '../pipeline/job-turns.js';
 import { PrioritySlots } from '../pipeline/priority-slots.js';
 import { renderSong, type SharedResources } from '../pipeline/render-song.js';
 import { BeatloomError, formatErrorLine, isAbortError } from '../shared/errors.js';
@@ -35,8 +37,9 @@ export function jobErrorOf(error: unknown): JobError {
 export async function runBatch(batch: Batch, options: BatchOptions = {}): Promise<BatchResult> {
   const started = performance.now();
   const emit = (event: BatchEvent): void => options.onEvent?.(event);
-  const pool = new EnginePool(options.engineFactory);
-  const prepareSlots = new PrioritySlots(1);
+  const pool = new EnginePool(options.engineFactory, (message) => emit({ type: 'notice', message }));
+  // Analysis strictly in job order: the first song is analysed first, so its segments queue first.
+  const prepareSlots = new JobTurns();
   const stitchSlots = new PrioritySlots(1);
   const calibrations: CalibrationCache = new Map();
   // One signal for all jobs, so the caller's signal carries one listener however long the batch.
@@ -50,7 +53,7 @@ export async function runBatch(batch: Batch, options: BatchOptions = {}): Promis
     const jobStarted = performance.now();
     let outcome: JobOutcome;
     try {
-      const pooled = pool.get(job.engine);
+      const pooled = await pool.get(job.engine, stop.signal);
       const shared: SharedResources = { engine: pooled.engine, engineSlots: pooled.slots, prepareSlots, stitchSlots, priority: job.index };
       const taskOptions = {
         signal: stop.signal,
@@ -65,6 +68,8 @@ export async function runBatch(batch: Batch, options: BatchOptions = {}): Promis
     } catch (error) {
       outcome = stop.signal.aborted && isAbortError(error) ? { status: 'interrupted' } : { status: 'failed', error: jobErrorOf(error) };
     }
+    // A job that ended before its analysis (a bad output path, an engine that cannot be prepared) gives up its turn.
+    prepareSlots.pass(job.index);
     const result: JobResult = { index: job.index, name: job.name, outcome, elapsedMs: performance.now() - jobStarted };
     emit({ type: 'job-end', job: job.index, result });
     return result;

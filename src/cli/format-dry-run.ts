@@ -59,7 +59,7 @@ export function formatDryRun(report: DryRunReport, audioPath: string): string[] 
     `song      ${audioPath} — ${formatClock(o.durationSec)}${report.bpm ? `, ${report.bpm} BPM` : ', no beat found'}`,
     `video     ${o.frameCount} frames at ${o.fps} fps, ${o.width}x${o.height} → ${report.outPath}`,
     `run dir   ${report.runDir}`,
-    `segments  ${o.segments} of up to ${o.framesPerSegment} frames, continuity ${o.continuity}: ${o.toRender} to render, ${o.reused} already rendered`,
+    `segments  ${o.segments} of up to ${o.framesPerSegment} frames, ${report.steps} sampler step${report.steps === 1 ? '' : 's'} each, continuity ${o.continuity}: ${o.toRender} to render, ${o.reused} already rendered`,
     'sections',
     ...formatTable([['section', 'time', 'segments', 'frames', 'seeds', 'render', 'prompt'], ...o.sections.map(sectionRow)], '  '),
   ];

@@ -3,7 +3,9 @@ import { VERSION } from '../shared/version.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerPlan } from './commands/plan.js';
 import { registerBatch } from './commands/batch.js';
+import { registerEngines } from './commands/engines.js';
 import { registerRender } from './commands/render.js';
+import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command();
@@ -20,6 +22,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerAnalyze(program, setExitCode);
   registerPlan(program, setExitCode);
   registerBatch(program, setExitCode);
+  registerEngines(program, setExitCode);
+  registerVerify(program, setExitCode);
   return program;
 }
 

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { usageError, type BeatloomError } from '../shared/errors.js';
 import { MAPPING_VERSION, mappingSchema, type Mapping } from './mapping-schema.js';
 import { DURATION_HELP, TIME_HELP } from './units.js';
+import { formatKeyPath } from './yaml-file.js';
 
 type Issue = z.core.$ZodIssue;
 type Path = ReadonlyArray<PropertyKey>;
@@ -41,9 +42,6 @@ export const MAPPING_ERROR_CODES = {
   rule: 'E_MAPPING_RULE',
 } as const;
 
-export function formatKeyPath(path: Path): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
-}
 
 /** Edit distance, for "did you mean" suggestions. */
 function editDistance(a: string, b: string): number {

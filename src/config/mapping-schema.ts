@@ -178,6 +178,21 @@ export const seedSchema = z
   })
   .strict();
 
+/** How the incoming segment's weight rises across a crossfade (see stitching/crossfade-curve.ts). */
+export const crossfadeCurveSchema = z.enum(['linear', 'smoothstep', 'smootherstep', 'ease-in', 'ease-out']);
+
+/** How segments meet in the stitched video. The crossfade length is segments.crossfade. */
+export const transitionsSchema = z
+  .object({
+    curve: crossfadeCurveSchema.default('linear').meta({ description: "How the incoming segment's weight rises across a crossfade." }),
+    /** Transitions whose lead frame is on a downbeat (or any beat) become hard cuts on that frame. */
+    cutOn: z
+      .enum(['none', 'beats', 'downbeats'])
+      .default('none')
+      .meta({ description: 'Transitions whose lead frame is on a downbeat (or any beat) become hard cuts on that frame.' }),
+  })
+  .strict();
+
 export const promptEntrySchema = z
   .object({
     prompt: z.string().min(1).meta({ description: 'The prompt; {prompt} stands for the --prompt text.' }),
@@ -330,6 +345,7 @@ const mappingObjectSchema = z
     targets: targetsSchema,
     seed: seedSchema.prefault({}),
     prompts: promptsSchema.prefault({}),
+    transitions: transitionsSchema.prefault({}).meta({ description: 'How segments meet in the video: the crossfade curve, and hard cuts on beats or bar starts.' }),
   })
   .strict();
 
@@ -348,3 +364,5 @@ export type SeedSettings = z.output<typeof seedSchema>;
 export type PromptEntry = z.output<typeof promptEntrySchema>;
 export type PromptSettings = z.output<typeof promptsSchema>;
 export type { MusicalDuration };
+export type CrossfadeCurve = z.output<typeof crossfadeCurveSchema>;
+export type TransitionSettings = z.output<typeof transitionsSchema>;

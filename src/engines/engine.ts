@@ -49,6 +49,17 @@ export interface EngineCapabilities {
   readonly concurrency: number;
 }
 
+/** The sampler values an engine fixes per render (cfg comes per segment from the mapping). */
+export interface SamplerSettings {
+  readonly steps: number;
+}
+
+/** What one render asks of an engine beyond its settings; known from the mapping before analysis. */
+export interface RenderNeeds {
+  /** The LoRAs the mapping drives (`targets.loras`), by the names the mapping gives them. */
+  readonly loras: readonly string[];
+}
+
 export interface EngineHealth {
   readonly ok: boolean;
   readonly engine: string;
@@ -83,7 +94,23 @@ export interface RenderEngine {
   readonly capabilities: EngineCapabilities;
   /** Everything that changes the engine's output besides the job: part of each segment's hash. */
   readonly settingsFingerprint: Readonly<Record<string, unknown>>;
+  /**
+   * The sampler settings its segments really get (ComfyUI: from the motion module, the config
+   * or a custom workflow), settled by `prepare`. plan.json and run.json record these.
+   */
+  readonly sampler: SamplerSettings;
   checkHealth(options: { signal?: AbortSignal }): Promise<EngineHealth>;
+  /**
+   * Fail fast: check the backend can render (servers up, models present) before the first
+   * segment, and settle `capabilities` and `settingsFingerprint`. Throws a BeatloomError that
+   * names what is missing. Engines without a backend to check leave it out.
+   */
+  prepare?(options: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * After `prepare`, before analysis: throws a BeatloomError naming what one render needs that
+   * the backend lacks (a LoRA its mapping drives). Engines that can render anything leave it out.
+   */
+  checkNeeds?(needs: RenderNeeds): void;
   renderSegment(job: SegmentJob, options: RenderSegmentOptions): Promise<SegmentResult>;
   close(): Promise<void>;
 }

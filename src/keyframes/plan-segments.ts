@@ -21,7 +21,7 @@ export interface PlannedSegment {
   readonly frameCount: number;
   /** First frame where this segment leads (≥ half weight); equals startFrame for the first. */
   readonly leadFrame: number;
-  /** Frames of crossfade from the previous segment, centred on leadFrame (see frameSources). */
+  /** Frames of crossfade from the previous segment, centred on leadFrame (see stitching/frame-sources.ts). */
   readonly crossfadeFrames: number;
 }
 
@@ -119,51 +119,4 @@ export function planSegments(frameCount: number, options: SegmentPlanOptions, al
       crossfadeFrames: Math.min(options.crossfade, previousEnd - startFrame),
     };
   });
-}
-
-export interface FrameSource {
-  readonly segment: number;
-  /** Frame index inside the segment. */
-  readonly localFrame: number;
-  readonly weight: number;
-}
-
-/**
- * Which segments make timeline frame `frame`, with blend weights summing to 1. A crossfade of
- * length C spans frames [lead − ⌊C/2⌋, lead − ⌊C/2⌋ + C); inside it the incoming weight rises
- * linearly as (k + 1) / (C + 1). Outside crossfades one segment alone makes the frame.
- */
-export function frameSources(segments: readonly PlannedSegment[], frame: number): FrameSource[] {
-  // The segment leading at `frame`: the last whose leadFrame ≤ frame.
-  let lo = 0;
-  let hi = segments.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (segments[mid]!.leadFrame <= frame) lo = mid;
-    else hi = mid - 1;
-  }
-  const current = segments[lo]!;
-  const sources: FrameSource[] = [];
-  const fadeFrom = (incoming: PlannedSegment): number => incoming.leadFrame - Math.floor(incoming.crossfadeFrames / 2);
-  const next = segments[lo + 1];
-  if (next && next.crossfadeFrames > 0 && frame >= fadeFrom(next)) {
-    // Before the next segment's lead frame, inside its crossfade.
-    const k = frame - fadeFrom(next);
-    const w = (k + 1) / (next.crossfadeFrames + 1);
-    return [
-      { segment: current.index, localFrame: frame - current.startFrame, weight: 1 - w },
-      { segment: next.index, localFrame: frame - next.startFrame, weight: w },
-    ];
-  }
-  const previous = segments[lo - 1];
-  if (previous && current.crossfadeFrames > 0 && frame < fadeFrom(current) + current.crossfadeFrames) {
-    const k = frame - fadeFrom(current);
-    const w = (k + 1) / (current.crossfadeFrames + 1);
-    return [
-      { segment: previous.index, localFrame: frame - previous.startFrame, weight: 1 - w },
-      { segment: current.index, localFrame: frame - current.startFrame, weight: w },
-    ];
-  }
-  sources.push({ segment: current.index, localFrame: frame - current.startFrame, weight: 1 });
-  return sources;
 }

@@ -3,24 +3,24 @@ import { ANALYSIS_VERSION } from '../analysis/analysis-schema.js';
 import { KEYFRAMES_VERSION } from '../keyframes/keyframes-schema.js';
 import { formatFps } from '../keyframes/time.js';
 import { VERSION } from '../shared/version.js';
-import type { EncodeSettings } from '../stitching/stitch-video.js';
+import type { OutputSettings } from '../stitching/output-settings.js';
 import type { PreparedRender } from './prepare-render.js';
 import { planHash, PLAN_VERSION, SEGMENT_HASH_VERSION } from './render-plan.js';
-import { DEFAULT_SAMPLER, type RenderRequest } from './render-request.js';
+import type { RenderRequest } from './render-request.js';
 import { currentEnvironment, RUN_RECORD_VERSION, type RunRecord } from './run-record.js';
 
 export interface RunRecordInput {
   readonly request: RenderRequest;
   readonly prepared: PreparedRender;
   readonly engine: RenderEngine;
-  readonly encode: EncodeSettings;
+  readonly output: OutputSettings;
   readonly ffmpeg: { readonly path: string; readonly version: string };
   readonly startedAt: Date;
 }
 
 /** run.json as a render starts: the inputs and settings; counts and timings come as it goes. */
 export function buildRunRecord(input: RunRecordInput): RunRecord {
-  const { request, prepared, engine, encode, startedAt } = input;
+  const { request, prepared, engine, output, startedAt } = input;
   const { plan } = prepared;
   return {
     version: RUN_RECORD_VERSION,
@@ -32,8 +32,8 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     seeds: { base: request.seed, used: [...new Set(plan.jobs.map((job) => job.seed))].sort((a, b) => a - b) },
     video: { fps: formatFps(request.fps), frameCount: plan.frameCount, width: plan.width, height: plan.height, continuity: plan.continuity },
     engine: { id: engine.id, settings: { ...engine.settingsFingerprint }, concurrency: engine.capabilities.concurrency },
-    sampler: { ...(request.sampler ?? DEFAULT_SAMPLER) },
-    encode: { ...encode },
+    sampler: { ...engine.sampler },
+    encode: { ...output },
     ffmpeg: { ...input.ffmpeg },
     plan: {
       hash: planHash(plan),

@@ -1,8 +1,12 @@
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import type { VideoCodec } from '../ffmpeg/args.js';
 import { usageError } from '../shared/errors.js';
 import { tempPathFor } from '../shared/fs-atomic.js';
+import { join } from 'node:path';
+import { assertPostStepsFit, DEFAULT_OUTPUT_SETTINGS, defaultOutputName, type OutputSettings } from '../stitching/output-settings.js';
+import { isFramesOutputEntry } from '../stitching/stitch-video.js';
+import type { RenderRequest } from './render-request.js';
 
 const EXTENSIONS: Readonly<Record<VideoCodec, readonly string[]>> = {
   h264: ['.mp4', '.m4v', '.mov'],
@@ -15,7 +19,7 @@ const EXTENSIONS: Readonly<Record<VideoCodec, readonly string[]>> = {
  * fits the codec, the path is not a folder, and its folder exists (or can be made) and is writable.
  */
 export async function assertWritableOutput(outPath: string, codec: VideoCodec): Promise<void> {
-  await assertWritableFile(outPath, EXTENSIONS[codec], { what: 'output', flag: '-o', example: 'out.mp4' });
+  await assertWritableFile(outPath, EXTENSIONS[codec], OUTPUT_LABEL);
 }
 
 export interface WritableFileLabel {
@@ -34,6 +38,13 @@ export async function assertWritableFile(path: string, extensions: readonly stri
   }
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isDirectory()) throw usageError('E_OUTPUT_DIR', `${label.what} ${path} is a folder`, `give a file path, e.g. ${label.example}`);
+  await assertCreatable(path, label);
+}
+
+const OUTPUT_LABEL: WritableFileLabel = { what: 'output', flag: '-o', example: 'out.mp4' };
+
+/** Creates (and removes) a file next to `path`: its folder exists or can be made, and is writable. */
+async function assertCreatable(path: string, label: WritableFileLabel = OUTPUT_LABEL): Promise<void> {
   const folder = dirname(path);
   const probe = tempPathFor(path);
   try {
@@ -50,4 +61,35 @@ export async function assertWritableFile(path: string, extensions: readonly stri
   } finally {
     await rm(probe, { force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * For a frames-only output: the folder is new, empty, or an earlier frames output (only
+ * frame-NNNNNN.png files and frames.json), which is replaced once the new frames are complete.
+ */
+export async function assertWritableFolder(outPath: string): Promise<void> {
+  const existing = await stat(outPath).catch(() => undefined);
+  if (existing && !existing.isDirectory()) throw usageError('E_OUTPUT_NOT_DIR', `output ${outPath} is a file, not a folder`, 'give a folder for the frames with -o');
+  if (existing) {
+    const foreign = (await readdir(outPath)).filter((name) => !isFramesOutputEntry(name));
+    if (foreign.length > 0) {
+      throw usageError('E_OUTPUT_NOT_EMPTY', `output folder ${outPath} holds other files (${foreign[0]})`, 'give an empty or new folder with -o');
+    }
+  }
+  await assertCreatable(outPath);
+}
+
+/**
+ * The output a render will write, checked before any work: settings that fit the render (an
+ * upscale or interpolation must not shrink it), and a writable file — or, for frames-only, a
+ * folder that is new, empty or an earlier frames output. The default is <runDir>/out.mp4
+ * (out.webm for vp9, frames/ for frames-only).
+ */
+export async function resolveOutput(request: RenderRequest): Promise<{ output: OutputSettings; outPath: string }> {
+  const output = request.output ?? DEFAULT_OUTPUT_SETTINGS;
+  assertPostStepsFit(output, request);
+  const outPath = request.outPath ?? join(request.runDir, defaultOutputName(output));
+  if (output.target === 'frames') await assertWritableFolder(outPath);
+  else await assertWritableOutput(outPath, output.codec);
+  return { output, outPath };
 }

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { analyzeFile } from '../analysis/analyze.js';
 import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
 import { loadMapping } from '../config/load-mapping.js';
+import type { TransitionSettings } from '../config/mapping-schema.js';
 import { resolvePromptTexts, type PromptTexts } from '../config/prompt-texts.js';
 import type { RenderEngine } from '../engines/engine.js';
 import { assertReadableFile } from '../ffmpeg/decode-audio.js';
@@ -16,13 +17,17 @@ import type { SampleDuration } from '../keyframes/time.js';
 import { hashFile } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { buildRenderPlan, type RenderPlan } from './render-plan.js';
-import { DEFAULT_SAMPLER, type RenderRequest } from './render-request.js';
+import type { RenderRequest } from './render-request.js';
 import type { AudioInput, MappingInput } from './run-record.js';
 import { readArtifact, writeArtifact, type RunDir } from './run-dir.js';
 
 export interface PreparedRender {
   /** What {prompt} and {negative} stood for. */
   readonly texts: PromptTexts;
+  /** The song's beats and bar starts (for cuts on beats and the debug overlay). */
+  readonly beats: { readonly beats: readonly number[]; readonly downbeats: readonly number[] };
+  /** How segments meet in the video (the mapping's transitions). */
+  readonly transitions: TransitionSettings;
   readonly keyframes: Keyframes;
   readonly plan: RenderPlan;
   readonly duration: SampleDuration;
@@ -55,9 +60,14 @@ export async function analysisFor(run: RunDir, audioPath: string, sha256: string
   return withHash;
 }
 
-export async function prepareRender(request: RenderRequest, engine: Pick<RenderEngine, 'id' | 'settingsFingerprint'>, run: RunDir, options: PrepareOptions): Promise<PreparedRender> {
+/** The engine as planning sees it: prepared already, so its fingerprint and sampler are settled. */
+export type PlanningEngine = Pick<RenderEngine, 'id' | 'settingsFingerprint' | 'sampler' | 'checkNeeds'>;
+
+export async function prepareRender(request: RenderRequest, engine: PlanningEngine, run: RunDir, options: PrepareOptions): Promise<PreparedRender> {
   const mapping = await loadMapping(request.mappingPath);
   const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
+  // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
+  engine.checkNeeds?.({ loras: Object.keys(mapping.targets.loras) });
   const mappingSha256 = await hashFile(request.mappingPath);
   await assertReadableFile(request.audioPath);
   const analyzeStarted = performance.now();
@@ -69,13 +79,12 @@ export async function prepareRender(request: RenderRequest, engine: Pick<RenderE
   const { source } = analysis;
   const duration = { sampleCount: source.sampleCount, sampleRateHz: source.sampleRateHz };
   const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
-  const sampler = request.sampler ?? DEFAULT_SAMPLER;
   const plan = buildRenderPlan(keyframes, {
     engineId: engine.id,
     engineFingerprint: engine.settingsFingerprint,
     width: request.width,
     height: request.height,
-    steps: sampler.steps,
+    steps: engine.sampler.steps,
   });
   if (options.writePlan) {
     await writeArtifact(run.keyframesJson, keyframes);
@@ -84,6 +93,8 @@ export async function prepareRender(request: RenderRequest, engine: Pick<RenderE
   options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
   return {
     texts,
+    beats: { beats: analysis.beats, downbeats: analysis.downbeats },
+    transitions: mapping.transitions,
     keyframes,
     plan,
     duration,

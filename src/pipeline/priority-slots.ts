@@ -18,13 +18,18 @@ function compare(a: Priority, b: Priority): number {
   return 0;
 }
 
+/** Something that runs work in a turn: PrioritySlots, or JobTurns for strict job order. */
+export interface SlotRunner {
+  run<T>(work: () => Promise<T>, priority?: Priority, signal?: AbortSignal): Promise<T>;
+}
+
 interface Waiter {
   readonly priority: Priority;
   readonly order: number;
   readonly grant: () => void;
 }
 
-export class PrioritySlots {
+export class PrioritySlots implements SlotRunner {
   readonly size: number;
   private free: number;
   private arrivals = 0;

@@ -2,16 +2,9 @@
  * What a render is asked to make. The CLI and the batch loader resolve every default and path
  * before building one, so the pipeline never sees an undefined option.
  */
+import type { EngineConfig } from '../engines/registry.js';
 import type { Rational } from '../keyframes/time.js';
-import type { EncodeSettings } from '../stitching/stitch-video.js';
-
-/** The sampler values fixed per render (cfg comes per segment from the mapping). */
-export interface SamplerSettings {
-  readonly steps: number;
-}
-
-/** AnimateDiff-Lightning's 4-step model (its model card). */
-export const DEFAULT_SAMPLER: SamplerSettings = { steps: 4 };
+import type { OutputSettings } from '../stitching/output-settings.js';
 
 /** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */
 export interface SongRequest {
@@ -29,12 +22,14 @@ export interface SongRequest {
 
 export interface RenderRequest extends SongRequest {
   readonly engineId: string;
+  /** Engine settings besides the id (the comfyui engine's servers and models, a notice sink). */
+  readonly engineOptions?: Omit<EngineConfig, 'id'>;
   readonly width: number;
   readonly height: number;
-  /** Where the video goes; defaults to <runDir>/out.mp4. */
+  /** Where the video goes; defaults to <runDir>/out.mp4 (see defaultOutputName). */
   readonly outPath?: string;
-  readonly encode?: EncodeSettings;
-  readonly sampler?: SamplerSettings;
+  /** Codec, quality, frames-only, overlay, upscale, interpolation (defaults: DEFAULT_OUTPUT_SETTINGS). */
+  readonly output?: OutputSettings;
 }
 
 /**

@@ -9,13 +9,14 @@ import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
 import { ffmpegVersion } from '../ffmpeg/ffmpeg-version.js';
 import type { SampleDuration } from '../keyframes/time.js';
 import type { TaskOptions } from '../shared/progress.js';
-import { DEFAULT_ENCODE_SETTINGS } from '../stitching/stitch-video.js';
-import { assertWritableOutput } from './output-path.js';
+import { formatFps } from '../keyframes/time.js';
+import { prepareAudioTrack } from '../stitching/audio-track.js';
+import { resolveOutput } from './output-path.js';
 import { prepareRender } from './prepare-render.js';
-import type { PrioritySlots } from './priority-slots.js';
+import type { PrioritySlots, SlotRunner } from './priority-slots.js';
 import { renderSegments } from './render-segments.js';
 import type { RenderRequest } from './render-request.js';
-import { openRunDir, readArtifact, runDirAt, writeArtifact } from './run-dir.js';
+import { openRunDir, readArtifact, writeArtifact } from './run-dir.js';
 import { runRecordSchema, stoppedRecord, type RunRecord } from './run-record.js';
 import { buildRunRecord } from './build-run-record.js';
 import { stitchOutput } from './stitch-output.js';
@@ -24,13 +25,14 @@ export type { RenderRequest, SongRequest } from './render-request.js';
 
 /** What a batch shares between its renders. A single render makes its own. */
 export interface SharedResources {
+  /** Prepared once by its owner (a batch prepares each engine once, for every job). */
   readonly engine: RenderEngine;
   /** The engine's concurrency, across every render that uses it. */
   readonly engineSlots: PrioritySlots;
-  /** Decoding and analysis are CPU-heavy: one song at a time. */
-  readonly prepareSlots: PrioritySlots;
+  /** Decoding and analysis are CPU-heavy: one song at a time, in job order. */
+  readonly prepareSlots: SlotRunner;
   /** So is encoding: one video at a time. */
-  readonly stitchSlots: PrioritySlots;
+  readonly stitchSlots: SlotRunner;
   /** This render's place in the batch: lower goes first wherever renders queue. */
   readonly priority: number;
 }
@@ -44,7 +46,9 @@ export interface RenderOptions extends TaskOptions {
 export interface RenderSummary {
   readonly outPath: string;
   readonly runDir: string;
+  /** Frames in the output, at outputFps (the render's rate unless interpolated). */
   readonly frameCount: number;
+  readonly outputFps: string;
   readonly duration: SampleDuration;
   readonly segments: number;
   readonly renderedSegments: number;
@@ -59,28 +63,41 @@ export interface RenderSummary {
 
 export async function renderSong(request: RenderRequest, options: RenderOptions = {}): Promise<RenderSummary> {
   const { shared, signal } = options;
-  const engine = shared?.engine ?? createEngine({ id: request.engineId });
-  const inSlot = <T>(slots: PrioritySlots | undefined, work: () => Promise<T>): Promise<T> => (slots ? slots.run(work, [shared!.priority], signal) : work());
-  const encode = request.encode ?? DEFAULT_ENCODE_SETTINGS;
-  const outPath = request.outPath ?? runDirAt(request.runDir).outMp4;
+  const engine = shared?.engine ?? createEngine({ ...request.engineOptions, id: request.engineId });
+  const inSlot = <T>(slots: SlotRunner | undefined, work: () => Promise<T>): Promise<T> => (slots ? slots.run(work, [shared!.priority], signal) : work());
+  const audioAbort = new AbortController();
+  let audioTrack: Promise<string> | undefined;
   try {
-    await assertWritableOutput(outPath, encode.codec);
+    const { output, outPath } = await resolveOutput(request);
     const run = await openRunDir(request.runDir);
     const startedAt = new Date();
     let record: RunRecord | undefined;
     try {
       const previous = await readArtifact(run.runJson, runRecordSchema);
+      // Fail fast: a server without the models is found out before minutes of analysis.
+      if (!shared) await engine.prepare?.({ signal });
       const prepared = await inSlot(shared?.prepareSlots, () => prepareRender(request, engine, run, { ...options, writePlan: true }));
       const version = await ffmpegVersion();
-      record = buildRunRecord({ request, prepared, engine, encode, ffmpeg: { path: ffmpegPath(), version }, startedAt });
+      record = buildRunRecord({ request, prepared, engine, output, ffmpeg: { path: ffmpegPath(), version }, startedAt });
       await writeArtifact(run.runJson, record);
+
+      // The song's track is encoded while the segments render, and kept in the run directory for later stitches.
+      audioTrack =
+        output.target === 'video'
+          ? prepareAudioTrack(
+              { songPath: request.audioPath, songKey: prepared.audio.sha256, duration: prepared.duration, codec: output.codec, bitrateKbps: output.audioBitrateKbps },
+              run.root,
+              { signal: signal ? AbortSignal.any([signal, audioAbort.signal]) : audioAbort.signal },
+            )
+          : undefined;
+      audioTrack?.catch(() => undefined);
 
       const renderStarted = performance.now();
       const segments = await renderSegments(prepared.plan, engine, run, { ...options, slots: shared?.engineSlots, priority: shared?.priority });
       const renderMs = performance.now() - renderStarted;
       record = { ...record, segments: { rendered: segments.rendered, reused: segments.cached }, timings: { ...record.timings, renderMs: Math.round(renderMs), engineMs: Math.round(segments.engineMs) } };
       const stitch = await inSlot(shared?.stitchSlots, () =>
-        stitchOutput({ prepared, fps: request.fps, outPath, encode, ffmpegVersion: version }, run, previous?.output, options),
+        stitchOutput({ prepared, fps: request.fps, outPath, output, audioTrack, ffmpegVersion: version }, run, previous?.output, options),
       );
 
       const finishedAt = new Date();
@@ -99,7 +116,8 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
       return {
         outPath,
         runDir: run.root,
-        frameCount: prepared.plan.frameCount,
+        frameCount: stitch.frameCount,
+        outputFps: formatFps(stitch.fps),
         duration: prepared.duration,
         segments: prepared.plan.jobs.length,
         renderedSegments: segments.rendered,
@@ -117,6 +135,8 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
       await run.release();
     }
   } finally {
+    audioAbort.abort();
+    await audioTrack?.catch(() => undefined);
     if (!shared) await engine.close();
   }
 }

@@ -56,7 +56,7 @@ export const BAD_MAPPINGS: readonly BadMapping[] = [
   },
   { name: 'a version from the future', text: V.replace('version: 2', 'version: 3'), code: 'E_MAPPING_BAD_VERSION', message: 'FILE:1:10: version: 3 is not a mapping version this beatloom reads (it reads 2)' },
   { name: 'a version that is not a number', text: V.replace('version: 2', 'version: two'), code: 'E_MAPPING_BAD_VERSION', message: 'FILE:1:10: version: "two" is not a mapping version this beatloom reads (it reads 2)' },
-  { name: 'an unknown top-level key', text: `${V}colour: red\n`, code: 'E_MAPPING_UNKNOWN_KEY', message: "FILE:13:1: unknown key 'colour'; allowed: version, description, segments, signals, targets, seed, prompts" },
+  { name: 'an unknown top-level key', text: `${V}colour: red\n`, code: 'E_MAPPING_UNKNOWN_KEY', message: "FILE:13:1: unknown key 'colour'; allowed: version, description, segments, signals, targets, seed, prompts, transitions" },
   {
     name: 'a misspelt key',
     text: REPLACE('release: 180ms', 'relase: 180ms'),

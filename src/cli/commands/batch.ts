@@ -3,13 +3,15 @@ import type { Command } from 'commander';
 import { loadBatch } from '../../batch/load-batch.js';
 import { runBatch } from '../../batch/run-batch.js';
 import { AbortedError, BeatloomError } from '../../shared/errors.js';
+import { addComfyOptions, assertComfyFlagsUsed, loadEngineSelection, type ComfyFlags } from '../comfy-options.js';
 import { formatBatchSummary } from '../format-batch-summary.js';
 import { formatDryRun } from '../format-dry-run.js';
 import { createBatchReporter } from '../reporters/batch-reporter.js';
 import { reporterMode } from '../reporters/progress-reporter.js';
 import { runCommand } from '../run-command.js';
 
-interface BatchFlags {
+interface BatchFlags extends ComfyFlags {
+  engine?: string;
   json?: boolean;
   quiet?: boolean;
   force?: boolean;
@@ -25,8 +27,9 @@ The batch file (YAML; paths are relative to it):
     mapping: mappings/default.yaml
     prompt: neon city, rain
     negative: blurry, low quality
-    engine: preview
-    engineOptions: {}
+    engine: comfyui                # default: --engine, else the config file's, else preview
+    engineOptions:                 # for comfyui: the keys of the config file's comfyui: section
+      checkpoint: dreamshaper_8.safetensors
     fps: 8                         # or 24000/1001
     size: 512x512
     seed: 1234
@@ -38,6 +41,11 @@ The batch file (YAML; paths are relative to it):
       fps: 24
       out: videos/second.mp4       # default: <run dir>/out.mp4
       runDir: work/second
+      engineOptions: { motionModel: animatediff_lightning_8step_comfyui.safetensors }
+
+Engine settings, strongest first: the job, the defaults, the --comfy-* flags, BEATLOOM_COMFY_URL,
+the config file (./beatloom.config.yaml or --config). ComfyUI settings merge key by key, so a job
+can change the checkpoint and keep the servers; jobs with the same settings share one engine.
 
 Jobs run at once where the engines allow: one song is analysed while another renders and a
 third is encoded. A failed job never stops the others; the table at the end says what happened
@@ -45,19 +53,23 @@ to each, and the exit code is 1 if any failed. Run the same batch again to resum
 `;
 
 export function registerBatch(program: Command, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('batch')
     .description('render many songs from a YAML batch file, resumably, with a summary at the end')
     .argument('<jobs.yaml>', 'the batch file')
+    .option('-e, --engine <id>', 'engine for jobs that name none (default: the config file’s, else preview)')
     .option('--json', 'print progress and the result as JSON lines on stdout')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--force', "ignore what every job's run directory holds: analyse, render and stitch again")
     .option('--dry-run', 'plan every job and estimate engine time; render nothing, write no video')
-    .addHelpText('after', FORMAT_HELP)
+    .addHelpText('after', FORMAT_HELP);
+  addComfyOptions(command)
     .action(async (path: string, flags: BatchFlags) => {
       const reporter = createBatchReporter(reporterMode(flags));
       const code = await runCommand(async (signal) => {
-        const batch = await loadBatch(resolve(path));
+        const base = await loadEngineSelection(flags.engine, flags);
+        const batch = await loadBatch(resolve(path), base);
+        assertComfyFlagsUsed(flags, batch.jobs.map((job) => job.engine.id));
         const result = await runBatch(batch, { signal, onEvent: reporter.onEvent, force: flags.force, dryRun: flags.dryRun });
         reporter.finish();
         if (flags.json) {

@@ -1,25 +1,26 @@
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { assertEngineId } from '../../engines/registry.js';
-import { formatFps, parseFps } from '../../keyframes/time.js';
+import { parseFps } from '../../keyframes/time.js';
 import { dryRunSong } from '../../pipeline/dry-run-song.js';
 import { renderSong } from '../../pipeline/render-song.js';
 import type { RenderRequest } from '../../pipeline/render-request.js';
 import { DEFAULT_MAPPING_PATH } from '../../shared/package-root.js';
 import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
+import { addComfyOptions, resolveEngineSelection, type ComfyFlags } from '../comfy-options.js';
 import { formatDryRun } from '../format-dry-run.js';
 import { DEFAULT_NEGATIVE_PROMPT } from '../../config/prompt-texts.js';
 import { parseSeed, parseSize } from '../options.js';
+import { addOutputOptions, outputSettingsFromFlags, type OutputFlags } from '../output-flags.js';
 import { reportWarnings } from '../reporters/report-warnings.js';
 import { createReporter, reporterMode } from '../reporters/progress-reporter.js';
 import { runCommand } from '../run-command.js';
 
-interface RenderFlags {
+interface RenderFlags extends ComfyFlags, OutputFlags {
   prompt?: string;
   negative?: string;
   out?: string;
   mapping?: string;
-  engine: string;
+  engine?: string;
   fps: string;
   size: string;
   seed: string;
@@ -31,15 +32,15 @@ interface RenderFlags {
 }
 
 export function registerRender(program: Command, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('render')
     .description('turn a song and a prompt into a music video')
     .argument('<audio>', 'the song (any format ffmpeg reads)')
     .option('-p, --prompt <text>', 'what the video shows, e.g. "neon city, rain" ({prompt} in the mapping)')
     .option('-n, --negative <text>', `what it should avoid ({negative} in the mapping; default: "${DEFAULT_NEGATIVE_PROMPT}")`)
-    .option('-o, --out <file>', 'the video to write (default: <run-dir>/out.mp4)')
+    .option('-o, --out <path>', 'the video to write (default: <run-dir>/out.mp4, out.webm for vp9), or the folder for --frames-only')
     .option('-m, --mapping <yaml>', 'how the music drives the picture (default: mappings/default.yaml)')
-    .option('-e, --engine <id>', 'render engine: preview', 'preview')
+    .option('-e, --engine <id>', 'render engine: preview or comfyui (default: the config file’s, else preview)')
     .option('--fps <fps>', 'frame rate: an integer or a ratio like 24000/1001', '8')
     .option('--size <WxH>', 'frame size in pixels', '512x512')
     .option('--seed <n>', 'base seed', '1234')
@@ -47,14 +48,25 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .option('--json', 'print progress and the result as JSON lines on stdout')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--force', 'ignore what the run directory holds: analyse, render every segment and stitch again')
-    .option('--dry-run', 'print the plan and an estimate of engine time; render nothing, write no video')
+    .option('--dry-run', 'print the plan and an estimate of engine time; render nothing, write no video');
+  addOutputOptions(command);
+  addComfyOptions(command)
     .action(async (audio: string, flags: RenderFlags) => {
       const reporter = createReporter(reporterMode(flags));
+      const onNotice = (message: string): void => {
+        if (flags.quiet) return;
+        if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'notice', message })}\n`);
+        else {
+          reporter.finish();
+          process.stderr.write(`beatloom: note: ${message}\n`);
+        }
+      };
       const code = await runCommand(async (signal) => {
-        const engineId = assertEngineId(flags.engine);
+        const selection = await resolveEngineSelection(flags.engine, flags);
         const fps = parseFps(flags.fps);
         const size = parseSize(flags.size);
         const seed = parseSeed(flags.seed);
+        const output = outputSettingsFromFlags(flags, size, fps);
         await assertReadableFile(audio);
         const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));
         const request: RenderRequest = {
@@ -62,13 +74,15 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
           prompt: flags.prompt,
           negativePrompt: flags.negative,
           mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
-          engineId,
+          engineId: selection.engineId,
+          engineOptions: { comfyui: selection.comfyui, onNotice },
           fps,
           width: size.width,
           height: size.height,
           seed,
           runDir,
           outPath: flags.out === undefined ? undefined : resolve(flags.out),
+          output,
         };
         if (flags.dryRun) {
           const report = await dryRunSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
@@ -82,11 +96,11 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         reportWarnings(summary.warnings, flags);
         const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: formatFps(fps), durationSec })}\n`);
+          process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: summary.outputFps, durationSec })}\n`);
         } else if (!flags.quiet) {
           const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
           process.stderr.write(
-            `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${formatFps(fps)} fps, ${durationSec.toFixed(3)} s, ` +
+            `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${summary.outputFps} fps, ${durationSec.toFixed(3)} s, ` +
               `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
           );
         }

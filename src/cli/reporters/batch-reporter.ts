@@ -88,6 +88,8 @@ export function reduceBatchProgress(state: BatchProgressState | undefined, event
     }
     case 'job-end':
       return updateJob(current, event.job, (job) => ({ ...job, ended: event.result.outcome.status, label: event.result.outcome.status }));
+    case 'notice':
+      return current;
   }
 }
 
@@ -119,6 +121,12 @@ export function createBatchReporter(mode: ReporterMode, stream: NodeJS.WriteStre
     if (mode === 'quiet') return;
     if (mode === 'json') {
       process.stdout.write(`${JSON.stringify(event)}\n`);
+      return;
+    }
+    if (event.type === 'notice') {
+      if (drawn) stream.write('\r\x1b[K');
+      drawn = false;
+      stream.write(`beatloom: note: ${event.message}\n`);
       return;
     }
     const t = now();

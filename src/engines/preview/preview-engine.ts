@@ -31,6 +31,10 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
     id: 'preview',
     capabilities: { initImage: true, perFrameMotionScale: true, maxFrames: 64, concurrency: 1 },
     settingsFingerprint: { engine: 'preview', drawing: DRAWING_VERSION, watermark },
+    // The preview draws, it does not sample: it records the steps of the AnimateDiff-Lightning
+    // model it stands in for (4, the model card's default), so its plans read like a GPU
+    // engine's and its segment hashes stay those of earlier versions.
+    sampler: { steps: 4 },
     async checkHealth() {
       return { ok: true, engine: 'preview', summary: `preview engine (beatloom ${VERSION}) on the CPU`, details: {}, problems: [] };
     },

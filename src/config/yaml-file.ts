@@ -1,11 +1,10 @@
 /**
- * YAML validated by a zod schema, with every problem located: the file, line and column, the
- * key path, and what is wrong. Mappings and batch files both load through here.
+ * YAML text → a zod-validated value, where every problem names the file, line, column and key
+ * path, so a user can jump straight to it. Shared by every YAML file beatloom reads.
  */
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { usageError } from '../shared/errors.js';
-import { formatKeyPath } from './load-mapping.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -16,6 +15,11 @@ export interface YamlErrorCodes {
   readonly invalid: string;
   /** What to do about a rejected value. */
   readonly hint: string;
+}
+
+/** `a.b[2].c`: the key path of a value, as errors print it. */
+export function formatKeyPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
 }
 
 /** The YAML node an issue points at: for an unknown key, the key itself. */
@@ -33,7 +37,8 @@ function nodeFor(doc: Document, issue: Issue): Node | undefined {
   return node ?? undefined;
 }
 
-function describeIssue(issue: Issue): string {
+function describeIssue(issue: Issue, missing: boolean): string {
+  if (missing && issue.code !== 'unrecognized_keys') return 'missing';
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
@@ -46,8 +51,8 @@ function describeIssue(issue: Issue): string {
   }
 }
 
-/** Parses `text` (from `fileName`) and validates it; the first problem becomes one located usage error. */
-export function parseYamlWith<S extends z.ZodType>(text: string, fileName: string, schema: S, codes: YamlErrorCodes): z.output<S> {
+/** Parses YAML (JSON is YAML too) and validates it; throws one usage error that points at the first problem. */
+export function parseYamlWithSchema<T>(text: string, fileName: string, schema: z.ZodType<T>, codes: YamlErrorCodes): T {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
@@ -59,8 +64,9 @@ export function parseYamlWith<S extends z.ZodType>(text: string, fileName: strin
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const node = nodeFor(doc, issue);
+  const missing = issue.path.length > 0 && doc.getIn(issue.path as Array<string | number>) === undefined;
   const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
   const keyPath = formatKeyPath(issue.path);
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
-  throw usageError(codes.invalid, `${fileName}:${pos.line}:${pos.col}: ${keyPath ? `${keyPath}: ` : ''}${describeIssue(issue)}${more}`, codes.hint);
+  throw usageError(codes.invalid, `${fileName}:${pos.line}:${pos.col}: ${keyPath ? `${keyPath}: ` : ''}${describeIssue(issue, missing)}${more}`, codes.hint);
 }

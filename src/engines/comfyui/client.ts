@@ -1,0 +1,490 @@
+/**
+ * The transport to one ComfyUI server: HTTP requests with timeouts and retries, the WebSocket,
+ * and `runPrompt`, which queues a graph and follows it to its outputs the way ComfyUI's own
+ * protocol demands (server.py, execution.py, main.py's prompt_worker):
+ *
+ * - we have our own client_id; every event is matched to our prompt by prompt_id, and events
+ *   that arrive before POST /prompt has answered are kept until it has;
+ * - a 200 with non-empty node_errors means some outputs were dropped: a failure;
+ * - `execution_success` (or `executing` with node null) comes before the history is written,
+ *   so /history is read until the prompt is in it;
+ * - when the socket drops, we reconnect and, until it is back, poll /history (and /queue, to
+ *   notice a prompt that vanished with a restarted server);
+ * - cancelling interrupts our prompt if it runs (a targeted /interrupt) or deletes it from the
+ *   queue if it waits; other users' prompts are never touched.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { z } from 'zod';
+import { AbortedError, BeatloomError, isAbortError, throwIfAborted } from '../../shared/errors.js';
+import {
+  executionErrorSchema,
+  executionInterruptedSchema,
+  historySchema,
+  objectInfoSchema,
+  promptAcceptedSchema,
+  promptRejectedSchema,
+  queueSchema,
+  systemStatsSchema,
+  uploadReplySchema,
+  type ApiGraph,
+  type FileRef,
+  type HistoryEntry,
+  type NodeOutput,
+  type ObjectInfo,
+  type QueueState,
+  type SystemStats,
+  type UploadReply,
+  type WsMessage,
+} from './comfy-schemas.js';
+import { ComfyServerFailure, describeNetworkError, executionError, interruptedError, promptRejectedError } from './comfy-errors.js';
+import { DEFAULT_TUNING, type ComfyTuning } from './settings.js';
+import { ComfySocket } from './socket.js';
+
+export interface PromptProgress {
+  readonly value: number;
+  readonly max: number;
+  readonly node: string | undefined;
+}
+
+export interface RunPromptOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: PromptProgress) => void;
+}
+
+export interface PromptResult {
+  readonly promptId: string;
+  /** Node id → what it output (SaveImage: `{ images: [...] }`). */
+  readonly outputs: Readonly<Record<string, NodeOutput>>;
+}
+
+interface HttpReply {
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+interface RequestOptions {
+  readonly body?: string | FormData;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  readonly retries?: number;
+}
+
+/** What one queued prompt has told us so far. */
+interface Watch {
+  readonly promptId: string;
+  readonly onProgress: ((progress: PromptProgress) => void) | undefined;
+  readonly executedOutputs: Record<string, NodeOutput>;
+  /** When the server said it started running the prompt (execution_start). */
+  startedAt: number | undefined;
+  finished: boolean;
+  failure: Error | undefined;
+  cancelling: boolean;
+  /** Set after a reconnect: the events in between are lost, so read /history now. */
+  resync: boolean;
+  wake: () => void;
+}
+
+const MAX_EARLY_PROMPTS = 32;
+const CANCEL_TIMEOUT_MS = 5_000;
+
+export function newClientId(): string {
+  return `beatloom-${randomBytes(6).toString('hex')}`;
+}
+
+export class ComfyClient {
+  readonly baseUrl: string;
+  readonly clientId: string;
+  readonly tuning: ComfyTuning;
+  private readonly socket: ComfySocket;
+  private readonly watches = new Map<string, Watch>();
+  /** Events for prompt ids we do not know yet (they can outrun the POST /prompt reply). */
+  private readonly early = new Map<string, WsMessage[]>();
+  /** The prompt the server last said it runs: progress from old servers carries no prompt_id. */
+  private runningPromptId: string | undefined;
+
+  constructor(baseUrl: string, options: { clientId?: string; tuning?: Partial<ComfyTuning> } = {}) {
+    this.baseUrl = baseUrl;
+    this.clientId = options.clientId ?? newClientId();
+    this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
+    const wsUrl = new URL(`${baseUrl}/ws`);
+    wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+    wsUrl.searchParams.set('clientId', this.clientId);
+    this.socket = new ComfySocket({
+      url: wsUrl.toString(),
+      heartbeatMs: this.tuning.heartbeatMs,
+      connectTimeoutMs: this.tuning.connectTimeoutMs,
+      onMessage: (message) => this.onMessage(message),
+      onConnectionChange: (connected) => {
+        for (const watch of this.watches.values()) {
+          // Back: events in between are lost, read /history now. Gone: start polling now.
+          if (connected) watch.resync = true;
+          watch.wake();
+        }
+      },
+    });
+  }
+
+  get socketConnected(): boolean {
+    return this.socket.connected;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  // ---- HTTP ------------------------------------------------------------------------------------
+
+  private async request(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<HttpReply> {
+    const attempts = 1 + (options.retries ?? 0);
+    const timeoutMs = options.timeoutMs ?? this.tuning.requestTimeoutMs;
+    let failure: ComfyServerFailure | undefined;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(this.tuning.retryDelayMs * 2 ** (attempt - 1), undefined, { signal: options.signal }).catch(() => undefined);
+      throwIfAborted(options.signal);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      try {
+        const headers = typeof options.body === 'string' ? { 'content-type': 'application/json' } : undefined;
+        const response = await fetch(`${this.baseUrl}${path}`, { method, body: options.body, headers, signal });
+        const body = Buffer.from(await response.arrayBuffer());
+        if (response.status < 500) return { status: response.status, body };
+        failure = new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} failed: ${method} ${path.split('?')[0]} answered HTTP ${response.status} ${firstLine(body)}`);
+      } catch (error) {
+        if (options.signal?.aborted) throw new AbortedError();
+        failure = timeout.aborted
+          ? new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} did not answer ${method} ${path.split('?')[0]} within ${timeoutMs} ms`, error)
+          : new ComfyServerFailure(this.baseUrl, `cannot reach ComfyUI at ${this.baseUrl}: ${describeNetworkError(error)}`, error);
+      }
+    }
+    throw failure!;
+  }
+
+  private parseJson<T>(reply: HttpReply, schema: z.ZodType<T>, what: string): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(reply.body.toString('utf8'));
+    } catch {
+      throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} sent a reply to ${what} that is not JSON: ${firstLine(reply.body)}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} sent an unexpected reply to ${what}: ${issue.path.join('.') || '(body)'}: ${issue.message}`);
+    }
+    return parsed.data;
+  }
+
+  private async getJson<T>(path: string, schema: z.ZodType<T>, options: RequestOptions = {}): Promise<T> {
+    const reply = await this.request('GET', path, { retries: this.tuning.retries, ...options });
+    if (reply.status !== 200) throw this.unexpectedStatus('GET', path, reply);
+    return this.parseJson(reply, schema, `GET ${path.split('?')[0]}`);
+  }
+
+  private unexpectedStatus(method: string, path: string, reply: HttpReply): BeatloomError {
+    return new BeatloomError('E_COMFY_PROTOCOL', `${this.baseUrl} answered ${method} ${path.split('?')[0]} with HTTP ${reply.status} ${firstLine(reply.body)}`, {
+      hint: 'is this the address of a ComfyUI server? (beatloom engines check --comfy-url …)',
+    });
+  }
+
+  objectInfo(options: RequestOptions = {}): Promise<ObjectInfo> {
+    // The whole node catalogue is about a megabyte with custom nodes: allow it more time.
+    return this.getJson('/object_info', objectInfoSchema, { timeoutMs: this.tuning.requestTimeoutMs * 2, ...options });
+  }
+
+  systemStats(options: RequestOptions = {}): Promise<SystemStats> {
+    return this.getJson('/system_stats', systemStatsSchema, options);
+  }
+
+  queue(options: RequestOptions = {}): Promise<QueueState> {
+    return this.getJson('/queue', queueSchema, options);
+  }
+
+  async history(promptId: string, options: RequestOptions = {}): Promise<HistoryEntry | undefined> {
+    const history = await this.getJson(`/history/${encodeURIComponent(promptId)}`, historySchema, options);
+    return history[promptId];
+  }
+
+  async view(ref: FileRef, options: RequestOptions = {}): Promise<Buffer> {
+    const query = new URLSearchParams({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
+    const path = `/view?${query.toString()}`;
+    const reply = await this.request('GET', path, { retries: this.tuning.retries, ...options });
+    if (reply.status !== 200) throw this.unexpectedStatus('GET', `/view ${ref.subfolder ? `${ref.subfolder}/` : ''}${ref.filename}`, reply);
+    return reply.body;
+  }
+
+  /** Uploads into the server's input folder; overwriting makes a retry (or a re-run) harmless. */
+  async uploadImage(bytes: Uint8Array, name: string, options: RequestOptions = {}): Promise<UploadReply> {
+    const makeForm = (): FormData => {
+      const form = new FormData();
+      form.append('image', new Blob([bytes], { type: 'image/png' }), name);
+      form.append('type', 'input');
+      form.append('overwrite', 'true');
+      return form;
+    };
+    const reply = await this.request('POST', '/upload/image', { body: makeForm(), retries: this.tuning.retries, ...options });
+    if (reply.status !== 200) throw this.unexpectedStatus('POST', '/upload/image', reply);
+    return this.parseJson(reply, uploadReplySchema, 'POST /upload/image');
+  }
+
+  /** Queues a graph; resolves to its prompt_id. Never retried: a second POST would queue it twice. */
+  async submit(graph: ApiGraph): Promise<string> {
+    const reply = await this.request('POST', '/prompt', { body: JSON.stringify({ prompt: graph, client_id: this.clientId }) });
+    if (reply.status === 400) throw promptRejectedError(this.baseUrl, this.parseJson(reply, promptRejectedSchema, 'POST /prompt'));
+    if (reply.status !== 200) throw this.unexpectedStatus('POST', '/prompt', reply);
+    const accepted = this.parseJson(reply, promptAcceptedSchema, 'POST /prompt');
+    const nodeErrors = accepted.node_errors ?? {};
+    if (Object.keys(nodeErrors).length > 0) {
+      // Queued, but with some outputs dropped: take it back and report what was wrong.
+      await this.deleteQueued([accepted.prompt_id]).catch(() => undefined);
+      await this.interrupt(accepted.prompt_id).catch(() => undefined);
+      throw promptRejectedError(this.baseUrl, { error: 'Some outputs failed validation', node_errors: nodeErrors });
+    }
+    return accepted.prompt_id;
+  }
+
+  /** Targeted: ComfyUI only interrupts when this prompt is the one running. */
+  async interrupt(promptId: string): Promise<void> {
+    await this.request('POST', '/interrupt', { body: JSON.stringify({ prompt_id: promptId }), timeoutMs: CANCEL_TIMEOUT_MS, retries: 1 });
+  }
+
+  async deleteQueued(promptIds: readonly string[]): Promise<void> {
+    await this.request('POST', '/queue', { body: JSON.stringify({ delete: promptIds }), timeoutMs: CANCEL_TIMEOUT_MS, retries: 1 });
+  }
+
+  /**
+   * Stops our prompt wherever it is: interrupted if running, deleted if waiting. Asks /queue
+   * first, because servers older than targeted interrupts would stop whatever runs.
+   */
+  async cancel(promptId: string): Promise<void> {
+    try {
+      const queue = await this.queue({ timeoutMs: CANCEL_TIMEOUT_MS, retries: 0 });
+      if (queue.queue_running.some((item) => item[1] === promptId)) await this.interrupt(promptId);
+      else if (queue.queue_pending.some((item) => item[1] === promptId)) await this.deleteQueued([promptId]);
+    } catch {
+      await Promise.allSettled([this.deleteQueued([promptId]), this.interrupt(promptId)]);
+    }
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  private onMessage(message: WsMessage): void {
+    let promptId: string | undefined;
+    switch (message.type) {
+      case 'status':
+        return;
+      case 'executing':
+        // Without prompt_id this is the server repeating its current node after a reconnect.
+        if (message.data.prompt_id === undefined) return;
+        promptId = message.data.prompt_id;
+        this.runningPromptId = message.data.node === null ? undefined : promptId;
+        break;
+      case 'progress':
+        promptId = message.data.prompt_id ?? this.runningPromptId;
+        break;
+      case 'execution_start':
+        promptId = message.data.prompt_id;
+        this.runningPromptId = promptId;
+        break;
+      default:
+        promptId = message.data.prompt_id;
+    }
+    if (promptId === undefined) return;
+    const watch = this.watches.get(promptId);
+    if (watch) {
+      this.apply(watch, message);
+      return;
+    }
+    const list = this.early.get(promptId) ?? [];
+    list.push(message);
+    this.early.set(promptId, list);
+    if (this.early.size > MAX_EARLY_PROMPTS) this.early.delete(this.early.keys().next().value!);
+  }
+
+  private apply(watch: Watch, message: WsMessage): void {
+    switch (message.type) {
+      case 'progress':
+        watch.onProgress?.({ value: message.data.value, max: message.data.max, node: message.data.node ?? undefined });
+        return;
+      case 'executed':
+        watch.executedOutputs[message.data.node] = message.data.output;
+        return;
+      case 'execution_start':
+        watch.startedAt ??= performance.now();
+        return;
+      case 'execution_success':
+        watch.finished = true;
+        break;
+      case 'executing':
+        if (message.data.node !== null) return;
+        watch.finished = true;
+        break;
+      case 'execution_error':
+        watch.failure = executionError(this.baseUrl, message.data);
+        break;
+      case 'execution_interrupted':
+        watch.failure = watch.cancelling ? new AbortedError() : interruptedError(this.baseUrl, message.data.node_type);
+        break;
+      default:
+        return;
+    }
+    watch.wake();
+  }
+
+  // ---- running a prompt -----------------------------------------------------------------------
+
+  /** Queues `graph`, follows it to the end, and returns its outputs from /history. */
+  async runPrompt(graph: ApiGraph, options: RunPromptOptions = {}): Promise<PromptResult> {
+    const { signal } = options;
+    // Connect first, so no event of ours is sent to nobody; if the socket will not come up, poll.
+    await this.socket.hold(signal);
+    const epoch = this.socket.epoch;
+    try {
+      throwIfAborted(signal);
+      // Not aborted half-way: a POST the server has taken must give us the id to cancel it by.
+      const promptId = await this.submit(graph);
+      const watch = this.watch(promptId, options.onProgress);
+      // A socket that dropped (or never came) while we queued may have lost our first events.
+      if (this.socket.epoch !== epoch || !this.socket.connected) watch.resync = true;
+      try {
+        throwIfAborted(signal);
+        const outputs = await this.waitForOutputs(watch, signal);
+        return { promptId, outputs };
+      } catch (error) {
+        if (signal?.aborted || isAbortError(error)) {
+          watch.cancelling = true;
+          await this.cancel(promptId);
+          throw new AbortedError();
+        }
+        // A stuck or lost prompt must not keep the GPU busy if the server comes back.
+        if (error instanceof ComfyServerFailure) void this.cancel(promptId).catch(() => undefined);
+        throw error;
+      } finally {
+        this.watches.delete(promptId);
+      }
+    } finally {
+      this.socket.release();
+    }
+  }
+
+  private watch(promptId: string, onProgress: RunPromptOptions['onProgress']): Watch {
+    const watch: Watch = { promptId, onProgress, executedOutputs: {}, startedAt: undefined, finished: false, failure: undefined, cancelling: false, resync: false, wake: () => undefined };
+    this.watches.set(promptId, watch);
+    for (const message of this.early.get(promptId) ?? []) this.apply(watch, message);
+    this.early.delete(promptId);
+    return watch;
+  }
+
+  /** Waits until `wake()`, `ms` passes, or the signal fires (then throws). */
+  private pause(watch: Watch, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const cleanUp = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        watch.wake = () => undefined;
+      };
+      const finish = (): void => {
+        cleanUp();
+        resolve();
+      };
+      const onAbort = (): void => {
+        cleanUp();
+        reject(new AbortedError());
+      };
+      const timer = setTimeout(finish, Math.max(0, ms));
+      watch.wake = finish;
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private async waitForOutputs(watch: Watch, signal: AbortSignal | undefined): Promise<Record<string, NodeOutput>> {
+    // The time limit counts from when the prompt starts running: waiting in a busy queue is not stuck.
+    let queuedUntil = performance.now();
+    let lastPoll = performance.now();
+    let missingPolls = 0;
+    for (;;) {
+      if (watch.failure) throw watch.failure;
+      if (watch.finished) return this.collectOutputs(watch, signal);
+      const now = performance.now();
+      const deadline = (watch.startedAt ?? queuedUntil) + this.tuning.segmentTimeoutMs;
+      if (now >= deadline) {
+        const limit = this.tuning.segmentTimeoutMs;
+        const said = limit < 10_000 ? `${limit} ms` : `${Math.round(limit / 1000)} s`;
+        throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} gave no result for prompt ${watch.promptId} within ${said} of starting it (is it stuck?)`);
+      }
+      const interval = this.socket.connected ? this.tuning.safetyPollMs : this.tuning.pollIntervalMs;
+      if (watch.resync || now - lastPoll >= interval) {
+        watch.resync = false;
+        lastPoll = now;
+        const state = await this.poll(watch.promptId, signal);
+        if (state === 'gone') {
+          if (++missingPolls >= 2) {
+            throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} lost prompt ${watch.promptId}: it is neither queued nor in the history (was the server restarted?)`);
+          }
+        } else missingPolls = 0;
+        if (state === 'queued') queuedUntil = performance.now();
+        if (state === 'running') watch.startedAt ??= performance.now();
+        if (state !== 'gone' && state !== 'queued' && state !== 'running') {
+          if (state.failure) watch.failure = state.failure;
+          else watch.finished = true;
+        }
+        continue;
+      }
+      await this.pause(watch, Math.min(interval - (now - lastPoll), deadline - now), signal);
+    }
+  }
+
+  /** One look at /history (and /queue): is the prompt done, running, queued, or gone? */
+  private async poll(promptId: string, signal: AbortSignal | undefined): Promise<'queued' | 'running' | 'gone' | { failure: Error | undefined }> {
+    const entry = await this.history(promptId, { signal });
+    if (entry) return { failure: this.failureIn(entry) };
+    const queue = await this.queue({ signal });
+    if (queue.queue_running.some((item) => item[1] === promptId)) return 'running';
+    return queue.queue_pending.some((item) => item[1] === promptId) ? 'queued' : 'gone';
+  }
+
+  /** A finished history entry that records an error or interrupt, as the error the socket would have given. */
+  private failureIn(entry: HistoryEntry): Error | undefined {
+    if (entry.status?.status_str !== 'error') return undefined;
+    for (const [type, data] of entry.status.messages) {
+      if (type === 'execution_error') {
+        const parsed = executionErrorSchema.safeParse(data);
+        if (parsed.success) return executionError(this.baseUrl, parsed.data);
+      }
+      if (type === 'execution_interrupted') {
+        const parsed = executionInterruptedSchema.safeParse(data);
+        return interruptedError(this.baseUrl, parsed.success ? parsed.data.node_type : undefined);
+      }
+    }
+    return new BeatloomError('E_COMFY_EXECUTION', `ComfyUI at ${this.baseUrl} reports the prompt failed without saying why`, { hint: 'look at the server console' });
+  }
+
+  /**
+   * The history is written after execution_success, so it may not list the prompt yet: read it
+   * until it does. Should it never appear, the outputs the socket reported will do.
+   */
+  private async collectOutputs(watch: Watch, signal: AbortSignal | undefined): Promise<Record<string, NodeOutput>> {
+    const deadline = performance.now() + this.tuning.historyTimeoutMs;
+    let delayMs = 10;
+    for (;;) {
+      const entry = await this.history(watch.promptId, { signal });
+      if (entry) {
+        const failure = this.failureIn(entry);
+        if (failure) throw failure;
+        if (Object.keys(entry.outputs).length > 0 || entry.status?.completed === true) return entry.outputs;
+      }
+      if (performance.now() >= deadline) {
+        if (Object.keys(watch.executedOutputs).length > 0) return watch.executedOutputs;
+        throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} finished prompt ${watch.promptId} but its history never listed it`);
+      }
+      await sleep(delayMs, undefined, { signal }).catch(() => throwIfAborted(signal));
+      delayMs = Math.min(500, delayMs * 2);
+    }
+  }
+}
+
+function firstLine(body: Buffer): string {
+  const text = body.toString('utf8', 0, Math.min(body.length, 300)).trim().split('\n')[0] ?? '';
+  return text ? `(${text})` : '';
+}

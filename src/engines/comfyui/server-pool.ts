@@ -1,0 +1,126 @@
+/**
+ * The servers of one render. Each takes up to `depth` of our segments at once: one running on
+ * its GPU and the rest waiting in ComfyUI's own queue, so the GPU starts the next segment while
+ * beatloom is still fetching the frames of the last. A segment takes the server with the most
+ * room (the first listed on a tie) and waits when all are full. A server that fails is taken
+ * out for the rest of the render; when the last one goes, everyone waiting is told why.
+ */
+import { AbortedError, BeatloomError } from '../../shared/errors.js';
+
+export interface PoolServer<T> {
+  readonly url: string;
+  readonly value: T;
+}
+
+interface Entry<T> {
+  readonly server: PoolServer<T>;
+  inUse: number;
+  removed: boolean;
+}
+
+interface Waiter<T> {
+  readonly resolve: (server: PoolServer<T>) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class ServerPool<T> {
+  private readonly entries: Array<Entry<T>>;
+  private readonly waiters: Array<Waiter<T>> = [];
+  readonly failures: Array<{ readonly url: string; readonly reason: string }> = [];
+
+  constructor(
+    servers: ReadonlyArray<PoolServer<T>>,
+    private readonly depth = 1,
+  ) {
+    this.entries = servers.map((server) => ({ server, inUse: 0, removed: false }));
+  }
+
+  /** Servers still in the render. */
+  get size(): number {
+    return this.entries.filter((e) => !e.removed).length;
+  }
+
+  /** Segments the render can have in flight: servers × depth. */
+  get capacity(): number {
+    return this.size * this.depth;
+  }
+
+  private entryOf(server: PoolServer<T>): Entry<T> | undefined {
+    return this.entries.find((e) => e.server === server);
+  }
+
+  private roomiest(): Entry<T> | undefined {
+    let best: Entry<T> | undefined;
+    for (const entry of this.entries) {
+      if (entry.removed || entry.inUse >= this.depth) continue;
+      if (!best || entry.inUse < best.inUse) best = entry;
+    }
+    return best;
+  }
+
+  acquire(signal?: AbortSignal): Promise<PoolServer<T>> {
+    if (signal?.aborted) return Promise.reject(new AbortedError());
+    if (this.size === 0) return Promise.reject(this.noServersLeft());
+    const entry = this.roomiest();
+    if (entry) {
+      entry.inUse++;
+      return Promise.resolve(entry.server);
+    }
+    return new Promise<PoolServer<T>>((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(new AbortedError());
+      };
+      const waiter: Waiter<T> = {
+        resolve: (s) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(s);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  release(server: PoolServer<T>): void {
+    const entry = this.entryOf(server);
+    if (!entry || entry.inUse === 0) return;
+    entry.inUse--;
+    if (entry.removed) return;
+    const next = this.waiters.shift();
+    if (next) {
+      const target = this.roomiest()!;
+      target.inUse++;
+      next.resolve(target.server);
+    }
+  }
+
+  /** Takes a failed server out for good (once, however many segments saw it fail); returns how many are left. */
+  remove(server: PoolServer<T>, reason: string): number {
+    const entry = this.entryOf(server);
+    if (entry && !entry.removed) {
+      entry.removed = true;
+      this.failures.push({ url: server.url, reason });
+    }
+    if (this.size === 0) {
+      for (const waiter of this.waiters.splice(0)) waiter.reject(this.noServersLeft());
+    }
+    return this.size;
+  }
+
+  isRemoved(server: PoolServer<T>): boolean {
+    return this.entryOf(server)?.removed ?? true;
+  }
+
+  noServersLeft(): BeatloomError {
+    const why = this.failures.map((f) => `${f.url}: ${f.reason}`).join('; ');
+    return new BeatloomError('E_COMFY_NO_SERVERS', `every ComfyUI server failed${why ? ` (${why})` : ''}`, {
+      hint: 'bring a server back (beatloom engines check --comfy-url …) and run the same command again to resume',
+    });
+  }
+}

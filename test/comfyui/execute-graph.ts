@@ -1,0 +1,266 @@
+/**
+ * The fake server's "rendering": it walks an API graph the way ComfyUI's executor does (each
+ * output, depth first, announcing every node) and, instead of diffusion, draws deterministic
+ * frames from what the graph asks for — size, frame count, seed, prompt (a blend of prompts mixes
+ * their palettes by weight), per-frame motion scale, and an init image kept in proportion to
+ * 1 − denoise. Enough to tell whether beatloom sent the right graph and got the right frames back.
+ */
+import { createHash } from 'node:crypto';
+import { decodePng } from '../../src/shared/png.js';
+
+type Graph = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+
+interface Model {
+  kind: 'model';
+  checkpoint: string;
+  /** `name@strength_model` of each LoraLoader applied, in order. */
+  loras: string[];
+  motion?: { model: string; scale: number[] | number; context: boolean };
+}
+interface Latent {
+  kind: 'latent';
+  width: number;
+  height: number;
+  frames: number;
+  init?: Uint8Array;
+  rendered?: Uint8Array[];
+}
+interface Images {
+  kind: 'image';
+  width: number;
+  height: number;
+  frames: Uint8Array[];
+}
+/** A text embedding as the sum of weighted prompts (what CLIPTextEncode and ConditioningAverage make of them). */
+export interface PromptPart {
+  text: string;
+  weight: number;
+}
+interface Conditioning {
+  kind: 'conditioning';
+  parts: PromptPart[];
+}
+type Value = Model | Latent | Images | { kind: 'clip' | 'vae' | 'mask' } | Conditioning | { kind: 'multival' | 'floats'; values: number[] | number } | { kind: 'number'; value: number };
+
+/** An exception inside a node: becomes `execution_error` (node id and type, exception type and message). */
+export class NodeFailure extends Error {
+  constructor(
+    readonly nodeId: string,
+    readonly nodeType: string,
+    readonly exceptionType: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SavedImage {
+  filename: string;
+  subfolder: string;
+  type: string;
+}
+
+export interface ExecHooks {
+  /** `executing` for a node about to run. */
+  executing(nodeId: string): void;
+  /** `executed` for a node that has something to show (SaveImage's images). */
+  executed(nodeId: string, ui: Record<string, unknown>): void;
+  /** One sampler step: sends progress (and a preview), waits the step's share of the time, may throw to interrupt. */
+  step(nodeId: string, value: number, max: number): Promise<void>;
+  readInput(name: string): Buffer | undefined;
+  saveImages(prefix: string, images: Images, type: 'output' | 'temp'): SavedImage[];
+  drawFrames(spec: FrameSpec): Uint8Array[];
+}
+
+export interface FrameSpec {
+  width: number;
+  height: number;
+  frames: number;
+  seed: number;
+  /** The conditioning's prompts with their weights (one with weight 1 without a blend). */
+  prompts: PromptPart[];
+  motion: number[];
+  denoise: number;
+  init: Uint8Array | undefined;
+}
+
+function hash32(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+/** Drifting waves in a palette from the prompt; the phase advances by the motion scale; the seed shifts everything. */
+export function drawFrames(spec: FrameSpec): Uint8Array[] {
+  const base = [0, 0, 0];
+  for (const { text, weight } of spec.prompts) {
+    const tint = hash32(text);
+    [tint & 0xff, (tint >> 8) & 0xff, (tint >> 16) & 0xff].forEach((value, c) => (base[c]! += value * weight));
+  }
+  const seedPhase = (hash32(`seed:${spec.seed}`) % 1000) / 100;
+  const out: Uint8Array[] = [];
+  let phase = 0;
+  for (let f = 0; f < spec.frames; f++) {
+    phase += 0.35 * (spec.motion[f] ?? spec.motion[spec.motion.length - 1] ?? 1);
+    const rgb = new Uint8Array(spec.width * spec.height * 3);
+    for (let y = 0; y < spec.height; y++) {
+      const wy = Math.cos(y * 0.11 - phase + seedPhase);
+      for (let x = 0; x < spec.width; x++) {
+        const wave = 70 * (Math.sin(x * 0.09 + phase + seedPhase * 2) + wy);
+        const p = (y * spec.width + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          const drawn = Math.max(0, Math.min(255, base[c]! * 0.6 + 50 + wave * (c === 1 ? 0.6 : 1)));
+          rgb[p + c] = spec.init ? Math.round(spec.init[p + c]! * (1 - spec.denoise) + drawn * spec.denoise) : Math.round(drawn);
+        }
+      }
+    }
+    out.push(rgb);
+  }
+  return out;
+}
+
+/** ADE_ValueScheduling's pythonic format `0=1.0, 4=1.5`, holding the last value (no interpolation needed here). */
+export function parseValueSchedule(text: string, length: number): number[] {
+  const pairs = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const [index, value] = part.split('=').map((s) => s.trim());
+      if (index === undefined || value === undefined || !/^\d+$/.test(index) || Number.isNaN(Number(value))) throw new Error(`Found 1 issue in value schedule: '${part}'`);
+      return [Number(index), Number(value)] as const;
+    });
+  if (pairs.length === 0) throw new Error('No text provided to Value Scheduling.');
+  const size = length > 0 ? length : Math.max(...pairs.map(([i]) => i)) + 1;
+  const values: number[] = [];
+  for (let i = 0; i < size; i++) values.push(pairs.filter(([index]) => index <= i).at(-1)?.[1] ?? pairs[0]![1]);
+  return values;
+}
+
+export async function executeGraph(graph: Graph, outputs: readonly string[], hooks: ExecHooks): Promise<{ ui: Record<string, Record<string, unknown>>; executed: string[] }> {
+  const results = new Map<string, Value[]>();
+  const ui: Record<string, Record<string, unknown>> = {};
+  const executed: string[] = [];
+
+  const run = async (id: string): Promise<Value[]> => {
+    const done = results.get(id);
+    if (done) return done;
+    const node = graph[id]!;
+    const linked: Record<string, Value> = {};
+    for (const [name, value] of Object.entries(node.inputs)) {
+      if (Array.isArray(value) && value.length === 2) linked[name] = (await run(String(value[0])))[Number(value[1])]!;
+    }
+    hooks.executing(id);
+    const fail = (type: string, message: string): NodeFailure => new NodeFailure(id, node.class_type, type, message);
+    const input = (name: string): unknown => node.inputs[name];
+    const out = await evaluate(id, node.class_type, input, linked, hooks, fail);
+    if (out.ui) {
+      ui[id] = out.ui;
+      hooks.executed(id, out.ui);
+    }
+    results.set(id, out.values);
+    executed.push(id);
+    return out.values;
+  };
+  for (const output of outputs) await run(output);
+  return { ui, executed };
+}
+
+async function evaluate(
+  id: string,
+  classType: string,
+  input: (name: string) => unknown,
+  linked: Record<string, Value>,
+  hooks: ExecHooks,
+  fail: (type: string, message: string) => NodeFailure,
+): Promise<{ values: Value[]; ui?: Record<string, unknown> }> {
+  switch (classType) {
+    case 'CheckpointLoaderSimple':
+      return { values: [{ kind: 'model', checkpoint: String(input('ckpt_name')), loras: [] }, { kind: 'clip' }, { kind: 'vae' }] };
+    case 'LoraLoader': {
+      const model = linked['model'] as Model;
+      return { values: [{ ...model, loras: [...model.loras, `${String(input('lora_name'))}@${Number(input('strength_model'))}`] }, { kind: 'clip' }] };
+    }
+    case 'ADE_MultivalDynamic':
+      return { values: [{ kind: 'multival', values: Number(input('float_val')) }] };
+    case 'ADE_ValueScheduling': {
+      let values: number[];
+      try {
+        values = parseValueSchedule(String(input('values')), Number(input('max_length') ?? 0));
+      } catch (error) {
+        throw fail('Exception', (error as Error).message);
+      }
+      return { values: [{ kind: 'number', value: values[0]! }, { kind: 'floats', values }, { kind: 'number', value: Math.round(values[0]!) }, { kind: 'floats', values: values.map(Math.round) }] };
+    }
+    case 'ADE_MultivalDynamicFloats':
+      return { values: [{ kind: 'multival', values: (linked['floats'] as { values: number[] }).values }] };
+    case 'ADE_AnimateDiffLoaderGen1': {
+      const model = linked['model'] as Model;
+      const scale = (linked['scale_multival'] as { values: number[] | number } | undefined)?.values ?? 1;
+      return { values: [{ ...model, motion: { model: String(input('model_name')), scale, context: linked['context_options'] !== undefined } }] };
+    }
+    case 'CLIPTextEncode':
+      return { values: [{ kind: 'conditioning', parts: [{ text: String(input('text')), weight: 1 }] }] };
+    case 'ConditioningAverage': {
+      // nodes.py ConditioningAverage: to · strength + from · (1 − strength).
+      const strength = Number(input('conditioning_to_strength'));
+      const to = (linked['conditioning_to'] as Conditioning).parts.map((part) => ({ ...part, weight: part.weight * strength }));
+      const from = (linked['conditioning_from'] as Conditioning).parts.map((part) => ({ ...part, weight: part.weight * (1 - strength) }));
+      return { values: [{ kind: 'conditioning', parts: [...to, ...from] }] };
+    }
+    case 'EmptyLatentImage':
+      return { values: [{ kind: 'latent', width: Number(input('width')), height: Number(input('height')), frames: Number(input('batch_size')) }] };
+    case 'LoadImage': {
+      const name = String(input('image'));
+      const bytes = hooks.readInput(name);
+      if (!bytes) throw fail('FileNotFoundError', `[Errno 2] No such file or directory: '${name}'`);
+      const image = decodePng(bytes, name);
+      return { values: [{ kind: 'image', width: image.width, height: image.height, frames: [image.data] }, { kind: 'mask' }] };
+    }
+    case 'VAEEncode': {
+      const pixels = linked['pixels'] as Images;
+      return { values: [{ kind: 'latent', width: pixels.width, height: pixels.height, frames: pixels.frames.length, init: pixels.frames[0] }] };
+    }
+    case 'RepeatLatentBatch': {
+      const latent = linked['samples'] as Latent;
+      return { values: [{ ...latent, frames: latent.frames * Number(input('amount')) }] };
+    }
+    case 'KSampler': {
+      const model = linked['model'] as Model;
+      const latent = linked['latent_image'] as Latent;
+      const steps = Number(input('steps'));
+      // What AnimateDiff-Evolved raises for too many latents without context options (fixture 84).
+      if (model.motion && !model.motion.context && latent.frames > 32) {
+        throw fail('ValueError', `Without a context window, AnimateDiff model ${model.motion.model} has upper limit of 32 frames, but received ${latent.frames} latents.\n`);
+      }
+      const scale = model.motion?.scale ?? 1;
+      const motion = Array.from({ length: latent.frames }, (_, i) => (Array.isArray(scale) ? (scale[i] ?? scale.at(-1) ?? 1) : scale));
+      const rendered = hooks.drawFrames({
+        width: latent.width,
+        height: latent.height,
+        frames: latent.frames,
+        seed: Number(input('seed')),
+        prompts: (linked['positive'] as Conditioning).parts,
+        motion,
+        denoise: Number(input('denoise')),
+        init: latent.init,
+      });
+      for (let step = 1; step <= steps; step++) await hooks.step(id, step, steps);
+      return { values: [{ ...latent, rendered }] };
+    }
+    case 'VAEDecode': {
+      const latent = linked['samples'] as Latent;
+      return { values: [{ kind: 'image', width: latent.width, height: latent.height, frames: latent.rendered ?? [] }] };
+    }
+    case 'SaveImage':
+    case 'PreviewImage': {
+      const images = linked['images'] as Images;
+      const prefix = classType === 'SaveImage' ? String(input('filename_prefix') ?? 'ComfyUI') : 'ComfyUI_temp';
+      try {
+        return { values: [], ui: { images: hooks.saveImages(prefix, images, classType === 'SaveImage' ? 'output' : 'temp') } };
+      } catch (error) {
+        throw fail('Exception', (error as Error).message);
+      }
+    }
+    default:
+      throw fail('NotImplementedError', `the fake ComfyUI server cannot run ${classType} (node ${id})`);
+  }
+}
