@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { asTimes, beatOffsetMs, continuity, fMeasure, matchEvents, referenceVariations, tempoAccuracy, trimBeats } from '../bench/analysis/mir-metrics.js';
+import { annotatedBoundaries, boundaryCounts, boundaryF } from '../bench/analysis/score-sections.js';
 
 describe('mir_eval-equivalent metrics (hand-computed cases)', () => {
   it('keeps score.py estimates sorted, unique, finite and in range', () => {
@@ -67,5 +68,35 @@ describe('mir_eval-equivalent metrics (hand-computed cases)', () => {
   it('median offset of the nearest estimates within 70 ms', () => {
     expect(beatOffsetMs([5, 6, 7], [5.01, 6.02, 7.5])).toBeCloseTo(15, 9);
     expect(beatOffsetMs([5], [])).toBeNaN();
+  });
+});
+
+describe('section boundary scores (bench/analysis/score-sections.ts)', () => {
+  const truth = [
+    { start: 0.5, label: 'intro' },
+    { start: 16.3, label: 'groove' },
+    { start: 40.3, label: 'break' },
+    { start: 48.3, label: 'main' },
+    { start: 64.3, label: 'end' },
+  ];
+
+  it('interior boundaries: not the song start, not the end marker', () => {
+    expect(annotatedBoundaries(truth)).toEqual([16.3, 40.3, 48.3]);
+  });
+
+  it.each([
+    // window, hits: 16.0 is 0.3 s off, 42.0 is 1.7 s off, 48.3 exact; 60 matches nothing
+    [0.5, { hits: 2, reference: 3, estimated: 4 }],
+    [3, { hits: 3, reference: 3, estimated: 4 }],
+  ])('within ±%s s: %j', (windowSec, counts) => {
+    const ours = [0, 16, 42, 48.3, 60].map((startSec) => ({ startSec, label: 'drop' }));
+    expect(boundaryCounts([{ id: 'a', truth, ours }], windowSec)).toEqual(counts);
+  });
+
+  it('P, R and F from pooled counts', () => {
+    const { precision, recall, f } = boundaryF({ hits: 2, reference: 3, estimated: 4 });
+    expect([precision, recall]).toEqual([0.5, 2 / 3]);
+    expect(f).toBeCloseTo(4 / 7, 12);
+    expect(boundaryF({ hits: 0, reference: 3, estimated: 0 })).toEqual({ precision: 0, recall: 0, f: 0 });
   });
 });

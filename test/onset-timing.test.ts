@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeFrameFeatures } from '../src/analysis/feature-extractor.js';
+import { computeFrameFeatures, FINE_BLOCK_SAMPLES, type FrameFeatures } from '../src/analysis/feature-extractor.js';
 import { refineOnsetSec } from '../src/analysis/onset-timing.js';
 import { onsetEnvelope, pickOnsets } from '../src/analysis/onsets.js';
 
@@ -47,5 +47,31 @@ describe('onset times refined to the start of the rise', () => {
     const tone = Float32Array.from({ length: RATE * 3 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / RATE));
     const features = await computeFrameFeatures(tone, RATE);
     expect(refineOnsetSec(1.5, features)).toBe(1.5);
+  });
+});
+
+describe('the start of a rise that spans several blocks', () => {
+  const blocksPerSec = RATE / FINE_BLOCK_SAMPLES;
+  /** A decaying background (−0.04 dB a block), and from block 100 on the steps given (dB), then a decay. */
+  function energyWith(stepsDb: readonly number[]): FrameFeatures {
+    const energy = new Float32Array(200);
+    let level = 1e-3;
+    for (let k = 0; k < 200; k++) {
+      const step = k >= 100 && k < 100 + stepsDb.length ? stepsDb[k - 100]! : -0.04;
+      level *= 10 ** (step / 10);
+      energy[k] = level;
+    }
+    // Only the fine energy and the rate are read by refineOnsetSec.
+    return { sampleRateHz: RATE, fineEnergy: energy } as unknown as FrameFeatures;
+  }
+  const peakSec = 104 / blocksPerSec;
+
+  it.each([
+    ['an instant attack: the jump', [20], 100],
+    ['a slow attack: where the rise began, not its steepest step', [2, 2, 6, 2], 100],
+    ['a steepest step after a slow start of 1.2 dB steps', [1.2, 1.2, 8], 100],
+    ['steps under 1 dB before the jump are not part of it', [0.5, 0.5, 8], 102],
+  ])('%s', (_name, stepsDb, startBlock) => {
+    expect(refineOnsetSec(peakSec, energyWith(stepsDb))).toBeCloseTo((startBlock + 0.5) / blocksPerSec, 9);
   });
 });

@@ -5,6 +5,7 @@
  *
  * 1. Analyses every item of the set (decode included), writes `OUT/<id>.json` in score.py's format
  *    and prints score.py's tables computed by our own metrics (mir-metrics.ts).
+ *    Sections: boundary hit rates against the set's annotated sections (score-sections.ts).
  * 2. Where `/usr/bin/python3` has mir_eval, runs score.py on the same estimates and prints its
  *    summary line next to ours, with the largest difference.
  * 3. Speed: a 5-minute MP3 made from the set's songs, analysed `--repeat` times in this process;
@@ -23,6 +24,7 @@ import { analysisEvents } from '../../src/analysis/analysis-events.js';
 import { analyzeFile } from '../../src/analysis/analyze.js';
 import { ffmpegPath } from '../../src/ffmpeg/ffmpeg-path.js';
 import { cpuSince, cpuTime } from './cpu-time.js';
+import { formatSections, type SectionsOfSong } from './score-sections.js';
 import { formatReport, overallOf, readGroundTruth, readManifest, scoreItem, summaryLine, type ScoredItem } from './score-set.js';
 
 const run = promisify(execFile);
@@ -57,10 +59,11 @@ function parseFlags(argv: readonly string[]): Flags {
   };
 }
 
-async function scoreSet(flags: Flags): Promise<ScoredItem[]> {
+async function scoreSet(flags: Flags): Promise<{ results: ScoredItem[]; sections: SectionsOfSong[] }> {
   const items = (await readManifest(flags.set)).filter((i) => !flags.only || flags.only.includes(i.id));
   await mkdir(flags.out, { recursive: true });
   const results: ScoredItem[] = [];
+  const sections: SectionsOfSong[] = [];
   for (const item of items) {
     const started = performance.now();
     const analysis = await analyzeFile(join(flags.set, item.audio));
@@ -69,8 +72,9 @@ async function scoreSet(flags: Flags): Promise<ScoredItem[]> {
     await writeFile(join(flags.out, `${item.id}.json`), `${JSON.stringify(events)}\n`);
     const gt = await readGroundTruth(flags.set, item);
     results.push({ item, score: scoreItem(gt, events), bpm: events.bpm, refBpm: gt.bpm ?? null, speed: analysis.source.durationSec / wallSec });
+    if (item.kind === 'song') sections.push({ id: item.id, truth: gt.sections ?? [], ours: analysis.sections });
   }
-  return results;
+  return { results, sections };
 }
 
 /** score.py's last line for the same estimates, or why it could not run. */
@@ -153,8 +157,9 @@ async function measureLongFile(flags: Flags): Promise<string[]> {
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   console.log(`analysis benchmark on ${flags.set}; estimates in ${flags.out}`);
-  const results = await scoreSet(flags);
+  const { results, sections } = await scoreSet(flags);
   for (const line of formatReport(results)) console.log(line);
+  for (const line of formatSections(sections)) console.log(line);
   const ours = summaryLine(overallOf(results.filter((r) => r.item.kind === 'song')));
   console.log('');
   console.log(`ours:     ${ours}`);

@@ -39,6 +39,7 @@ const groundTruthSchema = z.object({
   onsets: z.array(z.number()),
   bpm: z.number().nullable().optional(),
   tempo_accept: z.array(z.tuple([z.number(), z.number()])).nullable().optional(),
+  sections: z.array(z.object({ start: z.number(), label: z.string() })).optional(),
 });
 
 export type ManifestItem = z.infer<typeof manifestSchema>['items'][number];

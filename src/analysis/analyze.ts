@@ -21,12 +21,15 @@
  * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
  *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
  *    (negatively) snare cues.
- * 7. Onsets (onsets.ts): SuperFlux peak picking.
+ * 7. Onsets (onsets.ts): SuperFlux peak picking on the summed envelope, and on its own above
+ *    3.8 kHz for hats and cymbals that louder drums mask there.
  * 8. Onset times (onset-timing.ts): the envelopes peak where a 46 ms window sees the largest
  *    rise, late by half the attack for sounds that swell in; each beat and onset moves to the
  *    steepest rise of a 2.9 ms transient envelope near it (no constant offset: measured on
  *    synthetic hits, test/analysis-synth.test.ts and test/onset-timing.test.ts check it).
- * 9. Sections (sections.ts): Foote novelty over bar features, labelled by level and position.
+ * 9. Sections (sections.ts): bars described by level, spectral shape, drum activity and chroma;
+ *    boundaries from a multi-scale checkerboard novelty, aligned to four-bar phrases; labels from
+ *    repetition, intensity against the neighbours and the song, and position.
  */
 import { decodeAudioChunks, type DecodedAudioInfo } from '../ffmpeg/decode-audio.js';
 import { throwIfAborted, usageError } from '../shared/errors.js';
@@ -38,7 +41,7 @@ import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
-import { beatEnvelope, onsetEnvelope, pickOnsets } from './onsets.js';
+import { beatEnvelope, findOnsets } from './onsets.js';
 import { refineOnsetSec } from './onset-timing.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
@@ -111,7 +114,6 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const durationSec = features.sampleCount / sampleRateHz;
   const toSec = (frame: number): number => round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
   const beatEnv = beatEnvelope(features);
-  const onsetEnv = onsetEnvelope(features);
   const loudRms = quantile(features.rms, 0.9);
   const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
 
@@ -138,13 +140,10 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   // block, which would make the median interval (and so the bpm) step in 0.3 % increments.
   const beatTimes = beatFrames.map((f) => f / frameRate);
   const downbeats = beats.filter((_, i) => positions[i] === 1);
-  const onsets = silent ? [] : pickOnsets(onsetEnv, frameRate);
+  const onsets = silent ? [] : findOnsets(features, frameRate);
   const strongest = Math.max(1e-9, quantile(onsets.map((o) => o.strength), 0.95));
 
-  const barStarts = downbeats.length >= 2 ? downbeats : fixedWindows(durationSec, 4);
-  const sections = silent
-    ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }]
-    : findSections(barStarts, durationSec, features, beatEnv);
+  const sections = silent ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }] : findSections(downbeats, durationSec, features);
 
   const onsetCurve = envelopeOfBeats(beatEnv, features.envelopeCount);
   const digits = (values: Float32Array, d = 4): number[] => roundAll(values, d);
@@ -197,12 +196,6 @@ function envelopeOfBeats(beatEnv: Float32Array, envelopeCount: number): Float32A
   }
   const scale = quantile(out, 0.99);
   if (scale > 0) for (let e = 0; e < envelopeCount; e++) out[e] = Math.min(1, out[e]! / scale);
-  return out;
-}
-
-function fixedWindows(durationSec: number, windowSec: number): number[] {
-  const out: number[] = [];
-  for (let t = 0; t < durationSec; t += windowSec) out.push(t);
   return out;
 }
 

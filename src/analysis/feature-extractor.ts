@@ -56,6 +56,8 @@ const LOUDNESS_EXPONENT = 0.23;
 /** Pitch classes are taken from 80 Hz to 5 kHz: below, bins are wider than a semitone; above, partials blur the notes. */
 const CHROMA_MIN_HZ = 80;
 const CHROMA_MAX_HZ = 5000;
+/** Timbre bands: meyda's 24 Bark bands in pairs (a coarse spectral envelope, like MFCCs' filterbank). */
+export const TIMBRE_BANDS = BARK_BANDS / 2;
 
 /** Columns of the per-envelope-frame record. */
 const ENV_RMS = 0;
@@ -67,7 +69,8 @@ const ENV_HIGH = 5;
 const ENV_WAVE_MIN = 6;
 const ENV_WAVE_MAX = 7;
 const ENV_CHROMA = 8;
-const ENV_COLUMNS = ENV_CHROMA + 12;
+const ENV_TIMBRE = ENV_CHROMA + 12;
+const ENV_COLUMNS = ENV_TIMBRE + TIMBRE_BANDS;
 
 export interface FrameFeatures {
   readonly sampleRateHz: number;
@@ -95,6 +98,11 @@ export interface FrameFeatures {
   readonly high: Float32Array;
   /** 12 pitch-class energies per envelope frame (envelopeCount × 12), each frame summing to 1 or 0. */
   readonly chroma: Float32Array;
+  /**
+   * The spectral envelope (envelopeCount × TIMBRE_BANDS): summed amplitude in each pair of meyda's
+   * Bark bands, low to high. Sections compare bars by its shape (what is playing, not how loud).
+   */
+  readonly timbre: Float32Array;
   /** Smallest and largest sample within each envelope frame's hop, for waveform plots. */
   readonly waveMin: Float32Array;
   readonly waveMax: Float32Array;
@@ -342,6 +350,7 @@ export class FeatureExtractor {
       mid: env.column(ENV_MID),
       high: env.column(ENV_HIGH),
       chroma: env.columns(ENV_CHROMA, 12),
+      timbre: env.columns(ENV_TIMBRE, TIMBRE_BANDS),
       waveMin: env.column(ENV_WAVE_MIN),
       waveMax: env.column(ENV_WAVE_MAX),
       fineEnergy: this.fineRows.column(0),
@@ -493,6 +502,7 @@ export class FeatureExtractor {
     let loudness = 0;
     for (let b = 0; b < BARK_BANDS; b++) if (bark[b]! > 0) loudness += Math.exp(LOUDNESS_EXPONENT * Math.log(bark[b]!));
     row[ENV_LOUDNESS] = loudness;
+    for (let t = 0; t < TIMBRE_BANDS; t++) row[ENV_TIMBRE + t] = bark[2 * t]! + bark[2 * t + 1]!;
     row[ENV_CENTROID] = ampSum > 0 ? (moment / ampSum) * (this.sampleRateHz / FRAME_SIZE) : 0;
 
     // The waveform over this envelope frame's span (centred on its time).

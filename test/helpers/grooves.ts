@@ -6,8 +6,9 @@
  * answer is known.
  *
  * A pattern is one bar of steps, one character a step: `X` accent, `x` normal, `o` ghost, `.` rest.
+ * A `pad` hit holds the bar's chord (a soft, slow-attack triad) until the end of the bar.
  */
-export type Instrument = 'kick' | 'snare' | 'clap' | 'rim' | 'hat' | 'openHat' | 'bass' | 'stab';
+export type Instrument = 'kick' | 'snare' | 'clap' | 'rim' | 'hat' | 'openHat' | 'bass' | 'stab' | 'pad';
 
 export interface GrooveOptions {
   readonly bpm: number;
@@ -16,8 +17,12 @@ export interface GrooveOptions {
   readonly stepsPerBeat?: number;
   readonly beatsPerBar?: number;
   readonly patterns: Partial<Record<Instrument, string>>;
-  /** Chord roots (Hz) for bass and stabs, one per bar, cycled. */
+  /** Chord roots (Hz) for bass, stabs and pads, one per bar, cycled. */
   readonly roots?: readonly number[];
+  /** Index into `roots` of the first bar (a section of a song carries on its progression). */
+  readonly firstRoot?: number;
+  /** Every instrument's gain is multiplied by this. */
+  readonly gain?: number;
   readonly sampleRateHz?: number;
   readonly leadInSec?: number;
   readonly seed?: number;
@@ -96,6 +101,15 @@ export function makeGroove(options: GrooveOptions): Groove {
         for (let k = 1; k <= 5; k++) v += Math.sin(2 * Math.PI * root * k * t) / k;
         return g * 0.35 * v * Math.exp(-t * 6) * Math.min(1, t * 400);
       }),
+    pad: (at, g, root) => {
+      const bar = Math.round((at - lead) / (barSteps * stepSec));
+      const endSec = lead + (bar + 1) * barSteps * stepSec;
+      add(at, endSec - at + 0.05, (t) => {
+        let v = 0;
+        for (const ratio of [4, 5, 6]) for (let k = 1; k <= 6; k++) v += Math.sin(2 * Math.PI * root * ratio * k * t * (1 + 0.002 * ratio)) / (k * 1.5);
+        return g * 0.05 * v * Math.min(1, t / 0.08) * Math.min(1, Math.max(0, (endSec - at + 0.05 - t) / 0.05));
+      });
+    },
     stab: (at, g, root) =>
       add(at, 0.12, (t) => {
         let v = 0;
@@ -103,13 +117,14 @@ export function makeGroove(options: GrooveOptions): Groove {
         return g * 0.12 * v * Math.exp(-t * 25) * Math.min(1, t * 400);
       }),
   };
+  const gain = options.gain ?? 1;
   for (let bar = 0; bar < options.bars; bar++) {
-    const root = roots[bar % roots.length]!;
+    const root = roots[(bar + (options.firstRoot ?? 0)) % roots.length]!;
     for (const [instrument, pattern] of Object.entries(options.patterns) as Array<[Instrument, string]>) {
       if (pattern.length !== barSteps) throw new Error(`${instrument} pattern has ${pattern.length} steps, not ${barSteps}`);
       for (let step = 0; step < barSteps; step++) {
-        const gain = GAINS[pattern[step]!];
-        if (gain !== undefined) play[instrument](lead + (bar * barSteps + step) * stepSec, gain, root);
+        const hit = GAINS[pattern[step]!];
+        if (hit !== undefined) play[instrument](lead + (bar * barSteps + step) * stepSec, hit * gain, root);
       }
     }
   }
@@ -164,3 +179,36 @@ export const GROOVES = {
     patterns: { kick: 'X.........X.....', snare: '....X.......X...', hat: 'x.x.x.x.x.x.x.x.', bass: 'x.........x.....' },
   },
 } satisfies Record<string, Omit<GrooveOptions, 'bars'>>;
+
+export interface SongSection {
+  readonly label: string;
+  readonly bars: number;
+  readonly patterns: Partial<Record<Instrument, string>>;
+  readonly gain?: number;
+}
+
+export interface Song extends Groove {
+  /** Start of each section (s), in order. */
+  readonly sectionStartsSec: number[];
+}
+
+/** A song of sections, each a groove of its own, on one bar grid with one chord progression. */
+export function makeSong(options: { bpm: number; sections: readonly SongSection[]; sampleRateHz?: number; leadInSec?: number; seed?: number }): Song {
+  const rate = options.sampleRateHz ?? 22050;
+  const lead = options.leadInSec ?? 0.5;
+  const barSec = (4 * 60) / options.bpm;
+  const totalBars = options.sections.reduce((n, s) => n + s.bars, 0);
+  const samples = new Float32Array(Math.ceil((lead + totalBars * barSec + 2) * rate));
+  const sectionStartsSec: number[] = [];
+  let bar = 0;
+  for (const [k, section] of options.sections.entries()) {
+    const startSec = lead + bar * barSec;
+    sectionStartsSec.push(startSec);
+    const part = makeGroove({ bpm: options.bpm, bars: section.bars, patterns: section.patterns, gain: section.gain, firstRoot: bar, leadInSec: 0, sampleRateHz: rate, seed: (options.seed ?? 1) + k });
+    const offset = Math.round(startSec * rate);
+    for (let i = 0; i < part.samples.length && offset + i < samples.length; i++) samples[offset + i]! += part.samples[i]!;
+    bar += section.bars;
+  }
+  const beats = Array.from({ length: totalBars * 4 }, (_, i) => lead + (i * barSec) / 4);
+  return { samples, sampleRateHz: rate, beats, downbeats: beats.filter((_, i) => i % 4 === 0), sectionStartsSec };
+}
