@@ -142,8 +142,18 @@ describe('prompt schedules', () => {
       { prompt: 'city at dawn', negativePrompt: 'blur, text' },
       { prompt: 'city on fire', negativePrompt: 'calm' },
     ]);
-    expect(schedule.changes.map((c) => [c.timeSec, c.prompt])).toEqual([[0, 0], [4, 1]]);
+    // The drop's prompt holds for each drop (4–6 s, 8 s on); between them the first prompt comes back.
+    expect(schedule.changes.map((c) => [c.timeSec, c.prompt])).toEqual([[0, 0], [4, 1], [6, 0], [8, 1]]);
     expect(schedule.warnings).toEqual([]);
+  });
+
+  it('a section entry holds for its section only; with a blend the way back ends where the section does', () => {
+    const [a, b] = weightsOf({ schedule: [{ prompt: 'a' }, { section: 'break', prompt: 'b', blend: '2 beats' }] });
+    // The break is 6–8 s: b blends in over 5–6 s and back out over 7–8 s; a is whole again from 8 s.
+    expect(b!.slice(49, 53)).toEqual([0, 0, 0.1, 0.2]);
+    expect(b!.slice(59, 73)).toEqual([0.9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.9, 0.8]);
+    expect(b!.slice(79, 82)).toEqual([0.1, 0, 0]);
+    expect(a![85]).toBe(1);
   });
 
   it('cuts at each section with the label, and back', () => {
@@ -175,9 +185,9 @@ describe('prompt schedules', () => {
       texts,
       context,
     );
-    // bar 3 (4 s), 0:04 and the first drop all start at 4 s: the last of them, the drop, wins; the second drop
-    // (8 s) repeats the prompt in effect, so it is no change.
-    expect(schedule.changes.map((c) => [c.timeSec, schedule.prompts[c.prompt]!.prompt])).toEqual([[0, 'a'], [1, 'c'], [4, 'e']]);
+    // bar 3 (4 s), 0:04 and the first drop all start at 4 s: the last of them, the drop, wins; when the drop
+    // ends (6 s) the latest entry without a section, 0:04's d, comes back until the second drop (8 s).
+    expect(schedule.changes.map((c) => [c.timeSec, schedule.prompts[c.prompt]!.prompt])).toEqual([[0, 'a'], [1, 'c'], [4, 'e'], [6, 'd'], [8, 'e']]);
   });
 
   it('warns about entries that never happen, and keeps the first prompt then', () => {

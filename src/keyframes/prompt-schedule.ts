@@ -1,6 +1,7 @@
 /**
  * Prompt schedules: when each prompt starts (at a time, bar, beat or every section with a label)
- * and the blend into it, as a weight per prompt per video frame. A blend ends where its entry
+ * and the blend into it; an entry for a section holds for that section, then the prompt in force
+ * without it comes back, as a weight per prompt per video frame. A blend ends where its entry
  * starts, so the new prompt is fully there on the beat it was asked for. Times become frames the
  * way every event does: the frame on screen at that time (a prompt that starts at 6.71 s at 8 fps
  * is fully in from frame 53, which shows 6.625–6.75 s).
@@ -54,7 +55,8 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
   };
   const warnings: string[] = [];
   const missingSections: Array<{ label: string; where: string }> = [];
-  const events: Array<{ timeSec: number; order: number; prompt: number; blend: PromptSettings['blend'] }> = [];
+  const events: Array<{ timeSec: number; order: number; prompt: number; blend: PromptSettings['blend']; fromSection: boolean }> = [];
+  const reverts: Array<{ timeSec: number; blend: PromptSettings['blend'] }> = [];
   settings.schedule.forEach((entry, order) => {
     const prompt = indexOf({
       prompt: fill(entry.prompt, '{prompt}', texts.prompt),
@@ -63,16 +65,31 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
     const where = `prompts.schedule[${order}]`;
     let times: number[];
     if (entry.section !== undefined) {
-      times = context.analysis.sections.filter((s) => s.label === entry.section).map((s) => s.startSec);
+      const sections = context.analysis.sections;
+      times = [];
+      sections.forEach((section, i) => {
+        if (section.label !== entry.section) return;
+        times.push(section.startSec);
+        // The entry holds for its section; then the prompt without a section comes back.
+        const end = sections[i + 1]?.startSec ?? context.durationSec;
+        if (end < context.durationSec) reverts.push({ timeSec: end, blend: entry.blend ?? settings.blend });
+      });
       if (times.length === 0) missingSections.push({ label: entry.section, where });
     } else if (entry.bar !== undefined) times = [barStartSec(context.beats, entry.bar)];
     else if (entry.beat !== undefined) times = [beatStartSec(context.beats, entry.beat)];
     else times = [entry.time ?? 0];
     for (const t of times) {
       if (t >= context.durationSec) warnings.push(`${where} starts at ${t.toFixed(2)} s, after the song ends (${context.durationSec.toFixed(2)} s)`);
-      else events.push({ timeSec: Math.max(0, t), order, prompt, blend: entry.blend ?? settings.blend });
+      else events.push({ timeSec: Math.max(0, t), order, prompt, blend: entry.blend ?? settings.blend, fromSection: entry.section !== undefined });
     }
   });
+  // A section's end returns to the latest entry without a section that started by then (none: the
+  // section's prompt holds on). Any entry starting at the same time wins over the return.
+  const base = events.filter((e) => !e.fromSection).sort((a, b) => a.timeSec - b.timeSec || a.order - b.order);
+  for (const r of reverts) {
+    const back = base.findLast((e) => e.timeSec <= r.timeSec);
+    if (back) events.push({ timeSec: r.timeSec, order: -1, prompt: back.prompt, blend: r.blend, fromSection: false });
+  }
   // Later entries win where two start at the same time.
   events.sort((a, b) => a.timeSec - b.timeSec || a.order - b.order);
   const kept = events.filter((e, i) => !(events[i + 1] && events[i + 1]!.timeSec === e.timeSec));
