@@ -213,7 +213,7 @@ export const promptsSchema = z
       .array(promptEntrySchema)
       .min(1)
       .default([{ prompt: '{prompt}' }])
-      .meta({ description: 'Prompts and when they start: at a time, bar, beat or section; an entry with none of those holds from the start.' }),
+      .meta({ description: 'Prompts and when they start: at a time, bar, beat or section; an entry with none of those holds from the start; an entry for a section holds for that section only.' }),
   })
   .strict();
 
