@@ -400,7 +400,7 @@ describe('ServerPool', () => {
   const a = { url: 'a', value: 'A' };
   const b = { url: 'b', value: 'B' };
 
-  it('gives each segment the server with the most room, the first listed on a tie, and queues the rest', async () => {
+  it('gives each segment the server with the most room, the first listed on a tie of empty servers, and queues the rest', async () => {
     const pool = new ServerPool([a, b], 2);
     expect(pool.capacity).toBe(4);
     const taken = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire(), pool.acquire()]);
@@ -412,6 +412,21 @@ describe('ServerPool', () => {
     pool.release(b);
     await waiting;
     expect(fifth).toBe('b');
+  });
+
+  it('on a tie, queues behind the server whose oldest segment was sent first: it frees soonest', async () => {
+    const c = { url: 'c', value: 'C' };
+    let clock = 0;
+    const pool = new ServerPool([a, b, c], 2, () => clock);
+    const first = await Promise.all([0, 1, 2].map(() => pool.acquire().then((s) => ((clock += 10), s.url))));
+    expect(first).toEqual(['a', 'b', 'c']);
+    // a finishes and takes another at once: it was sent last, so b (sent at 10) and c (20) are ahead of it.
+    pool.release(a);
+    expect((await pool.acquire()).url).toBe('a');
+    clock += 10;
+    expect((await pool.acquire()).url).toBe('b');
+    expect((await pool.acquire()).url).toBe('c');
+    expect((await pool.acquire()).url).toBe('a');
   });
 
   it('takes a failed server out once, and tells every waiter when none is left', async () => {

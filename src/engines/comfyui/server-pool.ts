@@ -2,7 +2,9 @@
  * The servers of one render. Each takes up to `depth` of our segments at once: one running on
  * its GPU and the rest waiting in ComfyUI's own queue, so the GPU starts the next segment while
  * beatloom is still fetching the frames of the last. A segment takes the server with the most
- * room (the first listed on a tie) and waits when all are full. A server that fails is taken
+ * room; on a tie, the one whose oldest segment was sent first (it frees soonest: ComfyUI runs its
+ * queue in order), else the first listed. It waits when all are full. A segment queued behind a
+ * server that has just started one would wait a whole segment while another GPU frees up. A server that fails is taken
  * out for the rest of the render; when the last one goes, everyone waiting is told why.
  */
 import { AbortedError, BeatloomError } from '../../shared/errors.js';
@@ -15,6 +17,8 @@ export interface PoolServer<T> {
 interface Entry<T> {
   readonly server: PoolServer<T>;
   inUse: number;
+  /** When each of our segments in flight on it was sent, oldest first. */
+  readonly sentAt: number[];
   removed: boolean;
 }
 
@@ -31,8 +35,10 @@ export class ServerPool<T> {
   constructor(
     servers: ReadonlyArray<PoolServer<T>>,
     private readonly depth = 1,
+    /** A clock for "sent first" (tests pass their own). */
+    private readonly now: () => number = () => performance.now(),
   ) {
-    this.entries = servers.map((server) => ({ server, inUse: 0, removed: false }));
+    this.entries = servers.map((server) => ({ server, inUse: 0, sentAt: [], removed: false }));
   }
 
   /** Servers still in the render. */
@@ -53,19 +59,22 @@ export class ServerPool<T> {
     let best: Entry<T> | undefined;
     for (const entry of this.entries) {
       if (entry.removed || entry.inUse >= this.depth) continue;
-      if (!best || entry.inUse < best.inUse) best = entry;
+      if (!best || entry.inUse < best.inUse || (entry.inUse === best.inUse && entry.inUse > 0 && entry.sentAt[0]! < best.sentAt[0]!)) best = entry;
     }
     return best;
+  }
+
+  private take(entry: Entry<T>): PoolServer<T> {
+    entry.inUse++;
+    entry.sentAt.push(this.now());
+    return entry.server;
   }
 
   acquire(signal?: AbortSignal): Promise<PoolServer<T>> {
     if (signal?.aborted) return Promise.reject(new AbortedError());
     if (this.size === 0) return Promise.reject(this.noServersLeft());
     const entry = this.roomiest();
-    if (entry) {
-      entry.inUse++;
-      return Promise.resolve(entry.server);
-    }
+    if (entry) return Promise.resolve(this.take(entry));
     return new Promise<PoolServer<T>>((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.waiters.indexOf(waiter);
@@ -91,13 +100,10 @@ export class ServerPool<T> {
     const entry = this.entryOf(server);
     if (!entry || entry.inUse === 0) return;
     entry.inUse--;
+    entry.sentAt.shift();
     if (entry.removed) return;
     const next = this.waiters.shift();
-    if (next) {
-      const target = this.roomiest()!;
-      target.inUse++;
-      next.resolve(target.server);
-    }
+    if (next) next.resolve(this.take(this.roomiest()!));
   }
 
   /** Takes a failed server out for good (once, however many segments saw it fail); returns how many are left. */
