@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBatch } from '../src/batch/load-batch.js';
+import { engineSpecKey, parseBatch } from '../src/batch/load-batch.js';
 import { buildProgram } from '../src/cli/main.js';
 import { parseFps, rational } from '../src/keyframes/time.js';
 import { RENDER_DEFAULTS } from '../src/pipeline/render-request.js';
@@ -113,6 +113,16 @@ describe('batch file', () => {
     expect(() => parseBatch('version: 1\njobs:\n  - { audio: a.wav, prompt: x, engineOptions: { checkpoint: 3 } }\n', FILE, { engineId: 'comfyui', comfyui: {} })).toThrow(
       '/work/jobs/batch.yaml:3:61: jobs[0].engineOptions.checkpoint: Invalid input: expected string, received number for the comfyui engine',
     );
+  });
+
+  it('one engine for the same servers however the list is written; another list or setting is another engine', () => {
+    const key = (options: Record<string, unknown>) => engineSpecKey({ id: 'comfyui', options });
+    const same = key({ url: ['http://a:8188', 'http://b:8188'], steps: 4 });
+    expect(key({ url: 'http://a:8188, http://b:8188/', steps: 4 })).toBe(same);
+    expect(key({ steps: 4, url: ['http://a:8188/', ' http://b:8188'] })).toBe(same);
+    expect(key({ url: ['http://b:8188', 'http://a:8188'], steps: 4 })).not.toBe(same);
+    expect(key({ url: ['http://a:8188', 'http://b:8188'], steps: 8 })).not.toBe(same);
+    expect(engineSpecKey({ id: 'preview', options: {} })).not.toBe(engineSpecKey({ id: 'comfyui', options: {} }));
   });
 
   it('uses the default mapping and a runsDir when given', () => {

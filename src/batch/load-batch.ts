@@ -40,7 +40,11 @@ export interface Batch {
 
 /** Jobs with equal specs share one engine (and its concurrency). */
 export function engineSpecKey(spec: EngineSpec): string {
-  return stableStringify(spec);
+  // `url: "a, b"` and `url: [a, b/]` are the same servers: one engine, one set of slots for them.
+  const url = (spec.options as { url?: unknown }).url;
+  if (spec.id !== 'comfyui' || url === undefined) return stableStringify(spec);
+  const list = (Array.isArray(url) ? url : String(url).split(',')).map((u) => String(u).trim().replace(/\/+$/, ''));
+  return stableStringify({ ...spec, options: { ...spec.options, url: list } });
 }
 
 /** What a batch job gets when neither it nor the defaults say: `render`'s defaults, no config file. */
