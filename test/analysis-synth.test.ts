@@ -67,6 +67,12 @@ describe('where there is no beat, none is invented', () => {
     expect(analysis.onsets).toEqual([]);
   });
 
+  it.each([1.5, 5])('a %s s tone cut off mid-sound: no onset at either end of the file', async (seconds) => {
+    const tone = Float32Array.from({ length: Math.round(22050 * seconds) }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 22050));
+    const analysis = await analyzeSamples(tone, 22050, SOURCE);
+    expect(analysis.onsets).toEqual([]);
+  });
+
   it('a long silence inside a song loses its beats; a short stop keeps them', async () => {
     const part = makeDrumTrack({ tempo: [{ bpm: 120, bars: 8 }], beatsPerBar: 4, subdivision: 2 });
     const partSec = part.samples.length / 22050;

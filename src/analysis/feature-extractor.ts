@@ -438,7 +438,9 @@ export class FeatureExtractor {
     // The reference frame (two back) must lie wholly inside the signal: before that, the flux
     // would measure the file's first samples against the zeros before them, an "onset" at the
     // start of any file that begins mid-sound (white noise, a cut).
-    if (f >= 2 + FIRST_WHOLE_FRAME) {
+    // Likewise at the end: a frame reaching past the last sample measures the cut to the zeros
+    // after it, an "onset" at the end of any file that ends mid-sound (a sustained tone, a loop).
+    if (f >= 2 + FIRST_WHOLE_FRAME && f * HOP_SAMPLES + FRAME_SIZE / 2 <= this.totalSamples) {
       const prev = this.history[(f - 2) % 3]!;
       const last = bandCount - 1;
       const accentBandOf = this.accentBandOf;
