@@ -3,9 +3,10 @@
  * its GPU and the rest waiting in ComfyUI's own queue, so the GPU starts the next segment while
  * beatloom is still fetching the frames of the last. A segment takes the server with the most
  * room; on a tie, the one whose oldest segment was sent first (it frees soonest: ComfyUI runs its
- * queue in order), else the first listed. It waits when all are full. A segment queued behind a
- * server that has just started one would wait a whole segment while another GPU frees up. A server that fails is taken
- * out for the rest of the render; when the last one goes, everyone waiting is told why.
+ * queue in order), else the first listed — queued behind a segment that has just started, it
+ * would wait a whole segment while another GPU frees up. It waits when all are full. A server
+ * that fails is taken out for the rest of the render; when the last one goes, everyone waiting
+ * is told why.
  */
 import { AbortedError, BeatloomError } from '../../shared/errors.js';
 
