@@ -17,8 +17,7 @@ export interface PoolServer<T> {
 
 interface Entry<T> {
   readonly server: PoolServer<T>;
-  inUse: number;
-  /** When each of our segments in flight on it was sent, oldest first. */
+  /** When each of our segments in flight on it was sent, oldest first (its length: how many). */
   readonly sentAt: number[];
   removed: boolean;
 }
@@ -39,7 +38,7 @@ export class ServerPool<T> {
     /** A clock for "sent first" (tests pass their own). */
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.entries = servers.map((server) => ({ server, inUse: 0, sentAt: [], removed: false }));
+    this.entries = servers.map((server) => ({ server, sentAt: [], removed: false }));
   }
 
   /** Servers still in the render. */
@@ -59,14 +58,14 @@ export class ServerPool<T> {
   private roomiest(): Entry<T> | undefined {
     let best: Entry<T> | undefined;
     for (const entry of this.entries) {
-      if (entry.removed || entry.inUse >= this.depth) continue;
-      if (!best || entry.inUse < best.inUse || (entry.inUse === best.inUse && entry.inUse > 0 && entry.sentAt[0]! < best.sentAt[0]!)) best = entry;
+      const inUse = entry.sentAt.length;
+      if (entry.removed || inUse >= this.depth) continue;
+      if (!best || inUse < best.sentAt.length || (inUse === best.sentAt.length && inUse > 0 && entry.sentAt[0]! < best.sentAt[0]!)) best = entry;
     }
     return best;
   }
 
   private take(entry: Entry<T>): PoolServer<T> {
-    entry.inUse++;
     entry.sentAt.push(this.now());
     return entry.server;
   }
@@ -99,8 +98,7 @@ export class ServerPool<T> {
 
   release(server: PoolServer<T>): void {
     const entry = this.entryOf(server);
-    if (!entry || entry.inUse === 0) return;
-    entry.inUse--;
+    if (!entry || entry.sentAt.length === 0) return;
     entry.sentAt.shift();
     if (entry.removed) return;
     const next = this.waiters.shift();
