@@ -120,6 +120,7 @@ describe('batch file', () => {
     const same = key({ url: ['http://a:8188', 'http://b:8188'], steps: 4 });
     expect(key({ url: 'http://a:8188, http://b:8188/', steps: 4 })).toBe(same);
     expect(key({ steps: 4, url: ['http://a:8188/', ' http://b:8188'] })).toBe(same);
+    expect(key({ steps: 4, url: 'a:8188,b:8188' })).toBe(same);
     expect(key({ url: ['http://b:8188', 'http://a:8188'], steps: 4 })).not.toBe(same);
     expect(key({ url: ['http://a:8188', 'http://b:8188'], steps: 8 })).not.toBe(same);
     expect(engineSpecKey({ id: 'preview', options: {} })).not.toBe(engineSpecKey({ id: 'comfyui', options: {} }));

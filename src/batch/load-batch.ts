@@ -12,6 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { mergeComfyConfigs, resolveComfyPaths, type ComfyuiConfig, type EngineSelection } from '../config/engine-config.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
 import { parseFps } from '../keyframes/time.js';
+import { serverUrls } from '../engines/comfyui/settings.js';
 import type { EngineId } from '../engines/registry.js';
 import { parseSize } from '../config/render-values.js';
 import { RENDER_DEFAULTS, type RenderRequest } from '../pipeline/render-request.js';
@@ -41,10 +42,15 @@ export interface Batch {
 /** Jobs with equal specs share one engine (and its concurrency). */
 export function engineSpecKey(spec: EngineSpec): string {
   // `url: "a, b"` and `url: [a, b/]` are the same servers: one engine, one set of slots for them.
-  const url = (spec.options as { url?: unknown }).url;
+  const url = (spec.options as ComfyuiConfig).url;
   if (spec.id !== 'comfyui' || url === undefined) return stableStringify(spec);
-  const list = (Array.isArray(url) ? url : String(url).split(',')).map((u) => String(u).trim().replace(/\/+$/, ''));
-  return stableStringify({ ...spec, options: { ...spec.options, url: list } });
+  let urls: string[];
+  try {
+    urls = serverUrls(url);
+  } catch {
+    return stableStringify(spec); // a bad list: the engine made for it says what is wrong
+  }
+  return stableStringify({ ...spec, options: { ...spec.options, url: urls } });
 }
 
 /** What a batch job gets when neither it nor the defaults say: `render`'s defaults, no config file. */

@@ -96,7 +96,8 @@ export function normalizeServerUrl(text: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-function urlList(url: ComfyuiConfig['url']): string[] {
+/** The servers a `url` setting names: comma lists split, each normalised; throws on a bad or repeated one. */
+export function serverUrls(url: ComfyuiConfig['url']): string[] {
   if (url === undefined) {
     throw usageError('E_COMFY_URL', 'no ComfyUI server given', 'add --comfy-url http://host:8188, set BEATLOOM_COMFY_URL, or put comfyui.url in beatloom.config.yaml');
   }
@@ -121,7 +122,7 @@ export function resolveComfySettings(config: ComfyuiConfig, tuning: Partial<Comf
     );
   }
   return {
-    urls: urlList(config.url),
+    urls: serverUrls(config.url),
     checkpoint: config.checkpoint,
     motionModel,
     betaSchedule: config.betaSchedule ?? DEFAULT_BETA_SCHEDULE,
