@@ -17,6 +17,7 @@
  *   target, every signal and the strongest prompt.
  */
 import type { Analysis } from '../analysis/analysis-schema.js';
+import { round } from '../analysis/signal-utils.js';
 import { VERSION } from '../shared/version.js';
 import type { Keyframes } from './keyframes-schema.js';
 import { beatGridOf, FALLBACK_BPM } from './signals.js';
@@ -58,7 +59,7 @@ export function linearKeyframeIndices(values: ArrayLike<number>, tolerance = 5e-
 
 /** A Deforum schedule string from per-frame values: `0: (0.6), 12: (0.55)`. */
 export function deforumSchedule(values: ArrayLike<number>, digits = 4): string {
-  const fmt = (v: number): string => String(Math.round(v * 10 ** digits) / 10 ** digits);
+  const fmt = (v: number): string => String(round(v, digits));
   return linearKeyframeIndices(values).map((f) => `${f}: (${fmt(values[f]!)})`).join(', ');
 }
 
@@ -89,14 +90,14 @@ export function leadingSegmentAtFrames(keyframes: Keyframes): Int32Array {
 }
 
 function weightText(w: number): string {
-  return String(Math.round(w * 1000) / 1000);
+  return String(round(w, 3));
 }
 
 /** A frame's prompt in Deforum's form, with its LoRA strengths at that frame. */
 function deforumPromptAt(keyframes: Keyframes, frame: number): string {
   const present = keyframes.prompts.filter((p) => (p.weights[frame] ?? 0) > 0);
   const loras = Object.entries(keyframes.curves.loras)
-    .map(([name, curve]) => ` <lora:${name}:${Math.round((curve[frame] ?? 0) * 100) / 100}>`)
+    .map(([name, curve]) => ` <lora:${name}:${round(curve[frame] ?? 0, 2)}>`)
     .join('');
   if (present.length <= 1) {
     const p = present[0] ?? keyframes.prompts[0];
@@ -117,11 +118,6 @@ function fpsNumber(keyframes: Keyframes): number {
 
 function perFrame<T>(keyframes: Keyframes, at: (frame: number) => T): T[] {
   return Array.from({ length: keyframes.frameCount }, (_, f) => at(f));
-}
-
-function round(v: number, digits: number): number {
-  const k = 10 ** digits;
-  return Math.round(v * k) / k;
 }
 
 export function exportDeforum(keyframes: Keyframes): Record<string, unknown> {

@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { median } from '../analysis/signal-utils.js';
 import type { RenderEngine } from '../engines/engine.js';
 import type { RenderPlan } from './render-plan.js';
 import { engineKeyOf, readSegmentManifest } from './render-segments.js';
@@ -70,12 +71,6 @@ export function estimateFromCost(plan: RenderPlan, reusable: readonly boolean[],
     engineMs: toRender.reduce((sum, job) => sum + msOf(job.index), 0),
     wallMs: scheduleWallMs(plan, reusable, msOf, concurrency, usesInitImages),
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** ms per frame·pixel over the run directory's segments made with this engine setup. */
