@@ -38,8 +38,36 @@ async function makeSong(): Promise<string> {
   const loop = join(work, 'loop.wav');
   const p = 0.5; // 120 BPM
   const tone = `(sin(2*PI*60*mod(t,${p}))*exp(-18*mod(t,${p}))+0.5*sin(2*PI*2500*mod(t,${p}))*exp(-120*mod(t,${p})))`;
-  await run(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc='if(lt(mod(t,32),16),0.15,0.8)*${tone}':s=44100:d=32`, '-c:a', 'pcm_s16le', loop]);
-  await run(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', loop, '-t', String(minutes * 60), '-c:a', 'libmp3lame', '-b:a', '128k', song]);
+  await run(ffmpegPath(), [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `aevalsrc='if(lt(mod(t,32),16),0.15,0.8)*${tone}':s=44100:d=32`,
+    '-c:a',
+    'pcm_s16le',
+    loop,
+  ]);
+  await run(ffmpegPath(), [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-stream_loop',
+    '-1',
+    '-i',
+    loop,
+    '-t',
+    String(minutes * 60),
+    '-c:a',
+    'libmp3lame',
+    '-b:a',
+    '128k',
+    song,
+  ]);
   return song;
 }
 
@@ -57,13 +85,17 @@ process.stderr.write('\\nBENCH_RSS_KB ' + process.resourceUsage().maxRSS + '\\n'
 process.exitCode = code;`;
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, BENCH_ARGS: JSON.stringify(args) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, BENCH_ARGS: JSON.stringify(args) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
     child.on('error', reject);
     child.on('close', (code) => {
       const rss = /BENCH_RSS_KB (\d+)/.exec(stderr);
-      if (code !== 0 || !rss) return reject(new Error(`beatloom ${args.join(' ')} failed (${code}):\n${stderr.slice(-2000)}`));
+      if (code !== 0 || !rss)
+        return reject(new Error(`beatloom ${args.join(' ')} failed (${code}):\n${stderr.slice(-2000)}`));
       resolve({ wallSec: (performance.now() - started) / 1000, maxRssMb: Number(rss[1]) / 1024, code });
     });
   });
@@ -76,7 +108,9 @@ async function best(label: string, before: () => Promise<void>, args: readonly s
     runs.push(await measureCli(args));
   }
   const fastest = runs.reduce((a, b) => (b.wallSec < a.wallSec ? b : a));
-  console.log(`${label.padEnd(44)} ${fastest.wallSec.toFixed(1).padStart(7)} s  peak RSS ${fastest.maxRssMb.toFixed(0).padStart(5)} MB   (best of ${repeat}: ${runs.map((r) => r.wallSec.toFixed(1)).join(', ')} s)`);
+  console.log(
+    `${label.padEnd(44)} ${fastest.wallSec.toFixed(1).padStart(7)} s  peak RSS ${fastest.maxRssMb.toFixed(0).padStart(5)} MB   (best of ${repeat}: ${runs.map((r) => r.wallSec.toFixed(1)).join(', ')} s)`,
+  );
   return fastest;
 }
 
@@ -87,19 +121,33 @@ async function sizeMb(path: string): Promise<string> {
 const song = await makeSong();
 const runDir = join(work, `run-${minutes}min-${size}`);
 const base = ['render', song, '--prompt', 'neon city, rain', '--size', size, '--run-dir', runDir, '-q'];
-console.log(`${minutes}-minute song (${await sizeMb(song)} mp3), preview engine at ${size}, 8 fps; node ${process.version}; the machine may be shared`);
+console.log(
+  `${minutes}-minute song (${await sizeMb(song)} mp3), preview engine at ${size}, 8 fps; node ${process.version}; the machine may be shared`,
+);
 
-await best('dry run, cold (decode + analysis + plan)', () => rm(runDir, { recursive: true, force: true }), [...base, '--dry-run']);
+await best('dry run, cold (decode + analysis + plan)', () => rm(runDir, { recursive: true, force: true }), [
+  ...base,
+  '--dry-run',
+]);
 await best('dry run, analysis cached', async () => undefined, [...base, '--dry-run']);
-await best('render + stitch, analysis cached', async () => {
-  await rm(join(runDir, 'segments'), { recursive: true, force: true });
-  await rm(join(runDir, 'out.mp4'), { force: true });
-  await rm(join(runDir, 'run.json'), { force: true });
-}, base);
-const record = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')) as { timings: Record<string, unknown>; segments: unknown; video: unknown };
+await best(
+  'render + stitch, analysis cached',
+  async () => {
+    await rm(join(runDir, 'segments'), { recursive: true, force: true });
+    await rm(join(runDir, 'out.mp4'), { force: true });
+    await rm(join(runDir, 'run.json'), { force: true });
+  },
+  base,
+);
+const record = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')) as {
+  timings: Record<string, unknown>;
+  segments: unknown;
+  video: unknown;
+};
 await best('same command again (all reused, up to date)', async () => undefined, base);
 
 const segments = (await readdir(join(runDir, 'segments'))).length;
 console.log(`video: ${JSON.stringify(record.video)}; ${segments} segments`);
 console.log(`render run.json timings (ms): ${JSON.stringify(record.timings)}`);
-for (const name of ['analysis.json', 'keyframes.json', 'plan.json', 'run.json', 'out.mp4']) console.log(`  ${name.padEnd(15)} ${await sizeMb(join(runDir, name))}`);
+for (const name of ['analysis.json', 'keyframes.json', 'plan.json', 'run.json', 'out.mp4'])
+  console.log(`  ${name.padEnd(15)} ${await sizeMb(join(runDir, name))}`);

@@ -15,7 +15,10 @@ const analysis = makeAnalysis({
   durationSec: DURATION_SEC,
   gridHz: 22050 / 256,
   beats: steadyBeats(128, 0.1, DURATION_SEC),
-  sections: Array.from({ length: 60 }, (_, i) => ({ startSec: i * 60, label: (['intro', 'build', 'drop', 'break'] as const)[i % 4]! })),
+  sections: Array.from({ length: 60 }, (_, i) => ({
+    startSec: i * 60,
+    label: (['intro', 'build', 'drop', 'break'] as const)[i % 4]!,
+  })),
   onsets: steadyBeats(256, 0.1, DURATION_SEC),
   envelopes: {
     rms: (t) => 0.2 + 0.1 * Math.sin(t),
@@ -41,7 +44,12 @@ function best<T>(run: () => T): { ms: number; value: T } {
 process.stdout.write(`one hour at 30000/1001 fps, best of ${RUNS} (ms); the machine may be shared\n`);
 for (const name of ['default', 'four-on-the-floor', 'hip-hop-bounce', 'cinematic-swell', 'chill-drift', 'onset-cuts']) {
   const mapping = await loadMapping(new URL(`../mappings/${name}.yaml`, import.meta.url).pathname);
-  const options = { fps: parseFps('30000/1001'), duration: { sampleCount: DURATION_SEC * 22050, sampleRateHz: 22050 }, texts: { prompt: 'x', negative: 'y' }, seed: 1 };
+  const options = {
+    fps: parseFps('30000/1001'),
+    duration: { sampleCount: DURATION_SEC * 22050, sampleRateHz: 22050 },
+    texts: { prompt: 'x', negative: 'y' },
+    seed: 1,
+  };
   const keyframes = best(() => buildKeyframes(analysis, mapping, options));
   const kf = keyframes.value;
   const csv = best(() => exportKeyframes('csv', kf, analysis));

@@ -148,7 +148,12 @@ for (let bar = 0; bar < BARS; bar++) {
   const padLength = section === 'outro' ? BAR + TAIL - 0.2 : BAR + 0.05;
   chord.forEach((note, i) => {
     add(t0, saw(hz(note), padLength, 0.04, section === 'outro' ? 2.0 : 0.12, 1800, 0.003), padGain, -0.4 + 0.4 * i);
-    add(t0, saw(hz(note), padLength, 0.04, section === 'outro' ? 2.0 : 0.12, 1800, -0.004), padGain * 0.7, 0.4 - 0.4 * i);
+    add(
+      t0,
+      saw(hz(note), padLength, 0.04, section === 'outro' ? 2.0 : 0.12, 1800, -0.004),
+      padGain * 0.7,
+      0.4 - 0.4 * i,
+    );
   });
 
   if (section === 'outro') {
@@ -204,7 +209,20 @@ header.writeUInt32LE(pcm.length, 40);
 const outDir = join(import.meta.dirname, '..', 'samples');
 const wavPath = join(outDir, '.loom-groove.wav');
 await writeFile(wavPath, Buffer.concat([header, pcm]));
-await runProcess(ffmpegPath(), ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-i', wavPath, '-c:a', 'libmp3lame', '-b:a', '192k', join(outDir, 'loom-groove.mp3')]);
+await runProcess(ffmpegPath(), [
+  '-hide_banner',
+  '-nostdin',
+  '-y',
+  '-loglevel',
+  'error',
+  '-i',
+  wavPath,
+  '-c:a',
+  'libmp3lame',
+  '-b:a',
+  '192k',
+  join(outDir, 'loom-groove.mp3'),
+]);
 await rm(wavPath);
 
 const round = (x: number): number => Math.round(x * 1e6) / 1e6;

@@ -16,7 +16,12 @@ describe('analysis of synthesised drum tracks with known beats', () => {
   it.each([
     ['4/4 at 120', { tempo: [{ bpm: 120, bars: 12 }], beatsPerBar: 4, subdivision: 2 as const }, '4/4', 120],
     ['3/4 at 108', { tempo: [{ bpm: 108, bars: 14 }], beatsPerBar: 3, subdivision: 2 as const }, '3/4', 108],
-    ['6/8 at 72 (dotted-quarter beats)', { tempo: [{ bpm: 72, bars: 14 }], beatsPerBar: 2, subdivision: 3 as const }, '6/8', 72],
+    [
+      '6/8 at 72 (dotted-quarter beats)',
+      { tempo: [{ bpm: 72, bars: 14 }], beatsPerBar: 2, subdivision: 3 as const },
+      '6/8',
+      72,
+    ],
     ['4/4 at 70 (ballad tempo)', { tempo: [{ bpm: 70, bars: 8 }], beatsPerBar: 4, subdivision: 2 as const }, '4/4', 70],
   ])('%s: tempo, meter, beats and downbeats', async (_name, options, timeSignature, bpm) => {
     const track = makeDrumTrack(options);
@@ -30,7 +35,14 @@ describe('analysis of synthesised drum tracks with known beats', () => {
   });
 
   it('follows an abrupt tempo change (100 → 130 BPM) and reports it in the tempo map', async () => {
-    const track = makeDrumTrack({ tempo: [{ bpm: 100, bars: 10 }, { bpm: 130, bars: 12 }], beatsPerBar: 4, subdivision: 2 });
+    const track = makeDrumTrack({
+      tempo: [
+        { bpm: 100, bars: 10 },
+        { bpm: 130, bars: 12 },
+      ],
+      beatsPerBar: 4,
+      subdivision: 2,
+    });
     const analysis = await analyzeSamples(track.samples, track.sampleRateHz, SOURCE);
     expect(eventF(track.beats, analysis.beats)).toBeGreaterThanOrEqual(0.93);
     expect(eventF(track.downbeats, analysis.downbeats)).toBeGreaterThanOrEqual(0.9);
@@ -42,7 +54,9 @@ describe('analysis of synthesised drum tracks with known beats', () => {
   it('puts beats within 2 ms of the hits (onset times refined to the start of the rise)', async () => {
     const track = makeDrumTrack({ tempo: [{ bpm: 120, bars: 10 }], beatsPerBar: 4, subdivision: 2 });
     const analysis = await analyzeSamples(track.samples, track.sampleRateHz, SOURCE);
-    const errors = analysis.beats.map((b) => b - track.beats.reduce((best, t) => (Math.abs(t - b) < Math.abs(best - b) ? t : best), Infinity));
+    const errors = analysis.beats.map(
+      (b) => b - track.beats.reduce((best, t) => (Math.abs(t - b) < Math.abs(best - b) ? t : best), Infinity),
+    );
     errors.sort((a, b) => a - b);
     expect(Math.abs(errors[errors.length >> 1]!)).toBeLessThan(0.002);
   });
@@ -51,7 +65,12 @@ describe('analysis of synthesised drum tracks with known beats', () => {
 describe('where there is no beat, none is invented', () => {
   it('silence: no beats, no onsets, bpm null, confidence 0', async () => {
     const analysis = await analyzeSamples(new Float32Array(22050 * 5), 22050, SOURCE);
-    expect({ beats: analysis.beats, onsets: analysis.onsets, bpm: analysis.bpm, bpmConfidence: analysis.bpmConfidence }).toEqual({ beats: [], onsets: [], bpm: null, bpmConfidence: 0 });
+    expect({
+      beats: analysis.beats,
+      onsets: analysis.onsets,
+      bpm: analysis.bpm,
+      bpmConfidence: analysis.bpmConfidence,
+    }).toEqual({ beats: [], onsets: [], bpm: null, bpmConfidence: 0 });
     expect(analysis.sections).toHaveLength(1);
   });
 
@@ -62,13 +81,21 @@ describe('where there is no beat, none is invented', () => {
       return 0.3 * (s / 2 ** 31 - 1);
     });
     const analysis = await analyzeSamples(noise, 22050, SOURCE);
-    expect({ beats: analysis.beats, downbeats: analysis.downbeats, bpm: analysis.bpm, bpmConfidence: analysis.bpmConfidence }).toEqual({ beats: [], downbeats: [], bpm: null, bpmConfidence: 0 });
+    expect({
+      beats: analysis.beats,
+      downbeats: analysis.downbeats,
+      bpm: analysis.bpm,
+      bpmConfidence: analysis.bpmConfidence,
+    }).toEqual({ beats: [], downbeats: [], bpm: null, bpmConfidence: 0 });
     // Not even at the start: the file beginning mid-sound is not an onset.
     expect(analysis.onsets).toEqual([]);
   });
 
   it.each([1.5, 5])('a %s s tone cut off mid-sound: no onset at either end of the file', async (seconds) => {
-    const tone = Float32Array.from({ length: Math.round(22050 * seconds) }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 22050));
+    const tone = Float32Array.from(
+      { length: Math.round(22050 * seconds) },
+      (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 22050),
+    );
     const analysis = await analyzeSamples(tone, 22050, SOURCE);
     expect(analysis.onsets).toEqual([]);
   });
@@ -90,7 +117,12 @@ describe('where there is no beat, none is invented', () => {
       const secondPart = part.beats.map((b) => b + partSec + gapSec);
       const between = (b: number): boolean => b > lastBeat + 0.25 && b < secondPart[0]! - 0.25;
       expect(analysis.beats.filter(between)).toHaveLength(beatsBetween);
-      expect(eventF([...part.beats, ...secondPart], analysis.beats.filter((b) => !between(b)))).toBeGreaterThanOrEqual(0.97);
+      expect(
+        eventF(
+          [...part.beats, ...secondPart],
+          analysis.beats.filter((b) => !between(b)),
+        ),
+      ).toBeGreaterThanOrEqual(0.97);
     }
   });
 
@@ -110,7 +142,12 @@ describe('where there is no beat, none is invented', () => {
     const padStart = part.samples.length / 22050;
     // Inside the pad, more than the local-activity window (2 s) away from the drums.
     expect(analysis.beats.filter((b) => b > padStart + 2.5 && b < padStart + padSec - 2)).toEqual([]);
-    expect(eventF(part.beats, analysis.beats.filter((b) => b < padStart))).toBeGreaterThanOrEqual(0.95);
+    expect(
+      eventF(
+        part.beats,
+        analysis.beats.filter((b) => b < padStart),
+      ),
+    ).toBeGreaterThanOrEqual(0.95);
   });
 
   it.each([0.05, 0.5, 1.5])('a %s s file analyses without error', async (durationSec) => {
@@ -132,7 +169,18 @@ describe('decoded files: channel layouts and sample rates', () => {
     const mono = join(dir, 'mono.wav');
     await makeClickTrack(mono, { durationSec: 16, bpm: 120, sampleRateHz: rate });
     const path = join(dir, `clicks-${layout}.wav`);
-    await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-i', mono, '-af', `aformat=channel_layouts=${layout}`, path]);
+    await run(ffmpegPath(), [
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      '-loglevel',
+      'error',
+      '-i',
+      mono,
+      '-af',
+      `aformat=channel_layouts=${layout}`,
+      path,
+    ]);
     const analysis = await analyzeFile(path);
     expect(analysis.source.sourceSampleRateHz).toBe(rate);
     expect(analysis.source.channels).toBe({ mono: 1, stereo: 2, '5.1': 6 }[layout]);
@@ -160,7 +208,12 @@ describe('beat phase: grooves with most of their energy off the beat', () => {
     const analysis = await analyzeSamples(groove.samples, groove.sampleRateHz, SOURCE);
     const halfBeatSec = 30 / GROOVES[name].bpm;
     expect(eventF(groove.beats, analysis.beats)).toBeGreaterThanOrEqual(0.97);
-    expect(eventF(groove.beats.map((b) => b + halfBeatSec), analysis.beats)).toBeLessThan(0.1);
+    expect(
+      eventF(
+        groove.beats.map((b) => b + halfBeatSec),
+        analysis.beats,
+      ),
+    ).toBeLessThan(0.1);
     if (checkDownbeats) expect(eventF(groove.downbeats, analysis.downbeats)).toBeGreaterThanOrEqual(0.9);
   });
 });

@@ -45,8 +45,14 @@ describe('beatloom analyze', () => {
   it.each([
     [['analyze', 'missing.mp3'], /^beatloom: error: input not found: missing\.mp3 — /],
     [['analyze', 'package.json'], /^beatloom: error: not an audio file ffmpeg can decode: .*package\.json — /],
-    [['analyze', 'samples/loom-groove.mp3', '--plot', 'out.gif'], /^beatloom: error: cannot plot to 'out\.gif': unknown image type '\.gif' — /],
-    [['analyze', 'samples/loom-groove.mp3', '--json', '--events'], /^beatloom: error: --json and --events both print to stdout — /],
+    [
+      ['analyze', 'samples/loom-groove.mp3', '--plot', 'out.gif'],
+      /^beatloom: error: cannot plot to 'out\.gif': unknown image type '\.gif' — /,
+    ],
+    [
+      ['analyze', 'samples/loom-groove.mp3', '--json', '--events'],
+      /^beatloom: error: --json and --events both print to stdout — /,
+    ],
   ])('%j exits 2 with one line and writes nothing', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);

@@ -30,14 +30,17 @@ describe('beat-phase helpers', () => {
 });
 
 describe('phase evidence on grooves', () => {
-  it.each(['rock', 'funk', 'oneDrop', 'ska'] as const)('%s: the beats win over the offbeats, the offbeats lose to the beats', async (name) => {
-    const groove = makeGroove({ ...GROOVES[name], bars: 16 });
-    const features = await computeFrameFeatures(groove.samples, groove.sampleRateHz);
-    const frameRate = groove.sampleRateHz / features.hopSamples;
-    const beatFrames = groove.beats.map((b) => b * frameRate);
-    const envelope = beatEnvelope(features);
-    const snare = snareActivation(features);
-    expect(phaseEvidence(beatFrames, features, envelope, snare).total).toBeGreaterThan(0);
-    expect(phaseEvidence(offbeats(beatFrames), features, envelope, snare).total).toBeLessThan(0);
-  });
+  it.each(['rock', 'funk', 'oneDrop', 'ska'] as const)(
+    '%s: the beats win over the offbeats, the offbeats lose to the beats',
+    async (name) => {
+      const groove = makeGroove({ ...GROOVES[name], bars: 16 });
+      const features = await computeFrameFeatures(groove.samples, groove.sampleRateHz);
+      const frameRate = groove.sampleRateHz / features.hopSamples;
+      const beatFrames = groove.beats.map((b) => b * frameRate);
+      const envelope = beatEnvelope(features);
+      const snare = snareActivation(features);
+      expect(phaseEvidence(beatFrames, features, envelope, snare).total).toBeGreaterThan(0);
+      expect(phaseEvidence(offbeats(beatFrames), features, envelope, snare).total).toBeLessThan(0);
+    },
+  );
 });

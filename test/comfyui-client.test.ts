@@ -29,7 +29,10 @@ afterEach(async () => {
   for (const thing of open.splice(0).reverse()) await thing.close();
 });
 
-async function setup(options: FakeComfyOptions = {}, tuning: Partial<ComfyTuning> = {}): Promise<{ server: FakeComfy; client: ComfyClient }> {
+async function setup(
+  options: FakeComfyOptions = {},
+  tuning: Partial<ComfyTuning> = {},
+): Promise<{ server: FakeComfy; client: ComfyClient }> {
   const server = await startFakeComfy({ segmentMs: 60, ...options });
   const client = new ComfyClient(server.url, { tuning: { ...TUNING, ...tuning } });
   open.push(server, client);
@@ -38,7 +41,9 @@ async function setup(options: FakeComfyOptions = {}, tuning: Partial<ComfyTuning
 
 /** Fixture 80's graph (a real AnimateDiff-Evolved run), with another seed / prefix / frame count. */
 function graph(changes: { seed?: number; prefix?: string; frames?: number; steps?: number } = {}): ApiGraph {
-  const g = structuredClone(fixtureJson<{ request: { body: { prompt: ApiGraph } } }>('80_ade_txt2img_16f_post.json').request.body.prompt);
+  const g = structuredClone(
+    fixtureJson<{ request: { body: { prompt: ApiGraph } } }>('80_ade_txt2img_16f_post.json').request.body.prompt,
+  );
   if (changes.seed !== undefined) g['7']!.inputs['seed'] = changes.seed;
   if (changes.steps !== undefined) g['7']!.inputs['steps'] = changes.steps;
   if (changes.prefix !== undefined) g['9']!.inputs['filename_prefix'] = changes.prefix;
@@ -50,7 +55,8 @@ function imageNames(outputs: Readonly<Record<string, Record<string, unknown>>>):
   return (outputs['9']!['images'] as Array<{ filename: string }>).map((i) => i.filename);
 }
 
-const historyGets = (server: FakeComfy, promptId: string): number => server.requests.filter((r) => r.path === `/history/${promptId}`).length;
+const historyGets = (server: FakeComfy, promptId: string): number =>
+  server.requests.filter((r) => r.path === `/history/${promptId}`).length;
 
 describe('ComfyClient.runPrompt', () => {
   it('follows a prompt to its outputs, reading /history until the server has written it (after execution_success)', async () => {
@@ -61,7 +67,9 @@ describe('ComfyClient.runPrompt', () => {
     })();
     const progress: PromptProgress[] = [];
     const result = await client.runPrompt(graph({ steps: 4 }), { onProgress: (p) => progress.push(p) });
-    expect(imageNames(result.outputs)).toEqual(Array.from({ length: 16 }, (_, i) => `seg_0000_${String(i + 1).padStart(5, '0')}_.png`));
+    expect(imageNames(result.outputs)).toEqual(
+      Array.from({ length: 16 }, (_, i) => `seg_0000_${String(i + 1).padStart(5, '0')}_.png`),
+    );
     expect(progress).toEqual([1, 2, 3, 4].map((value) => ({ value, max: 4, node: '7' })));
     // The first read after execution_success found nothing: it had to ask again.
     expect(historyGets(server, result.promptId)).toBeGreaterThanOrEqual(2);
@@ -99,7 +107,8 @@ describe('ComfyClient.runPrompt', () => {
   /** Holds the history until the client has come back on a second socket: only a reconnect can finish the run. */
   const holdUntilReconnected = (server: FakeComfy, client: ComfyClient): void => {
     server.faults.holdHistory = (async () => {
-      while (server.socketConnections.filter((id) => id === client.clientId).length < 2) await new Promise((r) => setTimeout(r, 5));
+      while (server.socketConnections.filter((id) => id === client.clientId).length < 2)
+        await new Promise((r) => setTimeout(r, 5));
     })();
   };
 
@@ -134,12 +143,20 @@ describe('ComfyClient.runPrompt', () => {
     server.faults.failHttp.push({ path: '/history/', method: 'GET', times: 2 });
     expect(imageNames((await client.runPrompt(graph())).outputs)).toHaveLength(16);
     server.faults.failHttp.push({ path: '/system_stats', times: 3 });
-    await expect(client.systemStats()).rejects.toThrow(new ComfyServerFailure(server.url, `ComfyUI at ${server.url} failed: GET /system_stats answered HTTP 500 (500 Internal Server Error)`));
+    await expect(client.systemStats()).rejects.toThrow(
+      new ComfyServerFailure(
+        server.url,
+        `ComfyUI at ${server.url} failed: GET /system_stats answered HTTP 500 (500 Internal Server Error)`,
+      ),
+    );
   });
 
   it('waits out slow replies that stay within the timeout', async () => {
     const { server, client } = await setup({}, { requestTimeoutMs: 2_000 });
-    server.faults.delayHttp.push({ path: '/prompt', method: 'POST', delayMs: 300, times: 1 }, { path: '/history/', delayMs: 300, times: 1 });
+    server.faults.delayHttp.push(
+      { path: '/prompt', method: 'POST', delayMs: 300, times: 1 },
+      { path: '/history/', delayMs: 300, times: 1 },
+    );
     expect(imageNames((await client.runPrompt(graph())).outputs)).toHaveLength(16);
     expect(server.faults.delayHttp).toEqual([]);
   });
@@ -147,7 +164,9 @@ describe('ComfyClient.runPrompt', () => {
   it('gives every request a timeout', async () => {
     const { server, client } = await setup({}, { requestTimeoutMs: 300 });
     server.faults.hangHttp.push({ path: '/prompt', method: 'POST', times: 1 });
-    await expect(client.runPrompt(graph())).rejects.toThrow(`ComfyUI at ${server.url} did not answer POST /prompt within 300 ms`);
+    await expect(client.runPrompt(graph())).rejects.toThrow(
+      `ComfyUI at ${server.url} did not answer POST /prompt within 300 ms`,
+    );
   });
 
   it('gives up on a prompt that runs far too long (a stuck server), but not on one waiting in a busy queue', async () => {
@@ -160,17 +179,28 @@ describe('ComfyClient.runPrompt', () => {
     expect(imageNames((await client.runPrompt(graph({ seed: 2 }))).outputs)).toHaveLength(16);
     await theirs;
     server.faults.nextSegmentMs = 5_000;
-    await expect(client.runPrompt(graph({ seed: 3 }))).rejects.toThrow(/gave no result for prompt .* within 800 ms of starting it \(is it stuck\?\)$/);
+    await expect(client.runPrompt(graph({ seed: 3 }))).rejects.toThrow(
+      /gave no result for prompt .* within 800 ms of starting it \(is it stuck\?\)$/,
+    );
     await server.idle();
     expect(server.interrupts).toEqual([server.prompts[2]!.id]);
   });
 
   it('validates server JSON: a reply of the wrong shape is a server failure that says what was wrong', async () => {
     const { server, client } = await setup();
-    server.faults.replyWith.push({ path: '/system_stats', status: 200, body: '{"system": 5, "devices": []}', times: 1 });
-    await expect(client.systemStats()).rejects.toThrow(/sent an unexpected reply to GET \/system_stats: system: Invalid input: expected object, received number/);
+    server.faults.replyWith.push({
+      path: '/system_stats',
+      status: 200,
+      body: '{"system": 5, "devices": []}',
+      times: 1,
+    });
+    await expect(client.systemStats()).rejects.toThrow(
+      /sent an unexpected reply to GET \/system_stats: system: Invalid input: expected object, received number/,
+    );
     server.faults.replyWith.push({ path: '/queue', status: 200, body: '<html>proxy error</html>', times: 1 });
-    await expect(client.queue()).rejects.toThrow(/sent a reply to GET \/queue that is not JSON: \(<html>proxy error<\/html>\)/);
+    await expect(client.queue()).rejects.toThrow(
+      /sent a reply to GET \/queue that is not JSON: \(<html>proxy error<\/html>\)/,
+    );
   });
 
   it('reports a server that dies mid-segment as a server failure', async () => {
@@ -193,21 +223,37 @@ describe('ComfyClient.runPrompt', () => {
     await fetch(`${server.url}/queue`, { method: 'POST', body: JSON.stringify({ delete: [server.prompts[1]!.id] }) });
     const error = await ours;
     expect(error).toBeInstanceOf(ComfyServerFailure);
-    expect((error as Error).message).toBe(`ComfyUI at ${server.url} lost prompt ${server.prompts[1]!.id}: it is neither queued nor in the history (was the server restarted?)`);
+    expect((error as Error).message).toBe(
+      `ComfyUI at ${server.url} lost prompt ${server.prompts[1]!.id}: it is neither queued nor in the history (was the server restarted?)`,
+    );
     stopBlocker.abort();
     expect(await first).toBeInstanceOf(AbortedError);
   });
 });
 
 describe('ComfyClient errors a user can act on', () => {
-  const post = (name: string): ApiGraph => fixtureJson<{ request: { prompt?: ApiGraph; body?: { prompt: ApiGraph } } }>(name).request.prompt ?? fixtureJson<{ request: { body: { prompt: ApiGraph } } }>(name).request.body.prompt;
+  const post = (name: string): ApiGraph =>
+    fixtureJson<{ request: { prompt?: ApiGraph; body?: { prompt: ApiGraph } } }>(name).request.prompt ??
+    fixtureJson<{ request: { body: { prompt: ApiGraph } } }>(name).request.body.prompt;
 
   it.each([
-    ['82_ade_err_motion_model_missing_post.json', "Prompt outputs failed validation: node 3 (ADE_AnimateDiffLoaderGen1) input model_name: 'does_not_exist.safetensors' is not available (the server has: animatediff_lightning_4step_comfyui.safetensors)"],
+    [
+      '82_ade_err_motion_model_missing_post.json',
+      "Prompt outputs failed validation: node 3 (ADE_AnimateDiffLoaderGen1) input model_name: 'does_not_exist.safetensors' is not available (the server has: animatediff_lightning_4step_comfyui.safetensors)",
+    ],
     ['11_err_missing_input_post.json', 'Prompt outputs failed validation: node 2 (SaveImage) input images is missing'],
-    ['14_err_bad_value_range_post.json', 'Prompt outputs failed validation: node 1 (EmptyImage) input width: Value 0 smaller than min of 1'],
-    ['15_err_bad_type_post.json', 'Prompt outputs failed validation: node 1 (EmptyImage) input width: Failed to convert an input value to a INT value (got "abc")'],
-    ['16_err_bad_link_post.json', "Prompt outputs failed validation: node 2 (SaveImage) Exception when validating node: '9'"],
+    [
+      '14_err_bad_value_range_post.json',
+      'Prompt outputs failed validation: node 1 (EmptyImage) input width: Value 0 smaller than min of 1',
+    ],
+    [
+      '15_err_bad_type_post.json',
+      'Prompt outputs failed validation: node 1 (EmptyImage) input width: Failed to convert an input value to a INT value (got "abc")',
+    ],
+    [
+      '16_err_bad_link_post.json',
+      "Prompt outputs failed validation: node 2 (SaveImage) Exception when validating node: '9'",
+    ],
     ['10_err_unknown_class_post.json', "Cannot execute because node NoSuchNode does not exist. (Node ID '#1')"],
     ['13_err_no_output_node_post.json', 'Prompt has no outputs'],
   ])('an HTTP 400 (%s) names the node and input', async (name, message) => {
@@ -221,7 +267,9 @@ describe('ComfyClient errors a user can act on', () => {
   it('a 200 with node_errors is a failure, and the half-accepted prompt is taken back', async () => {
     const { server, client } = await setup();
     server.faults.acceptWithNodeErrors = true;
-    await expect(client.runPrompt(graph())).rejects.toThrow(`ComfyUI at ${server.url} rejected the graph: Some outputs failed validation: node 99 (PreviewImage) input images is missing`);
+    await expect(client.runPrompt(graph())).rejects.toThrow(
+      `ComfyUI at ${server.url} rejected the graph: Some outputs failed validation: node 99 (PreviewImage) input images is missing`,
+    );
     expect(server.queueDeletes).toEqual([server.prompts[0]!.id]);
   });
 
@@ -235,14 +283,22 @@ describe('ComfyClient errors a user can act on', () => {
   it('an execution_error missed while the socket was away is read from the history', async () => {
     const { server, client } = await setup();
     server.faults.refuseSockets = true;
-    server.faults.errorAtStep = { step: 1, type: 'torch.OutOfMemoryError', message: 'CUDA out of memory. Tried to allocate 2.00 GiB' };
-    await expect(client.runPrompt(graph())).rejects.toThrow(`ComfyUI at ${server.url} failed in node 7 (KSampler): torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB`);
+    server.faults.errorAtStep = {
+      step: 1,
+      type: 'torch.OutOfMemoryError',
+      message: 'CUDA out of memory. Tried to allocate 2.00 GiB',
+    };
+    await expect(client.runPrompt(graph())).rejects.toThrow(
+      `ComfyUI at ${server.url} failed in node 7 (KSampler): torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB`,
+    );
   });
 
   it('someone else cancelling our prompt on the server is said plainly', async () => {
     const { server, client } = await setup({ segmentMs: 200 });
     server.faults.foreignInterruptAtStep = 1;
-    await expect(client.runPrompt(graph())).rejects.toThrow(`ComfyUI at ${server.url} interrupted the prompt in KSampler (someone cancelled it on the server)`);
+    await expect(client.runPrompt(graph())).rejects.toThrow(
+      `ComfyUI at ${server.url} interrupted the prompt in KSampler (someone cancelled it on the server)`,
+    );
   });
 });
 

@@ -16,7 +16,15 @@ import { fixtureJson } from './comfyui/fixtures.js';
 import { tempDir } from './helpers/media.js';
 import { segmentJob } from './helpers/segment-job.js';
 
-const TUNING: Partial<ComfyTuning> = { requestTimeoutMs: 3_000, connectTimeoutMs: 5_000, pollIntervalMs: 40, heartbeatMs: 30_000, historyTimeoutMs: 2_000, retries: 1, retryDelayMs: 10 };
+const TUNING: Partial<ComfyTuning> = {
+  requestTimeoutMs: 3_000,
+  connectTimeoutMs: 5_000,
+  pollIntervalMs: 40,
+  heartbeatMs: 30_000,
+  historyTimeoutMs: 2_000,
+  retries: 1,
+  retryDelayMs: 10,
+};
 
 const JOB = segmentJob({ prompt: 'neon city', motionScalePerFrame: Array.from({ length: 16 }, (_, i) => 1 + i / 20) });
 
@@ -59,18 +67,48 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
   });
 
   it.each<[string, FakeComfyOptions, ComfyuiConfig, string]>([
-    ['a missing checkpoint', {}, { checkpoint: 'dreamshaper_8.safetensors' }, "checkpoint 'dreamshaper_8.safetensors' is not on the server (it has: random_sd15_fp16.safetensors); put it in ComfyUI/models/checkpoints or pick another with --comfy-checkpoint"],
-    ['no checkpoint at all', { checkpoints: [] }, {}, 'the server has no checkpoints; put an SD 1.5 checkpoint in ComfyUI/models/checkpoints'],
-    ['several checkpoints and none chosen', { checkpoints: ['a.safetensors', 'b.safetensors'] }, {}, 'no checkpoint chosen and the server has 2 (a.safetensors, b.safetensors); pick one with --comfy-checkpoint'],
+    [
+      'a missing checkpoint',
+      {},
+      { checkpoint: 'dreamshaper_8.safetensors' },
+      "checkpoint 'dreamshaper_8.safetensors' is not on the server (it has: random_sd15_fp16.safetensors); put it in ComfyUI/models/checkpoints or pick another with --comfy-checkpoint",
+    ],
+    [
+      'no checkpoint at all',
+      { checkpoints: [] },
+      {},
+      'the server has no checkpoints; put an SD 1.5 checkpoint in ComfyUI/models/checkpoints',
+    ],
+    [
+      'several checkpoints and none chosen',
+      { checkpoints: ['a.safetensors', 'b.safetensors'] },
+      {},
+      'no checkpoint chosen and the server has 2 (a.safetensors, b.safetensors); pick one with --comfy-checkpoint',
+    ],
     [
       'a missing motion module',
       { motionModels: ['mm_sd_v15_v2.ckpt'] },
       {},
       "motion module 'animatediff_lightning_4step_comfyui.safetensors' is not on the server (it has: mm_sd_v15_v2.ckpt); download it from https://huggingface.co/ByteDance/AnimateDiff-Lightning into ComfyUI/custom_nodes/ComfyUI-AnimateDiff-Evolved/models, or pick one with --comfy-motion-model",
     ],
-    ['a missing LoRA', { loras: ['detail.safetensors'] }, { loras: [{ name: 'film.safetensors', strengthModel: 1, strengthClip: 1 }] }, "LoRA 'film.safetensors' is not on the server (it has: detail.safetensors); put it in ComfyUI/models/loras"],
-    ['a missing sampler', {}, { sampler: 'euler_turbo' }, "sampler 'euler_turbo' is not offered by the server (it has: euler, euler_cfg_pp, euler_ancestral, euler_ancestral_cfg_pp, heun, heunpp2, exp_heun_2_x0, exp_heun_2_x0_sde, dpm_2, dpm_2_ancestral, lms, dpm_fast, … (44 in all))"],
-    ['a missing scheduler', {}, { scheduler: 'align_your_steps' }, "scheduler 'align_your_steps' is not offered by the server (it has: simple, sgm_uniform, karras, exponential, ddim_uniform, beta, normal, linear_quadratic, kl_optimal)"],
+    [
+      'a missing LoRA',
+      { loras: ['detail.safetensors'] },
+      { loras: [{ name: 'film.safetensors', strengthModel: 1, strengthClip: 1 }] },
+      "LoRA 'film.safetensors' is not on the server (it has: detail.safetensors); put it in ComfyUI/models/loras",
+    ],
+    [
+      'a missing sampler',
+      {},
+      { sampler: 'euler_turbo' },
+      "sampler 'euler_turbo' is not offered by the server (it has: euler, euler_cfg_pp, euler_ancestral, euler_ancestral_cfg_pp, heun, heunpp2, exp_heun_2_x0, exp_heun_2_x0_sde, dpm_2, dpm_2_ancestral, lms, dpm_fast, … (44 in all))",
+    ],
+    [
+      'a missing scheduler',
+      {},
+      { scheduler: 'align_your_steps' },
+      "scheduler 'align_your_steps' is not offered by the server (it has: simple, sgm_uniform, karras, exponential, ddim_uniform, beta, normal, linear_quadratic, kl_optimal)",
+    ],
   ])('with %s', async (_what, serverOptions, config, problem) => {
     const s = await server(serverOptions);
     expect((await prepareError({ url: s.url, ...config })).message).toBe(`${PREFIX}${problem}`);
@@ -82,7 +120,9 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
     const error = await prepareError({ url: s.url });
     expect(error.code).toBe('E_COMFY_UNREACHABLE');
     expect(error.kind).toBe('failure');
-    expect(error.message).toMatch(new RegExp(`^cannot use any ComfyUI server: cannot reach ComfyUI at ${s.url}: .*ECONNREFUSED`));
+    expect(error.message).toMatch(
+      new RegExp(`^cannot use any ComfyUI server: cannot reach ComfyUI at ${s.url}: .*ECONNREFUSED`),
+    );
   });
 
   it('uses the server’s only checkpoint when none is configured, and hashes it into the segments', async () => {
@@ -134,16 +174,32 @@ describe('comfyui engine: what the mapping asks for', () => {
     const sent = s.prompts[0]!;
     expect(sent.status).toBe('success');
     expect(sent.graph['20']!.inputs).toMatchObject({ lora_name: 'film.safetensors', strength_model: 0.5 });
-    expect(sent.graph['21']!.inputs).toMatchObject({ lora_name: 'add_detail.safetensors', strength_model: 0.35, strength_clip: 0.35, model: ['20', 0] });
-    expect(sent.graph['23']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['4', 0], conditioning_from: ['22', 0], conditioning_to_strength: 0.75 } });
+    expect(sent.graph['21']!.inputs).toMatchObject({
+      lora_name: 'add_detail.safetensors',
+      strength_model: 0.35,
+      strength_clip: 0.35,
+      model: ['20', 0],
+    });
+    expect(sent.graph['23']).toEqual({
+      class_type: 'ConditioningAverage',
+      inputs: { conditioning_to: ['4', 0], conditioning_from: ['22', 0], conditioning_to_strength: 0.75 },
+    });
     // The fake draws a blend's palette from both prompts: not the frames of either prompt alone.
     const alone = await tempDir();
-    await e.renderSegment({ ...BLEND, promptBlend: [{ prompt: 'neon city', negativePrompt: 'blurry', weight: 1 }] }, { workDir: alone });
+    await e.renderSegment(
+      { ...BLEND, promptBlend: [{ prompt: 'neon city', negativePrompt: 'blurry', weight: 1 }] },
+      { workDir: alone },
+    );
     expect(await readFile(join(dir, 'frame-0000.png'))).not.toEqual(await readFile(join(alone, 'frame-0000.png')));
   });
 
   it.each<[string, FakeComfyOptions, string[], string]>([
-    ['a LoRA the server lacks, listing what it has', { loras: ['film.safetensors'] }, ['add_detail'], "LoRA 'add_detail' from the mapping is not on the server (it has: film.safetensors); put it in ComfyUI/models/loras or change targets.loras in the mapping"],
+    [
+      'a LoRA the server lacks, listing what it has',
+      { loras: ['film.safetensors'] },
+      ['add_detail'],
+      "LoRA 'add_detail' from the mapping is not on the server (it has: film.safetensors); put it in ComfyUI/models/loras or change targets.loras in the mapping",
+    ],
     [
       'a name that fits several files',
       { loras: ['sd15/add_detail.safetensors', 'add_detail.pt'] },
@@ -171,7 +227,9 @@ describe('comfyui engine: what the mapping asks for', () => {
     const [a, b] = await Promise.all([server({ loras: ['glow.safetensors'] }), server({ loras: [] })]);
     const e = engine({ url: [a.url, b.url] });
     await e.prepare({});
-    expect(() => e.checkNeeds({ loras: ['glow'] })).toThrow(`ComfyUI cannot render this mapping: ${b.url}: LoRA 'glow' from the mapping is not on the server (it has: none)`);
+    expect(() => e.checkNeeds({ loras: ['glow'] })).toThrow(
+      `ComfyUI cannot render this mapping: ${b.url}: LoRA 'glow' from the mapping is not on the server (it has: none)`,
+    );
   });
 
   it('says which steps it samples with: the motion module’s, the config’s, or a custom workflow’s own', async () => {
@@ -196,9 +254,15 @@ describe('comfyui engine: several servers', () => {
     // Two usable servers, each running one segment with the next queued behind it.
     expect(e.capabilities.concurrency).toBe(4);
     expect(notices).toHaveLength(2);
-    expect(notices[0]).toMatch(new RegExp(`^ComfyUI at ${noModel.url} is left out of this render: motion module 'animatediff_lightning_4step_comfyui.safetensors' is not on the server \\(it has: none\\)`));
+    expect(notices[0]).toMatch(
+      new RegExp(
+        `^ComfyUI at ${noModel.url} is left out of this render: motion module 'animatediff_lightning_4step_comfyui.safetensors' is not on the server \\(it has: none\\)`,
+      ),
+    );
     expect(notices[1]).toMatch(new RegExp(`^ComfyUI at ${dead.url} is left out of this render: cannot reach ComfyUI`));
-    await Promise.all([0, 1, 2, 3].map(async (index) => e.renderSegment({ ...JOB, index }, { workDir: await tempDir() })));
+    await Promise.all(
+      [0, 1, 2, 3].map(async (index) => e.renderSegment({ ...JOB, index }, { workDir: await tempDir() })),
+    );
     expect([a.prompts.length, b.prompts.length]).toEqual([2, 2]);
   });
 
@@ -214,7 +278,11 @@ describe('comfyui engine: several servers', () => {
     expect(a.prompts.map((p) => p.status)).toEqual(['lost']);
     expect(b.prompts.map((p) => p.status)).toEqual(['success']);
     expect(notices).toHaveLength(1);
-    expect(notices[0]).toMatch(new RegExp(`^ComfyUI at ${a.url} is taken out of this render \\(cannot reach ComfyUI at ${a.url}: .*\\); its segments move to the one server left$`));
+    expect(notices[0]).toMatch(
+      new RegExp(
+        `^ComfyUI at ${a.url} is taken out of this render \\(cannot reach ComfyUI at ${a.url}: .*\\); its segments move to the one server left$`,
+      ),
+    );
     expect(e.capabilities.concurrency).toBe(2);
     // Segments that follow go to the survivor only.
     await e.renderSegment({ ...JOB, index: 5 }, { workDir: await tempDir() });
@@ -228,7 +296,9 @@ describe('comfyui engine: several servers', () => {
     await e.prepare({});
     const dirs = await Promise.all([0, 1, 2].map(() => tempDir()));
     // Segments 0 and 2 go to a (one running, one queued behind it), segment 1 to b.
-    const rendering = Promise.all([0, 1, 2].map((index) => e.renderSegment({ ...JOB, index }, { workDir: dirs[index]! })));
+    const rendering = Promise.all(
+      [0, 1, 2].map((index) => e.renderSegment({ ...JOB, index }, { workDir: dirs[index]! })),
+    );
     while (a.prompts.length < 2) await new Promise((r) => setTimeout(r, 5));
     await a.kill();
     const results = await rendering;
@@ -256,14 +326,17 @@ describe('comfyui engine: several servers', () => {
     const e = engine({ url: a.url });
     await e.prepare({});
     a.faults.dieAtStep = 1;
-    await expect(e.renderSegment(JOB, { workDir: await tempDir() })).rejects.toThrow(new RegExp(`^cannot reach ComfyUI at ${a.url}: .*ECONNREFUSED`));
+    await expect(e.renderSegment(JOB, { workDir: await tempDir() })).rejects.toThrow(
+      new RegExp(`^cannot reach ComfyUI at ${a.url}: .*ECONNREFUSED`),
+    );
   });
 });
 
 describe('comfyui engine: what comes back is checked', () => {
   it('refuses a server-given file name that leaves the output folder, and writes nothing outside the work folder', async () => {
     const s = await server();
-    s.faults.rewriteImages = (images) => images.map((image, i) => (i === 3 ? { ...image, filename: '../../evil.png' } : image));
+    s.faults.rewriteImages = (images) =>
+      images.map((image, i) => (i === 3 ? { ...image, filename: '../../evil.png' } : image));
     const e = engine({ url: s.url });
     const root = await tempDir();
     const workDir = join(root, 'segment');
@@ -280,8 +353,16 @@ describe('comfyui engine: what comes back is checked', () => {
   });
 
   it.each<[string, (s: FakeComfy) => void, RegExp]>([
-    ['a truncated PNG', (s) => (s.faults.corruptViews = 1), /sent seg_0000_00001_\.png, which is not a valid PNG \((truncated chunk|truncated \(no IEND\))\)$/],
-    ['too few images', (s) => (s.faults.rewriteImages = (images) => images.slice(0, 15)), /returned 15 images for segment 1, expected 16$/],
+    [
+      'a truncated PNG',
+      (s) => (s.faults.corruptViews = 1),
+      /sent seg_0000_00001_\.png, which is not a valid PNG \((truncated chunk|truncated \(no IEND\))\)$/,
+    ],
+    [
+      'too few images',
+      (s) => (s.faults.rewriteImages = (images) => images.slice(0, 15)),
+      /returned 15 images for segment 1, expected 16$/,
+    ],
     ['no images', (s) => (s.faults.rewriteImages = () => []), /returned 0 images for segment 1, expected 16$/],
   ])('rejects %s', async (_what, fault, message) => {
     const s = await server();
@@ -309,7 +390,13 @@ describe('comfyui engine: what comes back is checked', () => {
     const s = await server({ segmentMs: 2_000 });
     const e = engine({ url: s.url });
     const controller = new AbortController();
-    await expect(e.renderSegment(JOB, { workDir: await tempDir(), signal: controller.signal, onProgress: () => controller.abort() })).rejects.toBeInstanceOf(AbortedError);
+    await expect(
+      e.renderSegment(JOB, {
+        workDir: await tempDir(),
+        signal: controller.signal,
+        onProgress: () => controller.abort(),
+      }),
+    ).rejects.toBeInstanceOf(AbortedError);
     await s.idle();
     expect(s.interrupts).toEqual([s.prompts[0]!.id]);
     expect(s.prompts[0]!.status).toBe('interrupted');
@@ -317,15 +404,31 @@ describe('comfyui engine: what comes back is checked', () => {
 });
 
 describe('comfyui engine: bring your own workflow', () => {
-  async function workflowFiles(map: Record<string, unknown>, change?: (graph: Record<string, { class_type: string; inputs: Record<string, unknown> }>) => void): Promise<{ workflow: string; map: string }> {
+  async function workflowFiles(
+    map: Record<string, unknown>,
+    change?: (graph: Record<string, { class_type: string; inputs: Record<string, unknown> }>) => void,
+  ): Promise<{ workflow: string; map: string }> {
     const dir = await tempDir();
-    const graph = structuredClone(fixtureJson<{ request: { body: { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> } } }>('81_ade_img2img_chain_post.json').request.body.prompt);
+    const graph = structuredClone(
+      fixtureJson<{
+        request: { body: { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> } };
+      }>('81_ade_img2img_chain_post.json').request.body.prompt,
+    );
     change?.(graph);
     await writeFile(join(dir, 'workflow.json'), JSON.stringify(graph));
     await writeFile(join(dir, 'map.json'), JSON.stringify(map));
     return { workflow: join(dir, 'workflow.json'), map: join(dir, 'map.json') };
   }
-  const MAP = { output: '9', prompt: '4.text', negative: '5.text', seed: '7.seed', denoise: '7.denoise', frameCount: '12.amount', motionScale: '2.float_val', initImage: '10.image' };
+  const MAP = {
+    output: '9',
+    prompt: '4.text',
+    negative: '5.text',
+    seed: '7.seed',
+    denoise: '7.denoise',
+    frameCount: '12.amount',
+    motionScale: '2.float_val',
+    initImage: '10.image',
+  };
 
   it('renders the user’s graph with beatloom’s values in the mapped inputs, from a neutral image when a segment has no init image', async () => {
     const s = await server();
@@ -336,7 +439,10 @@ describe('comfyui engine: bring your own workflow', () => {
     expect(e.capabilities.perFrameMotionScale).toBe(false);
     expect(Object.keys(e.settingsFingerprint)).toEqual(['engine', 'workflow', 'steps']);
     const dir = await tempDir();
-    const result = await e.renderSegment({ ...JOB, index: 3, frameCount: 8, motionScale: 1.25, seed: 5 }, { workDir: dir });
+    const result = await e.renderSegment(
+      { ...JOB, index: 3, frameCount: 8, motionScale: 1.25, seed: 5 },
+      { workDir: dir },
+    );
     expect(result.frameFiles).toHaveLength(8);
     expect(decodePng(await readFile(join(dir, 'frame-0007.png'))).width).toBe(64);
     const sent = s.prompts[0]!.graph;
@@ -350,29 +456,52 @@ describe('comfyui engine: bring your own workflow', () => {
 
   it('drives a mapped LoRA, gives a blending segment its strongest prompt with one notice, and samples with the workflow’s own steps', async () => {
     const s = await server({ loras: ['add_detail.safetensors'] });
-    const files = await workflowFiles({ ...MAP, loras: { add_detail: ['20.strength_model', '20.strength_clip'] } }, (graph) => {
-      graph['20'] = { class_type: 'LoraLoader', inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'add_detail.safetensors', strength_model: 1, strength_clip: 1 } };
-      graph['3']!.inputs['model'] = ['20', 0];
-    });
+    const files = await workflowFiles(
+      { ...MAP, loras: { add_detail: ['20.strength_model', '20.strength_clip'] } },
+      (graph) => {
+        graph['20'] = {
+          class_type: 'LoraLoader',
+          inputs: {
+            model: ['1', 0],
+            clip: ['1', 1],
+            lora_name: 'add_detail.safetensors',
+            strength_model: 1,
+            strength_clip: 1,
+          },
+        };
+        graph['3']!.inputs['model'] = ['20', 0];
+      },
+    );
     const notices: string[] = [];
     const e = engine({ url: s.url, workflow: files.workflow, workflowMap: files.map, steps: 8 }, notices);
     await e.prepare({});
     // The map has no steps target: the workflow's KSampler says 2, whatever the config says.
     expect(e.sampler).toEqual({ steps: 2 });
     expect(e.settingsFingerprint).toMatchObject({ steps: 2 });
-    expect(notices).toEqual([`steps 8 is not used: the workflow map has no steps target, so ${files.workflow} samples with its own (2)`]);
+    expect(notices).toEqual([
+      `steps 8 is not used: the workflow map has no steps target, so ${files.workflow} samples with its own (2)`,
+    ]);
     notices.length = 0;
     e.checkNeeds({ loras: ['add_detail'] });
     expect(() => e.checkNeeds({ loras: ['add_detail', 'glow'] })).toThrow(
       /^the mapping drives the LoRA 'glow', but the workflow map gives it no input$/,
     );
-    const blend = { ...JOB, loras: [{ name: 'add_detail', strength: 0.6 }], promptBlend: [{ prompt: 'neon city', negativePrompt: 'blurry', weight: 0.6 }, { prompt: 'sea', negativePrompt: 'blurry', weight: 0.4 }] };
+    const blend = {
+      ...JOB,
+      loras: [{ name: 'add_detail', strength: 0.6 }],
+      promptBlend: [
+        { prompt: 'neon city', negativePrompt: 'blurry', weight: 0.6 },
+        { prompt: 'sea', negativePrompt: 'blurry', weight: 0.4 },
+      ],
+    };
     await e.renderSegment({ ...blend, index: 2 }, { workDir: await tempDir() });
     await e.renderSegment({ ...blend, index: 3 }, { workDir: await tempDir() });
     expect(s.prompts.map((p) => p.status)).toEqual(['success', 'success']);
     expect(s.prompts[0]!.graph['20']!.inputs).toMatchObject({ strength_model: 0.6, strength_clip: 0.6 });
     expect(s.prompts[0]!.graph['4']!.inputs['text']).toBe('neon city');
-    expect(notices).toEqual(['the workflow map has one prompt input: segments where the mapping blends prompts (segment 3 is one) get their strongest prompt; the built-in graph blends them']);
+    expect(notices).toEqual([
+      'the workflow map has one prompt input: segments where the mapping blends prompts (segment 3 is one) get their strongest prompt; the built-in graph blends them',
+    ]);
   });
 
   it('fails fast when the workflow needs nodes or models the server lacks', async () => {

@@ -21,11 +21,18 @@ interface PostFixture {
 function withoutTracebacks(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutTracebacks);
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'traceback').map(([k, v]) => [k, withoutTracebacks(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => k !== 'traceback')
+      .map(([k, v]) => [k, withoutTracebacks(v)]),
+  );
 }
 
 async function post(server: FakeComfy, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${server.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -47,7 +54,11 @@ async function listen(server: FakeComfy, clientId: string, metadata = true): Pro
   const messages: Listener['messages'] = [];
   const waiters: Array<() => void> = [];
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    messages.push(isBinary ? { type: `binary:${data.readUInt32BE(0)}` } : (JSON.parse(data.toString()) as { type: string; data: Record<string, unknown> }));
+    messages.push(
+      isBinary
+        ? { type: `binary:${data.readUInt32BE(0)}` }
+        : (JSON.parse(data.toString()) as { type: string; data: Record<string, unknown> }),
+    );
     for (const w of waiters.splice(0)) w();
   });
   await new Promise((resolve) => ws.on('open', resolve));
@@ -56,7 +67,8 @@ async function listen(server: FakeComfy, clientId: string, metadata = true): Pro
     messages,
     ws,
     async waitFor(predicate) {
-      while (!messages.some((m) => predicate(m as { type: string; data?: Record<string, unknown> }))) await new Promise<void>((resolve) => waiters.push(resolve));
+      while (!messages.some((m) => predicate(m as { type: string; data?: Record<string, unknown> })))
+        await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
 }
@@ -117,7 +129,16 @@ describe('fake ComfyUI: validation answers exactly like ComfyUI 0.8.0', () => {
         ],
         loras: [{ name: 'add_detail.safetensors', strength: 0.5 }],
       });
-      const settings = { checkpoint: 'random_sd15_fp16.safetensors', motionModel: 'animatediff_lightning_4step_comfyui.safetensors', betaSchedule: 'sqrt_linear (AnimateDiff)', steps: 2, sampler: 'euler', scheduler: 'sgm_uniform', loras: [], perFrameMotionScale: true };
+      const settings = {
+        checkpoint: 'random_sd15_fp16.safetensors',
+        motionModel: 'animatediff_lightning_4step_comfyui.safetensors',
+        betaSchedule: 'sqrt_linear (AnimateDiff)',
+        steps: 2,
+        sampler: 'euler',
+        scheduler: 'sgm_uniform',
+        loras: [],
+        perFrameMotionScale: true,
+      };
       const graph = buildSegmentGraph(job, settings);
       expect(graph['22']!.class_type).toBe('ConditioningAverage');
       const accepted = await post(withLoras, '/prompt', { prompt: graph, client_id: 'blend' });
@@ -136,7 +157,11 @@ describe('fake ComfyUI: validation answers exactly like ComfyUI 0.8.0', () => {
             type: 'value_bigger_than_max',
             message: 'Value 1.5 bigger than max of 1.0',
             details: 'conditioning_to_strength',
-            extra_info: { input_name: 'conditioning_to_strength', input_config: ['FLOAT', { default: 1.0, min: 0.0, max: 1.0, step: 0.01 }], received_value: 1.5 },
+            extra_info: {
+              input_name: 'conditioning_to_strength',
+              input_config: ['FLOAT', { default: 1.0, min: 0.0, max: 1.0, step: 0.01 }],
+              received_value: 1.5,
+            },
           },
         ],
         dependent_outputs: ['9'],
@@ -144,14 +169,19 @@ describe('fake ComfyUI: validation answers exactly like ComfyUI 0.8.0', () => {
       });
       const missing = await post(server, '/prompt', { prompt: graph, client_id: 'blend' });
       expect(missing.status).toBe(400);
-      expect((missing.body as { node_errors: Record<string, { errors: Array<{ details: string }> }> }).node_errors['20']!.errors[0]!.details).toBe("lora_name: 'add_detail.safetensors' not in []");
+      expect(
+        (missing.body as { node_errors: Record<string, { errors: Array<{ details: string }> }> }).node_errors['20']!
+          .errors[0]!.details,
+      ).toBe("lora_name: 'add_detail.safetensors' not in []");
     } finally {
       await withLoras.close();
     }
   });
 
   it('82: an unknown AnimateDiff motion module', async () => {
-    const fixture = fixtureJson<{ request: { body: unknown }; status: number; response: unknown }>('82_ade_err_motion_model_missing_post.json');
+    const fixture = fixtureJson<{ request: { body: unknown }; status: number; response: unknown }>(
+      '82_ade_err_motion_model_missing_post.json',
+    );
     const reply = await post(server, '/prompt', fixture.request.body);
     expect(reply).toEqual({ status: 400, body: fixture.response });
   });
@@ -182,9 +212,18 @@ describe('fake ComfyUI: a run looks like the recorded AnimateDiff run (fixture 8
     expect(early).toEqual({});
     release();
     await ours.waitFor((m) => m.type === 'executing' && m.data?.['node'] === null);
-    const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<string, { outputs: { '9': { images: unknown[] } }; status: unknown }>;
+    const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<
+      string,
+      { outputs: { '9': { images: unknown[] } }; status: unknown }
+    >;
     expect(history[promptId]!.status).toMatchObject({ status_str: 'success', completed: true });
-    expect(history[promptId]!.outputs['9'].images).toEqual(Array.from({ length: 16 }, (_, i) => ({ filename: `seg_0000_${String(i + 1).padStart(5, '0')}_.png`, subfolder: 'beatloom', type: 'output' })));
+    expect(history[promptId]!.outputs['9'].images).toEqual(
+      Array.from({ length: 16 }, (_, i) => ({
+        filename: `seg_0000_${String(i + 1).padStart(5, '0')}_.png`,
+        subfolder: 'beatloom',
+        type: 'output',
+      })),
+    );
 
     const recorded = fixtureTranscript('80_ade_txt2img_16f_ws.jsonl')
       .filter((line) => !line.closed && !line.sent)
@@ -209,19 +248,27 @@ describe('fake ComfyUI: a run looks like the recorded AnimateDiff run (fixture 8
     const legacy = await listen(server, 'legacy', false);
     await post(server, '/prompt', { prompt: fixture.request.body.prompt, client_id: 'legacy' });
     await legacy.waitFor((m) => m.type === 'executing' && m.data?.['node'] === null);
-    expect(legacy.messages.filter((m) => m.type.startsWith('binary')).map((m) => m.type)).toEqual(['binary:1', 'binary:1']);
+    expect(legacy.messages.filter((m) => m.type.startsWith('binary')).map((m) => m.type)).toEqual([
+      'binary:1',
+      'binary:1',
+    ]);
     legacy.ws.close();
   });
 
   it('fails 33 frames without context options at run time, like AnimateDiff-Evolved (fixture 84)', async () => {
-    const fixture = fixtureJson<{ request: { body: { prompt: Record<string, { inputs: Record<string, unknown> }> } } }>('84_ade_err_33f_no_context_post.json');
+    const fixture = fixtureJson<{ request: { body: { prompt: Record<string, { inputs: Record<string, unknown> }> } } }>(
+      '84_ade_err_33f_no_context_post.json',
+    );
     const listener = await listen(server, 'c84');
     const reply = await post(server, '/prompt', { prompt: fixture.request.body.prompt, client_id: 'c84' });
     expect(reply.status).toBe(200);
     await listener.waitFor((m) => m.type === 'execution_error');
     const error = listener.messages.find((m) => m.type === 'execution_error') as { data: Record<string, unknown> };
-    const recorded = fixtureTranscript('84_ade_err_33f_no_context_ws.jsonl').find((l) => l.msg?.type === 'execution_error')!.msg!.data as Record<string, unknown>;
-    for (const key of ['node_id', 'node_type', 'exception_message', 'exception_type']) expect(error.data[key]).toEqual(recorded[key]);
+    const recorded = fixtureTranscript('84_ade_err_33f_no_context_ws.jsonl').find(
+      (l) => l.msg?.type === 'execution_error',
+    )!.msg!.data as Record<string, unknown>;
+    for (const key of ['node_id', 'node_type', 'exception_message', 'exception_type'])
+      expect(error.data[key]).toEqual(recorded[key]);
     listener.ws.close();
   });
 });
@@ -234,7 +281,11 @@ describe('fake ComfyUI: queue, interrupt, upload and view behave like the real s
   afterAll(() => server.close());
 
   const graph = (seed: number): unknown => {
-    const prompt = structuredClone(fixtureJson<{ request: { body: { prompt: Record<string, { inputs: Record<string, unknown> }> } } }>('80_ade_txt2img_16f_post.json').request.body.prompt);
+    const prompt = structuredClone(
+      fixtureJson<{ request: { body: { prompt: Record<string, { inputs: Record<string, unknown> }> } } }>(
+        '80_ade_txt2img_16f_post.json',
+      ).request.body.prompt,
+    );
     prompt['7']!.inputs['seed'] = seed;
     return prompt;
   };
@@ -244,23 +295,35 @@ describe('fake ComfyUI: queue, interrupt, upload and view behave like the real s
     const first = (await post(server, '/prompt', { prompt: graph(1), client_id: 'q' })).body as { prompt_id: string };
     const second = (await post(server, '/prompt', { prompt: graph(2), client_id: 'q' })).body as { prompt_id: string };
     await listener.waitFor((m) => m.type === 'execution_start');
-    const queue = (await (await fetch(`${server.url}/queue`)).json()) as { queue_running: unknown[][]; queue_pending: unknown[][] };
+    const queue = (await (await fetch(`${server.url}/queue`)).json()) as {
+      queue_running: unknown[][];
+      queue_pending: unknown[][];
+    };
     expect(queue.queue_running.map((item) => item[1])).toEqual([first.prompt_id]);
     expect(queue.queue_pending.map((item) => item[1])).toEqual([second.prompt_id]);
 
     // A targeted interrupt for a prompt that is not running does nothing.
     await post(server, '/interrupt', { prompt_id: second.prompt_id });
     await post(server, '/queue', { delete: [second.prompt_id] });
-    expect(((await (await fetch(`${server.url}/queue`)).json()) as { queue_pending: unknown[] }).queue_pending).toEqual([]);
+    expect(((await (await fetch(`${server.url}/queue`)).json()) as { queue_pending: unknown[] }).queue_pending).toEqual(
+      [],
+    );
     await post(server, '/interrupt', { prompt_id: first.prompt_id });
     await listener.waitFor((m) => m.type === 'executing' && m.data?.['node'] === null);
     expect(listener.messages.some((m) => m.type === 'execution_interrupted')).toBe(true);
-    const history = (await (await fetch(`${server.url}/history/${first.prompt_id}`)).json()) as Record<string, { status: { status_str: string; completed: boolean; messages: Array<[string, unknown]> }; outputs: unknown }>;
-    const recorded = fixtureJson<{ history_interrupted: { body: Record<string, { status: { messages: Array<[string]> } }> } }>('40_interrupt_queue_http.json').history_interrupted.body;
+    const history = (await (await fetch(`${server.url}/history/${first.prompt_id}`)).json()) as Record<
+      string,
+      { status: { status_str: string; completed: boolean; messages: Array<[string, unknown]> }; outputs: unknown }
+    >;
+    const recorded = fixtureJson<{
+      history_interrupted: { body: Record<string, { status: { messages: Array<[string]> } }> };
+    }>('40_interrupt_queue_http.json').history_interrupted.body;
     const recordedEntry = Object.values(recorded)[0]!;
     expect(history[first.prompt_id]!.outputs).toEqual({});
     expect(history[first.prompt_id]!.status).toMatchObject({ status_str: 'error', completed: false });
-    expect(history[first.prompt_id]!.status.messages.map((m) => m[0])).toEqual(recordedEntry.status.messages.map((m) => m[0]));
+    expect(history[first.prompt_id]!.status.messages.map((m) => m[0])).toEqual(
+      recordedEntry.status.messages.map((m) => m[0]),
+    );
     expect(server.prompts.map((p) => p.status)).toEqual(['interrupted', 'deleted']);
     listener.ws.close();
   });
@@ -268,7 +331,10 @@ describe('fake ComfyUI: queue, interrupt, upload and view behave like the real s
   it('uploads like /upload/image: overwrite, same content kept, a different one renamed, LoadImage then lists it', async () => {
     const png = encodePng({ width: 8, height: 8, data: new Uint8Array(192).fill(9) });
     const other = encodePng({ width: 8, height: 8, data: new Uint8Array(192).fill(200) });
-    const upload = async (bytes: Buffer, fields: Record<string, string> = {}): Promise<{ status: number; body: unknown }> => {
+    const upload = async (
+      bytes: Buffer,
+      fields: Record<string, string> = {},
+    ): Promise<{ status: number; body: unknown }> => {
       const form = new FormData();
       form.append('image', new Blob([bytes], { type: 'image/png' }), 'peer_upload.png');
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -276,14 +342,27 @@ describe('fake ComfyUI: queue, interrupt, upload and view behave like the real s
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : '' };
     };
-    const recorded = fixtureJson<{ plain: { response: unknown }; subfolder_overwrite: { response: unknown }; dup_no_overwrite: { response: unknown }; no_file: { status: number } }>('50_upload_http.json');
+    const recorded = fixtureJson<{
+      plain: { response: unknown };
+      subfolder_overwrite: { response: unknown };
+      dup_no_overwrite: { response: unknown };
+      no_file: { status: number };
+    }>('50_upload_http.json');
     expect(await upload(png)).toEqual({ status: 200, body: recorded.plain.response });
-    expect(await upload(png, { subfolder: 'peer', overwrite: 'true', type: 'input' })).toEqual({ status: 200, body: recorded.subfolder_overwrite.response });
+    expect(await upload(png, { subfolder: 'peer', overwrite: 'true', type: 'input' })).toEqual({
+      status: 200,
+      body: recorded.subfolder_overwrite.response,
+    });
     expect(await upload(png)).toEqual({ status: 200, body: recorded.dup_no_overwrite.response });
-    expect(await upload(other)).toEqual({ status: 200, body: { name: 'peer_upload (1).png', subfolder: '', type: 'input' } });
+    expect(await upload(other)).toEqual({
+      status: 200,
+      body: { name: 'peer_upload (1).png', subfolder: '', type: 'input' },
+    });
     const noFile = await fetch(`${server.url}/upload/image`, { method: 'POST', body: new FormData() });
     expect(noFile.status).toBe(recorded.no_file.status);
-    const info = (await (await fetch(`${server.url}/object_info/LoadImage`)).json()) as { LoadImage: { input: { required: { image: [string[]] } } } };
+    const info = (await (await fetch(`${server.url}/object_info/LoadImage`)).json()) as {
+      LoadImage: { input: { required: { image: [string[]] } } };
+    };
     expect(info.LoadImage.input.required.image[0]).toEqual(['peer', 'peer_upload (1).png', 'peer_upload.png']);
   });
 

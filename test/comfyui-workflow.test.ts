@@ -2,9 +2,24 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bindWorkflowMap, fillCustomWorkflow, loadCustomWorkflow, parseWorkflowGraph, unmappedLoras, workflowOwnSteps } from '../src/engines/comfyui/custom-workflow.js';
+import {
+  bindWorkflowMap,
+  fillCustomWorkflow,
+  loadCustomWorkflow,
+  parseWorkflowGraph,
+  unmappedLoras,
+  workflowOwnSteps,
+} from '../src/engines/comfyui/custom-workflow.js';
 import { lightningSteps, normalizeServerUrl, resolveComfySettings } from '../src/engines/comfyui/settings.js';
-import { averageStrengths, blendTexts, buildSegmentGraph, loraStrength, motionSchedule, segmentLoras, type GraphSettings } from '../src/engines/comfyui/workflow.js';
+import {
+  averageStrengths,
+  blendTexts,
+  buildSegmentGraph,
+  loraStrength,
+  motionSchedule,
+  segmentLoras,
+  type GraphSettings,
+} from '../src/engines/comfyui/workflow.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { segmentJob } from './helpers/segment-job.js';
 
@@ -32,14 +47,24 @@ describe('buildSegmentGraph', () => {
   });
 
   it('chain continuity is exactly the img2img graph of fixture 81: LoadImage → VAEEncode → RepeatLatentBatch 16, denoise 0.6', () => {
-    const graph = buildSegmentGraph({ ...JOB, index: 1, continuity: 'chain' }, FIXTURE_SETTINGS, 'beatloom_seg_0000_last.png');
+    const graph = buildSegmentGraph(
+      { ...JOB, index: 1, continuity: 'chain' },
+      FIXTURE_SETTINGS,
+      'beatloom_seg_0000_last.png',
+    );
     expect(graph).toEqual(fixtureGraph('81_ade_img2img_chain_post.json'));
   });
 
   it('a per-frame motion scale becomes ADE_ValueScheduling (one value per frame) → ADE_MultivalDynamicFloats', () => {
     const perFrame = [1, 1.25, 1.5, 1.2345, 0.9, 0.8, -0.2, 2];
-    const graph = buildSegmentGraph({ ...JOB, frameCount: 8, motionScale: 1.05, motionScalePerFrame: perFrame }, FIXTURE_SETTINGS);
-    expect(graph['13']).toEqual({ class_type: 'ADE_ValueScheduling', inputs: { values: '0=1, 1=1.25, 2=1.5, 3=1.235, 4=0.9, 5=0.8, 6=0, 7=2', max_length: 8 } });
+    const graph = buildSegmentGraph(
+      { ...JOB, frameCount: 8, motionScale: 1.05, motionScalePerFrame: perFrame },
+      FIXTURE_SETTINGS,
+    );
+    expect(graph['13']).toEqual({
+      class_type: 'ADE_ValueScheduling',
+      inputs: { values: '0=1, 1=1.25, 2=1.5, 3=1.235, 4=0.9, 5=0.8, 6=0, 7=2', max_length: 8 },
+    });
     expect(graph['2']).toEqual({ class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: ['13', 1] } });
     expect(graph['3']!.inputs['scale_multival']).toEqual(['2', 0]);
     expect(graph['6']!.inputs).toEqual({ width: 64, height: 64, batch_size: 8 });
@@ -53,11 +78,29 @@ describe('buildSegmentGraph', () => {
   });
 
   it('chains LoRAs between the checkpoint and AnimateDiff / the text encoders, with the model card’s Lightning defaults', () => {
-    const settings = resolveComfySettings({ url: 'gpu:8188', checkpoint: 'epicrealism.safetensors', loras: [{ name: 'a.safetensors', strengthModel: 0.8, strengthClip: 0.6 }, { name: 'b.safetensors' } as never] });
-    const graph = buildSegmentGraph({ ...JOB, cfg: 1.5 }, { ...settings, checkpoint: 'epicrealism.safetensors', perFrameMotionScale: false });
-    expect(graph['20']).toEqual({ class_type: 'LoraLoader', inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'a.safetensors', strength_model: 0.8, strength_clip: 0.6 } });
-    expect(graph['21']).toEqual({ class_type: 'LoraLoader', inputs: { model: ['20', 0], clip: ['20', 1], lora_name: 'b.safetensors', strength_model: 1, strength_clip: 1 } });
-    expect(graph['3']!.inputs).toEqual({ model: ['21', 0], model_name: 'animatediff_lightning_4step_comfyui.safetensors', beta_schedule: 'sqrt_linear (AnimateDiff)', scale_multival: ['2', 0] });
+    const settings = resolveComfySettings({
+      url: 'gpu:8188',
+      checkpoint: 'epicrealism.safetensors',
+      loras: [{ name: 'a.safetensors', strengthModel: 0.8, strengthClip: 0.6 }, { name: 'b.safetensors' } as never],
+    });
+    const graph = buildSegmentGraph(
+      { ...JOB, cfg: 1.5 },
+      { ...settings, checkpoint: 'epicrealism.safetensors', perFrameMotionScale: false },
+    );
+    expect(graph['20']).toEqual({
+      class_type: 'LoraLoader',
+      inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'a.safetensors', strength_model: 0.8, strength_clip: 0.6 },
+    });
+    expect(graph['21']).toEqual({
+      class_type: 'LoraLoader',
+      inputs: { model: ['20', 0], clip: ['20', 1], lora_name: 'b.safetensors', strength_model: 1, strength_clip: 1 },
+    });
+    expect(graph['3']!.inputs).toEqual({
+      model: ['21', 0],
+      model_name: 'animatediff_lightning_4step_comfyui.safetensors',
+      beta_schedule: 'sqrt_linear (AnimateDiff)',
+      scale_multival: ['2', 0],
+    });
     expect(graph['4']!.inputs['clip']).toEqual(['21', 1]);
     expect(graph['5']!.inputs['clip']).toEqual(['21', 1]);
     expect(graph['7']!.inputs).toEqual({
@@ -81,8 +124,14 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
     [[1], []],
     [[0.5, 0.5], [0.5]],
     [[0.7, 0.3], [0.7]],
-    [[0.5, 0.3, 0.2], [0.625, 0.8]],
-    [[0.25, 0.25, 0.25, 0.25], [0.5, 0.667, 0.75]],
+    [
+      [0.5, 0.3, 0.2],
+      [0.625, 0.8],
+    ],
+    [
+      [0.25, 0.25, 0.25, 0.25],
+      [0.5, 0.667, 0.75],
+    ],
   ])('weights %j → conditioning_to_strength %j', (weights, strengths) => {
     expect(averageStrengths(weights)).toEqual(strengths);
   });
@@ -126,13 +175,19 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
     expect(graph).toEqual({
       ...plain,
       '20': { class_type: 'CLIPTextEncode', inputs: { clip: ['1', 1], text: 'calm ocean' } },
-      '21': { class_type: 'ConditioningAverage', inputs: { conditioning_to: ['4', 0], conditioning_from: ['20', 0], conditioning_to_strength: 0.7 } },
+      '21': {
+        class_type: 'ConditioningAverage',
+        inputs: { conditioning_to: ['4', 0], conditioning_from: ['20', 0], conditioning_to_strength: 0.7 },
+      },
       '7': { ...plain['7']!, inputs: { ...plain['7']!.inputs, positive: ['21', 0], negative: ['5', 0] } },
     });
   });
 
   it('three prompts with two negatives, after the LoRAs: every node exactly', () => {
-    const settings = { ...FIXTURE_SETTINGS, loras: [{ name: 'style.safetensors', strengthModel: 0.8, strengthClip: 0.6 }] };
+    const settings = {
+      ...FIXTURE_SETTINGS,
+      loras: [{ name: 'style.safetensors', strengthModel: 0.8, strengthClip: 0.6 }],
+    };
     const job = segmentJob({
       prompt: 'A',
       negativePrompt: 'n1',
@@ -145,19 +200,64 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
     });
     const graph = buildSegmentGraph(job, settings, undefined, new Map([['add_detail', 'add_detail.safetensors']]));
     const clip = ['21', 1];
-    expect(graph['20']).toEqual({ class_type: 'LoraLoader', inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'style.safetensors', strength_model: 0.8, strength_clip: 0.6 } });
-    expect(graph['21']).toEqual({ class_type: 'LoraLoader', inputs: { model: ['20', 0], clip: ['20', 1], lora_name: 'add_detail.safetensors', strength_model: 0.45, strength_clip: 0.45 } });
+    expect(graph['20']).toEqual({
+      class_type: 'LoraLoader',
+      inputs: {
+        model: ['1', 0],
+        clip: ['1', 1],
+        lora_name: 'style.safetensors',
+        strength_model: 0.8,
+        strength_clip: 0.6,
+      },
+    });
+    expect(graph['21']).toEqual({
+      class_type: 'LoraLoader',
+      inputs: {
+        model: ['20', 0],
+        clip: ['20', 1],
+        lora_name: 'add_detail.safetensors',
+        strength_model: 0.45,
+        strength_clip: 0.45,
+      },
+    });
     expect(graph['4']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'A' } });
     expect(graph['22']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'B' } });
-    expect(graph['23']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['4', 0], conditioning_from: ['22', 0], conditioning_to_strength: 0.625 } });
+    expect(graph['23']).toEqual({
+      class_type: 'ConditioningAverage',
+      inputs: { conditioning_to: ['4', 0], conditioning_from: ['22', 0], conditioning_to_strength: 0.625 },
+    });
     expect(graph['24']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'C' } });
-    expect(graph['25']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['23', 0], conditioning_from: ['24', 0], conditioning_to_strength: 0.8 } });
+    expect(graph['25']).toEqual({
+      class_type: 'ConditioningAverage',
+      inputs: { conditioning_to: ['23', 0], conditioning_from: ['24', 0], conditioning_to_strength: 0.8 },
+    });
     expect(graph['5']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'n1' } });
     expect(graph['26']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip, text: 'n2' } });
-    expect(graph['27']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['5', 0], conditioning_from: ['26', 0], conditioning_to_strength: 0.7 } });
+    expect(graph['27']).toEqual({
+      class_type: 'ConditioningAverage',
+      inputs: { conditioning_to: ['5', 0], conditioning_from: ['26', 0], conditioning_to_strength: 0.7 },
+    });
     expect(graph['3']!.inputs['model']).toEqual(['21', 0]);
     expect(graph['7']!.inputs).toMatchObject({ positive: ['25', 0], negative: ['27', 0] });
-    expect(Object.keys(graph).sort((a, b) => Number(a) - Number(b))).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '20', '21', '22', '23', '24', '25', '26', '27']);
+    expect(Object.keys(graph).sort((a, b) => Number(a) - Number(b))).toEqual([
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+      '8',
+      '9',
+      '20',
+      '21',
+      '22',
+      '23',
+      '24',
+      '25',
+      '26',
+      '27',
+    ]);
   });
 
   it('one prompt under two negatives: one positive encode, the negatives averaged', () => {
@@ -169,7 +269,10 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
     });
     const graph = buildSegmentGraph(job, FIXTURE_SETTINGS);
     expect(graph['20']).toEqual({ class_type: 'CLIPTextEncode', inputs: { clip: ['1', 1], text: 'people' } });
-    expect(graph['21']).toEqual({ class_type: 'ConditioningAverage', inputs: { conditioning_to: ['5', 0], conditioning_from: ['20', 0], conditioning_to_strength: 0.6 } });
+    expect(graph['21']).toEqual({
+      class_type: 'ConditioningAverage',
+      inputs: { conditioning_to: ['5', 0], conditioning_from: ['20', 0], conditioning_to_strength: 0.6 },
+    });
     expect(graph['7']!.inputs).toMatchObject({ positive: ['4', 0], negative: ['21', 0] });
     expect(graph['22']).toBeUndefined();
   });
@@ -196,7 +299,11 @@ describe('LoRAs: the config file’s and the mapping’s', () => {
         { name: 'grain.pt', strength: -0.3 },
       ],
       new Map([['glow', 'fx/glow.safetensors']]),
-      [...config, { name: 'fx/glow.safetensors', strengthModel: 0.5, strengthClip: 0.5 }, { name: 'grain.pt', strengthModel: -0.3, strengthClip: -0.3 }],
+      [
+        ...config,
+        { name: 'fx/glow.safetensors', strengthModel: 0.5, strengthClip: 0.5 },
+        { name: 'grain.pt', strengthModel: -0.3, strengthClip: -0.3 },
+      ],
     ],
   ])('%s', (_what, loras, files, expected) => {
     expect(segmentLoras(config, segmentJob({ loras }), files)).toEqual(expected);
@@ -224,8 +331,13 @@ describe('settings', () => {
   });
 
   it('takes steps from the motion module unless given, and the model card defaults otherwise', () => {
-    expect(resolveComfySettings({ url: 'a', motionModel: 'animatediff_lightning_8step_comfyui.safetensors' }).steps).toBe(8);
-    expect(resolveComfySettings({ url: 'a', motionModel: 'animatediff_lightning_8step_comfyui.safetensors', steps: 6 }).steps).toBe(6);
+    expect(
+      resolveComfySettings({ url: 'a', motionModel: 'animatediff_lightning_8step_comfyui.safetensors' }).steps,
+    ).toBe(8);
+    expect(
+      resolveComfySettings({ url: 'a', motionModel: 'animatediff_lightning_8step_comfyui.safetensors', steps: 6 })
+        .steps,
+    ).toBe(6);
     expect(resolveComfySettings({ url: 'a', motionModel: 'mm_sd_v15_v2.ckpt' }).steps).toBe(4);
     const defaults = resolveComfySettings({ url: ['http://a:8188', 'b:8188,c'] });
     expect(defaults).toMatchObject({
@@ -263,22 +375,59 @@ describe('settings', () => {
 
 describe('bring your own workflow', () => {
   const workflow = (): Record<string, { class_type: string; inputs: Record<string, unknown> }> => ({
-    '3': { class_type: 'KSampler', inputs: { model: ['12', 0], positive: ['6', 0], negative: ['7', 0], latent_image: ['5', 0], seed: 1, steps: 20, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1 } },
+    '3': {
+      class_type: 'KSampler',
+      inputs: {
+        model: ['12', 0],
+        positive: ['6', 0],
+        negative: ['7', 0],
+        latent_image: ['5', 0],
+        seed: 1,
+        steps: 20,
+        cfg: 7,
+        sampler_name: 'euler',
+        scheduler: 'normal',
+        denoise: 1,
+      },
+    },
     '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'dreamshaper_8.safetensors' } },
     '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 16 } },
     '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['4', 1] } },
     '7': { class_type: 'CLIPTextEncode', inputs: { text: 'ugly', clip: ['4', 1] } },
     '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
     '9': { class_type: 'SaveImage', inputs: { images: ['8', 0], filename_prefix: 'ComfyUI' } },
-    '12': { class_type: 'ADE_AnimateDiffLoaderGen1', inputs: { model: ['4', 0], model_name: 'x.ckpt', beta_schedule: 'autoselect', scale_multival: ['14', 0] } },
+    '12': {
+      class_type: 'ADE_AnimateDiffLoaderGen1',
+      inputs: { model: ['4', 0], model_name: 'x.ckpt', beta_schedule: 'autoselect', scale_multival: ['14', 0] },
+    },
     '13': { class_type: 'ADE_ValueScheduling', inputs: { values: '0=1', max_length: 16 } },
     '14': { class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: ['13', 1] } },
   });
-  const map = { output: '9', prompt: '6.text', negative: '7.text', seed: '3.seed', frameCount: ['5.batch_size', '13.max_length'], denoise: '3.denoise', motionScale: '13.values', width: '5.width', height: '5.height', cfg: '3.cfg' };
+  const map = {
+    output: '9',
+    prompt: '6.text',
+    negative: '7.text',
+    seed: '3.seed',
+    frameCount: ['5.batch_size', '13.max_length'],
+    denoise: '3.denoise',
+    motionScale: '13.values',
+    width: '5.width',
+    height: '5.height',
+    cfg: '3.cfg',
+  };
 
   it('fills exactly the mapped inputs and leaves the rest of the user’s graph alone', () => {
     const bound = bindWorkflowMap(workflow(), map, 'wf.json');
-    const job = { ...JOB, index: 7, width: 256, height: 128, frameCount: 4, seed: 99, cfg: 1.5, motionScalePerFrame: [1, 1.5, 2, 2] };
+    const job = {
+      ...JOB,
+      index: 7,
+      width: 256,
+      height: 128,
+      frameCount: 4,
+      seed: 99,
+      cfg: 1.5,
+      motionScalePerFrame: [1, 1.5, 2, 2],
+    };
     const filled = fillCustomWorkflow(bound, job, { initImage: undefined, fromInit: false, steps: 4 });
     const expected = workflow();
     expected['3']!.inputs = { ...expected['3']!.inputs, seed: 99, cfg: 1.5, denoise: 1 };
@@ -294,9 +443,30 @@ describe('bring your own workflow', () => {
   });
 
   it('gives a mapped LoRA input the segment’s strength and a blending segment its strongest prompt; reads the workflow’s own steps', () => {
-    const graph = { ...workflow(), '20': { class_type: 'LoraLoader', inputs: { model: ['4', 0], clip: ['4', 1], lora_name: 'add_detail.safetensors', strength_model: 1, strength_clip: 1 } } };
-    const bound = bindWorkflowMap(graph, { ...map, loras: { add_detail: ['20.strength_model', '20.strength_clip'] } }, 'wf.json');
-    expect(bound.loras).toEqual({ add_detail: [{ node: '20', input: 'strength_model' }, { node: '20', input: 'strength_clip' }] });
+    const graph = {
+      ...workflow(),
+      '20': {
+        class_type: 'LoraLoader',
+        inputs: {
+          model: ['4', 0],
+          clip: ['4', 1],
+          lora_name: 'add_detail.safetensors',
+          strength_model: 1,
+          strength_clip: 1,
+        },
+      },
+    };
+    const bound = bindWorkflowMap(
+      graph,
+      { ...map, loras: { add_detail: ['20.strength_model', '20.strength_clip'] } },
+      'wf.json',
+    );
+    expect(bound.loras).toEqual({
+      add_detail: [
+        { node: '20', input: 'strength_model' },
+        { node: '20', input: 'strength_clip' },
+      ],
+    });
     const job = {
       ...JOB,
       prompt: 'neon city',
@@ -311,7 +481,13 @@ describe('bring your own workflow', () => {
       ],
     };
     const filled = fillCustomWorkflow(bound, job, { initImage: undefined, fromInit: false, steps: 4 });
-    expect(filled['20']!.inputs).toEqual({ model: ['4', 0], clip: ['4', 1], lora_name: 'add_detail.safetensors', strength_model: 0.457, strength_clip: 0.457 });
+    expect(filled['20']!.inputs).toEqual({
+      model: ['4', 0],
+      clip: ['4', 1],
+      lora_name: 'add_detail.safetensors',
+      strength_model: 0.457,
+      strength_clip: 0.457,
+    });
     expect(filled['6']!.inputs['text']).toBe('neon city');
     expect(filled['7']!.inputs['text']).toBe('blurry');
     expect(unmappedLoras(bound, ['add_detail', 'unmapped'])).toEqual(['unmapped']);
@@ -323,8 +499,14 @@ describe('bring your own workflow', () => {
   });
 
   it.each([
-    [{ ...map, prompt: '66.text' }, /workflow map prompt: wf.json has no node 66 \(it has 3, 4, 5, 6, 7, 8, 9, 12, 13, 14\)/],
-    [{ ...map, prompt: '6.txt' }, /workflow map prompt: node 6 \(CLIPTextEncode\) has no input 'txt' \(it has text, clip\)/],
+    [
+      { ...map, prompt: '66.text' },
+      /workflow map prompt: wf.json has no node 66 \(it has 3, 4, 5, 6, 7, 8, 9, 12, 13, 14\)/,
+    ],
+    [
+      { ...map, prompt: '6.txt' },
+      /workflow map prompt: node 6 \(CLIPTextEncode\) has no input 'txt' \(it has text, clip\)/,
+    ],
     [{ ...map, seed: '3.model' }, /input 'model' of node 3 \(KSampler\) is connected to node 12/],
     [{ ...map, output: '99' }, /workflow map output: wf.json has no node 99/],
   ])('rejects a map that does not fit the workflow: %j', (bad, message) => {
@@ -332,7 +514,9 @@ describe('bring your own workflow', () => {
   });
 
   it('explains a UI-format workflow and accepts a saved POST /prompt body', () => {
-    expect(() => parseWorkflowGraph({ nodes: [], links: [] }, 'ui.json')).toThrow(/ui.json is a ComfyUI UI workflow, not the API format/);
+    expect(() => parseWorkflowGraph({ nodes: [], links: [] }, 'ui.json')).toThrow(
+      /ui.json is a ComfyUI UI workflow, not the API format/,
+    );
     expect(parseWorkflowGraph({ prompt: workflow(), client_id: 'x' }, 'body.json')).toEqual(workflow());
     expect(() => parseWorkflowGraph({ '1': { inputs: {} } }, 'bad.json')).toThrow(/bad.json: node 1: class_type/);
   });
@@ -344,6 +528,8 @@ describe('bring your own workflow', () => {
     const loaded = await loadCustomWorkflow({ path: join(dir, 'wf.json'), map: join(dir, 'map.yaml') });
     expect(loaded.targets.frameCount).toEqual([{ node: '5', input: 'batch_size' }]);
     await writeFile(join(dir, 'bad.yaml'), 'output: "9"\nprompt: 6.text\nseed: 3.seed\nframecount: 5.batch_size\n');
-    await expect(loadCustomWorkflow({ path: join(dir, 'wf.json'), map: join(dir, 'bad.yaml') })).rejects.toThrow(/bad.yaml:1:1: frameCount: missing \(and 1 more\)$/);
+    await expect(loadCustomWorkflow({ path: join(dir, 'wf.json'), map: join(dir, 'bad.yaml') })).rejects.toThrow(
+      /bad.yaml:1:1: frameCount: missing \(and 1 more\)$/,
+    );
   });
 });

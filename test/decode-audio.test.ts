@@ -9,13 +9,28 @@ import { tempDir } from './helpers/media.js';
 const run = promisify(execFile);
 
 /** A 1 s, 441 Hz sine at `amplitude` in the channels given by lavfi expressions (16-bit WAV at `rate`). */
-async function sineFile(dir: string, name: string, channelGains: readonly number[], rate: number, layout?: string): Promise<string> {
+async function sineFile(
+  dir: string,
+  name: string,
+  channelGains: readonly number[],
+  rate: number,
+  layout?: string,
+): Promise<string> {
   const path = join(dir, name);
   const exprs = channelGains.map((g) => `${g}*sin(2*PI*441*t)`).join('|');
   await run(ffmpegPath(), [
-    '-hide_banner', '-nostdin', '-y', '-loglevel', 'error',
-    '-f', 'lavfi', '-i', `aevalsrc='${exprs}':s=${rate}:d=1${layout ? `:c=${layout}` : ''}`,
-    '-c:a', 'pcm_f32le', path,
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `aevalsrc='${exprs}':s=${rate}:d=1${layout ? `:c=${layout}` : ''}`,
+    '-c:a',
+    'pcm_f32le',
+    path,
   ]);
   return path;
 }
@@ -30,7 +45,11 @@ describe('decodeAudio: mono at the analysis rate', () => {
   it('averages stereo channels (a sine in the left channel only comes out at half its level)', async () => {
     const dir = await tempDir();
     const audio = await decodeAudio(await sineFile(dir, 'left.wav', [0.6, 0], 44100), { sampleRateHz: 22050 });
-    expect({ channels: audio.channels, sourceSampleRateHz: audio.sourceSampleRateHz, sampleCount: audio.sampleCount }).toEqual({
+    expect({
+      channels: audio.channels,
+      sourceSampleRateHz: audio.sourceSampleRateHz,
+      sampleCount: audio.sampleCount,
+    }).toEqual({
       channels: 2,
       sourceSampleRateHz: 44100,
       sampleCount: 22050,
@@ -40,7 +59,9 @@ describe('decodeAudio: mono at the analysis rate', () => {
 
   it('keeps the level of a 5.1 file whose channels all carry the same signal', async () => {
     const dir = await tempDir();
-    const audio = await decodeAudio(await sineFile(dir, 'six.wav', [0.5, 0.5, 0.5, 0.5, 0.5, 0.5], 48000, '5.1'), { sampleRateHz: 22050 });
+    const audio = await decodeAudio(await sineFile(dir, 'six.wav', [0.5, 0.5, 0.5, 0.5, 0.5, 0.5], 48000, '5.1'), {
+      sampleRateHz: 22050,
+    });
     expect(audio.channels).toBe(6);
     expect(audio.sampleCount).toBe(22050);
     expect(peak(audio.samples)).toBeCloseTo(0.5, 2);

@@ -28,7 +28,12 @@ function keyframes(continuity: Keyframes['continuity']): Keyframes {
     prompts: [],
     promptChanges: [],
     signals: {},
-    curves: { motionScale: new Array<number>(64).fill(1), denoise: new Array<number>(64).fill(0.5), cfg: new Array<number>(64).fill(1), loras: {} },
+    curves: {
+      motionScale: new Array<number>(64).fill(1),
+      denoise: new Array<number>(64).fill(0.5),
+      cfg: new Array<number>(64).fill(1),
+      loras: {},
+    },
     segments: starts.map((startFrame, index) => ({
       index,
       startFrame,
@@ -49,7 +54,13 @@ function keyframes(continuity: Keyframes['continuity']): Keyframes {
 }
 
 function planOf(continuity: Keyframes['continuity']): RenderPlan {
-  return buildRenderPlan(keyframes(continuity), { engineId: 'preview', engineFingerprint: {}, width: 64, height: 32, steps: 4 });
+  return buildRenderPlan(keyframes(continuity), {
+    engineId: 'preview',
+    engineFingerprint: {},
+    width: 64,
+    height: 32,
+    steps: 4,
+  });
 }
 
 describe('describePlan', () => {
@@ -67,9 +78,42 @@ describe('describePlan', () => {
       toRender: 3,
       reused: 2,
       sections: [
-        { section: 'intro', firstSegment: 0, lastSegment: 1, startFrame: 0, endFrame: 26, startSec: 0, endSec: 3.25, seeds: [7], prompts: ['neon city, rain'], toRender: 1 },
-        { section: 'drop', firstSegment: 2, lastSegment: 3, startFrame: 26, endFrame: 50, startSec: 3.25, endSec: 6.25, seeds: [8, 9], prompts: ['neon city, rain', 'neon city, snow'], toRender: 1 },
-        { section: 'break', firstSegment: 4, lastSegment: 4, startFrame: 50, endFrame: 64, startSec: 6.25, endSec: 7.95, seeds: [10], prompts: ['calm ocean'], toRender: 1 },
+        {
+          section: 'intro',
+          firstSegment: 0,
+          lastSegment: 1,
+          startFrame: 0,
+          endFrame: 26,
+          startSec: 0,
+          endSec: 3.25,
+          seeds: [7],
+          prompts: ['neon city, rain'],
+          toRender: 1,
+        },
+        {
+          section: 'drop',
+          firstSegment: 2,
+          lastSegment: 3,
+          startFrame: 26,
+          endFrame: 50,
+          startSec: 3.25,
+          endSec: 6.25,
+          seeds: [8, 9],
+          prompts: ['neon city, rain', 'neon city, snow'],
+          toRender: 1,
+        },
+        {
+          section: 'break',
+          firstSegment: 4,
+          lastSegment: 4,
+          startFrame: 50,
+          endFrame: 64,
+          startSec: 6.25,
+          endSec: 7.95,
+          seeds: [10],
+          prompts: ['calm ocean'],
+          toRender: 1,
+        },
       ],
     });
   });
@@ -91,7 +135,10 @@ describe('engine time estimate', () => {
   });
 
   it('scales a cost per frame·pixel to the plan and sums what is left to render', () => {
-    const estimate = estimateFromCost(planOf('none'), [true, false, false, false, false], 0.001, 2, true, { kind: 'measured', segments: 12 });
+    const estimate = estimateFromCost(planOf('none'), [true, false, false, false, false], 0.001, 2, true, {
+      kind: 'measured',
+      segments: 12,
+    });
     // 16 frames · 64 · 32 pixels · 0.001 ms = 32.768 ms per segment.
     expect(estimate).toEqual({
       basis: { kind: 'measured', segments: 12 },
@@ -117,7 +164,15 @@ describe('dry-run text', () => {
   });
 
   it('pads columns to the widest cell and leaves the last one ragged', () => {
-    expect(formatTable([['a', 'bbb', 'c'], ['dddd', 'e', 'ffff f']], '  ')).toEqual(['  a     bbb  c', '  dddd  e    ffff f']);
+    expect(
+      formatTable(
+        [
+          ['a', 'bbb', 'c'],
+          ['dddd', 'e', 'ffff f'],
+        ],
+        '  ',
+      ),
+    ).toEqual(['  a     bbb  c', '  dddd  e    ffff f']);
   });
 
   it('prints the plan by section and the estimate with its basis', () => {
@@ -157,10 +212,19 @@ describe('dry-run text', () => {
       steps: 8,
       bpm: null,
       overview: describePlan(keyframes('none'), plan, [false, false, false, false, false]),
-      estimate: { basis: { kind: 'unavailable', reason: 'no segment rendered yet with this comfyui setup in /r' }, segmentsToRender: 5, concurrency: 2, msPerSegment: null, engineMs: null, wallMs: null } as const,
+      estimate: {
+        basis: { kind: 'unavailable', reason: 'no segment rendered yet with this comfyui setup in /r' },
+        segmentsToRender: 5,
+        concurrency: 2,
+        msPerSegment: null,
+        engineMs: null,
+        wallMs: null,
+      } as const,
     };
     const lines = formatDryRun(report, '/s.wav');
-    expect(lines[4]).toBe('segments  5 of up to 16 frames, 8 sampler steps each, continuity none: 5 to render, 0 already rendered');
+    expect(lines[4]).toBe(
+      'segments  5 of up to 16 frames, 8 sampler steps each, continuity none: 5 to render, 0 already rendered',
+    );
     expect(lines.at(-1)).toBe(
       'engine    comfyui: no estimate (no segment rendered yet with this comfyui setup in /r; render a few segments and run --dry-run again)',
     );

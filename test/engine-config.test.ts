@@ -48,28 +48,52 @@ describe('engine config file', () => {
   it('is found in the working folder, optional there, required when named', async () => {
     const dir = await tempDir();
     expect(await loadConfigFile({ cwd: dir })).toEqual({ config: {}, path: undefined });
-    await expect(loadConfigFile({ cwd: dir, explicitPath: 'nope.yaml' })).rejects.toThrow(`config file not found: ${join(dir, 'nope.yaml')}`);
+    await expect(loadConfigFile({ cwd: dir, explicitPath: 'nope.yaml' })).rejects.toThrow(
+      `config file not found: ${join(dir, 'nope.yaml')}`,
+    );
     await mkdir(join(dir, 'conf'));
     await writeFile(join(dir, 'beatloom.config.yml'), 'engine: comfyui\n');
-    expect(await loadConfigFile({ cwd: dir })).toEqual({ config: { engine: 'comfyui' }, path: join(dir, 'beatloom.config.yml') });
+    expect(await loadConfigFile({ cwd: dir })).toEqual({
+      config: { engine: 'comfyui' },
+      path: join(dir, 'beatloom.config.yml'),
+    });
   });
 
   it('flags win over BEATLOOM_COMFY_URL, which wins over the file', () => {
-    const loaded = { config: { engine: 'comfyui', comfyui: { url: 'http://file:1', checkpoint: 'file.safetensors', steps: 8 } }, path: 'x' };
-    expect(selectEngine(loaded, {}, { comfyui: {} })).toEqual({ engineId: 'comfyui', comfyui: { url: 'http://file:1', checkpoint: 'file.safetensors', steps: 8 } });
-    expect(selectEngine(loaded, { BEATLOOM_COMFY_URL: 'http://env:1, http://env:2' }, { comfyui: { steps: 4 } })).toEqual({
+    const loaded = {
+      config: { engine: 'comfyui', comfyui: { url: 'http://file:1', checkpoint: 'file.safetensors', steps: 8 } },
+      path: 'x',
+    };
+    expect(selectEngine(loaded, {}, { comfyui: {} })).toEqual({
+      engineId: 'comfyui',
+      comfyui: { url: 'http://file:1', checkpoint: 'file.safetensors', steps: 8 },
+    });
+    expect(
+      selectEngine(loaded, { BEATLOOM_COMFY_URL: 'http://env:1, http://env:2' }, { comfyui: { steps: 4 } }),
+    ).toEqual({
       engineId: 'comfyui',
       comfyui: { url: ['http://env:1', 'http://env:2'], checkpoint: 'file.safetensors', steps: 4 },
     });
-    expect(selectEngine(loaded, { BEATLOOM_COMFY_URL: 'http://env:1' }, { engine: 'preview', comfyui: { url: ['http://flag:1'] } })).toEqual({
+    expect(
+      selectEngine(
+        loaded,
+        { BEATLOOM_COMFY_URL: 'http://env:1' },
+        { engine: 'preview', comfyui: { url: ['http://flag:1'] } },
+      ),
+    ).toEqual({
       engineId: 'preview',
       comfyui: { url: ['http://flag:1'], checkpoint: 'file.safetensors', steps: 8 },
     });
-    expect(selectEngine({ config: {}, path: undefined }, { BEATLOOM_COMFY_URL: '' }, { comfyui: {} })).toEqual({ engineId: 'preview', comfyui: {} });
+    expect(selectEngine({ config: {}, path: undefined }, { BEATLOOM_COMFY_URL: '' }, { comfyui: {} })).toEqual({
+      engineId: 'preview',
+      comfyui: {},
+    });
   });
 
   it('rejects an empty entry in a server list', () => {
-    expect(() => splitUrlList('http://a:1,,http://b:1', '--comfy-url')).toThrow("invalid server list in --comfy-url: 'http://a:1,,http://b:1'");
+    expect(() => splitUrlList('http://a:1,,http://b:1', '--comfy-url')).toThrow(
+      "invalid server list in --comfy-url: 'http://a:1,,http://b:1'",
+    );
   });
 });
 

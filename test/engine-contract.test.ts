@@ -52,12 +52,20 @@ const ENGINES: EngineUnderTest[] = [
     setUp: async () => {
       server = await startFakeComfy({ segmentMs: 120 });
     },
-    make: () => createComfyEngine({ url: server!.url }, { tuning: { connectTimeoutMs: 5_000, pollIntervalMs: 50, retryDelayMs: 10 } }),
+    make: () =>
+      createComfyEngine(
+        { url: server!.url },
+        { tuning: { connectTimeoutMs: 5_000, pollIntervalMs: 50, retryDelayMs: 10 } },
+      ),
     tearDown: async () => server?.close(),
   },
 ];
 
-async function render(engine: RenderEngine, job: SegmentJob, options: { initImagePath?: string; signal?: AbortSignal; onProgress?: (p: EngineProgress) => void } = {}): Promise<{ dir: string; frames: Uint8Array[]; names: readonly string[] }> {
+async function render(
+  engine: RenderEngine,
+  job: SegmentJob,
+  options: { initImagePath?: string; signal?: AbortSignal; onProgress?: (p: EngineProgress) => void } = {},
+): Promise<{ dir: string; frames: Uint8Array[]; names: readonly string[] }> {
   const dir = await tempDir();
   const result = await engine.renderSegment(job, { workDir: dir, ...options });
   const frames = await Promise.all(
@@ -117,7 +125,9 @@ describe.each(ENGINES)('engine contract: $name', (subject) => {
 
   it('stops when aborted mid-segment, with an abort error', async () => {
     const controller = new AbortController();
-    const error = await render(engine, JOB, { signal: controller.signal, onProgress: () => controller.abort() }).catch((e: unknown) => e);
+    const error = await render(engine, JOB, { signal: controller.signal, onProgress: () => controller.abort() }).catch(
+      (e: unknown) => e,
+    );
     expect(isAbortError(error)).toBe(true);
   });
 
@@ -144,7 +154,9 @@ describe.each(ENGINES)('engine contract: $name', (subject) => {
     const dir = await tempDir();
     const wrong = join(dir, 'wrong.png');
     await writeFile(wrong, encodePng({ width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) }));
-    const error = await engine.renderSegment(JOB, { workDir: await tempDir(), initImagePath: wrong }).catch((e: unknown) => e);
+    const error = await engine
+      .renderSegment(JOB, { workDir: await tempDir(), initImagePath: wrong })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BeatloomError);
     expect((error as BeatloomError).code).toBe('E_INIT_SIZE');
   });

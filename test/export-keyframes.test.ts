@@ -18,20 +18,40 @@ describe('schedules keep only the keyframes linear interpolation needs', () => {
   it.each([
     [[], []],
     [[5], [0]],
-    [[1, 1, 1, 1], [0, 3]],
-    [[0, 1, 2, 3, 4], [0, 4]],
-    [[0, 1, 2, 2, 2], [0, 2, 4]],
-    [[0, 0, 1, 0, 0], [0, 1, 2, 3, 4]],
-    [[0, 0.5, 1, 0.5, 0], [0, 2, 4]],
-    [[1, 1.00004, 1, 1.00004], [0, 3]], // within the tolerance
+    [
+      [1, 1, 1, 1],
+      [0, 3],
+    ],
+    [
+      [0, 1, 2, 3, 4],
+      [0, 4],
+    ],
+    [
+      [0, 1, 2, 2, 2],
+      [0, 2, 4],
+    ],
+    [
+      [0, 0, 1, 0, 0],
+      [0, 1, 2, 3, 4],
+    ],
+    [
+      [0, 0.5, 1, 0.5, 0],
+      [0, 2, 4],
+    ],
+    [
+      [1, 1.00004, 1, 1.00004],
+      [0, 3],
+    ], // within the tolerance
   ])('%j → frames %j', (values, frames) => {
     expect(linearKeyframeIndices(values)).toEqual(frames);
   });
 
   it('reproduces every value when interpolated, on a long curve', () => {
     // Sine stretches (curved: many keyframes), triangle stretches (two per period) and spikes.
-    const values = Array.from({ length: 2000 }, (_, i) =>
-      Math.round((i < 1000 ? Math.sin(i / 50) : Math.abs(((i / 100) % 2) - 1)) * 1e4) / 1e4 + (i % 97 === 0 ? 1 : 0),
+    const values = Array.from(
+      { length: 2000 },
+      (_, i) =>
+        Math.round((i < 1000 ? Math.sin(i / 50) : Math.abs(((i / 100) % 2) - 1)) * 1e4) / 1e4 + (i % 97 === 0 ? 1 : 0),
     );
     const keep = linearKeyframeIndices(values);
     for (let k = 0; k + 1 < keep.length; k++) {
@@ -81,10 +101,18 @@ describe('exports of a planned song', () => {
       cfg: { base: 1.5 },
       loras: { detail: { base: 0.25 } },
     },
-    prompts: { negative: 'blur', schedule: [{ prompt: 'calm sea' }, { section: 'drop', prompt: 'storm, city', blend: '1 bar', negative: 'sun' }] },
+    prompts: {
+      negative: 'blur',
+      schedule: [{ prompt: 'calm sea' }, { section: 'drop', prompt: 'storm, city', blend: '1 bar', negative: 'sun' }],
+    },
   });
   const fps = parseFps('10');
-  const keyframes = buildKeyframes(analysis, mapping, { fps, duration: { sampleCount: 6 * 22050, sampleRateHz: 22050 }, texts: { prompt: '', negative: '' }, seed: 5 });
+  const keyframes = buildKeyframes(analysis, mapping, {
+    fps,
+    duration: { sampleCount: 6 * 22050, sampleRateHz: 22050 },
+    texts: { prompt: '', negative: '' },
+    seed: 5,
+  });
 
   it('the leading segment at each frame follows the lead frames', () => {
     const leading = leadingSegmentAtFrames(keyframes);
@@ -107,7 +135,9 @@ describe('exports of a planned song', () => {
     expect(d.beatloom_level_schedule).toBe('0: (0.2), 39: (0.2), 40: (1), 59: (1)');
     // A bar (2 s = 20 frames) of blend ending at the drop: the prompt changes every frame in between.
     expect(d.prompts['0']).toBe('calm sea <lora:detail:0.25> --neg blur');
-    expect(d.prompts['30']).toBe('(calm sea):0.5 AND (storm, city):0.5 <lora:detail:0.25> --neg (blur):0.5 AND (sun):0.5');
+    expect(d.prompts['30']).toBe(
+      '(calm sea):0.5 AND (storm, city):0.5 <lora:detail:0.25> --neg (blur):0.5 AND (sun):0.5',
+    );
     expect(d.prompts['40']).toBe('storm, city <lora:detail:0.25> --neg sun');
     expect(Object.keys(d.prompts).map(Number)).toEqual([0, ...Array.from({ length: 20 }, (_, i) => 21 + i)]);
   });
@@ -117,8 +147,21 @@ describe('exports of a planned song', () => {
     expect(p.options).toEqual({ input_fps: 10, output_fps: 10, bpm: 120, cadence: 1 });
     expect(p.managedFields).toEqual(['seed', 'scale', 'strength']);
     expect(p.rendered_frames.length).toBe(60);
-    expect(p.rendered_frames[0]).toEqual({ frame: 0, seed: 5, scale: 1.5, strength: 0.7, deforum_prompt: 'calm sea <lora:detail:0.25> --neg blur', motion_scale: 0.7, beatloom_level: 0.2 });
-    expect(p.rendered_frames[45]).toMatchObject({ frame: 45, seed: 6, strength: 0.3, deforum_prompt: 'storm, city <lora:detail:0.25> --neg sun' });
+    expect(p.rendered_frames[0]).toEqual({
+      frame: 0,
+      seed: 5,
+      scale: 1.5,
+      strength: 0.7,
+      deforum_prompt: 'calm sea <lora:detail:0.25> --neg blur',
+      motion_scale: 0.7,
+      beatloom_level: 0.2,
+    });
+    expect(p.rendered_frames[45]).toMatchObject({
+      frame: 45,
+      seed: 6,
+      strength: 0.3,
+      deforum_prompt: 'storm, city <lora:detail:0.25> --neg sun',
+    });
     expect(p.rendered_frames_meta.seed).toEqual({ min: 5, max: 6, isFlat: false });
     expect(p.rendered_frames_meta.scale.isFlat).toBe(true);
     const dropLead = keyframes.segments.find((s) => s.section === 'drop')!.leadFrame;
@@ -130,19 +173,39 @@ describe('exports of a planned song', () => {
       { frame: 59, scale: 1.5, strength: 0.3, seed: 6 },
     ]);
     expect(p.prompts.promptList).toEqual([
-      { name: 'Prompt 1', positive: 'calm sea', negative: 'blur', allFrames: false, from: 0, to: 40, overlap: { inFrames: 0, outFrames: 20, type: 'linear', custom: 'prompt_weight_1' } },
-      { name: 'Prompt 2', positive: 'storm, city', negative: 'sun', allFrames: false, from: 20, to: 59, overlap: { inFrames: 20, outFrames: 0, type: 'linear', custom: 'prompt_weight_1' } },
+      {
+        name: 'Prompt 1',
+        positive: 'calm sea',
+        negative: 'blur',
+        allFrames: false,
+        from: 0,
+        to: 40,
+        overlap: { inFrames: 0, outFrames: 20, type: 'linear', custom: 'prompt_weight_1' },
+      },
+      {
+        name: 'Prompt 2',
+        positive: 'storm, city',
+        negative: 'sun',
+        allFrames: false,
+        from: 20,
+        to: 59,
+        overlap: { inFrames: 20, outFrames: 0, type: 'linear', custom: 'prompt_weight_1' },
+      },
     ]);
     expect(p.keyframeLock).toBe('frames');
   });
 
   it('csv: a header and one row per frame, with positions in beats and bars, and quoted prompts', () => {
     const lines = exportCsv(keyframes, analysis).trimEnd().split('\n');
-    expect(lines[0]).toBe('frame,time_sec,beat,bar,section,segment,seed,motion_scale,denoise,cfg,lora:detail,level,prompt,prompt_weight');
+    expect(lines[0]).toBe(
+      'frame,time_sec,beat,bar,section,segment,seed,motion_scale,denoise,cfg,lora:detail,level,prompt,prompt_weight',
+    );
     expect(lines.length).toBe(61);
     expect(lines[1]).toBe('0,0,1,1,intro,0,5,0.7,0.3,1.5,0.25,0.2,calm sea,1');
     // 4.5 s is beat 10 (beats every 0.5 s from beat 1 at 0 s) and a quarter into bar 3 (bars of 2 s).
-    expect(lines[46]).toBe(`45,4.5,10,3.25,drop,${leadingSegmentAtFrames(keyframes)[45]},6,1.5,0.7,1.5,0.25,1,"storm, city",1`);
+    expect(lines[46]).toBe(
+      `45,4.5,10,3.25,drop,${leadingSegmentAtFrames(keyframes)[45]},6,1.5,0.7,1.5,0.25,1,"storm, city",1`,
+    );
   });
 
   it('exportKeyframes prints each format as text', () => {

@@ -1,6 +1,12 @@
 import Meyda from 'meyda';
 import { describe, expect, it } from 'vitest';
-import { ACCENT_BANDS, computeFrameFeatures, FRAME_SIZE, HOP_SAMPLES, meydaBarkScale } from '../src/analysis/feature-extractor.js';
+import {
+  ACCENT_BANDS,
+  computeFrameFeatures,
+  FRAME_SIZE,
+  HOP_SAMPLES,
+  meydaBarkScale,
+} from '../src/analysis/feature-extractor.js';
 import { createPowerSpectrum } from '../src/analysis/power-spectrum.js';
 
 const RATE = 22050;
@@ -15,7 +21,7 @@ function testSignal(lengthSec: number): Float32Array {
   return Float32Array.from({ length: Math.round(lengthSec * RATE) }, (_, i) => {
     const t = i / RATE;
     const chord = [196, 247, 294, 880].reduce((a, hz) => a + Math.sin(2 * Math.PI * hz * t), 0) * 0.1 * Math.min(1, t);
-    const burst = (t % 0.3) < 0.02 ? 0.5 * noise() : 0;
+    const burst = t % 0.3 < 0.02 ? 0.5 * noise() : 0;
     return chord + burst;
   });
 }
@@ -35,10 +41,13 @@ describe('feature extractor', () => {
       // Envelope frame e is analysis frame 2e, centred on sample 2e·hop, Hann-windowed.
       const start = 2 * e * HOP_SAMPLES - FRAME_SIZE / 2;
       const input = spectrum.input;
-      for (let i = 0; i < FRAME_SIZE; i++) input[i] = (signal[start + i] ?? 0) * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / FRAME_SIZE));
+      for (let i = 0; i < FRAME_SIZE; i++)
+        input[i] = (signal[start + i] ?? 0) * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / FRAME_SIZE));
       spectrum.compute();
       const amp = Float32Array.from({ length: FRAME_SIZE / 2 }, (_, k) => Math.sqrt(spectrum.power[k]!));
-      const loudness = (meyda.featureExtractors.loudness!({ ampSpectrum: amp, barkScale, numberOfBarkBands: 24 }) as { total: number }).total;
+      const loudness = (
+        meyda.featureExtractors.loudness!({ ampSpectrum: amp, barkScale, numberOfBarkBands: 24 }) as { total: number }
+      ).total;
       const centroidBin = meyda.featureExtractors.spectralCentroid!({ ampSpectrum: amp }) as number;
       // Relative 1e-3: the near-empty bins hold float32 FFT rounding noise, which x^0.23 lifts; two
       // FFTs of the same frame differ there by about 2e-4 of the total.

@@ -7,7 +7,10 @@ describe('ffmpeg version (recorded in run.json)', () => {
   });
 
   it.each([
-    ['ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/  Copyright (c) 2000-2018\nbuilt with gcc 6.3.0', 'N-47683-g0e8eb07980-static'],
+    [
+      'ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/  Copyright (c) 2000-2018\nbuilt with gcc 6.3.0',
+      'N-47683-g0e8eb07980-static',
+    ],
     ['ffmpeg version 6.1.1-3ubuntu5 Copyright (c) 2000-2023 the FFmpeg developers\n', '6.1.1-3ubuntu5'],
     ['not ffmpeg at all', 'unknown'],
   ])('parses %j', (stdout, version) => {

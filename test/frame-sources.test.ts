@@ -31,16 +31,38 @@ describe('crossfade curves: weight of the incoming segment at each frame of the 
 describe('frameSources blends each transition around its lead frame', () => {
   const plan = planSegments(40, OPTIONS);
   it('plans the transitions these tables assume', () => {
-    expect(plan.map((s) => [s.startFrame, s.leadFrame, s.crossfadeFrames])).toEqual([[0, 0, 0], [12, 14, 2], [24, 26, 2]]);
+    expect(plan.map((s) => [s.startFrame, s.leadFrame, s.crossfadeFrames])).toEqual([
+      [0, 0, 0],
+      [12, 14, 2],
+      [24, 26, 2],
+    ]);
   });
 
   it.each([
     [0, [[0, 0, 1]]],
     [12, [[0, 12, 1]]],
-    [13, [[0, 13, 1 - 1 / 3], [1, 1, 1 / 3]]],
-    [14, [[0, 14, 1 - 2 / 3], [1, 2, 2 / 3]]],
+    [
+      13,
+      [
+        [0, 13, 1 - 1 / 3],
+        [1, 1, 1 / 3],
+      ],
+    ],
+    [
+      14,
+      [
+        [0, 14, 1 - 2 / 3],
+        [1, 2, 2 / 3],
+      ],
+    ],
     [15, [[1, 3, 1]]],
-    [25, [[1, 13, 1 - 1 / 3], [2, 1, 1 / 3]]],
+    [
+      25,
+      [
+        [1, 13, 1 - 1 / 3],
+        [2, 1, 1 / 3],
+      ],
+    ],
     [39, [[2, 15, 1]]],
   ])('linear, frame %i', (frame, expected) => {
     expect(frameSources(plan, frame).map((s) => [s.segment, s.localFrame, s.weight])).toEqual(expected);
@@ -66,7 +88,11 @@ describe('frameSources blends each transition around its lead frame', () => {
     const beats = Array.from({ length: 240 }, (_, i) => i * 4);
     const problems: string[] = [];
     let checked = 0;
-    for (const options of [OPTIONS, { ...OPTIONS, crossfade: 0 }, { frames: 16, overlap: 8, minOverlap: 4, maxOverlap: 8, crossfade: 4 }]) {
+    for (const options of [
+      OPTIONS,
+      { ...OPTIONS, crossfade: 0 },
+      { frames: 16, overlap: 8, minOverlap: 4, maxOverlap: 8, crossfade: 4 },
+    ]) {
       for (let frameCount = 1; frameCount < 300; frameCount += 13) {
         const planned = planSegments(frameCount, options, { primary: bars, secondary: beats });
         for (const plan of [planned, applyCuts(planned, new Set(bars))]) {
@@ -78,15 +104,18 @@ describe('frameSources blends each transition around its lead frame', () => {
               const where = `${frameCount} frames, crossfade ${options.crossfade}, ${curve}, frame ${f}`;
               checked++;
               if (sources.length < 1 || sources.length > 2) problems.push(`${where}: ${sources.length} sources`);
-              if (Math.abs(sources.reduce((sum, s) => sum + s.weight, 0) - 1) > 1e-12) problems.push(`${where}: weights do not sum to 1`);
+              if (Math.abs(sources.reduce((sum, s) => sum + s.weight, 0) - 1) > 1e-12)
+                problems.push(`${where}: weights do not sum to 1`);
               for (const s of sources) {
                 // No shift: segment frame j is timeline frame startFrame + j, always.
-                if (s.localFrame !== f - plan[s.segment]!.startFrame || s.localFrame >= plan[s.segment]!.frameCount) problems.push(`${where}: local frame ${s.localFrame}`);
+                if (s.localFrame !== f - plan[s.segment]!.startFrame || s.localFrame >= plan[s.segment]!.frameCount)
+                  problems.push(`${where}: local frame ${s.localFrame}`);
               }
               if (sources.length === 2) {
                 if (sources[1]!.segment !== sources[0]!.segment + 1) problems.push(`${where}: blends non-neighbours`);
                 // Within one crossfade the incoming weight only rises.
-                if (sources[1]!.segment === incomingSegment && !(sources[1]!.weight > previousIncoming)) problems.push(`${where}: weight falls`);
+                if (sources[1]!.segment === incomingSegment && !(sources[1]!.weight > previousIncoming))
+                  problems.push(`${where}: weight falls`);
                 incomingSegment = sources[1]!.segment;
                 previousIncoming = sources[1]!.weight;
               } else incomingSegment = -1;

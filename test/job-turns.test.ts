@@ -7,10 +7,12 @@ describe('JobTurns', () => {
     const turns = new JobTurns();
     const order: number[] = [];
     const take = (job: number, arriveAfterMs: number) =>
-      sleep(arriveAfterMs).then(() => turns.run(async () => {
-        order.push(job);
-        await sleep(2);
-      }, [job]));
+      sleep(arriveAfterMs).then(() =>
+        turns.run(async () => {
+          order.push(job);
+          await sleep(2);
+        }, [job]),
+      );
     await Promise.all([take(3, 0), take(2, 1), take(0, 6), take(1, 3)]);
     expect(order).toEqual([0, 1, 2, 3]);
   });

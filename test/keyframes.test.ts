@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mappingSchema, seedSchema, promptsSchema, targetSchema, type MappingInput } from '../src/config/mapping-schema.js';
+import {
+  mappingSchema,
+  seedSchema,
+  promptsSchema,
+  targetSchema,
+  type MappingInput,
+} from '../src/config/mapping-schema.js';
 import { buildKeyframes, evaluateTarget, reduceOverSegment } from '../src/keyframes/build-keyframes.js';
 import { keyframesSchema } from '../src/keyframes/keyframes-schema.js';
 import { promptWeightsAtFrames, schedulePrompts } from '../src/keyframes/prompt-schedule.js';
@@ -83,7 +89,11 @@ describe('seeds', () => {
   it.each([
     [[12], [0, 10, 20, 30], [2]],
     [[10], [0, 10, 20, 30], [1]],
-    [[11, 19, 5], [0, 10, 20, 30], [1, 2]],
+    [
+      [11, 19, 5],
+      [0, 10, 20, 30],
+      [1, 2],
+    ],
     [[31], [0, 10, 20, 30], []],
     [[0], [0, 10], [1]],
   ])('events at frames %j with lead frames %j change segments %j', (events, leads, expected) => {
@@ -105,11 +115,15 @@ describe('seeds', () => {
     ['recall with an onset inside the intro', { recall: true, onsets: 0.9 }, [1100, 1101, 4100, 5100, 4100, 4100]],
   ])('%s', (_what, settings, seeds) => {
     const parsed = seedSchema.parse(settings);
-    expect(seedsForSegments(parsed, 100, leads, sectionOf, labels, seedEventTimes(parsed, context), FPS10)).toEqual(seeds);
+    expect(seedsForSegments(parsed, 100, leads, sectionOf, labels, seedEventTimes(parsed, context), FPS10)).toEqual(
+      seeds,
+    );
   });
 
   it('wraps at 2³²', () => {
-    expect(seedsForSegments(seedSchema.parse({}), 0xffffffff, leads, sectionOf, labels, [4, 8, 12], FPS10)).toEqual([0xffffffff, 0xffffffff, 0, 1, 2, 2]);
+    expect(seedsForSegments(seedSchema.parse({}), 0xffffffff, leads, sectionOf, labels, [4, 8, 12], FPS10)).toEqual([
+      0xffffffff, 0xffffffff, 0, 1, 2, 2,
+    ]);
   });
 });
 
@@ -129,12 +143,17 @@ describe('prompt schedules', () => {
   const texts = { prompt: 'city', negative: 'blur' };
   const weightsOf = (settings: unknown, frameCount = 100): number[][] => {
     const schedule = schedulePrompts(promptsSchema.parse(settings), texts, context);
-    return promptWeightsAtFrames(schedule, FPS10, frameCount).map((w) => Array.from(w, (v) => Math.round(v * 1e9) / 1e9));
+    return promptWeightsAtFrames(schedule, FPS10, frameCount).map((w) =>
+      Array.from(w, (v) => Math.round(v * 1e9) / 1e9),
+    );
   };
 
   it('fills in {prompt} and {negative}, and merges repeated prompts', () => {
     const schedule = schedulePrompts(
-      promptsSchema.parse({ negative: '{negative}, text', schedule: [{ prompt: '{prompt} at dawn' }, { section: 'drop', prompt: '{prompt} on fire', negative: 'calm' }] }),
+      promptsSchema.parse({
+        negative: '{negative}, text',
+        schedule: [{ prompt: '{prompt} at dawn' }, { section: 'drop', prompt: '{prompt} on fire', negative: 'calm' }],
+      }),
       texts,
       context,
     );
@@ -143,7 +162,12 @@ describe('prompt schedules', () => {
       { prompt: 'city on fire', negativePrompt: 'calm' },
     ]);
     // The drop's prompt holds for each drop (4–6 s, 8 s on); between them the first prompt comes back.
-    expect(schedule.changes.map((c) => [c.timeSec, c.prompt])).toEqual([[0, 0], [4, 1], [6, 0], [8, 1]]);
+    expect(schedule.changes.map((c) => [c.timeSec, c.prompt])).toEqual([
+      [0, 0],
+      [4, 1],
+      [6, 0],
+      [8, 1],
+    ]);
     expect(schedule.warnings).toEqual([]);
   });
 
@@ -157,7 +181,9 @@ describe('prompt schedules', () => {
   });
 
   it('cuts at each section with the label, and back', () => {
-    const [a, b] = weightsOf({ schedule: [{ prompt: 'a' }, { section: 'drop', prompt: 'b' }, { section: 'break', prompt: 'a' }] });
+    const [a, b] = weightsOf({
+      schedule: [{ prompt: 'a' }, { section: 'drop', prompt: 'b' }, { section: 'break', prompt: 'a' }],
+    });
     expect(a!.slice(38, 42)).toEqual([1, 1, 0, 0]);
     expect(b!.slice(58, 62)).toEqual([1, 1, 0, 0]);
     expect(b!.slice(78, 82)).toEqual([0, 0, 1, 1]);
@@ -165,12 +191,18 @@ describe('prompt schedules', () => {
 
   it('blends over one bar (2 s = 20 frames), ending where the entry starts', () => {
     const [a, b] = weightsOf({ blend: '1 bar', schedule: [{ prompt: 'a' }, { time: 4, prompt: 'b' }] });
-    expect(b!.slice(18, 42)).toEqual([0, 0, 0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1, 1]);
+    expect(b!.slice(18, 42)).toEqual([
+      0, 0, 0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95,
+      1, 1,
+    ]);
     for (let f = 0; f < 100; f++) expect(a![f]! + b![f]!).toBeCloseTo(1, 12);
   });
 
   it('a blend cannot reach back past the previous change', () => {
-    const [, b, c] = weightsOf({ blend: '4 bars', schedule: [{ prompt: 'a' }, { bar: 2, prompt: 'b' }, { bar: 3, prompt: 'c' }] });
+    const [, b, c] = weightsOf({
+      blend: '4 bars',
+      schedule: [{ prompt: 'a' }, { bar: 2, prompt: 'b' }, { bar: 3, prompt: 'c' }],
+    });
     // b starts at bar 2 (2 s) with a blend clamped to start at 0 s; c at 4 s blends from 2 s.
     expect(b!.slice(0, 3)).toEqual([0, 0.05, 0.1]);
     expect(c!.slice(20, 23)).toEqual([0, 0.05, 0.1]);
@@ -180,18 +212,39 @@ describe('prompt schedules', () => {
   it('positions by bar, beat and time; the later of two entries at the same time wins', () => {
     const schedule = schedulePrompts(
       promptsSchema.parse({
-        schedule: [{ prompt: 'a' }, { bar: 3, prompt: 'b' }, { beat: 3, prompt: 'c' }, { time: '0:04', prompt: 'd' }, { section: 'drop', prompt: 'e' }],
+        schedule: [
+          { prompt: 'a' },
+          { bar: 3, prompt: 'b' },
+          { beat: 3, prompt: 'c' },
+          { time: '0:04', prompt: 'd' },
+          { section: 'drop', prompt: 'e' },
+        ],
       }),
       texts,
       context,
     );
     // bar 3 (4 s), 0:04 and the first drop all start at 4 s: the last of them, the drop, wins; when the drop
     // ends (6 s) the latest entry without a section, 0:04's d, comes back until the second drop (8 s).
-    expect(schedule.changes.map((c) => [c.timeSec, schedule.prompts[c.prompt]!.prompt])).toEqual([[0, 'a'], [1, 'c'], [4, 'e'], [6, 'd'], [8, 'e']]);
+    expect(schedule.changes.map((c) => [c.timeSec, schedule.prompts[c.prompt]!.prompt])).toEqual([
+      [0, 'a'],
+      [1, 'c'],
+      [4, 'e'],
+      [6, 'd'],
+      [8, 'e'],
+    ]);
   });
 
   it('warns about entries that never happen, and keeps the first prompt then', () => {
-    const schedule = schedulePrompts(promptsSchema.parse({ schedule: [{ section: 'outro', prompt: 'x' }, { bar: 40, prompt: 'y' }] }), texts, context);
+    const schedule = schedulePrompts(
+      promptsSchema.parse({
+        schedule: [
+          { section: 'outro', prompt: 'x' },
+          { bar: 40, prompt: 'y' },
+        ],
+      }),
+      texts,
+      context,
+    );
     expect(schedule.warnings).toEqual(['prompts.schedule[1] starts at 78.00 s, after the song ends (10.00 s)']);
     expect(schedule.missingSections).toEqual([{ label: 'outro', where: 'prompts.schedule[0]' }]);
     expect(schedule.changes).toEqual([{ timeSec: 0, blendStartSec: 0, prompt: 0 }]);
@@ -200,7 +253,12 @@ describe('prompt schedules', () => {
 
   it('the earliest entry holds from the start when none is given a start', () => {
     // Prompts are numbered in the order they are first shown: b (the drop at 4 s) before a (the break at 6 s).
-    const [b, a] = weightsOf({ schedule: [{ section: 'break', prompt: 'a' }, { section: 'drop', prompt: 'b' }] });
+    const [b, a] = weightsOf({
+      schedule: [
+        { section: 'break', prompt: 'a' },
+        { section: 'drop', prompt: 'b' },
+      ],
+    });
     expect([b![0], b![45], a![65], b![85]]).toEqual([1, 1, 1, 1]);
     expect(a![0]).toBe(0);
   });
@@ -236,14 +294,26 @@ describe('buildKeyframes', () => {
     prompts: { schedule: [{ prompt: '{prompt}' }, { section: 'drop', prompt: '{prompt}, fire', negative: 'calm' }] },
   };
   const build = (mapping: MappingInput = base) =>
-    buildKeyframes(analysis, mappingSchema.parse(mapping), { fps: FPS10, duration: { sampleCount: 8 * 22050, sampleRateHz: 22050 }, texts: { prompt: 'city', negative: 'blur' }, seed: 7 });
+    buildKeyframes(analysis, mappingSchema.parse(mapping), {
+      fps: FPS10,
+      duration: { sampleCount: 8 * 22050, sampleRateHz: 22050 },
+      texts: { prompt: 'city', negative: 'blur' },
+      seed: 7,
+    });
 
   it('writes valid keyframes with every curve per frame', () => {
     const kf = build();
     expect(keyframesSchema.parse(kf)).toEqual(kf);
     expect(kf.frameCount).toBe(80);
     expect(Object.keys(kf.signals)).toEqual(['beat', 'level', 'drop']);
-    for (const curve of [kf.curves.motionScale, kf.curves.denoise, kf.curves.cfg, kf.curves.loras.detail!, ...Object.values(kf.signals)]) expect(curve.length).toBe(80);
+    for (const curve of [
+      kf.curves.motionScale,
+      kf.curves.denoise,
+      kf.curves.cfg,
+      kf.curves.loras.detail!,
+      ...Object.values(kf.signals),
+    ])
+      expect(curve.length).toBe(80);
     expect(kf.warnings).toEqual([]);
   });
 
@@ -260,10 +330,23 @@ describe('buildKeyframes', () => {
     const kf = build();
     const drop = kf.segments.find((s) => s.section === 'drop')!;
     const intro = kf.segments[0]!;
-    expect(intro).toMatchObject({ section: 'intro', seed: 7, cfg: 1, prompt: 'city', negativePrompt: 'blur', loras: [{ name: 'detail', strength: 0.1 }] });
+    expect(intro).toMatchObject({
+      section: 'intro',
+      seed: 7,
+      cfg: 1,
+      prompt: 'city',
+      negativePrompt: 'blur',
+      loras: [{ name: 'detail', strength: 0.1 }],
+    });
     expect(intro.denoise).toBe(0.3);
     expect(drop.leadFrame).toBe(40); // the drop starts on a downbeat, and so does its segment
-    expect(drop).toMatchObject({ seed: 8, cfg: 2, prompt: 'city, fire', negativePrompt: 'calm', promptBlend: [{ prompt: 'city, fire', negativePrompt: 'calm', weight: 1 }] });
+    expect(drop).toMatchObject({
+      seed: 8,
+      cfg: 2,
+      prompt: 'city, fire',
+      negativePrompt: 'calm',
+      promptBlend: [{ prompt: 'city, fire', negativePrompt: 'calm', weight: 1 }],
+    });
     expect(drop.denoise).toBe(0.7);
     // The LoRA strength at the drop segment's strongest onset (4.2 s, in the drop): 0.1 + 0.5.
     expect(drop.loras).toEqual([{ name: 'detail', strength: 0.6 }]);
@@ -279,7 +362,10 @@ describe('buildKeyframes', () => {
     expect(mid.promptBlend.map((p) => p.prompt).sort()).toEqual(['a', 'b']);
     expect(mid.promptBlend[0]!.weight + mid.promptBlend[1]!.weight).toBe(1);
     expect(mid.prompt).toBe(mid.promptBlend[0]!.prompt);
-    expect(kf.promptChanges).toEqual([{ frame: 0, blendFromFrame: 0, prompt: 0 }, { frame: 60, blendFromFrame: 20, prompt: 1 }]);
+    expect(kf.promptChanges).toEqual([
+      { frame: 0, blendFromFrame: 0, prompt: 0 },
+      { frame: 60, blendFromFrame: 20, prompt: 1 },
+    ]);
   });
 
   it('warns when the song cannot do what the mapping asks', () => {
@@ -287,7 +373,12 @@ describe('buildKeyframes', () => {
     const kf = buildKeyframes(
       silent,
       mappingSchema.parse({ ...base, signals: { ...base.signals, beat: { from: 'beat', onlyIn: ['drop'] } } }),
-      { fps: FPS10, duration: { sampleCount: 3 * 22050, sampleRateHz: 22050 }, texts: { prompt: 'x', negative: '' }, seed: 1 },
+      {
+        fps: FPS10,
+        duration: { sampleCount: 3 * 22050, sampleRateHz: 22050 },
+        texts: { prompt: 'x', negative: '' },
+        seed: 1,
+      },
     );
     expect(kf.warnings).toEqual([
       'no beat found: lengths in beats and bars, bar and beat numbers use a steady 120 BPM from 0 s',
@@ -312,9 +403,19 @@ describe('buildKeyframes', () => {
       motionScalePerFrame: kf.curves.motionScale.slice(drop.startFrame, drop.startFrame + drop.frameCount),
     });
     // A change to the LoRA strength changes the segment's hash (so resume re-renders it).
-    const changed = buildRenderPlan({ ...kf, segments: kf.segments.map((s) => (s === drop ? { ...s, loras: [{ name: 'detail', strength: 0.7 }] } : s)) }, {
-      engineId: 'preview', engineFingerprint: {}, width: 64, height: 64, steps: 4,
-    });
+    const changed = buildRenderPlan(
+      {
+        ...kf,
+        segments: kf.segments.map((s) => (s === drop ? { ...s, loras: [{ name: 'detail', strength: 0.7 }] } : s)),
+      },
+      {
+        engineId: 'preview',
+        engineFingerprint: {},
+        width: 64,
+        height: 64,
+        steps: 4,
+      },
+    );
     expect(changed.jobs[drop.index]!.hash).not.toBe(job.hash);
     expect(changed.jobs[0]!.hash).toBe(plan.jobs[0]!.hash);
   });

@@ -18,7 +18,8 @@ async function fileFor(dir: string, bad: (typeof BAD_MAPPINGS)[number], index: n
   const path = join(dir, `m${index}.yaml`);
   if (typeof bad.text === 'string') await writeFile(path, bad.text);
   else if (bad.text.special === 'folder') await mkdir(path);
-  else if (bad.text.special === 'binary') await writeFile(path, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 13, 0xff, 0xfe]));
+  else if (bad.text.special === 'binary')
+    await writeFile(path, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 13, 0xff, 0xfe]));
   return path;
 }
 
@@ -39,14 +40,24 @@ describe('loading a mapping: each kind of mistake has its own code and message',
 
   it('counts the other problems', () => {
     const text = VALID_MAPPING.replace('base: 0.5', 'base: fast').replace('release: 180ms', 'relase: 1s');
-    expect(() => parseMapping(text, 'm.yaml')).toThrow(/^m\.yaml:5:5: signals\.kick: unknown key 'relase'.* \(and 1 more problem\)$/);
+    expect(() => parseMapping(text, 'm.yaml')).toThrow(
+      /^m\.yaml:5:5: signals\.kick: unknown key 'relase'.* \(and 1 more problem\)$/,
+    );
   });
 });
 
 describe('a valid mapping', () => {
   it('resolves every default once', () => {
     const mapping = parseMapping(VALID_MAPPING, 'm.yaml');
-    expect(mapping.segments).toEqual({ frames: 16, overlap: 4, minOverlap: 2, maxOverlap: 8, crossfade: 2, align: 'downbeats', continuity: 'none' });
+    expect(mapping.segments).toEqual({
+      frames: 16,
+      overlap: 4,
+      minOverlap: 2,
+      maxOverlap: 8,
+      crossfade: 2,
+      align: 'downbeats',
+      continuity: 'none',
+    });
     expect(mapping.signals.kick).toEqual({
       from: 'low',
       kind: 'level',
@@ -67,25 +78,55 @@ describe('a valid mapping', () => {
     expect(mapping.targets.cfg).toEqual({ base: 1, add: {}, reduce: 'mean' });
     expect(mapping.targets.loras).toEqual({});
     expect(mapping.seed).toEqual({ sections: true, recall: false });
-    expect(mapping.prompts).toEqual({ negative: '{negative}', blend: { value: 0, unit: 'sec' }, schedule: [{ prompt: '{prompt}' }] });
+    expect(mapping.prompts).toEqual({
+      negative: '{negative}',
+      blend: { value: 0, unit: 'sec' },
+      schedule: [{ prompt: '{prompt}' }],
+    });
   });
 
   it('reads anchors and merge keys, so signals can share settings', () => {
-    const text = VALID_MAPPING.replace('signals:\n', 'signals:\n  base: &snappy\n    from: high\n    release: 1 beat\n  hats:\n    <<: *snappy\n    lead: 20ms\n');
+    const text = VALID_MAPPING.replace(
+      'signals:\n',
+      'signals:\n  base: &snappy\n    from: high\n    release: 1 beat\n  hats:\n    <<: *snappy\n    lead: 20ms\n',
+    );
     const mapping = parseMapping(text, 'm.yaml');
-    expect(mapping.signals.hats).toMatchObject({ from: 'high', release: { value: 1, unit: 'beats' }, lead: { value: 0.02, unit: 'sec' } });
+    expect(mapping.signals.hats).toMatchObject({
+      from: 'high',
+      release: { value: 1, unit: 'beats' },
+      lead: { value: 0.02, unit: 'sec' },
+    });
   });
 
   it('--prompt and --negative must match what the mapping uses', () => {
     const uses = mappingSchema.parse({ version: 2, targets: { motionScale: { base: 1 }, denoise: { base: 0.5 } } });
-    const fixed = mappingSchema.parse({ version: 2, targets: { motionScale: { base: 1 }, denoise: { base: 0.5 } }, prompts: { negative: 'ugly', schedule: [{ prompt: 'a forest' }] } });
-    expect(resolvePromptTexts(uses, { prompt: 'city' }, 'm.yaml')).toEqual({ prompt: 'city', negative: 'blurry, low quality, watermark, text' });
-    expect(resolvePromptTexts(uses, { prompt: 'city', negative: 'dark' }, 'm.yaml')).toEqual({ prompt: 'city', negative: 'dark' });
-    expect(resolvePromptTexts(fixed, {}, 'm.yaml')).toEqual({ prompt: '', negative: 'blurry, low quality, watermark, text' });
-    expect(() => resolvePromptTexts(uses, {}, 'm.yaml')).toThrow('missing --prompt (the prompts in m.yaml use {prompt})');
+    const fixed = mappingSchema.parse({
+      version: 2,
+      targets: { motionScale: { base: 1 }, denoise: { base: 0.5 } },
+      prompts: { negative: 'ugly', schedule: [{ prompt: 'a forest' }] },
+    });
+    expect(resolvePromptTexts(uses, { prompt: 'city' }, 'm.yaml')).toEqual({
+      prompt: 'city',
+      negative: 'blurry, low quality, watermark, text',
+    });
+    expect(resolvePromptTexts(uses, { prompt: 'city', negative: 'dark' }, 'm.yaml')).toEqual({
+      prompt: 'city',
+      negative: 'dark',
+    });
+    expect(resolvePromptTexts(fixed, {}, 'm.yaml')).toEqual({
+      prompt: '',
+      negative: 'blurry, low quality, watermark, text',
+    });
+    expect(() => resolvePromptTexts(uses, {}, 'm.yaml')).toThrow(
+      'missing --prompt (the prompts in m.yaml use {prompt})',
+    );
     expect(() => resolvePromptTexts(uses, { prompt: '  ' }, 'm.yaml')).toThrow('missing --prompt');
-    expect(() => resolvePromptTexts(fixed, { prompt: 'city' }, 'm.yaml')).toThrow('--prompt is not used: the prompts in m.yaml do not contain {prompt}');
-    expect(() => resolvePromptTexts(fixed, { negative: 'dark' }, 'm.yaml')).toThrow('--negative is not used: the negative prompts in m.yaml do not contain {negative}');
+    expect(() => resolvePromptTexts(fixed, { prompt: 'city' }, 'm.yaml')).toThrow(
+      '--prompt is not used: the prompts in m.yaml do not contain {prompt}',
+    );
+    expect(() => resolvePromptTexts(fixed, { negative: 'dark' }, 'm.yaml')).toThrow(
+      '--negative is not used: the negative prompts in m.yaml do not contain {negative}',
+    );
   });
 });
 
@@ -98,7 +139,16 @@ describe('the JSON Schema for editors', () => {
     const schema = JSON.parse(mappingJsonSchemaText()) as Record<string, any>;
     expect(schema.required).toEqual(['version', 'targets']);
     expect(schema.additionalProperties).toBe(false);
-    expect(Object.keys(schema.properties)).toEqual(['version', 'description', 'segments', 'signals', 'targets', 'seed', 'prompts', 'transitions']);
+    expect(Object.keys(schema.properties)).toEqual([
+      'version',
+      'description',
+      'segments',
+      'signals',
+      'targets',
+      'seed',
+      'prompts',
+      'transitions',
+    ]);
     const signal = schema.properties.signals.additionalProperties;
     expect(signal.additionalProperties).toBe(false);
     expect(signal.properties.release.anyOf[1].pattern).toContain('beats?');
@@ -124,8 +174,8 @@ describe('the presets', () => {
     envelopes: {
       rms: (t) => 0.1 + 0.05 * Math.sin(t),
       loudness: (t) => 10 + 5 * Math.sin(t / 3),
-      low: (t) => ((t - 0.2) * (124 / 60)) % 1 < 0.15 ? 1 : 0.1,
-      mid: (t) => (t * 2) % 1 < 0.1 ? 0.8 : 0.2,
+      low: (t) => (((t - 0.2) * (124 / 60)) % 1 < 0.15 ? 1 : 0.1),
+      mid: (t) => ((t * 2) % 1 < 0.1 ? 0.8 : 0.2),
       high: (t) => 0.3 + 0.2 * Math.cos(t * 7),
       onset: (t) => ((t * 4) % 1 < 0.1 ? (t >= 12 && t < 20 ? 1 : 0.3) : 0),
       centroidHz: (t) => 2000 + 500 * Math.sin(t),
@@ -142,23 +192,27 @@ describe('the presets', () => {
     }
   });
 
-  it.each(['default', 'four-on-the-floor', 'hip-hop-bounce', 'cinematic-swell', 'chill-drift', 'onset-cuts'])('%s validates and plans', async (name) => {
-    const mapping = await loadMapping(join(ROOT, 'mappings', `${name}.yaml`));
-    for (const fps of ['8', '24000/1001']) {
-      const keyframes = buildKeyframes(analysis, mapping, {
-        fps: parseFps(fps),
-        duration: { sampleCount: analysis.source.sampleCount, sampleRateHz: 22050 },
-        texts: resolvePromptTexts(mapping, { prompt: 'neon city' }, name),
-        seed: 42,
-      });
-      expect(keyframesSchema.parse(keyframes)).toEqual(keyframes);
-      expect(keyframes.warnings).toEqual([]);
-      const last = keyframes.segments.at(-1)!;
-      expect(last.startFrame + last.frameCount).toBe(keyframes.frameCount);
-      // Every signal moves: a preset whose signal is flat on a lively song is wired wrong.
-      for (const [signal, values] of Object.entries(keyframes.signals)) expect(Math.max(...values) - Math.min(...values), signal).toBeGreaterThan(0.05);
-      expect(Math.max(...keyframes.curves.motionScale)).toBeGreaterThan(Math.min(...keyframes.curves.motionScale));
-      for (const s of keyframes.segments) expect(s.prompt).toContain('neon city');
-    }
-  });
+  it.each(['default', 'four-on-the-floor', 'hip-hop-bounce', 'cinematic-swell', 'chill-drift', 'onset-cuts'])(
+    '%s validates and plans',
+    async (name) => {
+      const mapping = await loadMapping(join(ROOT, 'mappings', `${name}.yaml`));
+      for (const fps of ['8', '24000/1001']) {
+        const keyframes = buildKeyframes(analysis, mapping, {
+          fps: parseFps(fps),
+          duration: { sampleCount: analysis.source.sampleCount, sampleRateHz: 22050 },
+          texts: resolvePromptTexts(mapping, { prompt: 'neon city' }, name),
+          seed: 42,
+        });
+        expect(keyframesSchema.parse(keyframes)).toEqual(keyframes);
+        expect(keyframes.warnings).toEqual([]);
+        const last = keyframes.segments.at(-1)!;
+        expect(last.startFrame + last.frameCount).toBe(keyframes.frameCount);
+        // Every signal moves: a preset whose signal is flat on a lively song is wired wrong.
+        for (const [signal, values] of Object.entries(keyframes.signals))
+          expect(Math.max(...values) - Math.min(...values), signal).toBeGreaterThan(0.05);
+        expect(Math.max(...keyframes.curves.motionScale)).toBeGreaterThan(Math.min(...keyframes.curves.motionScale));
+        for (const s of keyframes.segments) expect(s.prompt).toContain('neon city');
+      }
+    },
+  );
 });

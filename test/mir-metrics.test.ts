@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { asTimes, beatOffsetMs, continuity, fMeasure, matchEvents, referenceVariations, tempoAccuracy, trimBeats } from '../bench/analysis/mir-metrics.js';
+import {
+  asTimes,
+  beatOffsetMs,
+  continuity,
+  fMeasure,
+  matchEvents,
+  referenceVariations,
+  tempoAccuracy,
+  trimBeats,
+} from '../bench/analysis/mir-metrics.js';
 import { annotatedBoundaries, boundaryCounts, boundaryF } from '../bench/analysis/score-sections.js';
 
 describe('mir_eval-equivalent metrics (hand-computed cases)', () => {

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseTimePosition } from '../src/config/units.js';
 import { signalSchema } from '../src/config/mapping-schema.js';
-import { beatGridOf, gridOf, sampleAtFrames, shapeSignal, signalAtFrames, type SignalContext } from '../src/keyframes/signals.js';
+import {
+  beatGridOf,
+  gridOf,
+  sampleAtFrames,
+  shapeSignal,
+  signalAtFrames,
+  type SignalContext,
+} from '../src/keyframes/signals.js';
 import {
   barPositionAt,
   barStartSec,
@@ -146,7 +153,10 @@ describe('signals in beat units under a tempo change (100 Hz grid)', () => {
   });
 
   it('a bar reset of accumulate follows the bars', () => {
-    const shaped = shapeSignal(signalSchema.parse({ from: 'section', values: { other: 1 }, mode: 'accumulate', reset: 'bar' }), context);
+    const shaped = shapeSignal(
+      signalSchema.parse({ from: 'section', values: { other: 1 }, mode: 'accumulate', reset: 'bar' }),
+      context,
+    );
     // Bar 2 starts at 2 s (grid sample 200), bar 3 at 3.6 s: the ramp restarts there and reaches 1 just before.
     expect(Math.round(shaped[199]! * 1e9) / 1e9).toBe(1);
     expect(shaped[200]).toBeCloseTo(1 / 160, 12);
@@ -155,11 +165,26 @@ describe('signals in beat units under a tempo change (100 Hz grid)', () => {
   });
 
   it('per frame, a pulse shows on the frame that contains it, and phases are read at the frame start', () => {
-    const pulse = sampleAtFrames(Float64Array.from({ length: 100 }, (_, i) => (i === 30 ? 1 : 0)), { rateHz: 100, length: 100 }, FPS8, 8);
+    const pulse = sampleAtFrames(
+      Float64Array.from({ length: 100 }, (_, i) => (i === 30 ? 1 : 0)),
+      { rateHz: 100, length: 100 },
+      FPS8,
+      8,
+    );
     expect(Array.from(pulse)).toEqual([0, 0, 1, 0, 0, 0, 0, 0]); // 0.30 s is in frame 2 (0.25–0.375 s)
-    const ramp = sampleAtFrames(Float64Array.from({ length: 100 }, (_, i) => i / 100), { rateHz: 100, length: 100 }, FPS8, 3, 'start');
+    const ramp = sampleAtFrames(
+      Float64Array.from({ length: 100 }, (_, i) => i / 100),
+      { rateHz: 100, length: 100 },
+      FPS8,
+      3,
+      'start',
+    );
     expect(Array.from(ramp)).toEqual([0, 0.13, 0.25]);
-    const phase = signalAtFrames(signalSchema.parse({ from: 'beatPhase', range: [0, 2] }), { ...context, fps: parseFps('10') }, 4);
+    const phase = signalAtFrames(
+      signalSchema.parse({ from: 'beatPhase', range: [0, 2] }),
+      { ...context, fps: parseFps('10') },
+      4,
+    );
     expect(Array.from(phase, (v) => Math.round(v * 1e9) / 1e9)).toEqual([0, 0.4, 0.8, 1.2]);
   });
 

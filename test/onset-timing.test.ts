@@ -14,7 +14,12 @@ function swellingNotes(onsetsSec: readonly number[], attackSec: number): Float32
     for (let i = 0; i < 0.6 * RATE && i0 + i < out.length; i++) {
       const t = i / RATE;
       const gain = Math.min(1, t / attackSec) * Math.exp(-t * 12);
-      out[i0 + i]! += 0.3 * gain * (Math.sin(2 * Math.PI * 330 * t) + 0.6 * Math.sin(2 * Math.PI * 660 * t) + 0.4 * Math.sin(2 * Math.PI * 1320 * t));
+      out[i0 + i]! +=
+        0.3 *
+        gain *
+        (Math.sin(2 * Math.PI * 330 * t) +
+          0.6 * Math.sin(2 * Math.PI * 660 * t) +
+          0.4 * Math.sin(2 * Math.PI * 1320 * t));
     }
   }
   return out;
@@ -33,7 +38,9 @@ describe('onset times refined to the start of the rise', () => {
     const frameRate = RATE / features.hopSamples;
     const picked = pickOnsets(onsetEnvelope(features), frameRate).map((o) => o.frame / frameRate);
     expect(picked).toHaveLength(3);
-    picked.forEach((peakSec, i) => expect(Math.abs(refineOnsetSec(peakSec, features) - onsetsSec[i]!)).toBeLessThan(toleranceSec));
+    picked.forEach((peakSec, i) =>
+      expect(Math.abs(refineOnsetSec(peakSec, features) - onsetsSec[i]!)).toBeLessThan(toleranceSec),
+    );
   });
 
   it('a swell puts the envelope peak more than 3 ms late (the refinement above brings it within 2 ms)', async () => {

@@ -13,7 +13,8 @@ const RATE = 22050;
 const FRAME_RATE = RATE / HOP_SAMPLES;
 const WINDOW_SEC = 0.05;
 
-const recallOf = (ref: readonly number[], est: readonly number[]): number => ref.filter((t) => est.some((e) => Math.abs(e - t) <= WINDOW_SEC)).length / ref.length;
+const recallOf = (ref: readonly number[], est: readonly number[]): number =>
+  ref.filter((t) => est.some((e) => Math.abs(e - t) <= WINDOW_SEC)).length / ref.length;
 
 /** Piano-like chords (six decaying partials a note, 4 ms attack) at `timesSec`; the chord changes every two. */
 function pianoChords(timesSec: readonly number[], gain: number, durationSec: number): Float32Array {
@@ -53,7 +54,16 @@ describe('onsets masked by louder sounds', () => {
     // Kick, bass, chord stab and rim together on every beat (large flux below 3.8 kHz), soft hats
     // on every 16th over a faint hiss (in music the bands above 3.8 kHz are never empty, so a
     // soft hat rises a few dB, not out of silence).
-    const beats = makeGroove({ bpm: 120, bars: 8, patterns: { kick: 'X...X...X...X...', bass: 'X...X...X...X...', stab: 'X...X...X...X...', rim: 'X...X...X...X...' } });
+    const beats = makeGroove({
+      bpm: 120,
+      bars: 8,
+      patterns: {
+        kick: 'X...X...X...X...',
+        bass: 'X...X...X...X...',
+        stab: 'X...X...X...X...',
+        rim: 'X...X...X...X...',
+      },
+    });
     const hats = makeGroove({ bpm: 120, bars: 8, patterns: { hat: 'xxxxxxxxxxxxxxxx' }, gain: 0.12, seed: 5 });
     let seed = 9;
     let previous = 0;
@@ -84,7 +94,11 @@ describe('onsets masked by louder sounds', () => {
     const samples = pianoChords(chordsSec, 0.02, 0.5 + 33 * beatSec + 1);
     let reference = chordsSec;
     if (withDrums) {
-      const drums = makeGroove({ bpm: 100, bars: 8, patterns: { kick: 'X.......X.......', snare: '....X.......X...' } });
+      const drums = makeGroove({
+        bpm: 100,
+        bars: 8,
+        patterns: { kick: 'X.......X.......', snare: '....X.......X...' },
+      });
       for (let i = 0; i < Math.min(samples.length, drums.samples.length); i++) samples[i]! += drums.samples[i]!;
       reference = [...chordsSec, ...drums.beats].sort((a, b) => a - b);
     }

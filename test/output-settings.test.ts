@@ -5,7 +5,12 @@ import { rational } from '../src/keyframes/time.js';
 import { BeatloomError, formatErrorLine } from '../src/shared/errors.js';
 import { audioTrackFileName, planAudioTrack } from '../src/stitching/audio-track.js';
 import { overlayLines } from '../src/stitching/debug-overlay.js';
-import { assertPostStepsFit, DEFAULT_OUTPUT_SETTINGS, outputFps, resolveOutputSettings } from '../src/stitching/output-settings.js';
+import {
+  assertPostStepsFit,
+  DEFAULT_OUTPUT_SETTINGS,
+  outputFps,
+  resolveOutputSettings,
+} from '../src/stitching/output-settings.js';
 
 describe('planAudioTrack: the song to the sample at 48 kHz, AAC frames ending on its last sample', () => {
   it.each([
@@ -17,14 +22,23 @@ describe('planAudioTrack: the song to the sample at 48 kHz, AAC frames ending on
     [22_050 * 3600, 22_050, 'h264', 172_800_000, 0],
     [887_323, 22_050, 'vp9', 1_931_588, 0],
     [1, 22_050, 'h264', 3, 1021],
-  ] as const)('%i samples at %i Hz, %s → %i samples + %i pre-roll', (sampleCount, sampleRateHz, codec, samples, preroll) => {
-    const plan = planAudioTrack({ sampleCount, sampleRateHz }, codec);
-    expect(plan).toEqual({ sampleRateHz: 48_000, sampleCount: samples, prerollSamples: preroll });
-    if (codec !== 'vp9') expect((plan.sampleCount + plan.prerollSamples) % 1024).toBe(0);
-  });
+  ] as const)(
+    '%i samples at %i Hz, %s → %i samples + %i pre-roll',
+    (sampleCount, sampleRateHz, codec, samples, preroll) => {
+      const plan = planAudioTrack({ sampleCount, sampleRateHz }, codec);
+      expect(plan).toEqual({ sampleRateHz: 48_000, sampleCount: samples, prerollSamples: preroll });
+      if (codec !== 'vp9') expect((plan.sampleCount + plan.prerollSamples) % 1024).toBe(0);
+    },
+  );
 
   it('names a prepared track after everything that decides its bytes', () => {
-    const request = { songPath: '/a.mp3', songKey: 'abc', duration: { sampleCount: 22050, sampleRateHz: 22050 }, codec: 'h264', bitrateKbps: 192 } as const;
+    const request = {
+      songPath: '/a.mp3',
+      songKey: 'abc',
+      duration: { sampleCount: 22050, sampleRateHz: 22050 },
+      codec: 'h264',
+      bitrateKbps: 192,
+    } as const;
     const name = audioTrackFileName(request);
     expect(name).toMatch(/^audio-aac-[0-9a-f]{16}\.m4a$/);
     expect(audioTrackFileName({ ...request, songPath: '/elsewhere/a.mp3' })).toBe(name);
@@ -39,18 +53,42 @@ describe('planAudioTrack: the song to the sample at 48 kHz, AAC frames ending on
 describe('output settings', () => {
   it('fills per-codec defaults once', () => {
     expect(DEFAULT_OUTPUT_SETTINGS).toEqual({
-      target: 'video', codec: 'h264', crf: 19, preset: 'superfast', pixelFormat: 'yuv420p', audioBitrateKbps: 192,
-      debugOverlay: false, upscale: null, interpolate: null,
+      target: 'video',
+      codec: 'h264',
+      crf: 19,
+      preset: 'superfast',
+      pixelFormat: 'yuv420p',
+      audioBitrateKbps: 192,
+      debugOverlay: false,
+      upscale: null,
+      interpolate: null,
     });
     expect(resolveOutputSettings({ codec: 'vp9' })).toMatchObject({ crf: 32, preset: 'fast' });
     expect(resolveOutputSettings({ codec: 'h265', crf: 28 })).toMatchObject({ crf: 28, preset: 'fast' });
-    expect(outputFps(resolveOutputSettings({ interpolate: { fps: '30000/1001' } }), rational(8))).toEqual({ num: 30000, den: 1001 });
+    expect(outputFps(resolveOutputSettings({ interpolate: { fps: '30000/1001' } }), rational(8))).toEqual({
+      num: 30000,
+      den: 1001,
+    });
   });
 
   it('rejects a crf outside the codec range, naming it', () => {
-    expect(() => resolveOutputSettings({ codec: 'h264', crf: 60 })).toThrow(/invalid output setting crf: crf 60 is outside 0–51 for h264/);
-    expect(() => assertPostStepsFit(resolveOutputSettings({ interpolate: { fps: '8' } }), { width: 64, height: 64, fps: rational(8) })).toThrow(/does not raise the render's rate/);
-    expect(() => assertPostStepsFit(resolveOutputSettings({ upscale: { width: 32, height: 64 } }), { width: 64, height: 64, fps: rational(8) })).toThrow(/smaller than the 64x64 render/);
+    expect(() => resolveOutputSettings({ codec: 'h264', crf: 60 })).toThrow(
+      /invalid output setting crf: crf 60 is outside 0–51 for h264/,
+    );
+    expect(() =>
+      assertPostStepsFit(resolveOutputSettings({ interpolate: { fps: '8' } }), {
+        width: 64,
+        height: 64,
+        fps: rational(8),
+      }),
+    ).toThrow(/does not raise the render's rate/);
+    expect(() =>
+      assertPostStepsFit(resolveOutputSettings({ upscale: { width: 32, height: 64 } }), {
+        width: 64,
+        height: 64,
+        fps: rational(8),
+      }),
+    ).toThrow(/smaller than the 64x64 render/);
   });
 });
 
@@ -68,10 +106,31 @@ describe('output flags of beatloom render', () => {
 
   it('turns flags into settings', () => {
     expect(
-      outputSettingsFromFlags({ ...FLAGS, codec: 'vp9', crf: '40', preset: 'slow', framesOnly: true, debugOverlay: true, interpolate: '24000/1001', interpolateMode: 'blend', upscale: '2' }, SIZE, rational(8)),
+      outputSettingsFromFlags(
+        {
+          ...FLAGS,
+          codec: 'vp9',
+          crf: '40',
+          preset: 'slow',
+          framesOnly: true,
+          debugOverlay: true,
+          interpolate: '24000/1001',
+          interpolateMode: 'blend',
+          upscale: '2',
+        },
+        SIZE,
+        rational(8),
+      ),
     ).toEqual({
-      target: 'frames', codec: 'vp9', crf: 40, preset: 'slow', pixelFormat: 'yuv420p', audioBitrateKbps: 192, debugOverlay: true,
-      upscale: { width: 1024, height: 576 }, interpolate: { fps: '24000/1001', mode: 'blend' },
+      target: 'frames',
+      codec: 'vp9',
+      crf: 40,
+      preset: 'slow',
+      pixelFormat: 'yuv420p',
+      audioBitrateKbps: 192,
+      debugOverlay: true,
+      upscale: { width: 1024, height: 576 },
+      interpolate: { fps: '24000/1001', mode: 'blend' },
     });
   });
 
@@ -86,7 +145,10 @@ describe('output flags of beatloom render', () => {
     [{ upscale: '256x256' }, /invalid --upscale: '256x256' \(256x256 is smaller than the 512x288 render\)/],
     [{ upscale: '1025x577' }, /invalid --upscale: '1025x577'/],
     [{ interpolate: '8' }, /invalid --interpolate: '8' is not above the render's 8 fps/],
-    [{ interpolate: '24', interpolateMode: 'optical' }, /invalid --interpolate-mode: 'optical' — use one of: motion, blend/],
+    [
+      { interpolate: '24', interpolateMode: 'optical' },
+      /invalid --interpolate-mode: 'optical' — use one of: motion, blend/,
+    ],
   ] as Array<[Partial<OutputFlags>, RegExp]>)('%o', (flags, message) => {
     let error: unknown;
     try {
@@ -102,24 +164,44 @@ describe('output flags of beatloom render', () => {
 
 describe('the mapping says how transitions look', () => {
   // Segments are given in full: this file is about transitions, not the segment defaults.
-  const BASE = 'version: 2\nsegments: { crossfade: 2 }\ntargets:\n  motionScale: { base: 1, range: [0, 2] }\n  denoise: { base: 0.5, range: [0, 1] }\n';
+  const BASE =
+    'version: 2\nsegments: { crossfade: 2 }\ntargets:\n  motionScale: { base: 1, range: [0, 2] }\n  denoise: { base: 0.5, range: [0, 1] }\n';
   it('defaults to linear crossfades and no cuts', () => {
     expect(parseMapping(BASE, 'm.yaml').transitions).toEqual({ curve: 'linear', cutOn: 'none' });
-    expect(parseMapping(`${BASE}transitions:\n  curve: smoothstep\n  cutOn: downbeats\n`, 'm.yaml').transitions).toEqual({ curve: 'smoothstep', cutOn: 'downbeats' });
+    expect(
+      parseMapping(`${BASE}transitions:\n  curve: smoothstep\n  cutOn: downbeats\n`, 'm.yaml').transitions,
+    ).toEqual({ curve: 'smoothstep', cutOn: 'downbeats' });
   });
   it('names a bad curve with its line', () => {
-    expect(() => parseMapping(`${BASE}transitions:\n  curve: cubic\n`, 'm.yaml')).toThrow(/m\.yaml:7:10: transitions\.curve: must be one of "linear", "smoothstep", "smootherstep", "ease-in", "ease-out"/);
+    expect(() => parseMapping(`${BASE}transitions:\n  curve: cubic\n`, 'm.yaml')).toThrow(
+      /m\.yaml:7:10: transitions\.curve: must be one of "linear", "smoothstep", "smootherstep", "ease-in", "ease-out"/,
+    );
   });
 });
 
 describe('debug overlay text', () => {
-  const data = { motionScale: [0.5, 1.25, 2], denoise: [0.4, 0.65], beatFrames: new Set([1]), downbeatFrames: new Set<number>() };
+  const data = {
+    motionScale: [0.5, 1.25, 2],
+    denoise: [0.4, 0.65],
+    beatFrames: new Set([1]),
+    downbeatFrames: new Set<number>(),
+  };
   it('shows frame, time, segment, motion scale and the leading segment’s denoise', () => {
-    expect(overlayLines(1, rational(8), [{ segment: 0, localFrame: 1, weight: 1 }], data)).toEqual(['F 1 T 0.125', 'SEG 0', 'MS 1.25 DN 0.40']);
-    expect(overlayLines(2, rational(24000, 1001), [{ segment: 0, localFrame: 14, weight: 1 / 3 }, { segment: 1, localFrame: 2, weight: 2 / 3 }], data)).toEqual([
-      'F 2 T 0.083',
-      'SEG 0>1 67%',
-      'MS 2.00 DN 0.65',
+    expect(overlayLines(1, rational(8), [{ segment: 0, localFrame: 1, weight: 1 }], data)).toEqual([
+      'F 1 T 0.125',
+      'SEG 0',
+      'MS 1.25 DN 0.40',
     ]);
+    expect(
+      overlayLines(
+        2,
+        rational(24000, 1001),
+        [
+          { segment: 0, localFrame: 14, weight: 1 / 3 },
+          { segment: 1, localFrame: 2, weight: 2 / 3 },
+        ],
+        data,
+      ),
+    ).toEqual(['F 2 T 0.083', 'SEG 0>1 67%', 'MS 2.00 DN 0.65']);
   });
 });

@@ -6,7 +6,8 @@ const OPTIONS = { frames: 16, overlap: 4, minOverlap: 2, maxOverlap: 8, crossfad
 const BEATS = Array.from({ length: 40 }, (_, i) => i * 4);
 const BARS = BEATS.filter((_, i) => i % 4 === 0);
 
-const compact = (plan: PlannedSegment[]): string => plan.map((s) => `${s.startFrame}/${s.leadFrame}/${s.crossfadeFrames}`).join(' ');
+const compact = (plan: PlannedSegment[]): string =>
+  plan.map((s) => `${s.startFrame}/${s.leadFrame}/${s.crossfadeFrames}`).join(' ');
 
 describe('planSegments', () => {
   it.each([
@@ -21,7 +22,9 @@ describe('planSegments', () => {
   });
 
   it('puts transitions on beats when bar starts are out of reach (8 fps, 120 BPM: a bar is 16 frames)', () => {
-    expect(compact(planSegments(64, OPTIONS, { primary: BARS, secondary: BEATS }))).toBe('0/0/0 11/12/2 23/24/2 35/36/2 48/49/2');
+    expect(compact(planSegments(64, OPTIONS, { primary: BARS, secondary: BEATS }))).toBe(
+      '0/0/0 11/12/2 23/24/2 35/36/2 48/49/2',
+    );
   });
 
   it('lands on bar starts when the stride allows (bars of 12 frames)', () => {
@@ -30,7 +33,11 @@ describe('planSegments', () => {
   });
 
   it('covers every frame, with weights summing to 1, for many lengths and settings', () => {
-    for (const options of [OPTIONS, { ...OPTIONS, crossfade: 0 }, { frames: 16, overlap: 8, minOverlap: 4, maxOverlap: 8, crossfade: 4 }]) {
+    for (const options of [
+      OPTIONS,
+      { ...OPTIONS, crossfade: 0 },
+      { frames: 16, overlap: 8, minOverlap: 4, maxOverlap: 8, crossfade: 4 },
+    ]) {
       for (let frameCount = 1; frameCount < 200; frameCount += 7) {
         const plan = planSegments(frameCount, options, { primary: BARS, secondary: BEATS });
         const last = plan[plan.length - 1]!;

@@ -32,14 +32,29 @@ describe('PNG', () => {
   ])('reads what ffmpeg writes as %s', async (pixFmt, rgb) => {
     const dir = await tempDir();
     const path = join(dir, 'red.png');
-    await run(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=4x6,format=rgb24', '-frames:v', '1', '-pix_fmt', pixFmt, path]);
+    await run(ffmpegPath(), [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=red:s=4x6,format=rgb24',
+      '-frames:v',
+      '1',
+      '-pix_fmt',
+      pixFmt,
+      path,
+    ]);
     const image = decodePng(await readFile(path));
     expect([image.width, image.height]).toEqual([4, 6]);
     expect(Array.from(image.data.subarray(0, 3))).toEqual(rgb);
   });
 
   it('names the file when it is not a PNG', () => {
-    expect(() => decodePng(Buffer.from('hello, not a png at all, really not'), 'frame-0003.png')).toThrow(/not a valid PNG image: frame-0003\.png \(bad signature\)/);
+    expect(() => decodePng(Buffer.from('hello, not a png at all, really not'), 'frame-0003.png')).toThrow(
+      /not a valid PNG image: frame-0003\.png \(bad signature\)/,
+    );
   });
 
   it.each([0, 1, 2, 3, 4])('undoes row filter %i exactly, for RGB and RGBA, sync and async', async (filterType) => {

@@ -30,7 +30,10 @@ const JOB: SegmentJob = {
   section: 'drop',
 };
 
-async function render(job: SegmentJob, initImagePath?: string): Promise<{ dir: string; frames: Uint8Array[]; bytes: Buffer[] }> {
+async function render(
+  job: SegmentJob,
+  initImagePath?: string,
+): Promise<{ dir: string; frames: Uint8Array[]; bytes: Buffer[] }> {
   const dir = await tempDir();
   const result = await createPreviewEngine().renderSegment(job, { workDir: dir, initImagePath });
   const bytes = await Promise.all(result.frameFiles.map((f) => readFile(join(dir, f))));
@@ -72,13 +75,15 @@ describe('preview engine', () => {
   it('takes its palette from the prompt', async () => {
     const fire = (await render(withPrompt('fire'))).frames[0]!;
     const ocean = (await render(withPrompt('ocean'))).frames[0]!;
-    const meanChannel = (f: Uint8Array, c: number): number => f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
+    const meanChannel = (f: Uint8Array, c: number): number =>
+      f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
     expect(meanChannel(fire, 0)).toBeGreaterThan(meanChannel(fire, 2));
     expect(meanChannel(ocean, 2)).toBeGreaterThan(meanChannel(ocean, 0));
   });
 
   it('shows a prompt blend between the two prompts', async () => {
-    const meanChannel = (f: Uint8Array, c: number): number => f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
+    const meanChannel = (f: Uint8Array, c: number): number =>
+      f.filter((_, i) => i % 3 === c).reduce((s, v) => s + v, 0) / (f.length / 3);
     const redness = (f: Uint8Array): number => meanChannel(f, 0) - meanChannel(f, 2);
     const blend = (w: number): SegmentJob => ({
       ...JOB,

@@ -8,13 +8,15 @@ describe('PrioritySlots', () => {
     const order: string[] = [];
     await slots.acquire([0]);
     await slots.acquire([0]);
-    const waiters = ([
-      ['job1-seg3', [1, 3]],
-      ['job0-seg7', [0, 7]],
-      ['job1-seg1', [1, 1]],
-      ['job0-seg7-again', [0, 7]],
-      ['job0', [0]],
-    ] as const).map(([name, priority]) => slots.acquire(priority).then(() => order.push(name)));
+    const waiters = (
+      [
+        ['job1-seg3', [1, 3]],
+        ['job0-seg7', [0, 7]],
+        ['job1-seg1', [1, 1]],
+        ['job0-seg7-again', [0, 7]],
+        ['job0', [0]],
+      ] as const
+    ).map(([name, priority]) => slots.acquire(priority).then(() => order.push(name)));
     for (let i = 0; i < 5; i++) {
       slots.release();
       await sleep(1);

@@ -72,7 +72,10 @@ function fakeEngine(concurrency: number, log: FakeLog, failOn?: number): RenderE
         await sleep(job.index % 2 === 0 ? 30 : 5, undefined, { signal: opts.signal });
         if (job.index === failOn) throw new BeatloomError('E_FAKE', `server lost on segment ${job.index}`);
         for (let i = 0; i < job.frameCount; i++) {
-          await writeFile(join(opts.workDir, frameFileName(i)), encodePng({ width: 8, height: 8, data: new Uint8Array(192) }));
+          await writeFile(
+            join(opts.workDir, frameFileName(i)),
+            encodePng({ width: 8, height: 8, data: new Uint8Array(192) }),
+          );
         }
         return { frameFiles: Array.from({ length: job.frameCount }, (_, i) => frameFileName(i)), elapsedMs: 1 };
       } finally {
@@ -105,7 +108,9 @@ describe('renderSegments', () => {
   it('a failure stops the rest, keeps what finished, and the next run renders only the missing', async () => {
     const run = await openRunDir(await tempDir());
     const log: FakeLog = { started: [], maxRunning: 0, inits: [] };
-    await expect(renderSegments(planOf(6, 'none'), fakeEngine(2, log, 3), run)).rejects.toThrow('server lost on segment 3');
+    await expect(renderSegments(planOf(6, 'none'), fakeEngine(2, log, 3), run)).rejects.toThrow(
+      'server lost on segment 3',
+    );
     const kept = await readdir(run.segmentsDir);
     expect(kept.every((name) => /^\d{4}$/.test(name))).toBe(true);
     expect(kept).toContain('0001');

@@ -23,7 +23,21 @@ describe('beatloom render (preview engine), checked by decoding the output', () 
   it('has exactly ceil(D · fps) frames, video and audio within one frame of D, and motion where the plan says', async () => {
     const runDir = join(dir, 'run-8');
     const out = join(dir, 'out-8.mp4');
-    const result = await runCli(['render', song, '--prompt', 'neon city, rain', '--size', `${SIZE}x${SIZE}`, '--fps', '8', '--run-dir', runDir, '-o', out, '--quiet']);
+    const result = await runCli([
+      'render',
+      song,
+      '--prompt',
+      'neon city, rain',
+      '--size',
+      `${SIZE}x${SIZE}`,
+      '--fps',
+      '8',
+      '--run-dir',
+      runDir,
+      '-o',
+      out,
+      '--quiet',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
 
@@ -37,10 +51,19 @@ describe('beatloom render (preview engine), checked by decoding the output', () 
     // The run directory holds every artifact, one folder per segment.
     const names = await readdir(runDir);
     // The song's encoded track is kept for later stitches (stitching/audio-track.ts).
-    expect(names.sort()).toEqual(['analysis.json', expect.stringMatching(/^audio-aac-[0-9a-f]{16}\.m4a$/), 'keyframes.json', 'plan.json', 'run.json', 'segments']);
+    expect(names.sort()).toEqual([
+      'analysis.json',
+      expect.stringMatching(/^audio-aac-[0-9a-f]{16}\.m4a$/),
+      'keyframes.json',
+      'plan.json',
+      'run.json',
+      'segments',
+    ]);
     const keyframes = keyframesSchema.parse(JSON.parse(await readFile(join(runDir, 'keyframes.json'), 'utf8')));
     expect(keyframes.frameCount).toBe(51);
-    expect(await readdir(join(runDir, 'segments'))).toEqual(keyframes.segments.map((s) => String(s.index).padStart(4, '0')));
+    expect(await readdir(join(runDir, 'segments'))).toEqual(
+      keyframes.segments.map((s) => String(s.index).padStart(4, '0')),
+    );
 
     // Frames change more where motion scale is higher: compare the calm and loud halves.
     const motion = keyframes.curves.motionScale;
@@ -55,7 +78,21 @@ describe('beatloom render (preview engine), checked by decoding the output', () 
 
   it('keeps sync at a rational frame rate (24000/1001)', async () => {
     const out = join(dir, 'out-ntsc.mp4');
-    const result = await runCli(['render', song, '--prompt', 'ocean waves', '--size', '64x64', '--fps', '24000/1001', '--run-dir', join(dir, 'run-ntsc'), '-o', out, '--quiet']);
+    const result = await runCli([
+      'render',
+      song,
+      '--prompt',
+      'ocean waves',
+      '--size',
+      '64x64',
+      '--fps',
+      '24000/1001',
+      '--run-dir',
+      join(dir, 'run-ntsc'),
+      '-o',
+      out,
+      '--quiet',
+    ]);
     expect(result.code).toBe(0);
     const expectedFrames = Math.ceil((songSamples * 24000) / (22050 * 1001)); // 151.04… → 152
     expect(expectedFrames).toBe(152);
@@ -68,9 +105,27 @@ describe('beatloom render (preview engine), checked by decoding the output', () 
   it('resumes: a second run reuses every segment and writes the same video frames', async () => {
     const runDir = join(dir, 'run-8');
     const out = join(dir, 'out-8-again.mp4');
-    const result = await runCli(['render', song, '--prompt', 'neon city, rain', '--size', `${SIZE}x${SIZE}`, '--fps', '8', '--run-dir', runDir, '-o', out, '--json']);
+    const result = await runCli([
+      'render',
+      song,
+      '--prompt',
+      'neon city, rain',
+      '--size',
+      `${SIZE}x${SIZE}`,
+      '--fps',
+      '8',
+      '--run-dir',
+      runDir,
+      '-o',
+      out,
+      '--json',
+    ]);
     expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { renderedSegments: number; cachedSegments: number; segments: number };
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+      renderedSegments: number;
+      cachedSegments: number;
+      segments: number;
+    };
     expect(summary.renderedSegments).toBe(0);
     expect(summary.cachedSegments).toBe(summary.segments);
     const a = await decodeVideoFrames(join(dir, 'out-8.mp4'), SIZE, SIZE);
@@ -92,19 +147,46 @@ describe('bad input: one clear line, exit code 2, nothing written', () => {
   });
 
   it.each([
-    ['a missing input', (d: string) => ['render', join(d, 'nope.mp3'), '--prompt', 'x'], /input not found: .*nope\.mp3/],
-    ['a file that is not audio', (d: string) => ['render', join(d, 'notes.txt'), '--prompt', 'x'], /(not an audio file ffmpeg can decode|no audio stream in) .*notes\.txt/],
-    ['an unwritable output path', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '-o', join(d, 'blocker', 'out.mp4')], /cannot write output .*blocker\/out\.mp4/],
-    ['an unknown engine', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--engine', 'dalle'], /unknown engine 'dalle' — use one of: preview, comfyui/],
-    ['a bad frame rate', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--fps', '24/0'], /invalid fps: '24\/0'/],
-    ['a bad size', (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--size', '500x500'], /invalid size: '500x500'/],
+    [
+      'a missing input',
+      (d: string) => ['render', join(d, 'nope.mp3'), '--prompt', 'x'],
+      /input not found: .*nope\.mp3/,
+    ],
+    [
+      'a file that is not audio',
+      (d: string) => ['render', join(d, 'notes.txt'), '--prompt', 'x'],
+      /(not an audio file ffmpeg can decode|no audio stream in) .*notes\.txt/,
+    ],
+    [
+      'an unwritable output path',
+      (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '-o', join(d, 'blocker', 'out.mp4')],
+      /cannot write output .*blocker\/out\.mp4/,
+    ],
+    [
+      'an unknown engine',
+      (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--engine', 'dalle'],
+      /unknown engine 'dalle' — use one of: preview, comfyui/,
+    ],
+    [
+      'a bad frame rate',
+      (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--fps', '24/0'],
+      /invalid fps: '24\/0'/,
+    ],
+    [
+      'a bad size',
+      (d: string) => ['render', join(d, 'song.wav'), '--prompt', 'x', '--size', '500x500'],
+      /invalid size: '500x500'/,
+    ],
     ['a missing prompt', (d: string) => ['render', join(d, 'song.wav')], /missing --prompt/],
     ['an unknown option', (d: string) => ['render', join(d, 'song.wav'), '--promtp', 'x'], /unknown option '--promtp'/],
   ])('%s', async (_what, args, message) => {
     const runDir = join(dir, `run-${Math.random().toString(36).slice(2)}`);
     const result = await runCli([...args(dir), '--run-dir', runDir]);
     expect(result.code).toBe(2);
-    const errors = result.stderr.trim().split('\n').filter((line) => line.startsWith('beatloom: error:'));
+    const errors = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('beatloom: error:'));
     expect(errors.length).toBe(1);
     expect(errors[0]).toMatch(message);
     expect(existsSync(join(runDir, 'out.mp4'))).toBe(false);
@@ -131,7 +213,9 @@ describe('Ctrl-C', () => {
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/interrupted — run the same command again to resume/);
     expect(existsSync(join(runDir, 'out.mp4'))).toBe(false);
-    const leftovers = [...(await readdir(runDir)), ...(await readdir(join(runDir, 'segments')))].filter((n) => n.includes('.tmp-'));
+    const leftovers = [...(await readdir(runDir)), ...(await readdir(join(runDir, 'segments')))].filter((n) =>
+      n.includes('.tmp-'),
+    );
     expect(leftovers).toEqual([]);
     const kept = (await readdir(join(runDir, 'segments'))).length;
     expect(kept).toBeGreaterThanOrEqual(3);

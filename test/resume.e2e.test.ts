@@ -18,7 +18,9 @@ import { decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';
 const SIZE = 96;
 
 async function sha256Of(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 function lastJson<T>(stdout: string): T {
@@ -37,15 +39,34 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
   let dir: string;
   let song: string;
   let mapping: string;
-  const args = (runDir: string, out: string, ...more: string[]): string[] =>
-    ['render', song, '--prompt', 'forest at night', '--mapping', mapping, '--size', `${SIZE}x${SIZE}`, '--seed', '77', '--run-dir', runDir, '-o', out, '--json', ...more];
+  const args = (runDir: string, out: string, ...more: string[]): string[] => [
+    'render',
+    song,
+    '--prompt',
+    'forest at night',
+    '--mapping',
+    mapping,
+    '--size',
+    `${SIZE}x${SIZE}`,
+    '--seed',
+    '77',
+    '--run-dir',
+    runDir,
+    '-o',
+    out,
+    '--json',
+    ...more,
+  ];
 
   beforeAll(async () => {
     dir = await tempDir();
     song = join(dir, 'song.wav');
     await makeClickTrack(song, { durationSec: 20, bpm: 110, quietUntilSec: 8 });
     mapping = join(dir, 'chain.yaml');
-    await writeFile(mapping, (await readFile(DEFAULT_MAPPING_PATH, 'utf8')).replace('continuity: none', 'continuity: chain'));
+    await writeFile(
+      mapping,
+      (await readFile(DEFAULT_MAPPING_PATH, 'utf8')).replace('continuity: none', 'continuity: chain'),
+    );
   });
 
   it('resumes, keeps what finished, and matches frame for frame and byte for byte', async () => {
@@ -73,12 +94,21 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
     const kept = (await readdir(join(runDir, 'segments'))).filter((n) => /^\d{4}$/.test(n)).length;
     expect(kept).toBeGreaterThanOrEqual(6);
     expect(kept).toBeLessThan(total);
-    expect(runRecordSchema.parse(JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8'))).status).toBe('rendering');
+    expect(runRecordSchema.parse(JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8'))).status).toBe(
+      'rendering',
+    );
 
     const second = await runCli(args(runDir, out));
     expect(second.code).toBe(0);
-    expect(lastJson<Result>(second.stdout)).toMatchObject({ segments: total, cachedSegments: kept, renderedSegments: total - kept, stitched: true });
-    const leftovers = [...(await readdir(runDir)), ...(await readdir(join(runDir, 'segments')))].filter((n) => n.includes('.tmp-') || n === 'run.lock');
+    expect(lastJson<Result>(second.stdout)).toMatchObject({
+      segments: total,
+      cachedSegments: kept,
+      renderedSegments: total - kept,
+      stitched: true,
+    });
+    const leftovers = [...(await readdir(runDir)), ...(await readdir(join(runDir, 'segments')))].filter(
+      (n) => n.includes('.tmp-') || n === 'run.lock',
+    );
     expect(leftovers).toEqual([]);
 
     const a = await decodeVideoFrames(join(dir, 'clean.mp4'), SIZE, SIZE);
@@ -92,7 +122,9 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
 
     // The segment frames themselves match too.
     for (const seg of ['0000', '0008', String(total - 1).padStart(4, '0')]) {
-      expect(await sha256Of(join(runDir, 'segments', seg, 'frame-0015.png'))).toBe(await sha256Of(join(dir, 'clean', 'segments', seg, 'frame-0015.png')));
+      expect(await sha256Of(join(runDir, 'segments', seg, 'frame-0015.png'))).toBe(
+        await sha256Of(join(dir, 'clean', 'segments', seg, 'frame-0015.png')),
+      );
     }
   });
 
@@ -105,8 +137,20 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
       tool: { name: 'beatloom', version: VERSION },
       status: 'complete',
       inputs: {
-        audio: { path: song, sha256: await sha256Of(song), sizeBytes: (await readFile(song)).length, sampleCount: 20 * 22050, sampleRateHz: 22050, durationSec: 20, channels: 1 },
-        mapping: { path: mapping, sha256: await sha256Of(mapping), resolved: { version: 2, segments: { continuity: 'chain', frames: 16 } } },
+        audio: {
+          path: song,
+          sha256: await sha256Of(song),
+          sizeBytes: (await readFile(song)).length,
+          sampleCount: 20 * 22050,
+          sampleRateHz: 22050,
+          durationSec: 20,
+          channels: 1,
+        },
+        mapping: {
+          path: mapping,
+          sha256: await sha256Of(mapping),
+          resolved: { version: 2, segments: { continuity: 'chain', frames: 16 } },
+        },
       },
       prompt: 'forest at night',
       negativePrompt: 'blurry, low quality, watermark, text',
@@ -117,7 +161,11 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
       encode: { ...DEFAULT_OUTPUT_SETTINGS },
       plan: { hash: planHash(plan), segments: 13 },
       segments: { rendered: 13, reused: 0 },
-      output: { path: join(dir, 'clean.mp4'), sha256: await sha256Of(join(dir, 'clean.mp4')), sizeBytes: (await readFile(join(dir, 'clean.mp4'))).length },
+      output: {
+        path: join(dir, 'clean.mp4'),
+        sha256: await sha256Of(join(dir, 'clean.mp4')),
+        sizeBytes: (await readFile(join(dir, 'clean.mp4'))).length,
+      },
       environment: { node: process.version, platform: process.platform, arch: process.arch },
     });
     expect(record.seeds.used[0]).toBe(77);
@@ -147,7 +195,9 @@ describe('kill -9 half-way, run again: the same video as an uninterrupted render
   });
 
   it('a changed prompt renders every segment again: each segment hash covers its prompt', async () => {
-    const changed = await runCli(args(join(dir, 'killed'), join(dir, 'resumed.mp4')).map((a) => (a === 'forest at night' ? 'forest at dawn' : a)));
+    const changed = await runCli(
+      args(join(dir, 'killed'), join(dir, 'resumed.mp4')).map((a) => (a === 'forest at night' ? 'forest at dawn' : a)),
+    );
     expect(changed.code).toBe(0);
     expect(lastJson<Result>(changed.stdout)).toMatchObject({ renderedSegments: 13, cachedSegments: 0 });
   });
@@ -166,8 +216,12 @@ describe('--dry-run', () => {
     const lines = text.stdout.trim().split('\n');
     expect(lines[0]).toBe('dry run: nothing rendered, no video written');
     expect(lines).toContain(`video     48 frames at 8 fps, 64x64 → ${join(runDir, 'out.mp4')}`);
-    expect(lines.find((l) => l.startsWith('segments  '))).toBe('segments  4 of up to 16 frames, 4 sampler steps each, continuity none: 4 to render, 0 already rendered');
-    expect(lines.at(-2)).toMatch(/^engine {4}preview: ~\d+\.\d\d s per segment \(calibrated: one segment rendered just now\)$/);
+    expect(lines.find((l) => l.startsWith('segments  '))).toBe(
+      'segments  4 of up to 16 frames, 4 sampler steps each, continuity none: 4 to render, 0 already rendered',
+    );
+    expect(lines.at(-2)).toMatch(
+      /^engine {4}preview: ~\d+\.\d\d s per segment \(calibrated: one segment rendered just now\)$/,
+    );
     expect(lines.at(-1)).toMatch(/^ {10}4 segments → ~\d+:\d\d of engine time, ~\d+:\d\d at concurrency 1$/);
     // Only the analysis (a cache keyed by the audio's hash) is kept.
     expect(await readdir(runDir)).toEqual(['analysis.json']);
@@ -175,10 +229,21 @@ describe('--dry-run', () => {
     const render = await runCli([...base, '--json']);
     expect(render.code).toBe(0);
     const json = await runCli([...base, '--dry-run', '--json']);
-    const report = lastJson<{ type: string; overview: { segments: number; toRender: number; reused: number }; estimate: { basis: { kind: string } } }>(json.stdout);
-    expect(report).toMatchObject({ type: 'dry-run', overview: { segments: 4, toRender: 0, reused: 4 }, estimate: { basis: { kind: 'nothing-to-render' } } });
+    const report = lastJson<{
+      type: string;
+      overview: { segments: number; toRender: number; reused: number };
+      estimate: { basis: { kind: string } };
+    }>(json.stdout);
+    expect(report).toMatchObject({
+      type: 'dry-run',
+      overview: { segments: 4, toRender: 0, reused: 4 },
+      estimate: { basis: { kind: 'nothing-to-render' } },
+    });
     const forced = lastJson<typeof report>((await runCli([...base, '--dry-run', '--json', '--force'])).stdout);
-    expect(forced).toMatchObject({ overview: { toRender: 4, reused: 0 }, estimate: { basis: { kind: 'measured', segments: 4 } } });
+    expect(forced).toMatchObject({
+      overview: { toRender: 4, reused: 0 },
+      estimate: { basis: { kind: 'measured', segments: 4 } },
+    });
     // The plan the dry run showed is the plan the render followed.
     const plan = renderPlanSchema.parse(JSON.parse(await readFile(join(runDir, 'plan.json'), 'utf8')));
     expect(plan.jobs.length).toBe(report.overview.segments);

@@ -35,7 +35,10 @@ function fakeEngine(log: EngineLog, concurrency: number): RenderEngine {
       try {
         await sleep(15, undefined, { signal: opts.signal });
         for (let i = 0; i < job.frameCount; i++) {
-          await writeFile(join(opts.workDir, frameFileName(i)), encodePng({ width: job.width, height: job.height, data: new Uint8Array(job.width * job.height * 3) }));
+          await writeFile(
+            join(opts.workDir, frameFileName(i)),
+            encodePng({ width: job.width, height: job.height, data: new Uint8Array(job.width * job.height * 3) }),
+          );
         }
         return { frameFiles: Array.from({ length: job.frameCount }, (_, i) => frameFileName(i)), elapsedMs: 15 };
       } finally {
@@ -58,7 +61,14 @@ describe('runBatch', () => {
 
   it('shares one engine across jobs within its concurrency, earlier jobs first; a corrupt song fails alone', async () => {
     const batch = parseBatch(
-      ['version: 1', 'defaults: { size: 64x64 }', 'jobs:', '  - { audio: one.wav, prompt: job0 }', '  - { audio: two.wav, prompt: job1 }', '  - { audio: three.wav, prompt: job2 }'].join('\n'),
+      [
+        'version: 1',
+        'defaults: { size: 64x64 }',
+        'jobs:',
+        '  - { audio: one.wav, prompt: job0 }',
+        '  - { audio: two.wav, prompt: job1 }',
+        '  - { audio: three.wav, prompt: job2 }',
+      ].join('\n'),
       join(dir, 'jobs.yaml'),
     );
     const log: EngineLog = { started: [], running: 0, most: 0, created: 0 };
@@ -66,9 +76,17 @@ describe('runBatch', () => {
     const result = await runBatch(batch, { engineFactory: () => fakeEngine(log, 2), onEvent: (e) => events.push(e) });
 
     expect(result.interrupted).toBe(false);
-    expect(result.results.map((r) => [r.name, r.outcome.status])).toEqual([['one', 'done'], ['two', 'failed'], ['three', 'done']]);
+    expect(result.results.map((r) => [r.name, r.outcome.status])).toEqual([
+      ['one', 'done'],
+      ['two', 'failed'],
+      ['three', 'done'],
+    ]);
     const failed = result.results[1]!.outcome;
-    expect(failed.status === 'failed' && failed.error).toMatchObject({ code: 'E_AUDIO_UNREADABLE', unexpected: false, message: expect.stringContaining('two.wav') });
+    expect(failed.status === 'failed' && failed.error).toMatchObject({
+      code: 'E_AUDIO_UNREADABLE',
+      unexpected: false,
+      message: expect.stringContaining('two.wav'),
+    });
 
     // One engine for all jobs, never more than its 2 segments at once, job 0's segments first.
     expect(log.created).toBe(1);
@@ -80,7 +98,10 @@ describe('runBatch', () => {
     expect(log.started.slice(firstOfJob2).filter((s) => s.startsWith('job0')).length).toBeLessThanOrEqual(1);
 
     // The finished jobs' videos are whole: ceil(D · 8) frames.
-    for (const [name, durationSec] of [['one', 4], ['three', 3]] as const) {
+    for (const [name, durationSec] of [
+      ['one', 4],
+      ['three', 3],
+    ] as const) {
       const outcome = result.results.find((r) => r.name === name)!.outcome;
       expect(outcome.status).toBe('done');
       if (outcome.status !== 'done') continue;
@@ -89,17 +110,32 @@ describe('runBatch', () => {
     }
 
     expect(events[0]).toEqual({ type: 'batch-start', jobs: ['one', 'two', 'three'] });
-    expect(events.filter((e) => e.type === 'job-end').map((e) => e.type === 'job-end' && e.job).sort()).toEqual([0, 1, 2]);
+    expect(
+      events
+        .filter((e) => e.type === 'job-end')
+        .map((e) => e.type === 'job-end' && e.job)
+        .sort(),
+    ).toEqual([0, 1, 2]);
   });
 
   it('a second run resumes: every segment reused, every video already up to date', async () => {
-    const batch = parseBatch(['version: 1', 'defaults: { size: 64x64 }', 'jobs:', '  - { audio: one.wav, prompt: job0 }', '  - { audio: three.wav, prompt: job2 }'].join('\n'), join(dir, 'jobs.yaml'));
+    const batch = parseBatch(
+      [
+        'version: 1',
+        'defaults: { size: 64x64 }',
+        'jobs:',
+        '  - { audio: one.wav, prompt: job0 }',
+        '  - { audio: three.wav, prompt: job2 }',
+      ].join('\n'),
+      join(dir, 'jobs.yaml'),
+    );
     const log: EngineLog = { started: [], running: 0, most: 0, created: 0 };
     const result = await runBatch(batch, { engineFactory: () => fakeEngine(log, 2) });
     expect(log.started).toEqual([]);
     for (const r of result.results) {
       expect(r.outcome.status).toBe('done');
-      if (r.outcome.status === 'done') expect(r.outcome.summary).toMatchObject({ renderedSegments: 0, stitched: false });
+      if (r.outcome.status === 'done')
+        expect(r.outcome.summary).toMatchObject({ renderedSegments: 0, stitched: false });
     }
   });
 
@@ -140,7 +176,12 @@ describe('runBatch', () => {
           },
           async prepare() {
             prepared.push(String(spec.options['checkpoint'] ?? 'default'));
-            if (spec.options['checkpoint'] !== undefined) throw usageError('E_COMFY_MISSING', "ComfyUI cannot render this: checkpoint 'missing.safetensors' is not on the server", 'pick another');
+            if (spec.options['checkpoint'] !== undefined)
+              throw usageError(
+                'E_COMFY_MISSING',
+                "ComfyUI cannot render this: checkpoint 'missing.safetensors' is not on the server",
+                'pick another',
+              );
             // Three of the four slots' servers were left out: what is left is one.
             onNotice('ComfyUI at http://gpu2:8188 is left out of this render');
             concurrency = 1;
@@ -151,15 +192,33 @@ describe('runBatch', () => {
     expect(log.created).toBe(2);
     expect(prepared.sort()).toEqual(['default', 'missing.safetensors']);
     expect(log.most).toBe(1);
-    expect(result.results.map((r) => [r.name, r.outcome.status])).toEqual([['a1', 'done'], ['a2', 'done'], ['b1', 'failed'], ['b2', 'failed']]);
+    expect(result.results.map((r) => [r.name, r.outcome.status])).toEqual([
+      ['a1', 'done'],
+      ['a2', 'done'],
+      ['b1', 'failed'],
+      ['b2', 'failed'],
+    ]);
     for (const r of result.results.slice(2)) {
-      expect(r.outcome.status === 'failed' && r.outcome.error.message).toBe("ComfyUI cannot render this: checkpoint 'missing.safetensors' is not on the server — pick another");
+      expect(r.outcome.status === 'failed' && r.outcome.error.message).toBe(
+        "ComfyUI cannot render this: checkpoint 'missing.safetensors' is not on the server — pick another",
+      );
     }
-    expect(events.filter((e) => e.type === 'notice')).toEqual([{ type: 'notice', message: 'ComfyUI at http://gpu2:8188 is left out of this render' }]);
+    expect(events.filter((e) => e.type === 'notice')).toEqual([
+      { type: 'notice', message: 'ComfyUI at http://gpu2:8188 is left out of this render' },
+    ]);
   });
 
   it('Ctrl-C: every job ends as interrupted, the batch says so', async () => {
-    const batch = parseBatch(['version: 1', 'defaults: { size: 64x64 }', 'jobs:', '  - { audio: one.wav, prompt: other, runDir: stop/one }', '  - { audio: three.wav, prompt: other, runDir: stop/three }'].join('\n'), join(dir, 'jobs.yaml'));
+    const batch = parseBatch(
+      [
+        'version: 1',
+        'defaults: { size: 64x64 }',
+        'jobs:',
+        '  - { audio: one.wav, prompt: other, runDir: stop/one }',
+        '  - { audio: three.wav, prompt: other, runDir: stop/three }',
+      ].join('\n'),
+      join(dir, 'jobs.yaml'),
+    );
     const log: EngineLog = { started: [], running: 0, most: 0, created: 0 };
     const controller = new AbortController();
     const result = await runBatch(batch, {

@@ -34,7 +34,10 @@ describe('run directory lock', () => {
     const pid = await deadPid();
     const first = await openRunDir(dir);
     await first.release();
-    await writeFile(join(dir, 'run.lock'), JSON.stringify({ pid, host: hostname(), startedAt: '2025-01-01T00:00:00.000Z' }));
+    await writeFile(
+      join(dir, 'run.lock'),
+      JSON.stringify({ pid, host: hostname(), startedAt: '2025-01-01T00:00:00.000Z' }),
+    );
     await writeFile(join(dir, `.plan.json.tmp-${pid}-0badc0de`), '{"half');
     await writeFile(join(dir, 'segments', `.0003.tmp-${pid}-deadbeef`), '');
     const run = await openRunDir(dir);
@@ -46,17 +49,30 @@ describe('run directory lock', () => {
   it('leaves a lock from another machine alone (its process cannot be checked)', async () => {
     const dir = await tempDir();
     await (await openRunDir(dir)).release();
-    await writeFile(join(dir, 'run.lock'), JSON.stringify({ pid: 1, host: 'render-box-2', startedAt: '2025-01-01T00:00:00.000Z' }));
-    await expect(openRunDir(dir)).rejects.toMatchObject({ code: 'E_RUN_DIR_BUSY', hint: expect.stringContaining(`delete ${join(dir, 'run.lock')} if no render is running`) });
+    await writeFile(
+      join(dir, 'run.lock'),
+      JSON.stringify({ pid: 1, host: 'render-box-2', startedAt: '2025-01-01T00:00:00.000Z' }),
+    );
+    await expect(openRunDir(dir)).rejects.toMatchObject({
+      code: 'E_RUN_DIR_BUSY',
+      hint: expect.stringContaining(`delete ${join(dir, 'run.lock')} if no render is running`),
+    });
   });
 
   it('removes only dead processes’ temp files beside an output elsewhere', async () => {
     const dir = await tempDir();
     const pid = await deadPid();
     const out = join(dir, 'video.mp4');
-    const names = [`.video.mp4.tmp-${pid}-00aa11bb`, `.video.mp4.tmp-${process.pid}-00aa11bb`, `.other.mp4.tmp-${pid}-00aa11bb`, 'video.mp4'];
+    const names = [
+      `.video.mp4.tmp-${pid}-00aa11bb`,
+      `.video.mp4.tmp-${process.pid}-00aa11bb`,
+      `.other.mp4.tmp-${pid}-00aa11bb`,
+      'video.mp4',
+    ];
     for (const name of names) await writeFile(join(dir, name), '');
     await removeDeadTempsBeside(out);
-    expect((await readdir(dir)).sort()).toEqual([`.other.mp4.tmp-${pid}-00aa11bb`, `.video.mp4.tmp-${process.pid}-00aa11bb`, 'video.mp4'].sort());
+    expect((await readdir(dir)).sort()).toEqual(
+      [`.other.mp4.tmp-${pid}-00aa11bb`, `.video.mp4.tmp-${process.pid}-00aa11bb`, 'video.mp4'].sort(),
+    );
   });
 });

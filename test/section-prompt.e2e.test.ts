@@ -14,11 +14,9 @@ import { tempDir } from './helpers/media.js';
 const SONG = join(ROOT, 'samples', 'loom-groove.mp3');
 
 async function mappingWith(path: string, continuity: string, breakPrompt: string): Promise<void> {
-  const schedule = [
-    '    - prompt: "neon city, rain"',
-    '    - section: break',
-    `      prompt: "${breakPrompt}"`,
-  ].join('\n');
+  const schedule = ['    - prompt: "neon city, rain"', '    - section: break', `      prompt: "${breakPrompt}"`].join(
+    '\n',
+  );
   const yaml = (await readFile(DEFAULT_MAPPING_PATH, 'utf8'))
     .replace('continuity: none', `continuity: ${continuity}`)
     .replace(/\nprompts:[\s\S]*$/, `\nprompts:\n  negative: blurry\n  schedule:\n${schedule}\n`);
@@ -44,9 +42,13 @@ describe('one section’s prompt changed in the mapping', () => {
     const keyframes = keyframesSchema.parse(JSON.parse(await readFile(join(runDir, 'keyframes.json'), 'utf8')));
     const breakSegments = keyframes.segments.filter((s) => s.section === 'break').map((s) => s.index);
     expect(breakSegments.length).toBeGreaterThan(2);
-    expect(keyframes.segments.filter((s) => breakSegments.includes(s.index)).every((s) => s.prompt === 'calm ocean at dawn')).toBe(true);
+    expect(
+      keyframes.segments.filter((s) => breakSegments.includes(s.index)).every((s) => s.prompt === 'calm ocean at dawn'),
+    ).toBe(true);
     // The break's prompt holds for the break only: the return is the city again.
-    expect(keyframes.segments.filter((s) => !breakSegments.includes(s.index)).every((s) => s.prompt === 'neon city, rain')).toBe(true);
+    expect(
+      keyframes.segments.filter((s) => !breakSegments.includes(s.index)).every((s) => s.prompt === 'neon city, rain'),
+    ).toBe(true);
     expect(breakSegments.at(-1)!).toBeLessThan(keyframes.segments.length - 3);
 
     await mappingWith(mapping, continuity, 'calm ocean at night');

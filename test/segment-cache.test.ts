@@ -19,10 +19,21 @@ import { syntheticAnalysis, SYNTHETIC_RATE_HZ } from './helpers/synthetic-analys
 
 const DURATION_SEC = 24;
 const prompts = { intro: 'misty forest', drop: 'neon city, rain', break: 'calm ocean' };
-const analysis = syntheticAnalysis({ durationSec: DURATION_SEC, bpm: 120, sections: [['intro', 0], ['drop', 8], ['break', 16]] });
+const analysis = syntheticAnalysis({
+  durationSec: DURATION_SEC,
+  bpm: 120,
+  sections: [
+    ['intro', 0],
+    ['drop', 8],
+    ['break', 16],
+  ],
+});
 
 /** The default mapping with a prompt per section, as a creator would write it. */
-async function keyframesFor(continuity: 'none' | 'chain' | 'anchor', sectionPrompts: Readonly<Record<string, string>> = prompts): Promise<Keyframes> {
+async function keyframesFor(
+  continuity: 'none' | 'chain' | 'anchor',
+  sectionPrompts: Readonly<Record<string, string>> = prompts,
+): Promise<Keyframes> {
   const schedule = Object.entries(sectionPrompts)
     .map(([section, prompt]) => `    - section: ${section}\n      prompt: "${prompt}"`)
     .join('\n');
@@ -40,7 +51,13 @@ async function keyframesFor(continuity: 'none' | 'chain' | 'anchor', sectionProm
 }
 
 const engine = createPreviewEngine();
-const settings: PlanSettings = { engineId: 'preview', engineFingerprint: engine.settingsFingerprint, width: 64, height: 64, steps: 4 };
+const settings: PlanSettings = {
+  engineId: 'preview',
+  engineFingerprint: engine.settingsFingerprint,
+  width: 64,
+  height: 64,
+  steps: 4,
+};
 
 describe('one section’s prompt changes: exactly the segments it touches are rendered again', () => {
   it.each([
@@ -50,8 +67,12 @@ describe('one section’s prompt changes: exactly the segments it touches are re
     ['chain', [6, 5, 5], 10],
   ] as const)('%s continuity', async (continuity, perSection, expectedRerender) => {
     const keyframes = await keyframesFor(continuity);
-    expect(keyframes.segments.map((s) => s.prompt)).toEqual(keyframes.segments.map((s) => prompts[s.section as keyof typeof prompts]));
-    const counts = ['intro', 'drop', 'break'].map((name) => keyframes.segments.filter((s) => s.section === name).length);
+    expect(keyframes.segments.map((s) => s.prompt)).toEqual(
+      keyframes.segments.map((s) => prompts[s.section as keyof typeof prompts]),
+    );
+    const counts = ['intro', 'drop', 'break'].map(
+      (name) => keyframes.segments.filter((s) => s.section === name).length,
+    );
     expect(counts).toEqual(perSection);
     const firstDrop = keyframes.segments.findIndex((s) => s.section === 'drop');
     const dropCount = counts[1]!;
@@ -71,9 +92,10 @@ describe('one section’s prompt changes: exactly the segments it touches are re
       const plan = buildRenderPlan(changed, settings);
       const before = buildRenderPlan(keyframes, settings);
       const changedIndices = plan.jobs.filter((job, i) => job.hash !== before.jobs[i]!.hash).map((job) => job.index);
-      const expectedIndices = continuity === 'chain'
-        ? plan.jobs.slice(firstDrop).map((job) => job.index)
-        : plan.jobs.filter((job) => job.section === 'drop').map((job) => job.index);
+      const expectedIndices =
+        continuity === 'chain'
+          ? plan.jobs.slice(firstDrop).map((job) => job.index)
+          : plan.jobs.filter((job) => job.section === 'drop').map((job) => job.index);
       expect(changedIndices).toEqual(expectedIndices);
 
       const third = await renderSegments(plan, engine, run);
@@ -91,7 +113,10 @@ describe('one section’s prompt changes: exactly the segments it touches are re
   it('a value the mapping adds to a segment flows into that segment’s hash, with no change to the plan builder', async () => {
     const keyframes = await keyframesFor('none');
     // A future per-segment target (a LoRA strength, say) on segment 3 only.
-    const extended = { ...keyframes, segments: keyframes.segments.map((s) => (s.index === 3 ? { ...s, loraStrength: 0.7 } : s)) } as Keyframes;
+    const extended = {
+      ...keyframes,
+      segments: keyframes.segments.map((s) => (s.index === 3 ? { ...s, loraStrength: 0.7 } : s)),
+    } as Keyframes;
     const a = buildRenderPlan(keyframes, settings);
     const b = buildRenderPlan(extended, settings);
     expect(b.jobs.filter((job, i) => job.hash !== a.jobs[i]!.hash).map((job) => job.index)).toEqual([3]);
@@ -99,7 +124,12 @@ describe('one section’s prompt changes: exactly the segments it touches are re
 
   it('re-timing a transition (lead frame, crossfade) changes no segment hash', async () => {
     const keyframes = await keyframesFor('chain');
-    const retimed = { ...keyframes, segments: keyframes.segments.map((s) => (s.index === 5 ? { ...s, leadFrame: s.leadFrame + 1, crossfadeFrames: 0 } : s)) };
+    const retimed = {
+      ...keyframes,
+      segments: keyframes.segments.map((s) =>
+        s.index === 5 ? { ...s, leadFrame: s.leadFrame + 1, crossfadeFrames: 0 } : s,
+      ),
+    };
     const a = buildRenderPlan(keyframes, settings);
     const b = buildRenderPlan(retimed, settings);
     expect(b.jobs.map((job) => job.hash)).toEqual(a.jobs.map((job) => job.hash));
@@ -114,7 +144,9 @@ describe('one section’s prompt changes: exactly the segments it touches are re
       await renderSegments(plan, engine, run);
       await rm(run.segmentDir(4), { recursive: true });
       const reusable = await findReusableSegments(plan, run, true);
-      expect(reusable.map((ok, i) => (ok ? -1 : i)).filter((i) => i >= 0)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+      expect(reusable.map((ok, i) => (ok ? -1 : i)).filter((i) => i >= 0)).toEqual([
+        4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+      ]);
       // Without init images (an engine that ignores them) only the missing one is rendered again.
       expect((await findReusableSegments(plan, run, false)).filter((ok) => !ok).length).toBe(1);
     } finally {

@@ -19,12 +19,24 @@ const r = (values: ArrayLike<number>): number[] => Array.from(values, (v) => Mat
 
 describe('normalizePercentile', () => {
   it.each([
-    [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [0, 100], [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]],
+    [
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      [0, 100],
+      [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+    ],
     // 10th..90th percentile of 0..10 is 1..9: the ends clamp.
-    [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 90], [0, 0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1, 1]],
+    [
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      [10, 90],
+      [0, 0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1, 1],
+    ],
     // One loud spike does not squash the rest (robust): the 95th percentile ignores it.
     [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 100], [5, 95], null],
-    [[3, 3, 3], [5, 95], [0, 0, 0]],
+    [
+      [3, 3, 3],
+      [5, 95],
+      [0, 0, 0],
+    ],
   ])('%j with percentiles %j', (values, [lo, hi], expected) => {
     const out = r(normalizePercentile(f64(values), lo, hi));
     if (expected) expect(out).toEqual(expected);
@@ -71,13 +83,33 @@ describe('applyEnvelope: attack / hold / release, in samples', () => {
     ['reaches the peak after the attack', [0, 1, 0, 0, 0, 0, 0, 0], [2, 0, 4], [0, 0, 0.5, 1, 0.75, 0.5, 0.25, 0]],
     ['holds the peak', [0, 1, 0, 0, 0, 0, 0, 0], [0, 2, 4], [0, 1, 1, 1, 0.75, 0.5, 0.25, 0]],
     ['a second hit during the release starts again', [1, 0, 0, 1, 0, 0], [0, 0, 4], [1, 0.75, 0.5, 1, 0.75, 0.5]],
-    ['a weaker hit during the release holds the envelope at its height', [1, 0, 0.6, 0, 0], [0, 0, 4], [1, 0.75, 0.6, 0.45, 0.3]],
+    [
+      'a weaker hit during the release holds the envelope at its height',
+      [1, 0, 0.6, 0, 0],
+      [0, 0, 4],
+      [1, 0.75, 0.6, 0.45, 0.3],
+    ],
     ['a steady input holds the envelope up', [0.5, 0.5, 0.5, 0.5, 0.5], [0, 0, 2], [0.5, 0.5, 0.5, 0.5, 0.5]],
-    ['a steady input holds it up after an attack too', [0.5, 0.5, 0.5, 0.5, 0.5, 0.5], [2, 0, 2], [0, 0.25, 0.5, 0.5, 0.5, 0.5]],
+    [
+      'a steady input holds it up after an attack too',
+      [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+      [2, 0, 2],
+      [0, 0.25, 0.5, 0.5, 0.5, 0.5],
+    ],
     ['an input that falls slower than the release is followed', [1, 0.9, 0.8, 0.7], [0, 0, 2], [1, 0.9, 0.8, 0.7]],
-    ['an input that falls faster than the release is released', [1, 0, 0, 0, 0, 0], [0, 0, 20], [1, 0.95, 0.9, 0.85, 0.8, 0.75]],
+    [
+      'an input that falls faster than the release is released',
+      [1, 0, 0, 0, 0, 0],
+      [0, 0, 20],
+      [1, 0.95, 0.9, 0.85, 0.8, 0.75],
+    ],
     // A rising input restarts the ramp from the current level whenever it passes the peak.
-    ['a rising input is followed with the attack as lag', [0, 0.2, 0.4, 0.6, 0.8, 1, 1, 1], [2, 0, 0], [0, 0, 0.1, 0.25, 0.425, 0.6125, 0.80625, 1]],
+    [
+      'a rising input is followed with the attack as lag',
+      [0, 0.2, 0.4, 0.6, 0.8, 1, 1, 1],
+      [2, 0, 0],
+      [0, 0, 0.1, 0.25, 0.425, 0.6125, 0.80625, 1],
+    ],
     ['release 0 drops at once after the hold', [0, 1, 0, 0, 0], [0, 1, 0], [0, 1, 1, 0, 0]],
   ])('%s', (_what, values, [attack, hold, release], expected) => {
     expect(env(values, attack!, hold!, release!)).toEqual(r(expected));
@@ -115,10 +147,22 @@ describe('leadBy', () => {
 
 describe('waveAt', () => {
   it.each([
-    ['saw', 0, 0], ['saw', 0.25, 0.25], ['saw', 1.75, 0.75], ['saw', -0.25, 0.75],
-    ['sine', 0, 0], ['sine', 0.25, 0.5], ['sine', 0.5, 1], ['sine', 0.75, 0.5],
-    ['triangle', 0, 0], ['triangle', 0.25, 0.5], ['triangle', 0.5, 1], ['triangle', 0.75, 0.5],
-    ['square', 0, 1], ['square', 0.49, 1], ['square', 0.5, 0], ['square', 0.99, 0],
+    ['saw', 0, 0],
+    ['saw', 0.25, 0.25],
+    ['saw', 1.75, 0.75],
+    ['saw', -0.25, 0.75],
+    ['sine', 0, 0],
+    ['sine', 0.25, 0.5],
+    ['sine', 0.5, 1],
+    ['sine', 0.75, 0.5],
+    ['triangle', 0, 0],
+    ['triangle', 0.25, 0.5],
+    ['triangle', 0.5, 1],
+    ['triangle', 0.75, 0.5],
+    ['square', 0, 1],
+    ['square', 0.49, 1],
+    ['square', 0.5, 0],
+    ['square', 0.99, 0],
   ] as const)('%s at phase %f = %f', (wave, phase, value) => {
     expect(waveAt(wave, phase)).toBeCloseTo(value, 12);
   });

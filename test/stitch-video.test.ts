@@ -38,12 +38,31 @@ async function writeSegments(dir: string, segments: readonly PlannedSegment[]): 
   for (const s of segments) {
     const folder = join(dir, String(s.index).padStart(4, '0'));
     await mkdir(folder, { recursive: true });
-    for (let j = 0; j < s.frameCount; j++) await writeFile(join(folder, frameFileName(j)), encodePng({ width: W, height: H, data: segmentPixels(s.index, j) }));
+    for (let j = 0; j < s.frameCount; j++)
+      await writeFile(
+        join(folder, frameFileName(j)),
+        encodePng({ width: W, height: H, data: segmentPixels(s.index, j) }),
+      );
   }
 }
 
-function input(dir: string, segments: readonly PlannedSegment[], frameCount: number, fps: Rational, extra: Partial<StitchInput> = {}): StitchInput {
-  return { segments, frameCount, width: W, height: H, fps, segmentDir: (i) => join(dir, String(i).padStart(4, '0')), frameFile: frameFileName, ...extra };
+function input(
+  dir: string,
+  segments: readonly PlannedSegment[],
+  frameCount: number,
+  fps: Rational,
+  extra: Partial<StitchInput> = {},
+): StitchInput {
+  return {
+    segments,
+    frameCount,
+    width: W,
+    height: H,
+    fps,
+    segmentDir: (i) => join(dir, String(i).padStart(4, '0')),
+    frameFile: frameFileName,
+    ...extra,
+  };
 }
 
 describe('stitchVideo → PNG sequence', () => {
@@ -61,7 +80,11 @@ describe('stitchVideo → PNG sequence', () => {
     await writeSegments(join(dir, 'segments'), segments);
   });
 
-  const stitchFrames = async (name: string, settings: OutputSettingsInput, extra: Partial<StitchInput> = {}): Promise<string> => {
+  const stitchFrames = async (
+    name: string,
+    settings: OutputSettingsInput,
+    extra: Partial<StitchInput> = {},
+  ): Promise<string> => {
     const outPath = join(dir, name);
     const result = await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps, extra), {
       audioPath: song,
@@ -75,49 +98,91 @@ describe('stitchVideo → PNG sequence', () => {
 
   it('plans the transitions this test relies on', () => {
     expect(frameCount).toBe(49);
-    expect(segments.map((s) => [s.startFrame, s.leadFrame, s.crossfadeFrames])).toEqual([[0, 0, 0], [9, 12, 2], [21, 23, 2], [33, 35, 2]]);
+    expect(segments.map((s) => [s.startFrame, s.leadFrame, s.crossfadeFrames])).toEqual([
+      [0, 0, 0],
+      [9, 12, 2],
+      [21, 23, 2],
+      [33, 35, 2],
+    ]);
   });
 
-  it.each(['linear', 'smoothstep', 'ease-out'] as CrossfadeCurve[])('every frame is exactly the planned blend (%s crossfades, a cut on frame 23)', async (curve) => {
-    const cutFrames = new Set([23]);
-    const out = await stitchFrames(`frames-${curve}`, {}, { transitions: { curve, cutFrames } });
-    const names = (await readdir(out)).sort();
-    expect(names).toEqual([...Array.from({ length: 49 }, (_, i) => outputFrameName(i)), 'frames.json']);
-    const cut = applyCuts(segments, cutFrames);
-    expect(cut.map((s) => s.crossfadeFrames)).toEqual([0, 2, 0, 2]);
-    for (let f = 0; f < frameCount; f++) {
-      const sources = frameSources(cut, f, curve);
-      const expected = segmentPixels(sources[0]!.segment, sources[0]!.localFrame);
-      if (sources.length === 2) blendInto(expected, expected, segmentPixels(sources[1]!.segment, sources[1]!.localFrame), sources[1]!.weight);
-      const image = decodePng(await readFile(join(out, outputFrameName(f))));
-      expect([image.width, image.height]).toEqual([W, H]);
-      if (!Buffer.from(image.data).equals(Buffer.from(expected))) throw new Error(`frame ${f} differs from the planned blend`);
-    }
-    // Around the cut: segment 1 up to frame 22, segment 2 from frame 23 on, no blend.
-    expect(Buffer.from(decodePng(await readFile(join(out, outputFrameName(22)))).data).equals(Buffer.from(segmentPixels(1, 13)))).toBe(true);
-    expect(Buffer.from(decodePng(await readFile(join(out, outputFrameName(23)))).data).equals(Buffer.from(segmentPixels(2, 2)))).toBe(true);
-    expect(JSON.parse(await readFile(join(out, 'frames.json'), 'utf8'))).toEqual({
-      version: 1, fps: '8', frameCount: 49, durationSec: duration.sampleCount / 22050, width: W, height: H, firstFrame: 'frame-000000.png', audio: song,
-    });
-  });
+  it.each(['linear', 'smoothstep', 'ease-out'] as CrossfadeCurve[])(
+    'every frame is exactly the planned blend (%s crossfades, a cut on frame 23)',
+    async (curve) => {
+      const cutFrames = new Set([23]);
+      const out = await stitchFrames(`frames-${curve}`, {}, { transitions: { curve, cutFrames } });
+      const names = (await readdir(out)).sort();
+      expect(names).toEqual([...Array.from({ length: 49 }, (_, i) => outputFrameName(i)), 'frames.json']);
+      const cut = applyCuts(segments, cutFrames);
+      expect(cut.map((s) => s.crossfadeFrames)).toEqual([0, 2, 0, 2]);
+      for (let f = 0; f < frameCount; f++) {
+        const sources = frameSources(cut, f, curve);
+        const expected = segmentPixels(sources[0]!.segment, sources[0]!.localFrame);
+        if (sources.length === 2)
+          blendInto(expected, expected, segmentPixels(sources[1]!.segment, sources[1]!.localFrame), sources[1]!.weight);
+        const image = decodePng(await readFile(join(out, outputFrameName(f))));
+        expect([image.width, image.height]).toEqual([W, H]);
+        if (!Buffer.from(image.data).equals(Buffer.from(expected)))
+          throw new Error(`frame ${f} differs from the planned blend`);
+      }
+      // Around the cut: segment 1 up to frame 22, segment 2 from frame 23 on, no blend.
+      expect(
+        Buffer.from(decodePng(await readFile(join(out, outputFrameName(22)))).data).equals(
+          Buffer.from(segmentPixels(1, 13)),
+        ),
+      ).toBe(true);
+      expect(
+        Buffer.from(decodePng(await readFile(join(out, outputFrameName(23)))).data).equals(
+          Buffer.from(segmentPixels(2, 2)),
+        ),
+      ).toBe(true);
+      expect(JSON.parse(await readFile(join(out, 'frames.json'), 'utf8'))).toEqual({
+        version: 1,
+        fps: '8',
+        frameCount: 49,
+        durationSec: duration.sampleCount / 22050,
+        width: W,
+        height: H,
+        firstFrame: 'frame-000000.png',
+        audio: song,
+      });
+    },
+  );
 
   it.each([
     ['24000/1001', 'blend', 146],
     ['30', 'motion', 182],
-  ] as const)('interpolates to %s fps (%s) with exactly ceil(D · fps) frames, and upscales', async (rate, mode, expected) => {
-    const out = await stitchFrames(`interp-${mode}`, { interpolate: { fps: rate, mode }, upscale: { width: 64, height: 48 } });
-    const names = (await readdir(out)).filter((n) => n.endsWith('.png'));
-    expect(names.length).toBe(expected);
-    expect(expected).toBe(frameCountFor(duration, rational(...(rate.split('/').map(Number) as [number, number?]) as [number, number])));
-    const last = decodePng(await readFile(join(out, outputFrameName(expected - 1))));
-    expect([last.width, last.height]).toEqual([64, 48]);
-  });
+  ] as const)(
+    'interpolates to %s fps (%s) with exactly ceil(D · fps) frames, and upscales',
+    async (rate, mode, expected) => {
+      const out = await stitchFrames(`interp-${mode}`, {
+        interpolate: { fps: rate, mode },
+        upscale: { width: 64, height: 48 },
+      });
+      const names = (await readdir(out)).filter((n) => n.endsWith('.png'));
+      expect(names.length).toBe(expected);
+      expect(expected).toBe(
+        frameCountFor(duration, rational(...(rate.split('/').map(Number) as [number, number?] as [number, number]))),
+      );
+      const last = decodePng(await readFile(join(out, outputFrameName(expected - 1))));
+      expect([last.width, last.height]).toEqual([64, 48]);
+    },
+  );
 
   it('draws the debug overlay, with the bar mark only on bar frames', async () => {
     const plain = await stitchFrames('plain', {});
-    const overlay = await stitchFrames('overlay', { debugOverlay: true }, {
-      overlay: { motionScale: Array.from({ length: frameCount }, () => 1), denoise: segments.map(() => 0.5), beatFrames: new Set([4]), downbeatFrames: new Set([4]) },
-    });
+    const overlay = await stitchFrames(
+      'overlay',
+      { debugOverlay: true },
+      {
+        overlay: {
+          motionScale: Array.from({ length: frameCount }, () => 1),
+          denoise: segments.map(() => 0.5),
+          beatFrames: new Set([4]),
+          downbeatFrames: new Set([4]),
+        },
+      },
+    );
     // The bar mark: a 12-pixel square, 3 pixels from the top right corner.
     const markPixel = (W * 9 + (W - 9)) * 3;
     for (const f of [3, 4]) {
@@ -145,7 +210,12 @@ describe('stitchVideo → PNG sequence', () => {
     await writeSegments(broken, segments.slice(0, 2));
     const outPath = join(dir, 'broken.mp4');
     await expect(
-      stitchVideo(input(broken, segments, frameCount, fps), { audioPath: song, duration, outPath, settings: resolveOutputSettings({}) }),
+      stitchVideo(input(broken, segments, frameCount, fps), {
+        audioPath: song,
+        duration,
+        outPath,
+        settings: resolveOutputSettings({}),
+      }),
     ).rejects.toThrow(/cannot read segment frame .*broken\/0002\/frame-\d{4}\.png: ENOENT/);
     expect(existsSync(outPath)).toBe(false);
     expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
@@ -154,10 +224,14 @@ describe('stitchVideo → PNG sequence', () => {
   it('stops when aborted, leaving nothing behind', async () => {
     const controller = new AbortController();
     const outPath = join(dir, 'aborted.mp4');
-    const run = stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), { audioPath: song, duration, outPath, settings: resolveOutputSettings({}) }, {
-      signal: controller.signal,
-      onProgress: (p) => p.done === 10 && controller.abort(),
-    });
+    const run = stitchVideo(
+      input(join(dir, 'segments'), segments, frameCount, fps),
+      { audioPath: song, duration, outPath, settings: resolveOutputSettings({}) },
+      {
+        signal: controller.signal,
+        onProgress: (p) => p.done === 10 && controller.abort(),
+      },
+    );
     await expect(run).rejects.toBeInstanceOf(AbortedError);
     expect(existsSync(outPath)).toBe(false);
     expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
@@ -169,21 +243,29 @@ describe('stitchVideo → PNG sequence', () => {
     ['vp9', 'webm'],
   ] as const)('%s: exactly ceil(D · fps) frames, the song to the sample, frames in place', async (codec, ext) => {
     const outPath = join(dir, `out-${codec}.${ext}`);
-    await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), { audioPath: song, duration, outPath, settings: resolveOutputSettings({ codec, crf: 10 }) });
+    await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), {
+      audioPath: song,
+      duration,
+      outPath,
+      settings: resolveOutputSettings({ codec, crf: 10 }),
+    });
     const frames = await decodeVideoFrames(outPath, W, H);
     expect(frames.length).toBe(49);
     // Lossy, but each frame is recognisably its planned picture: nearer to it than to its neighbours'.
     for (const f of [0, 12, 13, 30, 48]) {
       const sources = frameSources(segments, f);
       const expected = segmentPixels(sources[0]!.segment, sources[0]!.localFrame);
-      if (sources.length === 2) blendInto(expected, expected, segmentPixels(sources[1]!.segment, sources[1]!.localFrame), sources[1]!.weight);
+      if (sources.length === 2)
+        blendInto(expected, expected, segmentPixels(sources[1]!.segment, sources[1]!.localFrame), sources[1]!.weight);
       const error = (a: Uint8Array): number => a.reduce((sum, v, i) => sum + Math.abs(v - expected[i]!), 0) / a.length;
-      expect(error(frames[f]!)).toBeLessThan(Math.min(...[f - 1, f + 1].filter((g) => g >= 0 && g < 49).map((g) => error(frames[g]!))));
+      expect(error(frames[f]!)).toBeLessThan(
+        Math.min(...[f - 1, f + 1].filter((g) => g >= 0 && g < 49).map((g) => error(frames[g]!))),
+      );
     }
     expect(await decodedAudioSamples(outPath, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
   });
 
-  it('prepares the song\'s track once: exact to the sample, reused, muxed by copy', async () => {
+  it("prepares the song's track once: exact to the sample, reused, muxed by copy", async () => {
     const tracks = join(dir, 'tracks');
     const request = { songPath: song, songKey: 'song-v1', duration, codec: 'h264', bitrateKbps: 128 } as const;
     const path = await prepareAudioTrack(request, tracks);
@@ -193,15 +275,25 @@ describe('stitchVideo → PNG sequence', () => {
     expect((await stat(path)).mtimeMs).toBe(made);
     expect(await prepareAudioTrack({ ...request, songKey: 'song-v2' }, tracks)).not.toBe(path);
     const outPath = join(dir, 'copied.mp4');
-    await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), { audioPath: song, audioTrackPath: path, duration, outPath, settings: resolveOutputSettings({}) });
+    await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), {
+      audioPath: song,
+      audioTrackPath: path,
+      duration,
+      outPath,
+      settings: resolveOutputSettings({}),
+    });
     expect((await decodeVideoFrames(outPath, W, H)).length).toBe(49);
     expect(await decodedAudioSamples(outPath, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
   });
 
-  it('reports ffmpeg\'s own error when it stops early, not the broken pipe', async () => {
+  it("reports ffmpeg's own error when it stops early, not the broken pipe", async () => {
     const outPath = join(dir, 'no-track.mp4');
     const run = stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), {
-      audioPath: song, audioTrackPath: join(dir, 'missing-track.m4a'), duration, outPath, settings: resolveOutputSettings({}),
+      audioPath: song,
+      audioTrackPath: join(dir, 'missing-track.m4a'),
+      duration,
+      outPath,
+      settings: resolveOutputSettings({}),
     });
     await expect(run).rejects.toThrow(/^ffmpeg exited with code 1: .*missing-track\.m4a: No such file or directory/);
     expect(existsSync(outPath)).toBe(false);

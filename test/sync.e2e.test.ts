@@ -44,7 +44,23 @@ describe('frame-exact sync at every common frame rate (flash-on-beat renders, de
     const name = fpsText.replace('/', '-');
     const out = join(dir, `out-${name}.mp4`);
     const runDir = join(dir, `run-${name}`);
-    const result = await runCli(['render', song, '--prompt', 'neon lights', '--size', `${SIZE}x${SIZE}`, '--fps', fpsText, '--mapping', FLASH_MAPPING, '--run-dir', runDir, '-o', out, '--quiet']);
+    const result = await runCli([
+      'render',
+      song,
+      '--prompt',
+      'neon lights',
+      '--size',
+      `${SIZE}x${SIZE}`,
+      '--fps',
+      fpsText,
+      '--mapping',
+      FLASH_MAPPING,
+      '--run-dir',
+      runDir,
+      '-o',
+      out,
+      '--quiet',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
 
@@ -72,7 +88,8 @@ describe('frame-exact sync at every common frame rate (flash-on-beat renders, de
     const strongestOther = Math.max(...jump.filter((_, f) => f > 0 && !pulse.has(f)));
     expect(weakestFlash).toBeGreaterThan(10 * strongestOther);
     // And the planned frames are the frames that hold the song's beats, ±1.
-    for (const f of planned) expect(Math.min(...analysis.beats.map((t) => Math.abs(frameAtSec(t, fps) - f)))).toBeLessThanOrEqual(1);
+    for (const f of planned)
+      expect(Math.min(...analysis.beats.map((t) => Math.abs(frameAtSec(t, fps) - f)))).toBeLessThanOrEqual(1);
   });
 
   it('beatloom verify confirms it (JSON report), and fails a video with a frame dropped', async () => {
@@ -91,27 +108,63 @@ describe('frame-exact sync at every common frame rate (flash-on-beat renders, de
 
     // The same video with its first frame cut out: one frame short, every flash a frame early.
     const bad = join(dir, 'dropped.mp4');
-    await run(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-i', out, '-vf', 'select=gte(n\\,1),setpts=N/FRAME_RATE/TB', '-c:a', 'copy', bad]);
+    await run(ffmpegPath(), [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-i',
+      out,
+      '-vf',
+      'select=gte(n\\,1),setpts=N/FRAME_RATE/TB',
+      '-c:a',
+      'copy',
+      bad,
+    ]);
     const failed = await runCli(['verify', bad, '--audio', song, '--flashes', '--tolerance', '0']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/frames {3}103, expected ceil\(D · fps\) = 104 {2}FAILED/);
-    expect(failed.stderr).toMatch(/^beatloom: error: sync check failed: 103 frames instead of 104; .*flashes on \d+\/\d+ beat frames/m);
+    expect(failed.stderr).toMatch(
+      /^beatloom: error: sync check failed: 103 frames instead of 104; .*flashes on \d+\/\d+ beat frames/m,
+    );
   });
 
   it('interpolation to 24000/1001 and an upscale keep the contract: ceil(D · fps_out) frames, the audio to the sample', async () => {
     const out = join(dir, 'interpolated.mp4');
     const result = await runCli([
-      'render', song, '--prompt', 'neon lights', '--size', `${SIZE}x${SIZE}`, '--fps', '8', '--mapping', FLASH_MAPPING, '--run-dir', join(dir, 'run-8'), '-o', out,
-      '--interpolate', '24000/1001', '--upscale', '2', '--quiet',
+      'render',
+      song,
+      '--prompt',
+      'neon lights',
+      '--size',
+      `${SIZE}x${SIZE}`,
+      '--fps',
+      '8',
+      '--mapping',
+      FLASH_MAPPING,
+      '--run-dir',
+      join(dir, 'run-8'),
+      '-o',
+      out,
+      '--interpolate',
+      '24000/1001',
+      '--upscale',
+      '2',
+      '--quiet',
     ]);
     expect(result.code).toBe(0);
     const frames = await decodeVideoFrames(out, 2 * SIZE, 2 * SIZE);
-    expect(frames.length).toBe(frameCountFor({ sampleCount: songSamples22k, sampleRateHz: 22050 }, parseFps('24000/1001'))); // 103.1… → 104
+    expect(frames.length).toBe(
+      frameCountFor({ sampleCount: songSamples22k, sampleRateHz: 22050 }, parseFps('24000/1001')),
+    ); // 103.1… → 104
     expect(frames.length).toBe(104);
     expect(await decodedAudioSamples(out, 48000)).toBe(Math.ceil((songSamples22k * 48000) / 22050));
     const verified = await runCli(['verify', out, '--audio', song, '--json']);
     expect(verified.code).toBe(0);
-    expect(syncReportSchema.parse(JSON.parse(verified.stdout)).video).toMatchObject({ frameCount: 104, fps: '24000/1001' });
+    expect(syncReportSchema.parse(JSON.parse(verified.stdout)).video).toMatchObject({
+      frameCount: 104,
+      fps: '24000/1001',
+    });
   });
 
   it('verify: bad input is one line and exit code 2', async () => {
@@ -139,8 +192,27 @@ describe('render output options', () => {
   it('--frames-only with interpolation, upscale and the debug overlay: ceil(D · 24) PNGs at twice the size', async () => {
     const out = join(dir, 'frames');
     const result = await runCli([
-      'render', song, '--prompt', 'x', '--size', '64x64', '--fps', '8', '--run-dir', join(dir, 'run'), '-o', out, '--quiet',
-      '--frames-only', '--interpolate', '24', '--interpolate-mode', 'blend', '--upscale', '2', '--debug-overlay',
+      'render',
+      song,
+      '--prompt',
+      'x',
+      '--size',
+      '64x64',
+      '--fps',
+      '8',
+      '--run-dir',
+      join(dir, 'run'),
+      '-o',
+      out,
+      '--quiet',
+      '--frames-only',
+      '--interpolate',
+      '24',
+      '--interpolate-mode',
+      'blend',
+      '--upscale',
+      '2',
+      '--debug-overlay',
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -149,28 +221,62 @@ describe('render output options', () => {
     expect(names.at(-1)).toBe('frame-000064.png');
     const last = decodePng(await readFile(join(out, names.at(-1)!)));
     expect([last.width, last.height]).toEqual([128, 128]);
-    expect(JSON.parse(await readFile(join(out, 'frames.json'), 'utf8'))).toMatchObject({ fps: '24', frameCount: 65, width: 128, height: 128 });
+    expect(JSON.parse(await readFile(join(out, 'frames.json'), 'utf8'))).toMatchObject({
+      fps: '24',
+      frameCount: 65,
+      width: 128,
+      height: 128,
+    });
   });
 
   it('cutOn: downbeats — transitions that land on a bar start are hard cuts on exactly that frame, the rest crossfade', async () => {
     const mapping = join(dir, 'cuts.yaml');
     const flash = await readFile(FLASH_MAPPING, 'utf8');
-    await writeFile(mapping, flash.replace('align: beats', 'align: downbeats').replace(/transitions:[\s\S]*$/, 'transitions:\n  curve: smoothstep\n  cutOn: downbeats\n'));
+    await writeFile(
+      mapping,
+      flash
+        .replace('align: beats', 'align: downbeats')
+        .replace(/transitions:[\s\S]*$/, 'transitions:\n  curve: smoothstep\n  cutOn: downbeats\n'),
+    );
     // 100 BPM: bar starts fall inside frames at 12 fps, never on a frame boundary, where the
     // analysis' sub-millisecond timing could put a beat on either side.
     const longer = join(dir, 'bars.wav');
     await makeClickTrack(longer, { durationSec: 9, bpm: 100 });
     const runDir = join(dir, 'run-cuts');
     const out = join(dir, 'frames-cuts');
-    const result = await runCli(['render', longer, '--prompt', 'x', '--size', '64x64', '--fps', '12', '--mapping', mapping, '--run-dir', runDir, '-o', out, '--frames-only', '--quiet']);
+    const result = await runCli([
+      'render',
+      longer,
+      '--prompt',
+      'x',
+      '--size',
+      '64x64',
+      '--fps',
+      '12',
+      '--mapping',
+      mapping,
+      '--run-dir',
+      runDir,
+      '-o',
+      out,
+      '--frames-only',
+      '--quiet',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const analysis = analysisSchema.parse(JSON.parse(await readFile(join(runDir, 'analysis.json'), 'utf8')));
     const keyframes = keyframesSchema.parse(JSON.parse(await readFile(join(runDir, 'keyframes.json'), 'utf8')));
     const barFrames = new Set(analysis.downbeats.map((t) => frameAtSec(t, parseFps('12'))));
-    const frame = async (f: number): Promise<Buffer> => Buffer.from(decodePng(await readFile(join(out, `frame-${String(f).padStart(6, '0')}.png`))).data);
+    const frame = async (f: number): Promise<Buffer> =>
+      Buffer.from(decodePng(await readFile(join(out, `frame-${String(f).padStart(6, '0')}.png`))).data);
     const segmentFrame = async (s: number, j: number): Promise<Buffer> =>
-      Buffer.from(decodePng(await readFile(join(runDir, 'segments', String(s).padStart(4, '0'), `frame-${String(j).padStart(4, '0')}.png`))).data);
+      Buffer.from(
+        decodePng(
+          await readFile(
+            join(runDir, 'segments', String(s).padStart(4, '0'), `frame-${String(j).padStart(4, '0')}.png`),
+          ),
+        ).data,
+      );
     let cuts = 0;
     let fades = 0;
     for (const s of keyframes.segments.slice(1)) {
@@ -179,7 +285,9 @@ describe('render output options', () => {
       if (barFrames.has(lead)) {
         cuts++;
         expect((await frame(lead)).equals(await segmentFrame(s.index, lead - s.startFrame))).toBe(true);
-        expect((await frame(lead - 1)).equals(await segmentFrame(previous.index, lead - 1 - previous.startFrame))).toBe(true);
+        expect((await frame(lead - 1)).equals(await segmentFrame(previous.index, lead - 1 - previous.startFrame))).toBe(
+          true,
+        );
       } else {
         fades++;
         expect((await frame(lead)).equals(await segmentFrame(s.index, lead - s.startFrame))).toBe(false);
@@ -193,7 +301,19 @@ describe('render output options', () => {
 
   it('--codec vp9 writes <run-dir>/out.webm', async () => {
     const runDir = join(dir, 'run');
-    const result = await runCli(['render', song, '--prompt', 'x', '--size', '64x64', '--run-dir', runDir, '--codec', 'vp9', '--quiet']);
+    const result = await runCli([
+      'render',
+      song,
+      '--prompt',
+      'x',
+      '--size',
+      '64x64',
+      '--run-dir',
+      runDir,
+      '--codec',
+      'vp9',
+      '--quiet',
+    ]);
     expect(result.code).toBe(0);
     expect(existsSync(join(runDir, 'out.webm'))).toBe(true);
     expect(await decodedAudioSamples(join(runDir, 'out.webm'), 48000)).toBe((Math.round(2.7 * 22050) * 48000) / 22050);
@@ -210,9 +330,22 @@ describe('render output options', () => {
     await mkdir(join(dir, 'notes'), { recursive: true });
     await writeFile(join(dir, 'notes', 'a.txt'), 'keep me');
     const runDir = join(dir, `bad-${Math.random().toString(36).slice(2)}`);
-    const result = await runCli(['render', song, '--prompt', 'x', '--size', '64x64', '--run-dir', runDir, ...flags.map((f) => f.replace('OUT', dir))]);
+    const result = await runCli([
+      'render',
+      song,
+      '--prompt',
+      'x',
+      '--size',
+      '64x64',
+      '--run-dir',
+      runDir,
+      ...flags.map((f) => f.replace('OUT', dir)),
+    ]);
     expect(result.code).toBe(2);
-    const errors = result.stderr.trim().split('\n').filter((line) => line.startsWith('beatloom: error:'));
+    const errors = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('beatloom: error:'));
     expect(errors.length).toBe(1);
     expect(errors[0]).toMatch(message);
     expect(existsSync(join(runDir, 'out.mp4'))).toBe(false);

@@ -15,4 +15,6 @@ await writeJsonAtomic(out, analysis);
 const wallSec = (performance.now() - started) / 1000;
 // resourceUsage().maxRSS is in kilobytes.
 const maxRssMb = process.resourceUsage().maxRSS / 1024;
-process.stdout.write(`${JSON.stringify({ durationSec: analysis.source.durationSec, wallSec, maxRssMb, beats: analysis.beats.length })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ durationSec: analysis.source.durationSec, wallSec, maxRssMb, beats: analysis.beats.length })}\n`,
+);

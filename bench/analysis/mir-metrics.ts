@@ -27,7 +27,10 @@ export function asTimes(values: unknown): number[] {
   if (!Array.isArray(values)) return [];
   const out: number[] = [];
   for (const v of values) {
-    const raw = typeof v === 'object' && v !== null ? ((v as Record<string, unknown>).time ?? (v as Record<string, unknown>).t) : v;
+    const raw =
+      typeof v === 'object' && v !== null
+        ? ((v as Record<string, unknown>).time ?? (v as Record<string, unknown>).t)
+        : v;
     const x = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
     if (Number.isFinite(x) && x >= 0 && x < 30000) out.push(x);
   }
@@ -92,7 +95,11 @@ function nearestIndex(values: readonly number[], x: number): number {
   return best;
 }
 
-function continuityOne(ref: readonly number[], est: readonly number[], threshold: number): { continuous: number; total: number } {
+function continuityOne(
+  ref: readonly number[],
+  est: readonly number[],
+  threshold: number,
+): { continuous: number; total: number } {
   const n = Math.max(ref.length, est.length);
   const used = new Uint8Array(n);
   const success = new Uint8Array(n);
@@ -103,7 +110,8 @@ function continuityOne(ref: readonly number[], est: readonly number[], threshold
     let phase: number;
     let period: number;
     if (m === 0 || nearest === 0) {
-      const refInterval = nearest + 1 < ref.length ? ref[nearest + 1]! - ref[nearest]! : ref[nearest]! - ref[nearest - 1]!;
+      const refInterval =
+        nearest + 1 < ref.length ? ref[nearest + 1]! - ref[nearest]! : ref[nearest]! - ref[nearest - 1]!;
       const estInterval = m + 1 < est.length ? est[m + 1]! - est[m]! : est[m]! - est[m - 1]!;
       if (refInterval === 0) {
         phase = minDiff === 0 ? 1 : Infinity;
@@ -154,7 +162,11 @@ export function continuity(ref: readonly number[], est: readonly number[], thres
 }
 
 /** 1 when `bpm` lies within 4 % of an accepted range after one of `factors`, else 0. */
-export function tempoAccuracy(bpm: unknown, accept: ReadonlyArray<readonly [number, number]>, factors: readonly number[]): number {
+export function tempoAccuracy(
+  bpm: unknown,
+  accept: ReadonlyArray<readonly [number, number]>,
+  factors: readonly number[],
+): number {
   const value = typeof bpm === 'number' ? bpm : typeof bpm === 'string' && bpm.trim() !== '' ? Number(bpm) : Number.NaN;
   if (!Number.isFinite(value) || value <= 0) return 0;
   for (const [lo, hi] of accept) {

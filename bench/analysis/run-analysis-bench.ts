@@ -25,7 +25,15 @@ import { analyzeFile } from '../../src/analysis/analyze.js';
 import { ffmpegPath } from '../../src/ffmpeg/ffmpeg-path.js';
 import { cpuSince, cpuTime } from './cpu-time.js';
 import { formatSections, type SectionsOfSong } from './score-sections.js';
-import { formatReport, overallOf, readGroundTruth, readManifest, scoreItem, summaryLine, type ScoredItem } from './score-set.js';
+import {
+  formatReport,
+  overallOf,
+  readGroundTruth,
+  readManifest,
+  scoreItem,
+  summaryLine,
+  type ScoredItem,
+} from './score-set.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,10 +52,17 @@ function parseFlags(argv: readonly string[]): Flags {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const candidates = [value('--set'), process.env.BEATLOOM_BENCH_SET, join(ROOT, '../shared/bench/beats-public'), join(ROOT, '../../shared/bench/beats-public')];
+  const candidates = [
+    value('--set'),
+    process.env.BEATLOOM_BENCH_SET,
+    join(ROOT, '../shared/bench/beats-public'),
+    join(ROOT, '../../shared/bench/beats-public'),
+  ];
   const set = candidates.find((c): c is string => c !== undefined && existsSync(join(c, 'manifest.json')));
   if (set === undefined) {
-    throw new Error('no beats-public set found: pass --set DIR (a folder with manifest.json) or set BEATLOOM_BENCH_SET');
+    throw new Error(
+      'no beats-public set found: pass --set DIR (a folder with manifest.json) or set BEATLOOM_BENCH_SET',
+    );
   }
   return {
     set: resolve(set),
@@ -71,7 +86,13 @@ async function scoreSet(flags: Flags): Promise<{ results: ScoredItem[]; sections
     const events = analysisEvents(analysis);
     await writeFile(join(flags.out, `${item.id}.json`), `${JSON.stringify(events)}\n`);
     const gt = await readGroundTruth(flags.set, item);
-    results.push({ item, score: scoreItem(gt, events), bpm: events.bpm, refBpm: gt.bpm ?? null, speed: analysis.source.durationSec / wallSec });
+    results.push({
+      item,
+      score: scoreItem(gt, events),
+      bpm: events.bpm,
+      refBpm: gt.bpm ?? null,
+      speed: analysis.source.durationSec / wallSec,
+    });
     if (item.kind === 'song') sections.push({ id: item.id, truth: gt.sections ?? [], ours: analysis.sections });
   }
   return { results, sections };
@@ -82,7 +103,9 @@ async function referenceSummary(flags: Flags): Promise<string | undefined> {
   const python = '/usr/bin/python3';
   if (!existsSync(python)) return undefined;
   try {
-    const { stdout } = await run(python, [join(flags.set, 'score.py'), flags.out, '--root', flags.set], { maxBuffer: 1 << 24 });
+    const { stdout } = await run(python, [join(flags.set, 'score.py'), flags.out, '--root', flags.set], {
+      maxBuffer: 1 << 24,
+    });
     return stdout.trim().split('\n').at(-1);
   } catch (error) {
     return `score.py did not run: ${(error as Error).message.split('\n')[0]}`;
@@ -100,7 +123,25 @@ async function makeFiveMinuteMp3(flags: Flags, path: string): Promise<void> {
   const inputs = items.flatMap((i) => ['-i', join(flags.set, i.audio)]);
   const filter = `${items.map((_, k) => `[${k}:a:0]`).join('')}concat=n=${items.length}:v=0:a=1,atrim=0:300[a]`;
   await mkdir(dirname(path), { recursive: true });
-  await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...inputs, '-filter_complex', filter, '-map', '[a]', '-ar', '44100', '-ac', '2', '-b:a', '192k', path]);
+  await run(ffmpegPath(), [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'error',
+    ...inputs,
+    '-filter_complex',
+    filter,
+    '-map',
+    '[a]',
+    '-ar',
+    '44100',
+    '-ac',
+    '2',
+    '-b:a',
+    '192k',
+    path,
+  ]);
 }
 
 async function measureSpeed(flags: Flags): Promise<string[]> {
@@ -136,10 +177,27 @@ async function measureLongFile(flags: Flags): Promise<string[]> {
   await makeFiveMinuteMp3(flags, five);
   const hour = join(ROOT, '.bench-out/analysis/one-hour.mp3');
   if (!existsSync(hour)) {
-    await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-stream_loop', '11', '-i', five, '-c', 'copy', hour]);
+    await run(ffmpegPath(), [
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      '-loglevel',
+      'error',
+      '-stream_loop',
+      '11',
+      '-i',
+      five,
+      '-c',
+      'copy',
+      hour,
+    ]);
   }
   const outJson = join(ROOT, '.bench-out/analysis/one-hour.analysis.json');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/analysis/measure-long-file.ts'), hour, outJson], { cwd: ROOT });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/analysis/measure-long-file.ts'), hour, outJson],
+    { cwd: ROOT },
+  );
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
   child.stderr.pipe(process.stderr);
@@ -169,7 +227,8 @@ async function main(): Promise<void> {
     const a = parseSummary(ours);
     const b = parseSummary(reference);
     const keys = Object.keys(a).filter((k) => k in b);
-    if (keys.length) console.log(`largest difference: ${Math.max(...keys.map((k) => Math.abs(a[k]! - b[k]!))).toFixed(3)}`);
+    if (keys.length)
+      console.log(`largest difference: ${Math.max(...keys.map((k) => Math.abs(a[k]! - b[k]!))).toFixed(3)}`);
   }
   if (flags.speed) for (const line of await measureSpeed(flags)) console.log(line);
   if (flags.long) for (const line of await measureLongFile(flags)) console.log(line);

@@ -46,7 +46,11 @@ export function boundaryCounts(songs: readonly SectionsOfSong[], windowSec: numb
   return { hits, reference, estimated };
 }
 
-export function boundaryF({ hits, reference, estimated }: BoundaryCounts): { precision: number; recall: number; f: number } {
+export function boundaryF({ hits, reference, estimated }: BoundaryCounts): {
+  precision: number;
+  recall: number;
+  f: number;
+} {
   const precision = estimated ? hits / estimated : 0;
   const recall = reference ? hits / reference : 0;
   return { precision, recall, f: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0 };
@@ -59,7 +63,9 @@ export function formatSections(songs: readonly SectionsOfSong[]): string[] {
   for (const windowSec of [0.5, 3]) {
     const counts = boundaryCounts(annotated, windowSec);
     const { precision, recall, f } = boundaryF(counts);
-    out.push(`  ±${windowSec} s: P=${precision.toFixed(3)} R=${recall.toFixed(3)} F=${f.toFixed(3)} (${counts.hits} of ${counts.reference} annotated, ${counts.estimated} found)`);
+    out.push(
+      `  ±${windowSec} s: P=${precision.toFixed(3)} R=${recall.toFixed(3)} F=${f.toFixed(3)} (${counts.hits} of ${counts.reference} annotated, ${counts.estimated} found)`,
+    );
   }
   for (const song of annotated) {
     const truth = song.truth.filter((s) => s.label !== 'end').map((s) => `${s.label}@${s.start.toFixed(1)}`);

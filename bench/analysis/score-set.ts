@@ -38,7 +38,10 @@ const groundTruthSchema = z.object({
   downbeats: z.array(z.number()),
   onsets: z.array(z.number()),
   bpm: z.number().nullable().optional(),
-  tempo_accept: z.array(z.tuple([z.number(), z.number()])).nullable().optional(),
+  tempo_accept: z
+    .array(z.tuple([z.number(), z.number()]))
+    .nullable()
+    .optional(),
   sections: z.array(z.object({ start: z.number(), label: z.string() })).optional(),
 });
 
@@ -72,10 +75,24 @@ export async function readGroundTruth(setDir: string, item: ManifestItem): Promi
 
 /** score.py's `score()`: NaN everywhere when the item has no annotated beats (robustness files). */
 export function scoreItem(gt: GroundTruth, est: Estimate, skipSec = 5): ItemScore {
-  const counts = { beatCount: asTimes(est.beats).length, downbeatCount: asTimes(est.downbeats).length, onsetCount: asTimes(est.onsets).length };
+  const counts = {
+    beatCount: asTimes(est.beats).length,
+    downbeatCount: asTimes(est.downbeats).length,
+    onsetCount: asTimes(est.onsets).length,
+  };
   const refBeats = trimBeats(gt.beats, skipSec);
   if (refBeats.length === 0) {
-    return { beatF: NaN, cmlt: NaN, amlt: NaN, downbeatF: NaN, onsetF: NaN, acc1: NaN, acc2: NaN, offsetMs: NaN, ...counts };
+    return {
+      beatF: NaN,
+      cmlt: NaN,
+      amlt: NaN,
+      downbeatF: NaN,
+      onsetF: NaN,
+      acc1: NaN,
+      acc2: NaN,
+      offsetMs: NaN,
+      ...counts,
+    };
   }
   const estBeats = trimBeats(asTimes(est.beats), skipSec);
   const cont = continuity(refBeats, estBeats);
@@ -124,7 +141,10 @@ const COLUMNS: ReadonlyArray<[MetricKey, string]> = [
 ];
 
 export function overallOf(songs: readonly ScoredItem[]): Record<MetricKey, number> {
-  return Object.fromEntries(METRIC_KEYS.map((k) => [k, nanMean(songs.map((s) => s.score[k]))])) as Record<MetricKey, number>;
+  return Object.fromEntries(METRIC_KEYS.map((k) => [k, nanMean(songs.map((s) => s.score[k]))])) as Record<
+    MetricKey,
+    number
+  >;
 }
 
 export function summaryLine(overall: Record<MetricKey, number>): string {
@@ -142,10 +162,19 @@ export function formatReport(results: readonly ScoredItem[]): string[] {
   const row = (name: string, rows: readonly ScoredItem[]): string =>
     `${name.slice(0, 15).padEnd(15)} ${String(rows.length).padStart(3)} ${COLUMNS.map(([k]) => fmt(nanMean(rows.map((r) => r.score[k])))).join(' ')} ` +
     `${fmt(nanMean(rows.map((r) => r.score.offsetMs)), 7, 1)} ${fmt(nanMean(rows.map((r) => r.speed)), 6, 0)}`;
-  for (const c of categories) out.push(row(c, songs.filter((s) => s.item.category === c)));
+  for (const c of categories)
+    out.push(
+      row(
+        c,
+        songs.filter((s) => s.item.category === c),
+      ),
+    );
   out.push(row('OVERALL', songs));
 
-  out.push('', `${'song'.padEnd(22)} ${'beatF'.padStart(6)} ${'CMLt'.padStart(6)} ${'AMLt'.padStart(6)} ${'dbF'.padStart(6)} ${'onsetF'.padStart(6)} ${'bpm'.padStart(8)} ${'ref'.padStart(8)} ${'off_ms'.padStart(7)}`);
+  out.push(
+    '',
+    `${'song'.padEnd(22)} ${'beatF'.padStart(6)} ${'CMLt'.padStart(6)} ${'AMLt'.padStart(6)} ${'dbF'.padStart(6)} ${'onsetF'.padStart(6)} ${'bpm'.padStart(8)} ${'ref'.padStart(8)} ${'off_ms'.padStart(7)}`,
+  );
   for (const r of songs) {
     const s = r.score;
     out.push(
@@ -168,7 +197,9 @@ export function formatReport(results: readonly ScoredItem[]): string[] {
   if (robust.length) {
     out.push('', 'robustness (ideally no beats, no onsets, bpm null)');
     for (const r of robust) {
-      out.push(`  ${r.item.id.padEnd(18)} beats=${r.score.beatCount} downbeats=${r.score.downbeatCount} onsets=${r.score.onsetCount} bpm=${r.bpm === null ? 'null' : r.bpm.toFixed(2)}`);
+      out.push(
+        `  ${r.item.id.padEnd(18)} beats=${r.score.beatCount} downbeats=${r.score.downbeatCount} onsets=${r.score.onsetCount} bpm=${r.bpm === null ? 'null' : r.bpm.toFixed(2)}`,
+      );
     }
   }
   return out;

@@ -54,7 +54,11 @@ interface Server {
 }
 
 async function startServer(): Promise<Server> {
-  const child = spawn(process.execPath, [TSX, SERVE, '--port', '0', '--segment-ms', String(SEGMENT_MS), '--history-delay-ms', '0', '--frames', 'noise'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [TSX, SERVE, '--port', '0', '--segment-ms', String(SEGMENT_MS), '--history-delay-ms', '0', '--frames', 'noise'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
@@ -69,7 +73,10 @@ async function startServer(): Promise<Server> {
 
 /** Rendering time per prompt as the server measured it. */
 async function busyTimes(server: Server): Promise<Map<string, number>> {
-  const prompts = (await (await fetch(`${server.url}/fake/prompts`)).json()) as Array<{ id: string; busyMs: number | null }>;
+  const prompts = (await (await fetch(`${server.url}/fake/prompts`)).json()) as Array<{
+    id: string;
+    busyMs: number | null;
+  }>;
   return new Map(prompts.map((p) => [p.id, p.busyMs ?? 0]));
 }
 
@@ -119,7 +126,12 @@ interface Measurement {
   readonly busyMs: number;
 }
 
-async function runOnce(servers: Server[], continuity: 'none' | 'anchor', queueDepth: number, segments = SEGMENTS): Promise<Measurement> {
+async function runOnce(
+  servers: Server[],
+  continuity: 'none' | 'anchor',
+  queueDepth: number,
+  segments = SEGMENTS,
+): Promise<Measurement> {
   const engine = createComfyEngine({ url: servers.map((s) => s.url), queueDepth });
   const root = await mkdtemp(join(tmpdir(), 'beatloom-bench-'));
   try {
@@ -167,9 +179,21 @@ function row(label: string, servers: number, depth: number, m: Measurement, spee
 
 const servers = await Promise.all(Array.from({ length: 4 }, startServer));
 try {
-  console.log(`ComfyUI engine benchmark: ${SEGMENTS} segments of 16 frames at ${SIZE}×${SIZE}, ${SEGMENT_MS} ms per segment on each fake server, best of ${REPEAT}`);
+  console.log(
+    `ComfyUI engine benchmark: ${SEGMENTS} segments of 16 frames at ${SIZE}×${SIZE}, ${SEGMENT_MS} ms per segment on each fake server, best of ${REPEAT}`,
+  );
   console.log(`(${cpus().length} CPU cores, shared with other work; each fake server is its own process)`);
-  console.log(['case'.padEnd(18), 'servers', 'queue depth', 'wall'.padStart(9), 'utilisation'.padStart(11), 'GPU idle / segment'.padStart(18), 'speed-up'.padStart(8)].join('  '));
+  console.log(
+    [
+      'case'.padEnd(18),
+      'servers',
+      'queue depth',
+      'wall'.padStart(9),
+      'utilisation'.padStart(11),
+      'GPU idle / segment'.padStart(18),
+      'speed-up'.padStart(8),
+    ].join('  '),
+  );
   for (const continuity of ['none', 'anchor'] as const) {
     const single = await best(servers.slice(0, 1), continuity, QUEUE_DEPTH);
     console.log(row(`continuity ${continuity}`, 1, QUEUE_DEPTH, single));
@@ -179,7 +203,9 @@ try {
   // With anchors, a section's segments wait for its anchor: 4 servers cannot quite make 4× fewer rounds.
   const sections = Math.ceil(SEGMENTS / ANCHOR_EVERY);
   const anchorRounds = Math.ceil(sections / 4) + Math.ceil((SEGMENTS - sections) / 4);
-  console.log(`(anchor every ${ANCHOR_EVERY} segments: ${SEGMENTS} rounds on 1 server, at best ${anchorRounds} on 4: a ${(SEGMENTS / anchorRounds).toFixed(2)}× ceiling)`);
+  console.log(
+    `(anchor every ${ANCHOR_EVERY} segments: ${SEGMENTS} rounds on 1 server, at best ${anchorRounds} on 4: a ${(SEGMENTS / anchorRounds).toFixed(2)}× ceiling)`,
+  );
 } finally {
   for (const server of servers) server.child.kill('SIGTERM');
 }

@@ -43,7 +43,14 @@ const POOL_SEGMENTS = 24;
 const FRAMES = 16;
 const BPM = 120;
 const SEGMENT_OPTIONS = { frames: FRAMES, overlap: 4, minOverlap: 2, maxOverlap: 8, crossfade: 2 };
-const PROMPTS = ['neon city, rain', 'ocean waves at sunset', 'space galaxy stars', 'forest lights', 'portal rings', 'golden desert'];
+const PROMPTS = [
+  'neon city, rain',
+  'ocean waves at sunset',
+  'space galaxy stars',
+  'forest lights',
+  'portal rings',
+  'golden desert',
+];
 
 function argValue(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -66,10 +73,27 @@ async function renderPool(): Promise<string> {
     await mkdir(segDir, { recursive: true });
     const motion = Array.from({ length: FRAMES }, (_, j) => (j % 4 === 0 ? 1.4 : 0.7));
     const job: SegmentJob = {
-      index: i, hash: `pool-${i}`, startFrame: i * 12, frameCount: FRAMES, leadFrame: i * 12, crossfadeFrames: 2, fps: '8',
-      width: SIZE, height: SIZE, prompt: PROMPTS[i % PROMPTS.length]!, negativePrompt: '', seed: 1000 + i, denoise: 0.4 + 0.02 * i,
-      promptBlend: [{ prompt: PROMPTS[i % PROMPTS.length]!, negativePrompt: '', weight: 1 }], loras: [],
-      cfg: 1, steps: 4, motionScale: 1, motionScalePerFrame: motion, continuity: 'none', section: 'verse',
+      index: i,
+      hash: `pool-${i}`,
+      startFrame: i * 12,
+      frameCount: FRAMES,
+      leadFrame: i * 12,
+      crossfadeFrames: 2,
+      fps: '8',
+      width: SIZE,
+      height: SIZE,
+      prompt: PROMPTS[i % PROMPTS.length]!,
+      negativePrompt: '',
+      seed: 1000 + i,
+      denoise: 0.4 + 0.02 * i,
+      promptBlend: [{ prompt: PROMPTS[i % PROMPTS.length]!, negativePrompt: '', weight: 1 }],
+      loras: [],
+      cfg: 1,
+      steps: 4,
+      motionScale: 1,
+      motionScalePerFrame: motion,
+      continuity: 'none',
+      section: 'verse',
     };
     await engine.renderSegment(job, { workDir: segDir });
   }
@@ -97,7 +121,22 @@ async function song(lengthSec: number): Promise<string> {
   if (existsSync(path)) return path;
   const period = 60 / BPM;
   const expr = `0.8*sin(2*PI*60*mod(t,${period}))*exp(-18*mod(t,${period}))`;
-  await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `aevalsrc='${expr}|${expr}':s=44100:d=${lengthSec}`, '-c:a', 'libmp3lame', '-b:a', '128k', path]);
+  await run(ffmpegPath(), [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `aevalsrc='${expr}|${expr}':s=44100:d=${lengthSec}`,
+    '-c:a',
+    'libmp3lame',
+    '-b:a',
+    '128k',
+    path,
+  ]);
   return path;
 }
 
@@ -139,7 +178,10 @@ function watchMemory(): { stop(): { node: ProcessPeak; children: ProcessPeak } }
         const peak = readStatus(pid);
         if (!peak) continue;
         const known = children.get(pid) ?? { rssKb: 0, cpuTicks: 0 };
-        children.set(pid, { rssKb: Math.max(known.rssKb, peak.rssKb), cpuTicks: Math.max(known.cpuTicks, peak.cpuTicks) });
+        children.set(pid, {
+          rssKb: Math.max(known.rssKb, peak.rssKb),
+          cpuTicks: Math.max(known.cpuTicks, peak.cpuTicks),
+        });
       }
     }
   };
@@ -149,7 +191,10 @@ function watchMemory(): { stop(): { node: ProcessPeak; children: ProcessPeak } }
       clearInterval(timer);
       poll();
       const all = [...children.values()];
-      return { node, children: { rssKb: Math.max(0, ...all.map((c) => c.rssKb)), cpuTicks: all.reduce((s, c) => s + c.cpuTicks, 0) } };
+      return {
+        node,
+        children: { rssKb: Math.max(0, ...all.map((c) => c.rssKb)), cpuTicks: all.reduce((s, c) => s + c.cpuTicks, 0) },
+      };
     },
   };
 }
@@ -163,7 +208,9 @@ async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
   const pool = await renderPool();
   const ticksPerSec = 100;
-  console.log(`stitch benchmark: ${SIZE}x${SIZE}, 8 fps, best of ${runs}; machine: ${(await readFile('/proc/cpuinfo', 'utf8')).match(/^processor/gm)?.length} cores (shared)`);
+  console.log(
+    `stitch benchmark: ${SIZE}x${SIZE}, 8 fps, best of ${runs}; machine: ${(await readFile('/proc/cpuinfo', 'utf8')).match(/^processor/gm)?.length} cores (shared)`,
+  );
   for (const lengthSec of lengths) {
     const audioPath = await song(lengthSec);
     const duration = { sampleCount: lengthSec * 22050, sampleRateHz: 22050 };
@@ -176,11 +223,18 @@ async function main(): Promise<void> {
     const trackDir = join(OUT, 'tracks');
     await rm(trackDir, { recursive: true, force: true });
     const trackStarted = performance.now();
-    const audioTrackPath = await prepareAudioTrack({ songPath: audioPath, songKey: `clicks-${lengthSec}`, duration, codec: 'h264', bitrateKbps: 192 }, trackDir);
+    const audioTrackPath = await prepareAudioTrack(
+      { songPath: audioPath, songKey: `clicks-${lengthSec}`, duration, codec: 'h264', bitrateKbps: 192 },
+      trackDir,
+    );
     const trackSec = (performance.now() - trackStarted) / 1000;
-    console.log(`  audio track (AAC 192k, once per song): ${trackSec.toFixed(1)} s, ${(lengthSec / trackSec).toFixed(0)}× realtime`);
+    console.log(
+      `  audio track (AAC 192k, once per song): ${trackSec.toFixed(1)} s, ${(lengthSec / trackSec).toFixed(0)}× realtime`,
+    );
     for (const preset of presets) {
-      const settings = resolveOutputSettings(PRESET_SETTINGS[preset] ?? { preset: preset as OutputSettingsInput['preset'] });
+      const settings = resolveOutputSettings(
+        PRESET_SETTINGS[preset] ?? { preset: preset as OutputSettingsInput['preset'] },
+      );
       let best: { sec: number; nodeMb: number; ffmpegMb: number; nodeCpu: number; ffmpegCpu: number } | undefined;
       for (let r = 0; r < runs; r++) {
         const outPath = join(OUT, `out-${lengthSec}s-${preset}.mp4`);
@@ -188,13 +242,27 @@ async function main(): Promise<void> {
         const watch = watchMemory();
         const started = performance.now();
         await stitchVideo(
-          { segments, frameCount, width: SIZE, height: SIZE, fps: FPS, segmentDir: (i) => join(folders, String(i).padStart(5, '0')), frameFile: frameFileName },
+          {
+            segments,
+            frameCount,
+            width: SIZE,
+            height: SIZE,
+            fps: FPS,
+            segmentDir: (i) => join(folders, String(i).padStart(5, '0')),
+            frameFile: frameFileName,
+          },
           { audioPath, audioTrackPath, duration, outPath, settings },
         );
         const sec = (performance.now() - started) / 1000;
         const peaks = watch.stop();
         const cpu = process.cpuUsage(cpuBefore);
-        const result = { sec, nodeMb: peaks.node.rssKb / 1024, ffmpegMb: peaks.children.rssKb / 1024, nodeCpu: (cpu.user + cpu.system) / 1e6, ffmpegCpu: peaks.children.cpuTicks / ticksPerSec };
+        const result = {
+          sec,
+          nodeMb: peaks.node.rssKb / 1024,
+          ffmpegMb: peaks.children.rssKb / 1024,
+          nodeCpu: (cpu.user + cpu.system) / 1e6,
+          ffmpegCpu: peaks.children.cpuTicks / ticksPerSec,
+        };
         const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
         console.log(
           `  run ${r + 1} (load average ${load}): ${lengthSec} s song, ${settings.codec} ${settings.preset} crf ${settings.crf}: ${sec.toFixed(1)} s, ${(lengthSec / sec).toFixed(1)}× realtime, ` +
@@ -203,7 +271,9 @@ async function main(): Promise<void> {
         if (!best || sec < best.sec) best = result;
         if (verify && r === 0) {
           const report = await verifySync(outPath, { duration, beats: [], downbeats: [] });
-          console.log(`  verify: ${report.video.frameCount} frames (expected ${report.expectedFrameCount}), video − song ${(report.videoMinusSongSec * 1000).toFixed(3)} ms, audio − song ${((report.audioMinusSongSec ?? NaN) * 1000).toFixed(3)} ms, ${(await stat(outPath)).size >> 20} MB`);
+          console.log(
+            `  verify: ${report.video.frameCount} frames (expected ${report.expectedFrameCount}), video − song ${(report.videoMinusSongSec * 1000).toFixed(3)} ms, audio − song ${((report.audioMinusSongSec ?? NaN) * 1000).toFixed(3)} ms, ${(await stat(outPath)).size >> 20} MB`,
+          );
         }
       }
       console.log(
@@ -233,7 +303,8 @@ async function qualityTable(): Promise<void> {
   const raw = join(OUT, 'pool.rgb');
   const frames: Uint8Array[] = [];
   for (let i = 0; i < POOL_SEGMENTS; i++) {
-    for (let j = 0; j < FRAMES; j++) frames.push(decodePng(await readFile(join(pool, String(i).padStart(4, '0'), frameFileName(j)))).data);
+    for (let j = 0; j < FRAMES; j++)
+      frames.push(decodePng(await readFile(join(pool, String(i).padStart(4, '0'), frameFileName(j)))).data);
   }
   await writeFile(raw, Buffer.concat([...frames, ...frames]));
   const frameCount = 2 * frames.length;
@@ -243,11 +314,41 @@ async function qualityTable(): Promise<void> {
     const out = join(OUT, `quality-${preset}-${crf}.mp4`);
     let cpuSec = Infinity;
     for (let r = 0; r < 3; r++) {
-      const { stderr } = await run('/usr/bin/time', ['-f', '%U %S', ffmpegPath(), '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...input, '-c:v', 'libx264', '-preset', preset, '-crf', String(crf), '-pix_fmt', 'yuv420p', out]);
+      const { stderr } = await run('/usr/bin/time', [
+        '-f',
+        '%U %S',
+        ffmpegPath(),
+        '-hide_banner',
+        '-nostdin',
+        '-y',
+        '-loglevel',
+        'error',
+        ...input,
+        '-c:v',
+        'libx264',
+        '-preset',
+        preset,
+        '-crf',
+        String(crf),
+        '-pix_fmt',
+        'yuv420p',
+        out,
+      ]);
       const [user, sys] = stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
       cpuSec = Math.min(cpuSec, user! + sys!);
     }
-    const { stderr } = await run(ffmpegPath(), ['-hide_banner', '-nostdin', ...input, '-i', out, '-lavfi', '[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[b][a]ssim', '-f', 'null', '-']);
+    const { stderr } = await run(ffmpegPath(), [
+      '-hide_banner',
+      '-nostdin',
+      ...input,
+      '-i',
+      out,
+      '-lavfi',
+      '[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[b][a]ssim',
+      '-f',
+      'null',
+      '-',
+    ]);
     const ssim = /All:([\d.]+) \(([\d.]+)\)/.exec(stderr);
     console.log(
       `  ${preset.padEnd(9)} crf ${crf}: ${((cpuSec * 1000) / frameCount).toFixed(1)} ms/frame, ${((await stat(out)).size / 1e6).toFixed(2)} MB, SSIM ${ssim?.[1]} (${ssim?.[2]} dB)`,

@@ -29,7 +29,13 @@ function normalised(values: readonly number[]): Float32Array {
 }
 
 /** Markers only while they stay at least `minGapPx` apart at this width: an hour of beats would be a solid block. */
-function sparseMarkers(times: readonly number[], widthPx: number, durationSec: number, minGapPx: number, marker: Omit<Marker, 'timeSec'>): Marker[] {
+function sparseMarkers(
+  times: readonly number[],
+  widthPx: number,
+  durationSec: number,
+  minGapPx: number,
+  marker: Omit<Marker, 'timeSec'>,
+): Marker[] {
   if (times.length === 0) return [];
   const pxPerSec = widthPx / Math.max(1e-9, durationSec);
   const meanGapSec = durationSec / times.length;
@@ -42,12 +48,19 @@ export function analysisFigure(analysis: Analysis, options: { widthPx?: number; 
   const durationSec = analysis.source.durationSec;
   const env = analysis.envelopes;
   const time = { startSec: 0, stepSec: env.hopSamples / env.sampleRateHz };
-  const sections: Span[] = analysis.sections.map((s) => ({ startSec: s.startSec, endSec: s.endSec, color: SECTION_COLORS[s.label], opacity: 0.28, label: s.label.toUpperCase() }));
+  const sections: Span[] = analysis.sections.map((s) => ({
+    startSec: s.startSec,
+    endSec: s.endSec,
+    color: SECTION_COLORS[s.label],
+    opacity: 0.28,
+    label: s.label.toUpperCase(),
+  }));
   const downbeats = sparseMarkers(analysis.downbeats, widthPx, durationSec, 4, { color: DOWNBEAT, widthPx: 2 });
   const beats = sparseMarkers(analysis.beats, widthPx, durationSec, 4, { color: BEAT, widthPx: 1 });
   const onsets = sparseMarkers(analysis.onsets, widthPx, durationSec, 3, { color: [200, 185, 225], widthPx: 1 });
   let peak = 1e-6;
-  for (let i = 0; i < env.waveMax.length; i++) peak = Math.max(peak, Math.abs(env.waveMax[i]!), Math.abs(env.waveMin[i]!));
+  for (let i = 0; i < env.waveMax.length; i++)
+    peak = Math.max(peak, Math.abs(env.waveMax[i]!), Math.abs(env.waveMin[i]!));
   const bpm = analysis.bpm === null ? 'NO BEAT' : `${analysis.bpm} BPM ${analysis.meter.timeSignature}`;
   const tempoTimes = analysis.beats.slice(1);
   const tempoValues = analysis.beats.slice(1).map((b, i) => 60 / (b - analysis.beats[i]!));
@@ -94,7 +107,16 @@ export function analysisFigure(analysis: Analysis, options: { widthPx?: number; 
         heightPx: 90,
         yMin: tempoLo - tempoPad,
         yMax: tempoHi + tempoPad,
-        lines: tempoValues.length ? [{ label: `${Math.round(tempoLo)}-${Math.round(tempoHi)}`, color: [20, 20, 20], time: { timesSec: tempoTimes }, values: tempoValues }] : [],
+        lines: tempoValues.length
+          ? [
+              {
+                label: `${Math.round(tempoLo)}-${Math.round(tempoHi)}`,
+                color: [20, 20, 20],
+                time: { timesSec: tempoTimes },
+                values: tempoValues,
+              },
+            ]
+          : [],
       },
     ],
   };

@@ -42,7 +42,12 @@ export const analysisSchema = z
     onsets: z.array(z.number().nonnegative()),
     onsetStrengths: z.array(z.number().min(0).max(1)),
     sections: z.array(
-      z.object({ startSec: z.number().nonnegative(), endSec: z.number().nonnegative(), label: sectionLabelSchema, levelDb: z.number() }),
+      z.object({
+        startSec: z.number().nonnegative(),
+        endSec: z.number().nonnegative(),
+        label: sectionLabelSchema,
+        levelDb: z.number(),
+      }),
     ),
     /** Per-frame curves, frame i at i · hopSamples / sampleRateHz seconds. */
     envelopes: z.object({

@@ -68,23 +68,52 @@ export interface SourceInfo {
 export async function analyzeFile(path: string, options: TaskOptions = {}): Promise<Analysis> {
   const extractor = await FeatureExtractor.create(ANALYSIS_SAMPLE_RATE_HZ);
   let info: DecodedAudioInfo | undefined;
-  options.onProgress?.({ stage: 'analyze', done: 0, total: 2, unit: 'steps', detail: 'decoding and computing features' });
-  for await (const chunk of decodeAudioChunks(path, { sampleRateHz: ANALYSIS_SAMPLE_RATE_HZ, signal: options.signal }, (i) => (info = i))) {
+  options.onProgress?.({
+    stage: 'analyze',
+    done: 0,
+    total: 2,
+    unit: 'steps',
+    detail: 'decoding and computing features',
+  });
+  for await (const chunk of decodeAudioChunks(
+    path,
+    { sampleRateHz: ANALYSIS_SAMPLE_RATE_HZ, signal: options.signal },
+    (i) => (info = i),
+  )) {
     throwIfAborted(options.signal);
     extractor.push(chunk);
   }
   const features = extractor.finish();
   if (info === undefined || features.sampleCount === 0) {
-    throw usageError('E_AUDIO_EMPTY', `no audio samples could be decoded from ${path}`, 'check that the file plays; re-export it if it is damaged');
+    throw usageError(
+      'E_AUDIO_EMPTY',
+      `no audio samples could be decoded from ${path}`,
+      'check that the file plays; re-export it if it is damaged',
+    );
   }
-  options.onProgress?.({ stage: 'analyze', done: 1, total: 2, unit: 'steps', detail: 'tempo, beats, downbeats, sections' });
-  const analysis = await analyzeFeatures(features, { path, channels: info.channels, sourceSampleRateHz: info.sourceSampleRateHz, codec: info.codec });
+  options.onProgress?.({
+    stage: 'analyze',
+    done: 1,
+    total: 2,
+    unit: 'steps',
+    detail: 'tempo, beats, downbeats, sections',
+  });
+  const analysis = await analyzeFeatures(features, {
+    path,
+    channels: info.channels,
+    sourceSampleRateHz: info.sourceSampleRateHz,
+    codec: info.codec,
+  });
   options.onProgress?.({ stage: 'analyze', done: 2, total: 2, unit: 'steps' });
   return analysis;
 }
 
 /** Analyses PCM already in memory (mono, at `sampleRateHz`). */
-export async function analyzeSamples(samples: Float32Array, sampleRateHz: number, source: SourceInfo): Promise<Analysis> {
+export async function analyzeSamples(
+  samples: Float32Array,
+  sampleRateHz: number,
+  source: SourceInfo,
+): Promise<Analysis> {
   const extractor = await FeatureExtractor.create(sampleRateHz);
   extractor.push(samples);
   return analyzeFeatures(extractor.finish(), source);
@@ -102,7 +131,8 @@ function beatPresence(path: TempoPath, envelope: Float32Array, frameRate: number
   const centres = path.windowCentres;
   return (frame) => {
     let nearest = 0;
-    for (let w = 1; w < centres.length; w++) if (Math.abs(centres[w]! - frame) < Math.abs(centres[nearest]! - frame)) nearest = w;
+    for (let w = 1; w < centres.length; w++)
+      if (Math.abs(centres[w]! - frame) < Math.abs(centres[nearest]! - frame)) nearest = w;
     const f = Math.max(0, Math.min(envelope.length - 1, Math.round(frame)));
     return (path.salience[nearest] ?? 0) >= MIN_BEAT_SALIENCE && activity[f]! >= MIN_ACTIVITY_RATIO * typical;
   };
@@ -112,7 +142,8 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const { sampleRateHz, hopSamples } = features;
   const frameRate = sampleRateHz / hopSamples;
   const durationSec = features.sampleCount / sampleRateHz;
-  const toSec = (frame: number): number => round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
+  const toSec = (frame: number): number =>
+    round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
   const beatEnv = beatEnvelope(features);
   const loudRms = quantile(features.rms, 0.9);
   const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
@@ -141,9 +172,17 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const beatTimes = beatFrames.map((f) => f / frameRate);
   const downbeats = beats.filter((_, i) => positions[i] === 1);
   const onsets = silent ? [] : findOnsets(features, frameRate);
-  const strongest = Math.max(1e-9, quantile(onsets.map((o) => o.strength), 0.95));
+  const strongest = Math.max(
+    1e-9,
+    quantile(
+      onsets.map((o) => o.strength),
+      0.95,
+    ),
+  );
 
-  const sections = silent ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }] : findSections(downbeats, durationSec, features);
+  const sections = silent
+    ? [{ startSec: 0, endSec: durationSec, label: 'intro' as const, levelDb: -100 }]
+    : findSections(downbeats, durationSec, features);
 
   const onsetCurve = envelopeOfBeats(beatEnv, features.envelopeCount);
   const digits = (values: Float32Array, d = 4): number[] => roundAll(values, d);
@@ -169,7 +208,12 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
     tempoMap: tempoMapFromBeats(beatTimes, beats),
     onsets: onsets.map((o) => toSec(o.frame)),
     onsetStrengths: onsets.map((o) => round(Math.min(1, o.strength / strongest), 3)),
-    sections: sections.map((s) => ({ ...s, startSec: round(s.startSec, 4), endSec: round(s.endSec, 4), levelDb: round(s.levelDb, 2) })),
+    sections: sections.map((s) => ({
+      ...s,
+      startSec: round(s.startSec, 4),
+      endSec: round(s.endSec, 4),
+      levelDb: round(s.levelDb, 2),
+    })),
     envelopes: {
       sampleRateHz,
       hopSamples: features.envelopeHopSamples,
@@ -209,7 +253,10 @@ function bpmFromBeats(beats: readonly number[]): number {
  * A tempo-map entry wherever the local tempo (median of 4 intervals) moves by more than 1.5 %.
  * Tempo comes from `beats`; an entry's time is the same beat's in `times` (the beats as output).
  */
-export function tempoMapFromBeats(beats: readonly number[], times: readonly number[] = beats): Array<{ timeSec: number; bpm: number }> {
+export function tempoMapFromBeats(
+  beats: readonly number[],
+  times: readonly number[] = beats,
+): Array<{ timeSec: number; bpm: number }> {
   if (beats.length < 3) return [];
   const ibis = beats.slice(1).map((b, i) => b - beats[i]!);
   const map: Array<{ timeSec: number; bpm: number }> = [];
@@ -221,4 +268,3 @@ export function tempoMapFromBeats(beats: readonly number[], times: readonly numb
   }
   return map;
 }
-

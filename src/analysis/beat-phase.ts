@@ -112,7 +112,12 @@ export function offbeats(beatFrames: readonly number[]): number[] {
  * Evidence for the tracked beats (positive) against the offbeats between them (negative).
  * `snare` is `snareActivation(features)`, passed in because the downbeat cues use it too.
  */
-export function phaseEvidence(beatFrames: readonly number[], features: FrameFeatures, beatEnvelope: Float32Array, snare: Float32Array): PhaseEvidence {
+export function phaseEvidence(
+  beatFrames: readonly number[],
+  features: FrameFeatures,
+  beatEnvelope: Float32Array,
+  snare: Float32Array,
+): PhaseEvidence {
   const onGrid = beatFrames.slice(0, -1);
   const offGrid = offbeats(beatFrames);
   if (onGrid.length < BACKBEAT_WINDOW_BEATS) return { accents: 0, low: 0, backbeat: 0, total: 0 };
@@ -145,7 +150,8 @@ export function shiftToOffbeats(beatFrames: readonly number[], envelope: Float32
 function nearestPeak(envelope: Float32Array, t: number, radius: number): number {
   const c = Math.round(t);
   let best = -1;
-  for (let i = Math.max(1, c - radius); i <= Math.min(envelope.length - 2, c + radius); i++) if (best < 0 || envelope[i]! > envelope[best]!) best = i;
+  for (let i = Math.max(1, c - radius); i <= Math.min(envelope.length - 2, c + radius); i++)
+    if (best < 0 || envelope[i]! > envelope[best]!) best = i;
   if (best < 0 || !(envelope[best]! > 0)) return t;
   return best + parabolicOffset(envelope, best);
 }

@@ -68,14 +68,19 @@ function passagesBetweenGaps(frames: readonly number[], context: PulseContext): 
   if (n < 3) return [[...frames]];
   /** Half the local beat interval at beat i. */
   const halfSpan = (i: number): number => {
-    const interval = i === 0 ? frames[1]! - frames[0]! : i === n - 1 ? frames[n - 1]! - frames[n - 2]! : (frames[i + 1]! - frames[i - 1]!) / 2;
+    const interval =
+      i === 0
+        ? frames[1]! - frames[0]!
+        : i === n - 1
+          ? frames[n - 1]! - frames[n - 2]!
+          : (frames[i + 1]! - frames[i - 1]!) / 2;
     return interval / 2;
   };
   const silent = frames.map((f, i) => silentAround(f, halfSpan(i), context));
   const pulseless = frames.map((f) => !context.present(f));
   const drop = new Uint8Array(n);
   const markRuns = (flags: boolean[], minSec: number): void => {
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
       if (!flags[i]) {
         i++;
         continue;

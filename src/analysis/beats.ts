@@ -21,7 +21,11 @@ export const DEFAULT_BEAT_OPTIONS: BeatTrackOptions = { tightness: 300, minRatio
  * Beat positions in envelope frames (fractional, refined by parabolic interpolation).
  * `periodFrames[t]` is the expected beat period at frame t (0 where there is no beat).
  */
-export function trackBeats(envelope: Float32Array, periodFrames: Float64Array, options: BeatTrackOptions = DEFAULT_BEAT_OPTIONS): number[] {
+export function trackBeats(
+  envelope: Float32Array,
+  periodFrames: Float64Array,
+  options: BeatTrackOptions = DEFAULT_BEAT_OPTIONS,
+): number[] {
   const n = envelope.length;
   if (n === 0) return [];
   let sumSquares = 0;

@@ -174,7 +174,11 @@ export function cueContrast(cues: readonly number[], beatsPerBar: number): numbe
   return best;
 }
 
-export function chooseMeter(repetition: readonly number[], cuesFor: (beatsPerBar: number) => readonly number[], subdivision: 2 | 3): Meter {
+export function chooseMeter(
+  repetition: readonly number[],
+  cuesFor: (beatsPerBar: number) => readonly number[],
+  subdivision: 2 | 3,
+): Meter {
   const candidates = [4, 3, 2].map((beatsPerBar) => {
     const score =
       Math.log(METER_PRIOR[subdivision][beatsPerBar]!) +
@@ -201,7 +205,12 @@ export function chooseMeter(repetition: readonly number[], cuesFor: (beatsPerBar
  * not the one: this keeps an anticipated chord change (a push on the and of 4) from moving the
  * bar line to beat 4.
  */
-export function downbeatCues(beatFrames: readonly number[], features: FrameFeatures, beatsPerBar: number, snare: Float32Array = snareActivation(features)): number[] {
+export function downbeatCues(
+  beatFrames: readonly number[],
+  features: FrameFeatures,
+  beatsPerBar: number,
+  snare: Float32Array = snareActivation(features),
+): number[] {
   const span = Math.max(1, Math.floor(beatsPerBar / 2));
   const low = features.accents[0]!;
   const bass = beatFrames.map((f) => peakNear(low, f, 2));
@@ -216,17 +225,27 @@ export function downbeatCues(beatFrames: readonly number[], features: FrameFeatu
   const beatAt = (i: number): number => {
     const last = beatFrames.length - 1;
     if (i < 0) return beatFrames[0]! + i * (beatFrames[Math.min(1, last)]! - beatFrames[0]! || 40);
-    if (i > last) return beatFrames[last]! + (i - last) * (beatFrames[last]! - beatFrames[Math.max(0, last - 1)]! || 40);
+    if (i > last)
+      return beatFrames[last]! + (i - last) * (beatFrames[last]! - beatFrames[Math.max(0, last - 1)]! || 40);
     return beatFrames[i]!;
   };
   // Where a window reaches past the first or last beat it holds silence or a fade: no evidence.
   const inside = (b: number): boolean => b - span >= 0 && b + span < beatFrames.length;
-  const change = beatFrames.map((f, b) => (inside(b) ? 1 - cosine(Array.from(chromaMean(beatAt(b - span), f)), Array.from(chromaMean(f, beatAt(b + span)))) : NaN));
+  const change = beatFrames.map((f, b) =>
+    inside(b)
+      ? 1 - cosine(Array.from(chromaMean(beatAt(b - span), f)), Array.from(chromaMean(f, beatAt(b + span))))
+      : NaN,
+  );
   const typical = median(change.filter((c) => !Number.isNaN(c)));
   const harmony = change.map((c) => (Number.isNaN(c) ? typical : c));
   const zb = clipped(zScores(bass));
   const zh = clipped(zScores(harmony));
-  const zs = clipped(snareScores(beatFrames.map((f) => peakNear(snare, f, 2)), snare));
+  const zs = clipped(
+    snareScores(
+      beatFrames.map((f) => peakNear(snare, f, 2)),
+      snare,
+    ),
+  );
   return zb.map((v, i) => v + zh[i]! - zs[i]!);
 }
 
@@ -269,9 +288,17 @@ export function barPositions(cues: readonly number[], beatsPerBar: number): numb
 }
 
 /** `snare` is `snareActivation(features)` (beat-phase.ts). */
-export function estimateDownbeats(beatFrames: readonly number[], features: FrameFeatures, subdivision: 2 | 3, snare: Float32Array = snareActivation(features)): DownbeatResult {
+export function estimateDownbeats(
+  beatFrames: readonly number[],
+  features: FrameFeatures,
+  subdivision: 2 | 3,
+  snare: Float32Array = snareActivation(features),
+): DownbeatResult {
   if (beatFrames.length < 4) {
-    return { meter: { beatsPerBar: 4, subdivision, timeSignature: timeSignatureOf(4, subdivision), confidence: 0 }, positions: beatFrames.map((_, i) => (i % 4) + 1) };
+    return {
+      meter: { beatsPerBar: 4, subdivision, timeSignature: timeSignatureOf(4, subdivision), confidence: 0 },
+      positions: beatFrames.map((_, i) => (i % 4) + 1),
+    };
   }
   const cues = new Map<number, number[]>();
   const cuesFor = (beatsPerBar: number): number[] => {

@@ -146,7 +146,8 @@ class RowStore {
   /** Columns from..from+count-1 as one row-major array (rows × count). */
   columns(from: number, count: number): Float32Array {
     const out = new Float32Array(this.rows * count);
-    for (let r = 0; r < this.rows; r++) out.set(this.data.subarray(r * this.width + from, r * this.width + from + count), r * count);
+    for (let r = 0; r < this.rows; r++)
+      out.set(this.data.subarray(r * this.width + from, r * this.width + from + count), r * count);
     return out;
   }
 }

@@ -41,7 +41,8 @@ export function refineOnsetSec(timeSec: number, features: FrameFeatures): number
   // A rise counts only where it reaches within 30 dB of the event's peak: a low hum's energy swings
   // with its waveform from block to block, and such a wiggle is not the event's start.
   let peak = 0;
-  for (let k = from, end = Math.min(energy.length - 1, to + PEAK_AFTER_BLOCKS); k <= end; k++) peak = Math.max(peak, energy[k]!);
+  for (let k = from, end = Math.min(energy.length - 1, to + PEAK_AFTER_BLOCKS); k <= end; k++)
+    peak = Math.max(peak, energy[k]!);
   let best = -1;
   let bestRise = MIN_RISE_DB;
   for (let k = from; k <= to; k++) {
@@ -58,7 +59,12 @@ export function refineOnsetSec(timeSec: number, features: FrameFeatures): number
   // rise began, so walk back through the blocks that were already rising.
   const riseAt = (k: number): number => 10 * Math.log10((energy[k]! + FLOOR) / (energy[k - 1]! + FLOOR));
   let start = best;
-  while (start - 1 >= Math.max(1, from - WALK_BACK_BLOCKS) && energy[start - 1]! >= peak * MIN_LEVEL_OF_PEAK && riseAt(start - 1) >= RISING_STEP_DB) start--;
+  while (
+    start - 1 >= Math.max(1, from - WALK_BACK_BLOCKS) &&
+    energy[start - 1]! >= peak * MIN_LEVEL_OF_PEAK &&
+    riseAt(start - 1) >= RISING_STEP_DB
+  )
+    start--;
   // The block where the energy jumps holds the onset; its centre is within 1.5 ms of it.
   return (start + 0.5) / blocksPerSec;
 }

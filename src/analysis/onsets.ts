@@ -64,7 +64,15 @@ export interface OnsetPickOptions {
   readonly combineSec: number;
 }
 
-export const DEFAULT_ONSET_PICK: OnsetPickOptions = { preMaxSec: 0.03, postMaxSec: 0.03, preAvgSec: 0.1, postAvgSec: 0.07, delta: 0.6, noiseRatio: 3, combineSec: 0.03 };
+export const DEFAULT_ONSET_PICK: OnsetPickOptions = {
+  preMaxSec: 0.03,
+  postMaxSec: 0.03,
+  preAvgSec: 0.1,
+  postAvgSec: 0.07,
+  delta: 0.6,
+  noiseRatio: 3,
+  combineSec: 0.03,
+};
 
 /** The k-th smallest of `a[0 … length − 1]` (Hoare's selection; reorders `a`). */
 function select(a: Float32Array, length: number, k: number): number {
@@ -105,7 +113,11 @@ function localMedian(values: Float32Array, radius: number): Float32Array {
   return out;
 }
 
-export function pickOnsets(envelope: Float32Array, frameRate: number, options: OnsetPickOptions = DEFAULT_ONSET_PICK): Onset[] {
+export function pickOnsets(
+  envelope: Float32Array,
+  frameRate: number,
+  options: OnsetPickOptions = DEFAULT_ONSET_PICK,
+): Onset[] {
   const n = envelope.length;
   const preMax = Math.round(options.preMaxSec * frameRate);
   const postMax = Math.round(options.postMaxSec * frameRate);
@@ -151,7 +163,11 @@ const MIN_OCTAVE_SHARE = 0.25;
 const CYMBAL_NOISE_RATIO = 5;
 
 /** Onsets of the summed envelope, and hats and cymbals that it masks (see the header). */
-export function findOnsets(features: FrameFeatures, frameRate: number, options: OnsetPickOptions = DEFAULT_ONSET_PICK): Onset[] {
+export function findOnsets(
+  features: FrameFeatures,
+  frameRate: number,
+  options: OnsetPickOptions = DEFAULT_ONSET_PICK,
+): Onset[] {
   const onsets = pickOnsets(onsetEnvelope(features), frameRate, options);
   const [lower, upper] = CYMBAL_BANDS.map((b) => features.bandAccents[b]!);
   const near = (band: Float32Array, frame: number): number => {
@@ -159,7 +175,10 @@ export function findOnsets(features: FrameFeatures, frameRate: number, options: 
     return Math.max(band[c - 1] ?? 0, band[c] ?? 0, band[c + 1] ?? 0);
   };
   const combine = options.combineSec * frameRate;
-  const cymbals = pickOnsets(features.accents[CYMBAL_REGION]!, frameRate, { ...options, noiseRatio: CYMBAL_NOISE_RATIO }).filter((o) => {
+  const cymbals = pickOnsets(features.accents[CYMBAL_REGION]!, frameRate, {
+    ...options,
+    noiseRatio: CYMBAL_NOISE_RATIO,
+  }).filter((o) => {
     const a = near(lower!, o.frame);
     const b = near(upper!, o.frame);
     return Math.min(a, b) >= MIN_OCTAVE_SHARE * (a + b);
@@ -171,7 +190,11 @@ export function findOnsets(features: FrameFeatures, frameRate: number, options: 
     while (i < onsets.length && onsets[i]!.frame <= c.frame) out.push(onsets[i++]!);
     const before = out[out.length - 1];
     const after = onsets[i];
-    if ((before === undefined || c.frame - before.frame >= combine) && (after === undefined || after.frame - c.frame >= combine)) out.push(c);
+    if (
+      (before === undefined || c.frame - before.frame >= combine) &&
+      (after === undefined || after.frame - c.frame >= combine)
+    )
+      out.push(c);
   }
   while (i < onsets.length) out.push(onsets[i++]!);
   return out;

@@ -124,7 +124,8 @@ export function barEdges(downbeatsSec: readonly number[], durationSec: number): 
   const lengths = inner.slice(1).map((t, i) => t - inner[i]!);
   const barSec = median(lengths);
   const edges = [0];
-  for (let t = inner[0]! - barSec * Math.floor((inner[0]! - barSec / 2) / barSec); t < inner[0]! - 1e-9; t += barSec) edges.push(t);
+  for (let t = inner[0]! - barSec * Math.floor((inner[0]! - barSec / 2) / barSec); t < inner[0]! - 1e-9; t += barSec)
+    edges.push(t);
   inner.forEach((t, i) => {
     edges.push(t);
     const next = inner[i + 1];
@@ -235,7 +236,9 @@ function distance(a: Float64Array, b: Float64Array): number {
 function bandedDistances(vectors: readonly Float64Array[], maxLag: number): (a: number, b: number) => number {
   const n = vectors.length;
   const band = new Float64Array(n * maxLag);
-  for (let a = 0; a < n; a++) for (let lag = 1; lag <= maxLag && a + lag < n; lag++) band[a * maxLag + lag - 1] = distance(vectors[a]!, vectors[a + lag]!);
+  for (let a = 0; a < n; a++)
+    for (let lag = 1; lag <= maxLag && a + lag < n; lag++)
+      band[a * maxLag + lag - 1] = distance(vectors[a]!, vectors[a + lag]!);
   return (a, b) => (a === b ? 0 : a < b ? band[a * maxLag + b - a - 1]! : band[b * maxLag + a - b - 1]!);
 }
 
@@ -321,7 +324,12 @@ export function chooseBoundaries(novelty: readonly number[], phraseOrigin: numbe
   // alike than those within a side, which no boundary does, so its size there is how much bars
   // vary within sections, whatever the number of boundaries (the median of all values rises with
   // every boundary's shoulders in a short, busy song).
-  const typical = median(novelty.slice(1).filter((v) => v < 0).map((v) => -v));
+  const typical = median(
+    novelty
+      .slice(1)
+      .filter((v) => v < 0)
+      .map((v) => -v),
+  );
   const threshold = Math.max(MIN_NOVELTY, TYPICAL_RATIO * typical);
   const strong = STRONG_RATIO * threshold;
   const peaks = maxima.filter((p) => p.v > threshold).sort((a, b) => b.v - a.v);
@@ -374,7 +382,13 @@ export function findSections(downbeatsSec: readonly number[], durationSec: numbe
   const edges = barEdges(downbeatsSec, durationSec);
   const bars = barFeatures(edges, features);
   const first = downbeatsSec.find((t) => t > 0 && t < durationSec);
-  const phraseOrigin = downbeatsSec.length >= 2 && first !== undefined ? Math.max(0, bars.findIndex((b) => b.endSec > first + 1e-6)) : undefined;
+  const phraseOrigin =
+    downbeatsSec.length >= 2 && first !== undefined
+      ? Math.max(
+          0,
+          bars.findIndex((b) => b.endSec > first + 1e-6),
+        )
+      : undefined;
   return sectionsOfBars(bars, phraseOrigin);
 }
 
@@ -387,7 +401,11 @@ export function sectionsOfBars(bars: readonly BarFeatures[], phraseOrigin: numbe
   return labelSections(sectionTraits(bars, vectors, bounds));
 }
 
-export function sectionTraits(bars: readonly BarFeatures[], vectors: readonly Float64Array[], bounds: readonly number[]): SectionTraits[] {
+export function sectionTraits(
+  bars: readonly BarFeatures[],
+  vectors: readonly Float64Array[],
+  bounds: readonly number[],
+): SectionTraits[] {
   const spans = bounds.slice(0, -1).map((from, s) => ({ from, to: bounds[s + 1]! }));
   const meanDb = (from: number, to: number, pick: (b: BarFeatures) => number): number => {
     let p = 0;
@@ -408,7 +426,8 @@ export function sectionTraits(bars: readonly BarFeatures[], vectors: readonly Fl
   const busiest = Math.max(1e-9, ...spans.map((s) => activity(s.from, s.to, ALL)));
   const busiestLow = Math.max(1e-9, ...spans.map((s) => activity(s.from, s.to, [0])));
   const intensity = (from: number, to: number): number =>
-    meanDb(from, to, (b) => b.levelDb) + ACTIVITY_DB_PER_DOUBLING * Math.log2(Math.max(activity(from, to, ALL) / busiest, 1 / ACCENT_RANGE));
+    meanDb(from, to, (b) => b.levelDb) +
+    ACTIVITY_DB_PER_DOUBLING * Math.log2(Math.max(activity(from, to, ALL) / busiest, 1 / ACCENT_RANGE));
   // Two sections are one kind when every bar of each has a close counterpart in the other (the
   // mean distance to the nearest bar, both ways): a chorus that comes back, not a build that
   // merely ends where the drop is.
@@ -421,10 +440,15 @@ export function sectionTraits(bars: readonly BarFeatures[], vectors: readonly Fl
     }
     return sum / (a.to - a.from);
   };
-  const alike = (a: number, b: number): boolean => (nearest(spans[a]!, spans[b]!) + nearest(spans[b]!, spans[a]!)) / 2 <= REPEAT_UNITS;
+  const alike = (a: number, b: number): boolean =>
+    (nearest(spans[a]!, spans[b]!) + nearest(spans[b]!, spans[a]!)) / 2 <= REPEAT_UNITS;
   // The rise is between the medians of each half's bars, so a fill in a section's last bar is
   // not a build: a build rises through its bars.
-  const barIntensity = bars.map((b) => b.levelDb + ACTIVITY_DB_PER_DOUBLING * Math.log2(Math.max(b.accents.reduce((a, c) => a + c, 0) / busiest, 1 / ACCENT_RANGE)));
+  const barIntensity = bars.map(
+    (b) =>
+      b.levelDb +
+      ACTIVITY_DB_PER_DOUBLING * Math.log2(Math.max(b.accents.reduce((a, c) => a + c, 0) / busiest, 1 / ACCENT_RANGE)),
+  );
   return spans.map(({ from, to }, s) => {
     const half = Math.floor((from + to) / 2);
     const repeats = spans.findIndex((_, t) => t === s || (t < s && alike(t, s)));
@@ -448,7 +472,9 @@ export function labelSections(traits: readonly SectionTraits[]): Section[] {
   const kind = traits.map((t) => t.repeats);
   for (let i = 0; i < n; i++) kind[i] = kind[kind[i]!]!;
   const kindIntensity = new Map<number, number>();
-  traits.forEach((t, i) => kindIntensity.set(kind[i]!, Math.max(kindIntensity.get(kind[i]!) ?? -Infinity, t.intensityDb)));
+  traits.forEach((t, i) =>
+    kindIntensity.set(kind[i]!, Math.max(kindIntensity.get(kind[i]!) ?? -Infinity, t.intensityDb)),
+  );
   const peak = Math.max(...kindIntensity.values());
   const main = traits.map((_, i) => peak - kindIntensity.get(kind[i]!)! <= MAIN_WITHIN_DB);
   const labels = traits.map((t, i): SectionLabel => {
@@ -456,15 +482,20 @@ export function labelSections(traits: readonly SectionTraits[]): Section[] {
     const prev = traits[i - 1];
     const next = traits[i + 1];
     // Quieter or sparser than the section it leads into (intro) or follows (outro).
-    const calmerThan = (o: SectionTraits): boolean => o.intensityDb - t.intensityDb >= EDGE_CALMER_DB || t.drums < EDGE_SPARSER * o.drums;
+    const calmerThan = (o: SectionTraits): boolean =>
+      o.intensityDb - t.intensityDb >= EDGE_CALMER_DB || t.drums < EDGE_SPARSER * o.drums;
     if (i === 0) return next && (calmerThan(next) || !main[i]) ? 'intro' : 'drop';
     if (i === n - 1) return prev && (calmerThan(prev) || !main[i]) ? 'outro' : 'drop';
     const louderBefore = Math.max(...traits.slice(0, i).map((o) => o.intensityDb)) - t.intensityDb;
     const louderAfter = Math.max(...traits.slice(i + 1).map((o) => o.intensityDb)) - t.intensityDb;
     if (louderBefore >= BREAK_DIP_DB && louderAfter >= BREAK_DIP_DB) return 'break';
-    const drumsAround = Math.min(Math.max(...traits.slice(0, i).map((o) => o.drums)), Math.max(...traits.slice(i + 1).map((o) => o.drums)));
+    const drumsAround = Math.min(
+      Math.max(...traits.slice(0, i).map((o) => o.drums)),
+      Math.max(...traits.slice(i + 1).map((o) => o.drums)),
+    );
     if (drumsAround >= 0.5 && t.drums <= DRUMS_OUT * drumsAround) return 'break';
-    if (next && kind[i + 1] !== kind[i] && t.riseDb >= BUILD_RISE_DB && next.intensityDb > t.intensityDb - t.riseDb / 2) return 'build';
+    if (next && kind[i + 1] !== kind[i] && t.riseDb >= BUILD_RISE_DB && next.intensityDb > t.intensityDb - t.riseDb / 2)
+      return 'build';
     return main[i] ? 'drop' : 'verse';
   });
   return traits.map((t, i) => ({ startSec: t.startSec, endSec: t.endSec, label: labels[i]!, levelDb: t.levelDb }));

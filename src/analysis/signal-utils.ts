@@ -70,6 +70,7 @@ export function roundAll(values: ArrayLike<number>, digits: number): number[] {
 export function peakNear(values: ArrayLike<number>, frame: number, radius: number): number {
   let peak = 0;
   const c = Math.round(frame);
-  for (let j = Math.max(0, c - radius); j <= Math.min(values.length - 1, c + radius); j++) if (values[j]! > peak) peak = values[j]!;
+  for (let j = Math.max(0, c - radius); j <= Math.min(values.length - 1, c + radius); j++)
+    if (values[j]! > peak) peak = values[j]!;
   return peak;
 }

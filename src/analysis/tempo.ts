@@ -73,7 +73,11 @@ export interface TempoPath {
 }
 
 /** Normalised autocorrelation of each window of the envelope, lags 0 … maxLag. */
-export async function windowedSalience(envelope: Float32Array, frameRate: number, maxLag: number): Promise<{ centres: Float64Array; acf: Float32Array[] }> {
+export async function windowedSalience(
+  envelope: Float32Array,
+  frameRate: number,
+  maxLag: number,
+): Promise<{ centres: Float64Array; acf: Float32Array[] }> {
   const n = envelope.length;
   const windowFrames = Math.min(n, Math.round(WINDOW_SEC * frameRate));
   const hop = Math.round(WINDOW_HOP_SEC * frameRate);
@@ -98,7 +102,8 @@ export async function windowedSalience(envelope: Float32Array, frameRate: number
     const out = new Float32Array(maxLag + 1);
     if (zero > 0) {
       // Unbiased: each lag's sum over its own overlap, relative to the variance.
-      for (let lag = 0; lag <= maxLag && lag < windowFrames; lag++) out[lag] = ac.output[lag]! / (windowFrames - lag) / zero;
+      for (let lag = 0; lag <= maxLag && lag < windowFrames; lag++)
+        out[lag] = ac.output[lag]! / (windowFrames - lag) / zero;
     }
     acf.push(out);
     centres[w] = start + windowFrames / 2;
@@ -151,7 +156,12 @@ export function levelScore(acf: Float32Array, periodFrames: number, frameRate: n
   for (const k of heard) if (k > subdivision) subdivision = k;
   const prior = SUBDIVISION_PRIOR.find(([k]) => k === subdivision)![1];
   const ternary = at(acf, periodFrames / 3) > Math.max(at(acf, periodFrames / 2), 0.05);
-  return { score: -0.5 * octaves * octaves + BEAT_SALIENCE_WEIGHT * salience + Math.log(prior), salience, subdivision, ternary };
+  return {
+    score: -0.5 * octaves * octaves + BEAT_SALIENCE_WEIGHT * salience + Math.log(prior),
+    salience,
+    subdivision,
+    ternary,
+  };
 }
 
 export function tempoGrid(): Float64Array {
@@ -166,13 +176,23 @@ export async function trackTempo(envelope: Float32Array, frameRate: number): Pro
   const { centres, acf } = await windowedSalience(envelope, frameRate, maxLag);
   const windows = acf.length;
   const states = grid.length;
-  const empty: TempoPath = { frameRate, windowCentres: new Float64Array(0), bpm: new Float64Array(0), salience: new Float64Array(0), subdivision: new Int32Array(0), ternary: new Uint8Array(0) };
+  const empty: TempoPath = {
+    frameRate,
+    windowCentres: new Float64Array(0),
+    bpm: new Float64Array(0),
+    salience: new Float64Array(0),
+    subdivision: new Int32Array(0),
+    ternary: new Uint8Array(0),
+  };
   if (windows === 0 || envelope.length < (60 * frameRate) / MIN_BPM) return empty;
 
   const obs = acf.map((a) => Array.from(grid, (bpm) => levelScore(a, (60 * frameRate) / bpm, frameRate)));
   // Transition: Gaussian drift in log-tempo, or a jump anywhere at a fixed cost.
   const driftRadius = Math.ceil((4 * DRIFT_SIGMA_OCTAVES) / STEP_OCTAVES);
-  const driftLog = Float64Array.from({ length: driftRadius + 1 }, (_, d) => -0.5 * ((d * STEP_OCTAVES) / DRIFT_SIGMA_OCTAVES) ** 2);
+  const driftLog = Float64Array.from(
+    { length: driftRadius + 1 },
+    (_, d) => -0.5 * ((d * STEP_OCTAVES) / DRIFT_SIGMA_OCTAVES) ** 2,
+  );
   let score = Float64Array.from(obs[0]!, (o) => o.score);
   const back: Int32Array[] = [];
   for (let w = 1; w < windows; w++) {

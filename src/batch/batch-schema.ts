@@ -34,7 +34,10 @@ function parsedBy<T>(parse: (text: string) => T) {
     try {
       return parse(String(value));
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: error instanceof BeatloomError ? formatErrorLine(error) : String(error) });
+      ctx.addIssue({
+        code: 'custom',
+        message: error instanceof BeatloomError ? formatErrorLine(error) : String(error),
+      });
       return z.NEVER;
     }
   });
@@ -51,7 +54,8 @@ export const ENGINE_OPTION_SCHEMAS: Readonly<Record<EngineId, z.ZodType<Record<s
 };
 
 const engineIdSchema = z.string().superRefine((id, ctx) => {
-  if (!isEngineId(id)) ctx.addIssue({ code: 'custom', message: `unknown engine '${id}'; use one of: ${ENGINE_IDS.join(', ')}` });
+  if (!isEngineId(id))
+    ctx.addIssue({ code: 'custom', message: `unknown engine '${id}'; use one of: ${ENGINE_IDS.join(', ')}` });
 });
 
 /** What a job may set and the defaults may set for every job. */
@@ -71,13 +75,28 @@ const defaultsSchema = z.object(overridableFields).partial().strict();
 const jobSchema = z
   .object({
     /** Names the job in the summary and its run directory; default: the audio file's name. */
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a job name is letters, digits, ., _ and -, starting with a letter or digit').optional(),
+    name: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+        'a job name is letters, digits, ., _ and -, starting with a letter or digit',
+      )
+      .optional(),
     audio: z.string().min(1),
     out: z.string().min(1).optional(),
     runDir: z.string().min(1).optional(),
     ...overridableFields,
   })
-  .partial({ prompt: true, negative: true, mapping: true, engine: true, engineOptions: true, fps: true, size: true, seed: true })
+  .partial({
+    prompt: true,
+    negative: true,
+    mapping: true,
+    engine: true,
+    engineOptions: true,
+    fps: true,
+    size: true,
+    seed: true,
+  })
   .strict();
 
 export type BatchFileJob = z.output<typeof jobSchema>;
@@ -94,13 +113,21 @@ export function jobPaths(job: BatchFileJob, runsDir: string, baseDir: string): {
 }
 
 /** Checks engine options against their engine's schema, each issue at its place in the file. */
-function checkEngineOptions(ctx: z.core.$RefinementCtx, engine: string, options: Record<string, unknown> | undefined, where: Array<string | number>): void {
+function checkEngineOptions(
+  ctx: z.core.$RefinementCtx,
+  engine: string,
+  options: Record<string, unknown> | undefined,
+  where: Array<string | number>,
+): void {
   // An unknown engine id has its own issue already.
   if (options === undefined || !isEngineId(engine)) return;
   const parsed = ENGINE_OPTION_SCHEMAS[engine].safeParse(options);
   if (parsed.success) return;
   const issue = parsed.error.issues[0]!;
-  const what = issue.code === 'unrecognized_keys' ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}` : issue.message;
+  const what =
+    issue.code === 'unrecognized_keys'
+      ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`
+      : issue.message;
   ctx.addIssue({ code: 'custom', path: [...where, ...issue.path], message: `${what} for the ${engine} engine` });
 }
 
@@ -121,20 +148,45 @@ export function batchFileSchema(baseDir: string, baseEngine: string = 'preview')
     })
     .strict()
     .superRefine((file, ctx) => {
-      const seen = { name: new Map<string, number>(), runDir: new Map<string, number>(), out: new Map<string, number>() };
-      checkEngineOptions(ctx, file.defaults.engine ?? baseEngine, file.defaults.engineOptions, ['defaults', 'engineOptions']);
+      const seen = {
+        name: new Map<string, number>(),
+        runDir: new Map<string, number>(),
+        out: new Map<string, number>(),
+      };
+      checkEngineOptions(ctx, file.defaults.engine ?? baseEngine, file.defaults.engineOptions, [
+        'defaults',
+        'engineOptions',
+      ]);
       file.jobs.forEach((job, i) => {
-        checkEngineOptions(ctx, job.engine ?? file.defaults.engine ?? baseEngine, job.engineOptions, ['jobs', i, 'engineOptions']);
+        checkEngineOptions(ctx, job.engine ?? file.defaults.engine ?? baseEngine, job.engineOptions, [
+          'jobs',
+          i,
+          'engineOptions',
+        ]);
         const paths = jobPaths(job, file.runsDir, baseDir);
         const checks: Array<[keyof typeof seen, string, Array<string | number>, string]> = [
-          ['name', jobNameOf(job), ['jobs', i, job.name === undefined ? 'audio' : 'name'], `job name '${jobNameOf(job)}'${job.name === undefined ? ' (from the audio file name)' : ''}`],
-          ['runDir', paths.runDir, ['jobs', i, job.runDir === undefined ? (job.name === undefined ? 'audio' : 'name') : 'runDir'], `run directory ${paths.runDir}`],
+          [
+            'name',
+            jobNameOf(job),
+            ['jobs', i, job.name === undefined ? 'audio' : 'name'],
+            `job name '${jobNameOf(job)}'${job.name === undefined ? ' (from the audio file name)' : ''}`,
+          ],
+          [
+            'runDir',
+            paths.runDir,
+            ['jobs', i, job.runDir === undefined ? (job.name === undefined ? 'audio' : 'name') : 'runDir'],
+            `run directory ${paths.runDir}`,
+          ],
           ['out', paths.outPath, ['jobs', i, job.out === undefined ? 'audio' : 'out'], `output ${paths.outPath}`],
         ];
         for (const [kind, value, path, what] of checks) {
           const earlier = seen[kind].get(value);
           if (earlier !== undefined) {
-            ctx.addIssue({ code: 'custom', path, message: `${what} is already used by jobs[${earlier}]: give each job its own ${kind}` });
+            ctx.addIssue({
+              code: 'custom',
+              path,
+              message: `${what} is already used by jobs[${earlier}]: give each job its own ${kind}`,
+            });
             // A shared name makes a shared run directory, which makes a shared output: one issue says it.
             break;
           }

@@ -19,7 +19,9 @@ export interface PooledEngine {
 export type EngineFactory = (spec: EngineSpec, onNotice: (message: string) => void) => RenderEngine;
 
 export const defaultEngineFactory: EngineFactory = (spec, onNotice) =>
-  spec.id === 'comfyui' ? createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice }) : createEngine({ id: spec.id, onNotice });
+  spec.id === 'comfyui'
+    ? createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice })
+    : createEngine({ id: spec.id, onNotice });
 
 export class EnginePool {
   private readonly created: RenderEngine[] = [];

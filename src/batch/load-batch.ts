@@ -9,7 +9,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { mergeComfyConfigs, resolveComfyPaths, type ComfyuiConfig, type EngineSelection } from '../config/engine-config.js';
+import {
+  mergeComfyConfigs,
+  resolveComfyPaths,
+  type ComfyuiConfig,
+  type EngineSelection,
+} from '../config/engine-config.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
 import { parseFps } from '../keyframes/time.js';
 import { serverUrls } from '../engines/comfyui/settings.js';
@@ -19,7 +24,14 @@ import { RENDER_DEFAULTS, type RenderRequest } from '../pipeline/render-request.
 import { DEFAULT_MAPPING_PATH } from '../shared/package-root.js';
 import { usageError } from '../shared/errors.js';
 import { stableStringify } from '../shared/hash.js';
-import { batchFileSchema, jobNameOf, jobPaths, type BatchFile, type BatchFileDefaults, type BatchFileJob } from './batch-schema.js';
+import {
+  batchFileSchema,
+  jobNameOf,
+  jobPaths,
+  type BatchFile,
+  type BatchFileDefaults,
+  type BatchFileJob,
+} from './batch-schema.js';
 
 export interface EngineSpec {
   readonly id: EngineId;
@@ -57,7 +69,12 @@ export function engineSpecKey(spec: EngineSpec): string {
 export const NO_ENGINE_SELECTION: EngineSelection = { engineId: RENDER_DEFAULTS.engineId, comfyui: {} };
 
 /** A job's engine: its id and options after the job, the defaults and the base selection (see the top). */
-export function jobEngineSpec(job: BatchFileJob, defaults: BatchFileDefaults, base: EngineSelection, baseDir: string): EngineSpec {
+export function jobEngineSpec(
+  job: BatchFileJob,
+  defaults: BatchFileDefaults,
+  base: EngineSelection,
+  baseDir: string,
+): EngineSpec {
   const defaultsEngine = defaults.engine ?? base.engineId;
   const id = (job.engine ?? defaultsEngine) as EngineId;
   const fromDefaults = id === defaultsEngine ? (defaults.engineOptions ?? {}) : {};
@@ -67,13 +84,18 @@ export function jobEngineSpec(job: BatchFileJob, defaults: BatchFileDefaults, ba
       return { id, options: { ...fromDefaults, ...fromJob } };
     case 'comfyui': {
       // The batch schema checked both against comfyuiConfigSchema; their paths are relative to the batch file.
-      const fileOptions = (options: Record<string, unknown>): ComfyuiConfig => resolveComfyPaths(options as ComfyuiConfig, baseDir);
+      const fileOptions = (options: Record<string, unknown>): ComfyuiConfig =>
+        resolveComfyPaths(options as ComfyuiConfig, baseDir);
       return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }
 }
 
-export function resolveBatch(file: BatchFile, baseDir: string, base: EngineSelection = NO_ENGINE_SELECTION): BatchJob[] {
+export function resolveBatch(
+  file: BatchFile,
+  baseDir: string,
+  base: EngineSelection = NO_ENGINE_SELECTION,
+): BatchJob[] {
   const d = file.defaults;
   return file.jobs.map((job, index) => {
     const { runDir, outPath } = jobPaths(job, file.runsDir, baseDir);

@@ -54,19 +54,27 @@ export async function runBatch(batch: Batch, options: BatchOptions = {}): Promis
     let outcome: JobOutcome;
     try {
       const pooled = await pool.get(job.engine, stop.signal);
-      const shared: SharedResources = { engine: pooled.engine, engineSlots: pooled.slots, prepareSlots, stitchSlots, priority: job.index };
+      const shared: SharedResources = {
+        engine: pooled.engine,
+        engineSlots: pooled.slots,
+        prepareSlots,
+        stitchSlots,
+        priority: job.index,
+      };
       const taskOptions = {
         signal: stop.signal,
         force: options.force,
         shared,
-        onProgress: (progress: ProgressEvent) =>
-          emit({ type: 'job-progress', job: job.index, progress }),
+        onProgress: (progress: ProgressEvent) => emit({ type: 'job-progress', job: job.index, progress }),
       };
       outcome = options.dryRun
         ? { status: 'planned', report: await dryRunSong(job.request, { ...taskOptions, calibrations }) }
         : { status: 'done', summary: await renderSong(job.request, taskOptions) };
     } catch (error) {
-      outcome = stop.signal.aborted && isAbortError(error) ? { status: 'interrupted' } : { status: 'failed', error: jobErrorOf(error) };
+      outcome =
+        stop.signal.aborted && isAbortError(error)
+          ? { status: 'interrupted' }
+          : { status: 'failed', error: jobErrorOf(error) };
     }
     // A job that ended before its analysis (a bad output path, an engine that cannot be prepared) gives up its turn.
     prepareSlots.pass(job.index);

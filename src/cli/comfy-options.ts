@@ -4,7 +4,14 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfigFile, selectEngine, splitUrlList, type ComfyLora, type ComfyuiConfig, type EngineSelection } from '../config/engine-config.js';
+import {
+  loadConfigFile,
+  selectEngine,
+  splitUrlList,
+  type ComfyLora,
+  type ComfyuiConfig,
+  type EngineSelection,
+} from '../config/engine-config.js';
 import { DEFAULT_MOTION_MODEL } from '../engines/comfyui/settings.js';
 import { assertEngineId } from '../engines/registry.js';
 import { usageError } from '../shared/errors.js';
@@ -49,7 +56,11 @@ export function parseLoraFlag(text: string): ComfyLora {
   const match = /^([^:].*?)(?::(-?\d+(?:\.\d+)?))?$/.exec(text.trim());
   const strength = match?.[2] === undefined ? 1 : Number(match[2]);
   if (!match || match[1]!.trim() === '' || strength < -100 || strength > 100) {
-    throw usageError('E_COMFY_LORA', `invalid --comfy-lora: '${text}'`, 'give NAME or NAME:STRENGTH, e.g. --comfy-lora detail_tweaker.safetensors:0.7');
+    throw usageError(
+      'E_COMFY_LORA',
+      `invalid --comfy-lora: '${text}'`,
+      'give NAME or NAME:STRENGTH, e.g. --comfy-lora detail_tweaker.safetensors:0.7',
+    );
   }
   return { name: match[1]!.trim(), strengthModel: strength, strengthClip: strength };
 }
@@ -57,7 +68,11 @@ export function parseLoraFlag(text: string): ComfyLora {
 export function parseStepsFlag(text: string): number {
   const steps = Number(text);
   if (!/^\d+$/.test(text.trim()) || steps < 1 || steps > 100) {
-    throw usageError('E_COMFY_STEPS', `invalid --comfy-steps: '${text}'`, 'give a whole number from 1 to 100 (AnimateDiff-Lightning modules are made for 1, 2, 4 or 8)');
+    throw usageError(
+      'E_COMFY_STEPS',
+      `invalid --comfy-steps: '${text}'`,
+      'give a whole number from 1 to 100 (AnimateDiff-Lightning modules are made for 1, 2, 4 or 8)',
+    );
   }
   return steps;
 }
@@ -93,12 +108,19 @@ export function assertComfyFlagsUsed(flags: ComfyFlags, engineIds: readonly stri
   });
   if (given.length > 0 && !engineIds.includes('comfyui')) {
     const engines = [...new Set(engineIds)].map((id) => `'${id}'`).join(', ');
-    throw usageError('E_ENGINE_FLAGS', `${given.map(([, flag]) => flag).join(', ')} only apply to the comfyui engine, not ${engines}`, 'add --engine comfyui');
+    throw usageError(
+      'E_ENGINE_FLAGS',
+      `${given.map(([, flag]) => flag).join(', ')} only apply to the comfyui engine, not ${engines}`,
+      'add --engine comfyui',
+    );
   }
 }
 
 /** `render` and `engines check`: the engine and its settings from flags, environment and config file. */
-export async function resolveEngineSelection(engineFlag: string | undefined, flags: ComfyFlags): Promise<EngineSelection> {
+export async function resolveEngineSelection(
+  engineFlag: string | undefined,
+  flags: ComfyFlags,
+): Promise<EngineSelection> {
   const selection = await loadEngineSelection(engineFlag, flags);
   assertComfyFlagsUsed(flags, [selection.engineId]);
   return selection;

@@ -37,7 +37,9 @@ function basisText(basis: EstimateBasis): string {
 export function formatTable(rows: ReadonlyArray<readonly string[]>, indent = ''): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
-  return rows.map((row) => `${indent}${row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  ')}`.trimEnd());
+  return rows.map((row) =>
+    `${indent}${row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  ')}`.trimEnd(),
+  );
 }
 
 function sectionRow(span: SectionSpan): string[] {
@@ -61,15 +63,24 @@ export function formatDryRun(report: DryRunReport, audioPath: string): string[] 
     `run dir   ${report.runDir}`,
     `segments  ${o.segments} of up to ${o.framesPerSegment} frames, ${report.steps} sampler step${report.steps === 1 ? '' : 's'} each, continuity ${o.continuity}: ${o.toRender} to render, ${o.reused} already rendered`,
     'sections',
-    ...formatTable([['section', 'time', 'segments', 'frames', 'seeds', 'render', 'prompt'], ...o.sections.map(sectionRow)], '  '),
+    ...formatTable(
+      [['section', 'time', 'segments', 'frames', 'seeds', 'render', 'prompt'], ...o.sections.map(sectionRow)],
+      '  ',
+    ),
   ];
   if (e.msPerSegment === null || e.engineMs === null || e.wallMs === null) {
-    lines.push(`engine    ${report.engine}: no estimate (${basisText(e.basis)}; render a few segments and run --dry-run again)`);
+    lines.push(
+      `engine    ${report.engine}: no estimate (${basisText(e.basis)}; render a few segments and run --dry-run again)`,
+    );
   } else if (e.basis.kind === 'nothing-to-render') {
     lines.push(`engine    ${report.engine}: nothing to render (${basisText(e.basis)})`);
   } else {
-    lines.push(`engine    ${report.engine}: ~${(e.msPerSegment / 1000).toFixed(2)} s per segment (${basisText(e.basis)})`);
-    lines.push(`          ${e.segmentsToRender} segments → ~${formatEta(e.engineMs / 1000)} of engine time, ~${formatEta(e.wallMs / 1000)} at concurrency ${e.concurrency}`);
+    lines.push(
+      `engine    ${report.engine}: ~${(e.msPerSegment / 1000).toFixed(2)} s per segment (${basisText(e.basis)})`,
+    );
+    lines.push(
+      `          ${e.segmentsToRender} segments → ~${formatEta(e.engineMs / 1000)} of engine time, ~${formatEta(e.wallMs / 1000)} at concurrency ${e.concurrency}`,
+    );
   }
   return lines;
 }

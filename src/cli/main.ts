@@ -15,7 +15,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .version(VERSION)
     .configureOutput({
       // One line, in the same form as every other error: "beatloom: error: …".
-      outputError: (text, write) => write(`beatloom: ${text.trim().split('\n').join(' ')} — run beatloom --help for usage\n`),
+      outputError: (text, write) =>
+        write(`beatloom: ${text.trim().split('\n').join(' ')} — run beatloom --help for usage\n`),
     })
     .exitOverride();
   registerRender(program, setExitCode);

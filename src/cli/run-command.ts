@@ -45,7 +45,9 @@ export async function runCommand(action: Action, beforeError: () => void = () =>
     if (code === 130) process.stderr.write('beatloom: interrupted — run the same command again to resume\n');
     else if (error instanceof BeatloomError) process.stderr.write(`beatloom: error: ${formatErrorLine(error)}\n`);
     else {
-      process.stderr.write(`beatloom: unexpected error — please report this at https://github.com/beatloom/beatloom/issues with the command you ran\n`);
+      process.stderr.write(
+        `beatloom: unexpected error — please report this at https://github.com/beatloom/beatloom/issues with the command you ran\n`,
+      );
       process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     }
     return code;

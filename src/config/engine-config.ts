@@ -15,7 +15,9 @@ export const CONFIG_FILE_NAMES = ['beatloom.config.yaml', 'beatloom.config.yml']
 export const COMFY_URL_ENV = 'BEATLOOM_COMFY_URL';
 
 /** `"<node id>.<input name>"`: one input of one node of an API-format workflow. */
-const workflowTargetSchema = z.string().regex(/^[^.\s]+(\.[^.\s]+)*\.[A-Za-z0-9_ ]+$/, 'must look like "<node id>.<input name>", e.g. "3.seed"');
+const workflowTargetSchema = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+)*\.[A-Za-z0-9_ ]+$/, 'must look like "<node id>.<input name>", e.g. "3.seed"');
 const workflowTargetsSchema = z.union([workflowTargetSchema, z.array(workflowTargetSchema).min(1)]);
 
 /**
@@ -131,14 +133,22 @@ export function parseConfigFile(text: string, fileName: string): ConfigFile {
  * (which may be absent).
  */
 export async function loadConfigFile(options: { explicitPath?: string; cwd: string }): Promise<LoadedConfig> {
-  const candidates = options.explicitPath !== undefined ? [resolve(options.cwd, options.explicitPath)] : CONFIG_FILE_NAMES.map((name) => join(options.cwd, name));
+  const candidates =
+    options.explicitPath !== undefined
+      ? [resolve(options.cwd, options.explicitPath)]
+      : CONFIG_FILE_NAMES.map((name) => join(options.cwd, name));
   for (const path of candidates) {
     let text: string;
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
       if (options.explicitPath !== undefined) {
-        throw usageError('E_CONFIG_MISSING', `config file not found: ${path}`, 'give --config the path of a beatloom.config.yaml', error);
+        throw usageError(
+          'E_CONFIG_MISSING',
+          `config file not found: ${path}`,
+          'give --config the path of a beatloom.config.yaml',
+          error,
+        );
       }
       continue;
     }
@@ -151,7 +161,11 @@ export async function loadConfigFile(options: { explicitPath?: string; cwd: stri
 export function splitUrlList(text: string, source: string): string[] {
   const parts = text.split(',').map((part) => part.trim());
   if (parts.some((part) => part === '')) {
-    throw usageError('E_COMFY_URL', `invalid server list in ${source}: '${text}'`, 'give URLs separated by commas, e.g. http://gpu1:8188,http://gpu2:8188');
+    throw usageError(
+      'E_COMFY_URL',
+      `invalid server list in ${source}: '${text}'`,
+      'give URLs separated by commas, e.g. http://gpu1:8188,http://gpu2:8188',
+    );
   }
   return parts;
 }
@@ -172,7 +186,8 @@ export function selectEngine(
 ): EngineSelection {
   const file = loaded.config.comfyui ?? {};
   const envUrl = env[COMFY_URL_ENV];
-  const fromEnv: ComfyuiConfig = envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
+  const fromEnv: ComfyuiConfig =
+    envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
   const comfyui = mergeComfyConfigs(file, fromEnv, flags.comfyui);
   return { engineId: flags.engine ?? loaded.config.engine ?? 'preview', comfyui };
 }

@@ -42,7 +42,6 @@ export const MAPPING_ERROR_CODES = {
   rule: 'E_MAPPING_RULE',
 } as const;
 
-
 /** Edit distance, for "did you mean" suggestions. */
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -51,7 +50,11 @@ function editDistance(a: string, b: string): number {
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      row[j] = Math.min(
+        row[j]! + 1,
+        row[j - 1]! + 1,
+        diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1),
+      );
       diagonal = above;
     }
   }
@@ -77,15 +80,28 @@ function allowedKeysAt(path: Path): string[] {
   const unwrap = (): void => {
     for (;;) {
       const def = schema._zod.def as unknown as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType };
-      if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional') && def.innerType) schema = def.innerType;
+      if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional') && def.innerType)
+        schema = def.innerType;
       else if (def.type === 'pipe' && def.in) schema = def.in;
       else return;
     }
   };
   unwrap();
   for (const key of path) {
-    const def = schema._zod.def as unknown as { type: string; shape?: Record<string, z.core.$ZodType>; valueType?: z.core.$ZodType; element?: z.core.$ZodType };
-    const next = def.type === 'object' ? def.shape?.[String(key)] : def.type === 'record' ? def.valueType : def.type === 'array' ? def.element : undefined;
+    const def = schema._zod.def as unknown as {
+      type: string;
+      shape?: Record<string, z.core.$ZodType>;
+      valueType?: z.core.$ZodType;
+      element?: z.core.$ZodType;
+    };
+    const next =
+      def.type === 'object'
+        ? def.shape?.[String(key)]
+        : def.type === 'record'
+          ? def.valueType
+          : def.type === 'array'
+            ? def.element
+            : undefined;
     if (!next) return [];
     schema = next;
     unwrap();
@@ -131,7 +147,13 @@ function describeIssue(issue: Issue): { code: string; text: string } {
       const allowed = allowedKeysAt(issue.path);
       const key = issue.keys[0]!;
       const suggestion = closestWord(key, allowed);
-      const more = issue.keys.length > 1 ? ` (also ${issue.keys.slice(1).map((k) => `'${k}'`).join(', ')})` : '';
+      const more =
+        issue.keys.length > 1
+          ? ` (also ${issue.keys
+              .slice(1)
+              .map((k) => `'${k}'`)
+              .join(', ')})`
+          : '';
       return {
         code: C.unknownKey,
         text: `unknown key '${key}'${more}${suggestion ? ` — did you mean '${suggestion}'?` : ''}; allowed: ${allowed.join(', ')}`,
@@ -142,7 +164,10 @@ function describeIssue(issue: Issue): { code: string; text: string } {
       const input = (issue as { input?: unknown }).input;
       const suggestion = typeof input === 'string' ? closestWord(input, issue.values.map(String)) : undefined;
       const got = input === undefined ? '' : `, got ${describeInput(input)}`;
-      return { code: C.value, text: `must be ${allowed.length === 1 ? allowed[0] : `one of ${allowed.join(', ')}`}${got}${suggestion ? ` — did you mean '${suggestion}'?` : ''}` };
+      return {
+        code: C.value,
+        text: `must be ${allowed.length === 1 ? allowed[0] : `one of ${allowed.join(', ')}`}${got}${suggestion ? ` — did you mean '${suggestion}'?` : ''}`,
+      };
     }
     case 'invalid_type': {
       const input = (issue as { input?: unknown }).input;
@@ -155,8 +180,13 @@ function describeIssue(issue: Issue): { code: string; text: string } {
       const input = (issue as { input?: unknown }).input;
       const small = issue.code === 'too_small';
       const bound = small ? issue.minimum : issue.maximum;
-      if (issue.origin === 'array') return { code: C.range, text: `needs ${small ? 'at least' : 'at most'} ${bound} item${Number(bound) === 1 ? '' : 's'}` };
-      if (issue.origin === 'string') return { code: C.range, text: small ? 'must not be empty' : `must be at most ${bound} characters` };
+      if (issue.origin === 'array')
+        return {
+          code: C.range,
+          text: `needs ${small ? 'at least' : 'at most'} ${bound} item${Number(bound) === 1 ? '' : 's'}`,
+        };
+      if (issue.origin === 'string')
+        return { code: C.range, text: small ? 'must not be empty' : `must be at most ${bound} characters` };
       const op = small ? (issue.inclusive ? '≥' : '>') : issue.inclusive ? '≤' : '<';
       return { code: C.range, text: `must be ${op} ${bound}${typeof input === 'number' ? `, got ${input}` : ''}` };
     }
@@ -202,7 +232,9 @@ function nodeFor(doc: Document, issue: Issue): Node | undefined {
   }
   if (issue.code === 'invalid_key' && depth === path.length && path.length > 0) {
     const parent = (path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents) as Node | undefined;
-    const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1])) : undefined;
+    const pair = isMap(parent)
+      ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1]))
+      : undefined;
     if (pair && isScalar(pair.key)) return pair.key;
   }
   if (issue.code === 'unrecognized_keys' && isMap(node)) {
@@ -218,7 +250,13 @@ function positionOf(node: Node | undefined, lineCounter: LineCounter): Position 
   return { line, col, offset };
 }
 
-function yamlError(fileName: string, code: string, pos: { line: number; col: number }, message: string, hint: string): BeatloomError {
+function yamlError(
+  fileName: string,
+  code: string,
+  pos: { line: number; col: number },
+  message: string,
+  hint: string,
+): BeatloomError {
   return usageError(code, `${fileName}:${pos.line}:${pos.col}: ${message}`, hint);
 }
 
@@ -233,26 +271,61 @@ function openerBefore(text: string, end: number): number {
 }
 
 /** A YAML syntax problem, with a specific message for the common kinds. */
-function syntaxError(text: string, fileName: string, lineCounter: LineCounter, error: { code: string; message: string; pos: [number, number] }): BeatloomError {
+function syntaxError(
+  text: string,
+  fileName: string,
+  lineCounter: LineCounter,
+  error: { code: string; message: string; pos: [number, number] },
+): BeatloomError {
   const C = MAPPING_ERROR_CODES;
   const pos = lineCounter.linePos(error.pos[0]);
   const detail = error.message.split('\n')[0]!.replace(/\s+at line \d+, column \d+.*$/, '');
   switch (error.code) {
     case 'TAB_AS_INDENT':
-      return yamlError(fileName, C.tab, pos, 'a tab is used for indentation; YAML indents with spaces', 'replace the tab with spaces');
+      return yamlError(
+        fileName,
+        C.tab,
+        pos,
+        'a tab is used for indentation; YAML indents with spaces',
+        'replace the tab with spaces',
+      );
     case 'DUPLICATE_KEY': {
       const key = text.slice(error.pos[0]).split(/[:\n]/)[0]!.trim();
-      return yamlError(fileName, C.duplicateKey, pos, `the key '${key}' appears twice in the same block`, 'keep one of them');
+      return yamlError(
+        fileName,
+        C.duplicateKey,
+        pos,
+        `the key '${key}' appears twice in the same block`,
+        'keep one of them',
+      );
     }
     case 'MISSING_CHAR':
       // YAML reports the end of the file; point at the quote or bracket that was left open.
-      return yamlError(fileName, C.unclosed, lineCounter.linePos(openerBefore(text, error.pos[0])), `unclosed quote or bracket: ${detail}`, 'close it on the same value');
+      return yamlError(
+        fileName,
+        C.unclosed,
+        lineCounter.linePos(openerBefore(text, error.pos[0])),
+        `unclosed quote or bracket: ${detail}`,
+        'close it on the same value',
+      );
     case 'MULTIPLE_DOCS':
-      return yamlError(fileName, C.multipleDocs, pos, "the file holds more than one YAML document (a second '---')", 'a mapping is one document: remove the extra --- and what follows, or merge them');
+      return yamlError(
+        fileName,
+        C.multipleDocs,
+        pos,
+        "the file holds more than one YAML document (a second '---')",
+        'a mapping is one document: remove the extra --- and what follows, or merge them',
+      );
     case 'BAD_SCALAR_START':
       return yamlError(fileName, C.syntax, pos, `invalid YAML: ${detail}`, 'put the value in quotes');
     default:
-      return yamlError(fileName, C.syntax, pos, `invalid YAML (${error.code.toLowerCase().replaceAll('_', ' ')}): ${detail}`, 'check the indentation and punctuation at that position');
+      return yamlError(
+        fileName,
+        C.syntax,
+        pos,
+        `invalid YAML (${error.code.toLowerCase().replaceAll('_', ' ')}): ${detail}`,
+        'check the indentation and punctuation at that position',
+      );
   }
 }
 
@@ -262,7 +335,13 @@ function checkVersion(doc: Document, fileName: string, lineCounter: LineCounter)
   if (!isMap(root)) return;
   const pair = root.items.find((p) => isScalar(p.key) && p.key.value === 'version');
   if (!pair) {
-    throw yamlError(fileName, C.noVersion, positionOf(root, lineCounter), `missing 'version': this beatloom reads version ${MAPPING_VERSION}`, `add 'version: ${MAPPING_VERSION}' as the first key`);
+    throw yamlError(
+      fileName,
+      C.noVersion,
+      positionOf(root, lineCounter),
+      `missing 'version': this beatloom reads version ${MAPPING_VERSION}`,
+      `add 'version: ${MAPPING_VERSION}' as the first key`,
+    );
   }
   const value = isScalar(pair.value) ? pair.value.value : undefined;
   const pos = positionOf((pair.value ?? pair.key) as Node, lineCounter);
@@ -282,7 +361,9 @@ function checkVersion(doc: Document, fileName: string, lineCounter: LineCounter)
     C.badVersion,
     pos,
     `version: ${JSON.stringify(value ?? null)} is not a mapping version this beatloom reads (it reads ${MAPPING_VERSION})`,
-    typeof value === 'number' && value > MAPPING_VERSION ? 'upgrade beatloom to read newer mappings' : `set version: ${MAPPING_VERSION}`,
+    typeof value === 'number' && value > MAPPING_VERSION
+      ? 'upgrade beatloom to read newer mappings'
+      : `set version: ${MAPPING_VERSION}`,
   );
 }
 
@@ -290,19 +371,41 @@ function checkVersion(doc: Document, fileName: string, lineCounter: LineCounter)
 export function parseMapping(text: string, fileName: string): Mapping {
   const C = MAPPING_ERROR_CODES;
   if (text.includes('\u0000') || text.includes('\uFFFD')) {
-    throw usageError(C.notText, `${fileName}: not a text file`, 'give --mapping a YAML mapping, e.g. mappings/default.yaml');
+    throw usageError(
+      C.notText,
+      `${fileName}: not a text file`,
+      'give --mapping a YAML mapping, e.g. mappings/default.yaml',
+    );
   }
   const lineCounter = new LineCounter();
   // merge: `<<: *anchor` lets a mapping share settings between signals.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) throw syntaxError(text, fileName, lineCounter, problem as unknown as { code: string; message: string; pos: [number, number] });
+  if (problem)
+    throw syntaxError(
+      text,
+      fileName,
+      lineCounter,
+      problem as unknown as { code: string; message: string; pos: [number, number] },
+    );
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    throw usageError(C.empty, `${fileName}: the mapping is empty`, `start from mappings/default.yaml (a mapping needs at least version: ${MAPPING_VERSION} and targets)`);
+    throw usageError(
+      C.empty,
+      `${fileName}: the mapping is empty`,
+      `start from mappings/default.yaml (a mapping needs at least version: ${MAPPING_VERSION} and targets)`,
+    );
   }
   if (!isMap(doc.contents)) {
-    const what = isSeq(doc.contents) ? 'a list' : `a single value (${JSON.stringify(String((doc.contents as { value?: unknown }).value ?? ''))})`;
-    throw yamlError(fileName, C.notAMap, positionOf(doc.contents, lineCounter), `the mapping must be a block of keys (version:, signals:, targets: …), not ${what}`, EXAMPLE_HINT);
+    const what = isSeq(doc.contents)
+      ? 'a list'
+      : `a single value (${JSON.stringify(String((doc.contents as { value?: unknown }).value ?? ''))})`;
+    throw yamlError(
+      fileName,
+      C.notAMap,
+      positionOf(doc.contents, lineCounter),
+      `the mapping must be a block of keys (version:, signals:, targets: …), not ${what}`,
+      EXAMPLE_HINT,
+    );
   }
   checkVersion(doc, fileName, lineCounter);
   let data: unknown;
@@ -313,13 +416,20 @@ export function parseMapping(text: string, fileName: string): Mapping {
     const alias = /Unresolved alias[^:]*: \*?(\S+)/.exec(message);
     const at = alias ? text.indexOf(`*${alias[1]!.replace(/^\*/, '')}`) : -1;
     const pos = lineCounter.linePos(Math.max(0, at));
-    throw yamlError(fileName, C.alias, pos, `YAML alias problem: ${message.split('\n')[0]}`, 'define the anchor (&name) before its alias (*name), or write the value out');
+    throw yamlError(
+      fileName,
+      C.alias,
+      pos,
+      `YAML alias problem: ${message.split('\n')[0]}`,
+      'define the anchor (&name) before its alias (*name), or write the value out',
+    );
   }
   const result = mappingSchema.safeParse(data, { reportInput: true });
   if (result.success) return result.data;
   // Rules across fields assume each field is valid on its own: report a field's own problem first,
   // then whatever comes first in the file.
-  const isRule = (issue: Issue): boolean => issue.code === 'custom' && Boolean((issue.params as { rule?: boolean } | undefined)?.rule);
+  const isRule = (issue: Issue): boolean =>
+    issue.code === 'custom' && Boolean((issue.params as { rule?: boolean } | undefined)?.rule);
   const located = result.error.issues
     .map((issue) => ({ issue, rule: isRule(issue), pos: positionOf(nodeFor(doc, issue), lineCounter) }))
     .sort((a, b) => Number(a.rule) - Number(b.rule) || a.pos.offset - b.pos.offset);
@@ -337,9 +447,19 @@ export async function loadMapping(path: string): Promise<Mapping> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw usageError(C.missing, `mapping not found: ${path}`, 'give --mapping the path of a YAML mapping, e.g. mappings/default.yaml');
-    const why = code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw usageError(C.unreadable, `cannot read the mapping ${path}: ${why}`, 'give --mapping the path of a YAML mapping file');
+    if (code === 'ENOENT')
+      throw usageError(
+        C.missing,
+        `mapping not found: ${path}`,
+        'give --mapping the path of a YAML mapping, e.g. mappings/default.yaml',
+      );
+    const why =
+      code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw usageError(
+      C.unreadable,
+      `cannot read the mapping ${path}: ${why}`,
+      'give --mapping the path of a YAML mapping file',
+    );
   }
   return parseMapping(text, path);
 }

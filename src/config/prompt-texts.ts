@@ -25,20 +25,35 @@ export function mappingUsesPrompt(mapping: Mapping): boolean {
 }
 
 export function mappingUsesNegative(mapping: Mapping): boolean {
-  return [mapping.prompts.negative, ...mapping.prompts.schedule.map((e) => e.negative ?? mapping.prompts.negative)].some((text) => text.includes('{negative}'));
+  return [
+    mapping.prompts.negative,
+    ...mapping.prompts.schedule.map((e) => e.negative ?? mapping.prompts.negative),
+  ].some((text) => text.includes('{negative}'));
 }
 
 /** The texts that replace {prompt} and {negative}; throws when a needed one is missing or a given one unused. */
 export function resolvePromptTexts(mapping: Mapping, flags: PromptFlags, mappingPath: string): PromptTexts {
   const prompt = flags.prompt?.trim() === '' ? undefined : flags.prompt;
   if (mappingUsesPrompt(mapping) && prompt === undefined) {
-    throw usageError('E_MISSING_OPTION', `missing --prompt (the prompts in ${mappingPath} use {prompt})`, 'add --prompt "neon city, rain"');
+    throw usageError(
+      'E_MISSING_OPTION',
+      `missing --prompt (the prompts in ${mappingPath} use {prompt})`,
+      'add --prompt "neon city, rain"',
+    );
   }
   if (!mappingUsesPrompt(mapping) && prompt !== undefined) {
-    throw usageError('E_UNUSED_OPTION', `--prompt is not used: the prompts in ${mappingPath} do not contain {prompt}`, 'leave out --prompt, or add {prompt} to a prompt in the mapping');
+    throw usageError(
+      'E_UNUSED_OPTION',
+      `--prompt is not used: the prompts in ${mappingPath} do not contain {prompt}`,
+      'leave out --prompt, or add {prompt} to a prompt in the mapping',
+    );
   }
   if (!mappingUsesNegative(mapping) && flags.negative !== undefined) {
-    throw usageError('E_UNUSED_OPTION', `--negative is not used: the negative prompts in ${mappingPath} do not contain {negative}`, 'leave out --negative, or add {negative} to prompts.negative');
+    throw usageError(
+      'E_UNUSED_OPTION',
+      `--negative is not used: the negative prompts in ${mappingPath} do not contain {negative}`,
+      'leave out --negative, or add {negative} to prompts.negative',
+    );
   }
   return { prompt: prompt ?? '', negative: flags.negative ?? DEFAULT_NEGATIVE_PROMPT };
 }

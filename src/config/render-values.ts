@@ -16,7 +16,8 @@ export function parseSize(text: string): Size {
   const width = Number(match[1]);
   const height = Number(match[2]);
   for (const v of [width, height]) {
-    if (v < 64 || v > 4096 || v % 8 !== 0) throw usageError('E_SIZE', `invalid size: '${text}' (${v} is not a multiple of 8 in 64..4096)`, hint);
+    if (v < 64 || v > 4096 || v % 8 !== 0)
+      throw usageError('E_SIZE', `invalid size: '${text}' (${v} is not a multiple of 8 in 64..4096)`, hint);
   }
   return { width, height };
 }

@@ -15,11 +15,20 @@ export interface MusicalDuration {
 }
 
 const UNIT_WORDS: Readonly<Record<string, TimeUnit>> = {
-  s: 'sec', sec: 'sec', secs: 'sec', second: 'sec', seconds: 'sec',
+  s: 'sec',
+  sec: 'sec',
+  secs: 'sec',
+  second: 'sec',
+  seconds: 'sec',
   ms: 'sec',
-  f: 'frames', frame: 'frames', frames: 'frames',
-  b: 'beats', beat: 'beats', beats: 'beats',
-  bar: 'bars', bars: 'bars',
+  f: 'frames',
+  frame: 'frames',
+  frames: 'frames',
+  b: 'beats',
+  beat: 'beats',
+  beats: 'beats',
+  bar: 'bars',
+  bars: 'bars',
 };
 
 const PATTERN = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(s|ms|secs?|seconds?|f|frames?|b|beats?|bars?)\s*$/;
@@ -39,9 +48,15 @@ export function parseDuration(text: string | number): MusicalDuration | undefine
 
 /** A zod schema for a non-negative length; the parsed value is a MusicalDuration. */
 export const durationSchema = z
-  .union([z.number().min(0, { error: () => `expected ${DURATION_HELP}` }), z.string().regex(PATTERN, { error: () => `expected ${DURATION_HELP}` })], {
-    error: () => `expected ${DURATION_HELP}`,
-  })
+  .union(
+    [
+      z.number().min(0, { error: () => `expected ${DURATION_HELP}` }),
+      z.string().regex(PATTERN, { error: () => `expected ${DURATION_HELP}` }),
+    ],
+    {
+      error: () => `expected ${DURATION_HELP}`,
+    },
+  )
   .transform((input): MusicalDuration => parseDuration(input)!)
   .meta({ description: `A length: ${DURATION_HELP}. Beats and bars follow the song's own beats.` });
 
@@ -61,9 +76,15 @@ export function parseTimePosition(input: string | number): number | undefined {
 
 /** A point in the song, in seconds from its start. */
 export const timePositionSchema = z
-  .union([z.number().min(0, { error: () => `expected ${TIME_HELP}` }), z.string().regex(TIME_PATTERN, { error: () => `expected ${TIME_HELP}` })], {
-    error: () => `expected ${TIME_HELP}`,
-  })
+  .union(
+    [
+      z.number().min(0, { error: () => `expected ${TIME_HELP}` }),
+      z.string().regex(TIME_PATTERN, { error: () => `expected ${TIME_HELP}` }),
+    ],
+    {
+      error: () => `expected ${TIME_HELP}`,
+    },
+  )
   .transform((input, ctx): number => {
     const sec = parseTimePosition(input);
     if (sec === undefined) {

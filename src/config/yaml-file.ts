@@ -19,7 +19,10 @@ export interface YamlErrorCodes {
 
 /** `a.b[2].c`: the key path of a value, as errors print it. */
 export function formatKeyPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 /** The YAML node an issue points at: for an unknown key, the key itself. */
@@ -45,7 +48,9 @@ function describeIssue(issue: Issue, missing: boolean): string {
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_type':
-      return issue.message.includes('received undefined') ? `missing (expected ${issue.expected})` : issue.message.replace(/^Invalid input: /, '');
+      return issue.message.includes('received undefined')
+        ? `missing (expected ${issue.expected})`
+        : issue.message.replace(/^Invalid input: /, '');
     default:
       return issue.message;
   }
@@ -58,7 +63,11 @@ export function parseYamlWithSchema<T>(text: string, fileName: string, schema: z
   const yamlError = doc.errors[0];
   if (yamlError) {
     const pos = lineCounter.linePos(yamlError.pos[0]);
-    throw usageError(codes.syntax, `${fileName}:${pos.line}:${pos.col}: invalid YAML: ${yamlError.message.split('\n')[0]}`, 'fix the YAML syntax at that position');
+    throw usageError(
+      codes.syntax,
+      `${fileName}:${pos.line}:${pos.col}: invalid YAML: ${yamlError.message.split('\n')[0]}`,
+      'fix the YAML syntax at that position',
+    );
   }
   const result = schema.safeParse(doc.toJS());
   if (result.success) return result.data;
@@ -68,5 +77,9 @@ export function parseYamlWithSchema<T>(text: string, fileName: string, schema: z
   const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
   const keyPath = formatKeyPath(issue.path);
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
-  throw usageError(codes.invalid, `${fileName}:${pos.line}:${pos.col}: ${keyPath ? `${keyPath}: ` : ''}${describeIssue(issue, missing)}${more}`, codes.hint);
+  throw usageError(
+    codes.invalid,
+    `${fileName}:${pos.line}:${pos.col}: ${keyPath ? `${keyPath}: ` : ''}${describeIssue(issue, missing)}${more}`,
+    codes.hint,
+  );
 }

@@ -21,13 +21,21 @@ const COMMON = ['-hide_banner', '-nostdin'] as const;
 export function decodeAudioArgs(inputPath: string, sampleRateHz: number): string[] {
   return [
     ...COMMON,
-    '-i', inputPath,
-    '-map', '0:a:0',
-    '-vn', '-sn', '-dn',
-    '-af', `aresample=${sampleRateHz}:filter_size=16:rematrix_maxval=1,aformat=channel_layouts=mono`,
-    '-flush_packets', '0',
-    '-f', 'f32le',
-    '-acodec', 'pcm_f32le',
+    '-i',
+    inputPath,
+    '-map',
+    '0:a:0',
+    '-vn',
+    '-sn',
+    '-dn',
+    '-af',
+    `aresample=${sampleRateHz}:filter_size=16:rematrix_maxval=1,aformat=channel_layouts=mono`,
+    '-flush_packets',
+    '0',
+    '-f',
+    'f32le',
+    '-acodec',
+    'pcm_f32le',
     'pipe:1',
   ];
 }
@@ -35,7 +43,17 @@ export function decodeAudioArgs(inputPath: string, sampleRateHz: number): string
 export type VideoCodec = 'h264' | 'h265' | 'vp9';
 
 /** How a video codec's speed/quality preset is spelt on ffmpeg's command line. */
-export const VIDEO_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
+export const VIDEO_PRESETS = [
+  'ultrafast',
+  'superfast',
+  'veryfast',
+  'faster',
+  'fast',
+  'medium',
+  'slow',
+  'slower',
+  'veryslow',
+] as const;
 export type VideoPreset = (typeof VIDEO_PRESETS)[number];
 
 export interface VideoEncodeOptions {
@@ -50,7 +68,11 @@ export type InterpolationMode = 'motion' | 'blend';
 /** Optional steps between the blended frames and the encoder. */
 export interface VideoPostOptions {
   /** Frame interpolation to a higher rate; the output has exactly `frameCount` frames (see videoFilter). */
-  readonly interpolate: { readonly fps: Rational; readonly mode: InterpolationMode; readonly frameCount: number } | null;
+  readonly interpolate: {
+    readonly fps: Rational;
+    readonly mode: InterpolationMode;
+    readonly frameCount: number;
+  } | null;
   /** Lanczos upscale to this size (after interpolation, which is cheaper at the small size). */
   readonly upscale: { readonly width: number; readonly height: number } | null;
 }
@@ -79,7 +101,8 @@ export interface FrameInput {
  * Where the output's audio comes from: the song itself, cut and encoded here, or a track already
  * encoded from it by encodeAudioTrackArgs (cached in the run directory), copied as it is.
  */
-export type AudioSource = ({ readonly kind: 'song' } & AudioTrackOptions) | { readonly kind: 'track'; readonly path: string };
+export type AudioSource =
+  ({ readonly kind: 'song' } & AudioTrackOptions) | { readonly kind: 'track'; readonly path: string };
 
 export interface EncodeOptions extends FrameInput, VideoEncodeOptions {
   readonly post: VideoPostOptions;
@@ -89,7 +112,15 @@ export interface EncodeOptions extends FrameInput, VideoEncodeOptions {
 
 /** x264/x265 preset → libvpx-vp9 `-cpu-used` (0 slowest/best … 5 fastest with the `good` deadline). */
 const VP9_CPU_USED: Readonly<Record<VideoPreset, number>> = {
-  veryslow: 0, slower: 1, slow: 2, medium: 3, fast: 4, faster: 5, veryfast: 5, superfast: 5, ultrafast: 5,
+  veryslow: 0,
+  slower: 1,
+  slow: 2,
+  medium: 3,
+  fast: 4,
+  faster: 5,
+  veryfast: 5,
+  superfast: 5,
+  ultrafast: 5,
 };
 
 /** Encoder arguments for one codec, preset, crf and pixel format. */
@@ -99,9 +130,35 @@ export function videoCodecArgs(options: VideoEncodeOptions): string[] {
     case 'h264':
       return ['-c:v', 'libx264', '-preset', options.preset, '-crf', String(options.crf), ...common];
     case 'h265':
-      return ['-c:v', 'libx265', '-preset', options.preset, '-crf', String(options.crf), '-tag:v', 'hvc1', '-x265-params', 'log-level=error', ...common];
+      return [
+        '-c:v',
+        'libx265',
+        '-preset',
+        options.preset,
+        '-crf',
+        String(options.crf),
+        '-tag:v',
+        'hvc1',
+        '-x265-params',
+        'log-level=error',
+        ...common,
+      ];
     case 'vp9':
-      return ['-c:v', 'libvpx-vp9', '-crf', String(options.crf), '-b:v', '0', '-deadline', 'good', '-cpu-used', String(VP9_CPU_USED[options.preset]), '-row-mt', '1', ...common];
+      return [
+        '-c:v',
+        'libvpx-vp9',
+        '-crf',
+        String(options.crf),
+        '-b:v',
+        '0',
+        '-deadline',
+        'good',
+        '-cpu-used',
+        String(VP9_CPU_USED[options.preset]),
+        '-row-mt',
+        '1',
+        ...common,
+      ];
   }
 }
 
@@ -171,19 +228,27 @@ function frameInputArgs(input: FrameInput): string[] {
 export function encodeVideoArgs(options: EncodeOptions): string[] {
   const { audio } = options;
   const vf = videoFilter(options.post);
-  const graph = [...(vf ? [`[0:v]${vf}[v]`] : []), ...(audio.kind === 'song' ? [audioFilter(audio, '1:a', 'a')] : [])].join(';');
+  const graph = [
+    ...(vf ? [`[0:v]${vf}[v]`] : []),
+    ...(audio.kind === 'song' ? [audioFilter(audio, '1:a', 'a')] : []),
+  ].join(';');
   return [
     ...COMMON,
     '-y',
-    '-loglevel', 'error',
+    '-loglevel',
+    'error',
     ...frameInputArgs(options),
-    '-i', audio.path,
+    '-i',
+    audio.path,
     ...(graph ? ['-filter_complex', graph] : []),
-    '-map', vf ? '[v]' : '0:v:0',
-    '-map', audio.kind === 'song' ? '[a]' : '1:a:0',
+    '-map',
+    vf ? '[v]' : '0:v:0',
+    '-map',
+    audio.kind === 'song' ? '[a]' : '1:a:0',
     // Frames pass through as they come: the mp4 muxer's default (cfr) re-times interpolated frames
     // and duplicated the last ones (measured: 106 frames instead of the 104 the trim let through).
-    '-vsync', '0',
+    '-vsync',
+    '0',
     ...videoCodecArgs(options),
     ...(audio.kind === 'song' ? audioCodecArgs(options.codec, audio.bitrateKbps) : ['-c:a', 'copy']),
     ...containerArgs(options.codec),
@@ -200,12 +265,17 @@ export function encodeAudioTrackArgs(audio: AudioTrackOptions, codec: VideoCodec
   return [
     ...COMMON,
     '-y',
-    '-loglevel', 'error',
-    '-i', audio.path,
-    '-filter_complex', audioFilter(audio, '0:a', 'a'),
-    '-map', '[a]',
+    '-loglevel',
+    'error',
+    '-i',
+    audio.path,
+    '-filter_complex',
+    audioFilter(audio, '0:a', 'a'),
+    '-map',
+    '[a]',
     ...audioCodecArgs(codec, audio.bitrateKbps),
-    '-f', codec === 'vp9' ? 'webm' : 'mp4',
+    '-f',
+    codec === 'vp9' ? 'webm' : 'mp4',
     outPath,
   ];
 }
@@ -222,14 +292,20 @@ export function encodeFramesArgs(options: FramesOutputOptions): string[] {
   return [
     ...COMMON,
     '-y',
-    '-loglevel', 'error',
+    '-loglevel',
+    'error',
     ...frameInputArgs(options),
     ...(vf ? ['-vf', vf] : []),
-    '-vsync', '0',
-    '-c:v', 'png',
-    '-pix_fmt', 'rgb24',
-    '-start_number', '0',
-    '-f', 'image2',
+    '-vsync',
+    '0',
+    '-c:v',
+    'png',
+    '-pix_fmt',
+    'rgb24',
+    '-start_number',
+    '0',
+    '-f',
+    'image2',
     options.pattern,
   ];
 }
@@ -242,16 +318,36 @@ export function encodeFramesArgs(options: FramesOutputOptions): string[] {
 export function inspectVideoArgs(inputPath: string, width: number, height: number): string[] {
   return [
     ...COMMON,
-    '-i', inputPath,
-    '-map', '0:v:0',
-    '-vf', `showinfo,scale=${width}:${height}:flags=area,format=gray`,
-    '-vsync', '0',
-    '-f', 'rawvideo',
+    '-i',
+    inputPath,
+    '-map',
+    '0:v:0',
+    '-vf',
+    `showinfo,scale=${width}:${height}:flags=area,format=gray`,
+    '-vsync',
+    '0',
+    '-f',
+    'rawvideo',
     'pipe:1',
   ];
 }
 
 /** Decode a video's frames to raw RGB24 on stdout (used by the tests). */
 export function decodeVideoFramesArgs(inputPath: string): string[] {
-  return [...COMMON, '-loglevel', 'error', '-i', inputPath, '-map', '0:v:0', '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  return [
+    ...COMMON,
+    '-loglevel',
+    'error',
+    '-i',
+    inputPath,
+    '-map',
+    '0:v:0',
+    '-vsync',
+    '0',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ];
 }

@@ -26,10 +26,34 @@ export interface DecodeOptions {
 
 /** Channel counts of the layout names ffmpeg prints in stream lines. */
 const LAYOUT_CHANNELS: Readonly<Record<string, number>> = {
-  mono: 1, stereo: 2, downmix: 2, '2.1': 3, '3.0': 3, '3.0(back)': 3, '4.0': 4, quad: 4, 'quad(side)': 4,
-  '3.1': 4, '5.0': 5, '5.0(side)': 5, '4.1': 5, '5.1': 6, '5.1(side)': 6, '6.0': 6, '6.0(front)': 6,
-  hexagonal: 6, '6.1': 7, '6.1(back)': 7, '6.1(front)': 7, '7.0': 7, '7.0(front)': 7, '7.1': 8,
-  '7.1(wide)': 8, '7.1(wide-side)': 8, octagonal: 8, hexadecagonal: 16,
+  mono: 1,
+  stereo: 2,
+  downmix: 2,
+  '2.1': 3,
+  '3.0': 3,
+  '3.0(back)': 3,
+  '4.0': 4,
+  quad: 4,
+  'quad(side)': 4,
+  '3.1': 4,
+  '5.0': 5,
+  '5.0(side)': 5,
+  '4.1': 5,
+  '5.1': 6,
+  '5.1(side)': 6,
+  '6.0': 6,
+  '6.0(front)': 6,
+  hexagonal: 6,
+  '6.1': 7,
+  '6.1(back)': 7,
+  '6.1(front)': 7,
+  '7.0': 7,
+  '7.0(front)': 7,
+  '7.1': 8,
+  '7.1(wide)': 8,
+  '7.1(wide-side)': 8,
+  octagonal: 8,
+  hexadecagonal: 16,
 };
 
 export function channelsOfLayout(layout: string): number | undefined {
@@ -43,7 +67,9 @@ export function channelsOfLayout(layout: string): number | undefined {
  * Reads the stream lines ffmpeg prints before it writes any sample: the source's codec, rate and
  * channel layout from `Input #0`, once `Output #0` shows that the input has been fully described.
  */
-export function parseDecodeHeader(stderr: string): { channels: number; sourceSampleRateHz: number; codec: string } | undefined {
+export function parseDecodeHeader(
+  stderr: string,
+): { channels: number; sourceSampleRateHz: number; codec: string } | undefined {
   const outputAt = stderr.indexOf('Output #0');
   if (outputAt < 0) return undefined;
   const input = /Stream #0:\d+.*?: Audio: ([^, ]+)[^,]*, (\d+) Hz, ([^,]+),/.exec(stderr.slice(0, outputAt));
@@ -61,7 +87,8 @@ export async function assertReadableFile(path: string): Promise<void> {
   } catch {
     throw usageError('E_INPUT_MISSING', `input not found: ${path}`, 'check the path and try again');
   }
-  if (!info.isFile()) throw usageError('E_INPUT_NOT_FILE', `input is not a file: ${path}`, 'give the path of an audio file');
+  if (!info.isFile())
+    throw usageError('E_INPUT_NOT_FILE', `input is not a file: ${path}`, 'give the path of an audio file');
   try {
     await access(path, constants.R_OK);
   } catch {
@@ -72,10 +99,24 @@ export async function assertReadableFile(path: string): Promise<void> {
 function decodeFailure(path: string, error: ProcessError): BeatloomError {
   const tail = error.stderrTail;
   if (/matches no streams|does not contain any stream/i.test(tail)) {
-    return usageError('E_AUDIO_NO_STREAM', `no audio stream in ${path}`, 'give a file that contains audio (mp3, wav, flac, ogg, m4a, …)', error);
+    return usageError(
+      'E_AUDIO_NO_STREAM',
+      `no audio stream in ${path}`,
+      'give a file that contains audio (mp3, wav, flac, ogg, m4a, …)',
+      error,
+    );
   }
-  if (/Invalid data found|could not find codec|Unknown input format|moov atom not found|Invalid argument|End of file/i.test(tail)) {
-    return usageError('E_AUDIO_UNREADABLE', `not an audio file ffmpeg can decode: ${path}`, 'give an mp3, wav, flac, ogg, opus or m4a file', error);
+  if (
+    /Invalid data found|could not find codec|Unknown input format|moov atom not found|Invalid argument|End of file/i.test(
+      tail,
+    )
+  ) {
+    return usageError(
+      'E_AUDIO_UNREADABLE',
+      `not an audio file ffmpeg can decode: ${path}`,
+      'give an mp3, wav, flac, ogg, opus or m4a file',
+      error,
+    );
   }
   return error;
 }
@@ -150,7 +191,11 @@ export async function decodeAudio(path: string, options: DecodeOptions): Promise
     length += chunk.length;
   }
   if (info === undefined || length === 0) {
-    throw usageError('E_AUDIO_EMPTY', `no audio samples could be decoded from ${path}`, 'check that the file plays; re-export it if it is damaged');
+    throw usageError(
+      'E_AUDIO_EMPTY',
+      `no audio samples could be decoded from ${path}`,
+      'check that the file plays; re-export it if it is damaged',
+    );
   }
   return { ...info, samples: buffer.slice(0, length), sampleCount: length };
 }

@@ -61,14 +61,23 @@ export async function inspectVideo(path: string, options: InspectOptions): Promi
     for await (const chunk of proc.child.stdout as AsyncIterable<Buffer>) {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       let offset = 0;
-      for (; offset + frameBytes <= pending.length; offset += frameBytes) options.onFrame(pending.subarray(offset, offset + frameBytes), frameIndex++);
+      for (; offset + frameBytes <= pending.length; offset += frameBytes)
+        options.onFrame(pending.subarray(offset, offset + frameBytes), frameIndex++);
       pending = Buffer.from(pending.subarray(offset));
     }
     await proc.done;
   } catch (error) {
     proc.child.kill('SIGKILL');
-    if (error instanceof ProcessError && /matches no streams|Invalid data found|moov atom not found|does not contain any stream/i.test(error.stderrTail)) {
-      throw usageError('E_VIDEO_UNREADABLE', `no video stream ffmpeg can decode in ${path}`, 'give the video beatloom render wrote (mp4 or webm)', error);
+    if (
+      error instanceof ProcessError &&
+      /matches no streams|Invalid data found|moov atom not found|does not contain any stream/i.test(error.stderrTail)
+    ) {
+      throw usageError(
+        'E_VIDEO_UNREADABLE',
+        `no video stream ffmpeg can decode in ${path}`,
+        'give the video beatloom render wrote (mp4 or webm)',
+        error,
+      );
     }
     throw error;
   }
@@ -76,9 +85,13 @@ export async function inspectVideo(path: string, options: InspectOptions): Promi
   if (t !== undefined) pts.push(t);
   const timeBaseHz = parseTimeBaseHz(header);
   if (timeBaseHz === undefined || pts.length !== frameIndex) {
-    throw new BeatloomError('E_VIDEO_INSPECT', `could not read frame timestamps of ${path} (${frameIndex} frames, ${pts.length} timestamps)`, {
-      hint: 'please report this with the file',
-    });
+    throw new BeatloomError(
+      'E_VIDEO_INSPECT',
+      `could not read frame timestamps of ${path} (${frameIndex} frames, ${pts.length} timestamps)`,
+      {
+        hint: 'please report this with the file',
+      },
+    );
   }
   return { frameCount: frameIndex, timeBaseHz, pts };
 }

@@ -21,7 +21,10 @@ export class ProcessError extends BeatloomError {
 }
 
 function lastMeaningfulLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   return lines.at(-1) ?? '';
 }
 
@@ -87,7 +90,8 @@ export function spawnProcess(command: string, args: readonly string[], options: 
       signal?.removeEventListener('abort', onAbort);
       reject(
         new BeatloomError('E_SPAWN', `could not start ${command}: ${error.message}`, {
-          hint: error.code === 'ENOENT' ? 'reinstall with `npm ci`, or set BEATLOOM_FFMPEG to an ffmpeg binary' : undefined,
+          hint:
+            error.code === 'ENOENT' ? 'reinstall with `npm ci`, or set BEATLOOM_FFMPEG to an ffmpeg binary' : undefined,
           cause: error,
         }),
       );
@@ -109,7 +113,11 @@ function shortName(command: string): string {
 }
 
 /** Runs a process to completion and returns its stdout. */
-export async function runProcess(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<Buffer> {
+export async function runProcess(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<Buffer> {
   const proc = spawnProcess(command, args, options);
   proc.child.stdin.end();
   const chunks: Buffer[] = [];

@@ -23,11 +23,16 @@ export interface KeyframeOptions {
 }
 
 /** base + Σ amount · signal, clamped to the range when there is one. */
-export function evaluateTarget(target: TargetDef, signals: ReadonlyMap<string, Float64Array>, frameCount: number): Float64Array {
+export function evaluateTarget(
+  target: TargetDef,
+  signals: ReadonlyMap<string, Float64Array>,
+  frameCount: number,
+): Float64Array {
   const out = new Float64Array(frameCount).fill(target.base);
   for (const [name, amount] of Object.entries(target.add)) {
     const signal = signals.get(name);
-    if (!signal) throw new Error(`target refers to signal '${name}', which the mapping validation should have rejected`);
+    if (!signal)
+      throw new Error(`target refers to signal '${name}', which the mapping validation should have rejected`);
     for (let f = 0; f < frameCount; f++) out[f]! += amount * signal[f]!;
   }
   if (target.range) {
@@ -49,7 +54,12 @@ export interface SegmentSpan {
  * takes over); `onset`: at its strongest onset (the earliest of equals), or at its lead frame when
  * none falls inside it.
  */
-export function reduceOverSegment(curve: ArrayLike<number>, segment: SegmentSpan, how: Reducer, onsets: ReadonlyArray<{ frame: number; strength: number }> = []): number {
+export function reduceOverSegment(
+  curve: ArrayLike<number>,
+  segment: SegmentSpan,
+  how: Reducer,
+  onsets: ReadonlyArray<{ frame: number; strength: number }> = [],
+): number {
   const from = segment.startFrame;
   const to = segment.startFrame + segment.frameCount;
   switch (how) {
@@ -73,7 +83,12 @@ export function reduceOverSegment(curve: ArrayLike<number>, segment: SegmentSpan
     case 'onset': {
       let best: { frame: number; strength: number } | undefined;
       for (const o of onsets) {
-        if (o.frame >= from && o.frame < to && (!best || o.strength > best.strength || (o.strength === best.strength && o.frame < best.frame))) best = o;
+        if (
+          o.frame >= from &&
+          o.frame < to &&
+          (!best || o.strength > best.strength || (o.strength === best.strength && o.frame < best.frame))
+        )
+          best = o;
       }
       return curve[best ? best.frame : segment.leadFrame]!;
     }
@@ -93,21 +108,27 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
   const { grid: beats, steady } = beatGridOf(analysis);
   const context: SignalContext = { analysis, grid: gridOf(analysis), beats, fps };
   const warnings: string[] = [];
-  if (steady) warnings.push(`no beat found: lengths in beats and bars, bar and beat numbers use a steady ${analysis.bpm ?? FALLBACK_BPM} BPM from 0 s`);
+  if (steady)
+    warnings.push(
+      `no beat found: lengths in beats and bars, bar and beat numbers use a steady ${analysis.bpm ?? FALLBACK_BPM} BPM from 0 s`,
+    );
 
   const missingSections: Array<{ label: string; where: string }> = [];
   const signals = new Map<string, Float64Array>();
   for (const [name, def] of Object.entries(mapping.signals)) {
     signals.set(name, signalAtFrames(def, context, frameCount));
     for (const label of def.onlyIn ?? []) {
-      if (!analysis.sections.some((s) => s.label === label)) missingSections.push({ label, where: `signals.${name}.onlyIn` });
+      if (!analysis.sections.some((s) => s.label === label))
+        missingSections.push({ label, where: `signals.${name}.onlyIn` });
     }
   }
   const targets = mapping.targets;
   const motionScale = evaluateTarget(targets.motionScale, signals, frameCount);
   const denoise = evaluateTarget(targets.denoise, signals, frameCount);
   const cfg = evaluateTarget(targets.cfg, signals, frameCount);
-  const loras = new Map(Object.entries(targets.loras).map(([name, target]) => [name, evaluateTarget(target, signals, frameCount)] as const));
+  const loras = new Map(
+    Object.entries(targets.loras).map(([name, target]) => [name, evaluateTarget(target, signals, frameCount)] as const),
+  );
 
   const planned = planSegments(frameCount, mapping.segments, alignmentFor(analysis, mapping, fps, warnings));
 
@@ -119,7 +140,8 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
 
   // A segment belongs to the section in effect at its lead frame (the frame a section starts in counts).
   const sectionStartFrames = analysis.sections.map((s) => frameAtSec(s.startSec, fps));
-  const sectionOf = (segment: PlannedSegment): number => Math.max(0, indexAtOrBefore(sectionStartFrames, segment.leadFrame));
+  const sectionOf = (segment: PlannedSegment): number =>
+    Math.max(0, indexAtOrBefore(sectionStartFrames, segment.leadFrame));
   const seeds = seedsForSegments(
     mapping.seed,
     options.seed,
@@ -129,8 +151,12 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
     seedEventTimes(mapping.seed, { analysis, beats, fps, durationSec: songSec }),
     fps,
   );
-  const onsets = analysis.onsets.map((t, i) => ({ frame: frameAtSec(t, fps), strength: analysis.onsetStrengths[i] ?? 0 }));
-  const reduce = (curve: Float64Array, segment: PlannedSegment, how: Reducer): number => round(reduceOverSegment(curve, segment, how, onsets), 4);
+  const onsets = analysis.onsets.map((t, i) => ({
+    frame: frameAtSec(t, fps),
+    strength: analysis.onsetStrengths[i] ?? 0,
+  }));
+  const reduce = (curve: Float64Array, segment: PlannedSegment, how: Reducer): number =>
+    round(reduceOverSegment(curve, segment, how, onsets), 4);
 
   const segments: KeyframeSegment[] = planned.map((segment, k) => {
     const blend = promptBlendAt(schedule.prompts, promptWeights, segment.leadFrame);
@@ -144,7 +170,10 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
       prompt: blend[0]!.prompt,
       negativePrompt: blend[0]!.negativePrompt,
       promptBlend: blend,
-      loras: [...loras].map(([name, curve]) => ({ name, strength: reduce(curve, segment, targets.loras[name]!.reduce) })),
+      loras: [...loras].map(([name, curve]) => ({
+        name,
+        strength: reduce(curve, segment, targets.loras[name]!.reduce),
+      })),
     };
   });
 
@@ -187,22 +216,32 @@ function alignmentFor(analysis: Analysis, mapping: Mapping, fps: Rational, warni
     case 'none':
       return { primary: [] };
     case 'beats':
-      if (analysis.beats.length === 0) warnings.push('segments.align: beats, but the song has no beats: transitions are evenly spaced');
+      if (analysis.beats.length === 0)
+        warnings.push('segments.align: beats, but the song has no beats: transitions are evenly spaced');
       return { primary: toFrames(analysis.beats) };
     case 'downbeats':
-      if (analysis.downbeats.length === 0) warnings.push('segments.align: downbeats, but the song has no bar starts: transitions are evenly spaced');
+      if (analysis.downbeats.length === 0)
+        warnings.push('segments.align: downbeats, but the song has no bar starts: transitions are evenly spaced');
       return { primary: toFrames(analysis.downbeats), secondary: toFrames(analysis.beats) };
   }
 }
 
 /** The prompts with weight at a frame, strongest first (ties: schedule order), weights rounded and summing to 1. */
-function promptBlendAt(prompts: ReadonlyArray<{ prompt: string; negativePrompt: string }>, weights: readonly Float64Array[], frame: number): PromptWeight[] {
+function promptBlendAt(
+  prompts: ReadonlyArray<{ prompt: string; negativePrompt: string }>,
+  weights: readonly Float64Array[],
+  frame: number,
+): PromptWeight[] {
   const present = prompts
     .map((p, i) => ({ ...p, weight: weights[i]![frame] ?? 0, order: i }))
     .filter((p) => p.weight > 1e-6)
     .sort((a, b) => b.weight - a.weight || a.order - b.order);
   if (present.length === 0) return [{ ...prompts[0]!, weight: 1 }];
-  const rounded = present.map(({ prompt, negativePrompt, weight }) => ({ prompt, negativePrompt, weight: round(weight, 4) }));
+  const rounded = present.map(({ prompt, negativePrompt, weight }) => ({
+    prompt,
+    negativePrompt,
+    weight: round(weight, 4),
+  }));
   // Rounding must not break "weights sum to 1": the strongest absorbs the difference.
   rounded[0]!.weight = round(1 - rounded.slice(1).reduce((s, p) => s + p.weight, 0), 4);
   return rounded;

@@ -22,7 +22,8 @@ export const EASING_FUNCTIONS: Readonly<Record<Easing, (x: number) => number>> =
   easeInOutQuart: (x) => (x < 0.5 ? 8 * x * x * x * x : 1 - pow(-2 * x + 2, 4) / 2),
   easeInExpo: (x) => (x === 0 ? 0 : pow(2, 10 * x - 10)),
   easeOutExpo: (x) => (x === 1 ? 1 : 1 - pow(2, -10 * x)),
-  easeInOutExpo: (x) => (x === 0 ? 0 : x === 1 ? 1 : x < 0.5 ? pow(2, 20 * x - 10) / 2 : (2 - pow(2, -20 * x + 10)) / 2),
+  easeInOutExpo: (x) =>
+    x === 0 ? 0 : x === 1 ? 1 : x < 0.5 ? pow(2, 20 * x - 10) / 2 : (2 - pow(2, -20 * x + 10)) / 2,
   smoothstep: (x) => x * x * (3 - 2 * x),
 };
 

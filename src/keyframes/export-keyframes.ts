@@ -60,7 +60,9 @@ export function linearKeyframeIndices(values: ArrayLike<number>, tolerance = 5e-
 /** A Deforum schedule string from per-frame values: `0: (0.6), 12: (0.55)`. */
 export function deforumSchedule(values: ArrayLike<number>, digits = 4): string {
   const fmt = (v: number): string => String(round(v, digits));
-  return linearKeyframeIndices(values).map((f) => `${f}: (${fmt(values[f]!)})`).join(', ');
+  return linearKeyframeIndices(values)
+    .map((f) => `${f}: (${fmt(values[f]!)})`)
+    .join(', ');
 }
 
 /** A schedule that steps (for seeds): a change at frame f is written as f−1 (old) and f (new). */
@@ -107,7 +109,9 @@ function deforumPromptAt(keyframes: Keyframes, frame: number): string {
   const positive = present.map((p) => `(${p.prompt}):${weightText(p.weights[frame]!)}`).join(' AND ');
   const negatives = new Set(present.map((p) => p.negativePrompt));
   const negative =
-    negatives.size === 1 ? [...negatives][0]! : present.map((p) => `(${p.negativePrompt}):${weightText(p.weights[frame]!)}`).join(' AND ');
+    negatives.size === 1
+      ? [...negatives][0]!
+      : present.map((p) => `(${p.negativePrompt}):${weightText(p.weights[frame]!)}`).join(' AND ');
   return `${positive}${loras}${negative ? ` --neg ${negative}` : ''}`;
 }
 
@@ -142,7 +146,8 @@ export function exportDeforum(keyframes: Keyframes): Record<string, unknown> {
     seed_schedule: deforumStepSchedule(seeds),
     beatloom_motion_scale_schedule: deforumSchedule(keyframes.curves.motionScale),
   };
-  for (const [name, values] of Object.entries(keyframes.signals)) out[`beatloom_${name}_schedule`] = deforumSchedule(values);
+  for (const [name, values] of Object.entries(keyframes.signals))
+    out[`beatloom_${name}_schedule`] = deforumSchedule(values);
   return out;
 }
 
@@ -234,7 +239,15 @@ export function exportParseq(keyframes: Keyframes, analysis: Analysis): Record<s
     prompts: {
       format: 'v2',
       enabled: true,
-      commonPrompt: { name: 'Common', positive: '', negative: '', allFrames: true, from: 0, to: last, overlap: overlap(0, 0) },
+      commonPrompt: {
+        name: 'Common',
+        positive: '',
+        negative: '',
+        allFrames: true,
+        from: 0,
+        to: last,
+        overlap: overlap(0, 0),
+      },
       commonPromptPos: 'append',
       promptList,
     },
@@ -260,15 +273,30 @@ export function exportCsv(keyframes: Keyframes, analysis: Analysis): string {
   const loraNames = Object.keys(keyframes.curves.loras);
   const signalNames = Object.keys(keyframes.signals);
   const header = [
-    'frame', 'time_sec', 'beat', 'bar', 'section', 'segment', 'seed', 'motion_scale', 'denoise', 'cfg',
-    ...loraNames.map((n) => `lora:${n}`), ...signalNames, 'prompt', 'prompt_weight',
+    'frame',
+    'time_sec',
+    'beat',
+    'bar',
+    'section',
+    'segment',
+    'seed',
+    'motion_scale',
+    'denoise',
+    'cfg',
+    ...loraNames.map((n) => `lora:${n}`),
+    ...signalNames,
+    'prompt',
+    'prompt_weight',
   ];
   const rows = [header.map(csvField).join(',')];
   let section = 0;
   for (let f = 0; f < keyframes.frameCount; f++) {
     const t = frameStartSec(f, fps);
     while (section + 1 < sectionStarts.length && sectionStarts[section + 1]! <= f) section++;
-    const strongest = keyframes.prompts.reduce((best, p) => ((p.weights[f] ?? 0) > (best.weights[f] ?? 0) ? p : best), keyframes.prompts[0]!);
+    const strongest = keyframes.prompts.reduce(
+      (best, p) => ((p.weights[f] ?? 0) > (best.weights[f] ?? 0) ? p : best),
+      keyframes.prompts[0]!,
+    );
     const k = keyframes.curves;
     rows.push(
       [

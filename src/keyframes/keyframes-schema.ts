@@ -62,10 +62,18 @@ export const keyframesSchema = z
       })
       .strict(),
     /** Each distinct prompt with its weight per video frame (the weights of a frame sum to 1). */
-    prompts: z.array(z.object({ prompt: z.string(), negativePrompt: z.string(), weights: z.array(z.number().min(0).max(1)) }).strict()),
+    prompts: z.array(
+      z.object({ prompt: z.string(), negativePrompt: z.string(), weights: z.array(z.number().min(0).max(1)) }).strict(),
+    ),
     /** When each prompt takes over: fully in from `frame`, blending in after `blendFromFrame` (equal for a cut). */
     promptChanges: z.array(
-      z.object({ frame: z.number().int().nonnegative(), blendFromFrame: z.number().int().nonnegative(), prompt: z.number().int().nonnegative() }).strict(),
+      z
+        .object({
+          frame: z.number().int().nonnegative(),
+          blendFromFrame: z.number().int().nonnegative(),
+          prompt: z.number().int().nonnegative(),
+        })
+        .strict(),
     ),
     segments: z.array(keyframeSegmentSchema),
   })

@@ -61,7 +61,11 @@ const STRIDE_DEVIATION_COST = 0.25;
  * (its stride may be shorter: it is pulled back to fit). Segments are `frames` long unless the
  * whole timeline is shorter.
  */
-export function planSegments(frameCount: number, options: SegmentPlanOptions, alignment: Alignment = { primary: [] }): PlannedSegment[] {
+export function planSegments(
+  frameCount: number,
+  options: SegmentPlanOptions,
+  alignment: Alignment = { primary: [] },
+): PlannedSegment[] {
   const { frames } = options;
   if (frameCount <= 0) return [];
   if (frameCount <= frames) return [{ index: 0, startFrame: 0, frameCount, leadFrame: 0, crossfadeFrames: 0 }];
@@ -79,7 +83,11 @@ export function planSegments(frameCount: number, options: SegmentPlanOptions, al
     for (let t = lo; t <= hi; t++) {
       const c = primary.has(t) ? 0 : secondary.has(t) ? SECONDARY_ALIGNMENT_COST : MISSED_ALIGNMENT_COST;
       // Prefer the cheaper frame, then the one nearer the middle of the overlap.
-      if (c < best.cost || (c === best.cost && c < MISSED_ALIGNMENT_COST && Math.abs(t - middle) < Math.abs(best.lead - middle))) best = { lead: t, cost: c };
+      if (
+        c < best.cost ||
+        (c === best.cost && c < MISSED_ALIGNMENT_COST && Math.abs(t - middle) < Math.abs(best.lead - middle))
+      )
+        best = { lead: t, cost: c };
     }
     return best;
   };
@@ -94,7 +102,8 @@ export function planSegments(frameCount: number, options: SegmentPlanOptions, al
     for (let q = Math.max(0, lowest); q <= highest; q++) {
       if (cost[q] === Infinity) continue;
       const stride = p - q;
-      const c = cost[q]! + 1 + STRIDE_DEVIATION_COST * Math.abs(stride - defaultStride) + chooseLead(p, q + frames).cost;
+      const c =
+        cost[q]! + 1 + STRIDE_DEVIATION_COST * Math.abs(stride - defaultStride) + chooseLead(p, q + frames).cost;
       if (c < cost[p]!) {
         cost[p] = c;
         from[p] = q;

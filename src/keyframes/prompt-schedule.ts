@@ -45,7 +45,11 @@ function fill(template: string, placeholder: string, text: string): string {
   return template.replaceAll(placeholder, text);
 }
 
-export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, context: PromptScheduleContext): PromptSchedule {
+export function schedulePrompts(
+  settings: PromptSettings,
+  texts: PromptTexts,
+  context: PromptScheduleContext,
+): PromptSchedule {
   const prompts: ScheduledPrompt[] = [];
   const indexOf = (p: ScheduledPrompt): number => {
     const found = prompts.findIndex((q) => q.prompt === p.prompt && q.negativePrompt === p.negativePrompt);
@@ -55,7 +59,13 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
   };
   const warnings: string[] = [];
   const missingSections: Array<{ label: string; where: string }> = [];
-  const events: Array<{ timeSec: number; order: number; prompt: number; blend: PromptSettings['blend']; fromSection: boolean }> = [];
+  const events: Array<{
+    timeSec: number;
+    order: number;
+    prompt: number;
+    blend: PromptSettings['blend'];
+    fromSection: boolean;
+  }> = [];
   const reverts: Array<{ timeSec: number; blend: PromptSettings['blend'] }> = [];
   settings.schedule.forEach((entry, order) => {
     const prompt = indexOf({
@@ -79,8 +89,18 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
     else if (entry.beat !== undefined) times = [beatStartSec(context.beats, entry.beat)];
     else times = [entry.time ?? 0];
     for (const t of times) {
-      if (t >= context.durationSec) warnings.push(`${where} starts at ${t.toFixed(2)} s, after the song ends (${context.durationSec.toFixed(2)} s)`);
-      else events.push({ timeSec: Math.max(0, t), order, prompt, blend: entry.blend ?? settings.blend, fromSection: entry.section !== undefined });
+      if (t >= context.durationSec)
+        warnings.push(
+          `${where} starts at ${t.toFixed(2)} s, after the song ends (${context.durationSec.toFixed(2)} s)`,
+        );
+      else
+        events.push({
+          timeSec: Math.max(0, t),
+          order,
+          prompt,
+          blend: entry.blend ?? settings.blend,
+          fromSection: entry.section !== undefined,
+        });
     }
   });
   // A section's end returns to the latest entry without a section that started by then (none: the
@@ -97,7 +117,9 @@ export function schedulePrompts(settings: PromptSettings, texts: PromptTexts, co
   for (const e of kept) {
     const previous = changes[changes.length - 1];
     if (previous && previous.prompt === e.prompt) continue;
-    const blendStart = previous ? Math.max(previous.timeSec, secBefore(e.blend, e.timeSec, context.fps, context.beats)) : e.timeSec;
+    const blendStart = previous
+      ? Math.max(previous.timeSec, secBefore(e.blend, e.timeSec, context.fps, context.beats))
+      : e.timeSec;
     changes.push({ timeSec: e.timeSec, blendStartSec: Math.min(e.timeSec, blendStart), prompt: e.prompt });
   }
   if (changes.length === 0) {
@@ -122,7 +144,11 @@ export interface PromptChangeFrame {
 
 /** The changes on the frame grid: a change is fully in from the frame its time falls in. */
 export function promptChangeFrames(schedule: PromptSchedule, fps: Rational): PromptChangeFrame[] {
-  return schedule.changes.map((c) => ({ frame: frameAtSec(c.timeSec, fps), blendFromFrame: frameAtSec(c.blendStartSec, fps), prompt: c.prompt }));
+  return schedule.changes.map((c) => ({
+    frame: frameAtSec(c.timeSec, fps),
+    blendFromFrame: frameAtSec(c.blendStartSec, fps),
+    prompt: c.prompt,
+  }));
 }
 
 /**
@@ -132,7 +158,11 @@ export function promptChangeFrames(schedule: PromptSchedule, fps: Rational): Pro
  */
 export function promptWeightsAtFrames(schedule: PromptSchedule, fps: Rational, frameCount: number): Float64Array[] {
   const weights = schedule.prompts.map(() => new Float64Array(frameCount));
-  const changes = promptChangeFrames(schedule, fps).map((c) => ({ frame: c.frame, blendFrame: c.blendFromFrame, prompt: c.prompt }));
+  const changes = promptChangeFrames(schedule, fps).map((c) => ({
+    frame: c.frame,
+    blendFrame: c.blendFromFrame,
+    prompt: c.prompt,
+  }));
   let k = 0;
   for (let f = 0; f < frameCount; f++) {
     while (k + 1 < changes.length && changes[k + 1]!.frame <= f) k++;

@@ -80,7 +80,10 @@ export function seedsForSegments(
   eventTimes: readonly number[],
   fps: Rational,
 ): number[] {
-  const changes = transitionsAtOrAfter(eventTimes.map((t) => frameAtSec(t, fps)), leadFrames);
+  const changes = transitionsAtOrAfter(
+    eventTimes.map((t) => frameAtSec(t, fps)),
+    leadFrames,
+  );
   const seeds: number[] = [];
   let count = 0;
   let sinceSection = 0;

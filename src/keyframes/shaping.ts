@@ -8,7 +8,10 @@ import { quantile } from '../analysis/signal-utils.js';
 /** A length in grid samples at each sample index (may be fractional). */
 export type SamplesAt = (index: number) => number;
 
-export const constantSamples = (samples: number): SamplesAt => () => samples;
+export const constantSamples =
+  (samples: number): SamplesAt =>
+  () =>
+    samples;
 
 /** Maps the song's `lo`..`hi` percentiles to 0..1, clamped. A flat signal becomes 0. */
 export function normalizePercentile(values: Float64Array, loPercentile = 5, hiPercentile = 95): Float64Array {

@@ -22,7 +22,16 @@ import {
   waveAt,
   type SamplesAt,
 } from './shaping.js';
-import { barPositionAt, barStartSec, beatPositionAt, durationSecAt, frameStartSec, steadyBeatGrid, type BeatGrid, type Rational } from './time.js';
+import {
+  barPositionAt,
+  barStartSec,
+  beatPositionAt,
+  durationSecAt,
+  frameStartSec,
+  steadyBeatGrid,
+  type BeatGrid,
+  type Rational,
+} from './time.js';
 
 export interface Grid {
   readonly rateHz: number;
@@ -47,7 +56,10 @@ export interface SongBeatGrid {
 export function beatGridOf(analysis: Analysis): SongBeatGrid {
   const { beats, downbeats, beatsPerBar } = analysis;
   if (beats.length < 2) {
-    return { grid: steadyBeatGrid(analysis.bpm ?? FALLBACK_BPM, analysis.source.durationSec, beatsPerBar), steady: true };
+    return {
+      grid: steadyBeatGrid(analysis.bpm ?? FALLBACK_BPM, analysis.source.durationSec, beatsPerBar),
+      steady: true,
+    };
   }
   let firstDownbeat = 0;
   if (downbeats.length > 0) {
@@ -76,7 +88,8 @@ export interface SignalContext {
 export function samplesAt(duration: MusicalDuration, context: SignalContext): SamplesAt {
   const { rateHz } = context.grid;
   if (duration.value === 0) return constantSamples(0);
-  if (duration.unit === 'sec' || duration.unit === 'frames') return constantSamples(durationSecAt(duration, 0, context.fps, context.beats) * rateHz);
+  if (duration.unit === 'sec' || duration.unit === 'frames')
+    return constantSamples(durationSecAt(duration, 0, context.fps, context.beats) * rateHz);
   return (i) => durationSecAt(duration, i / rateHz, context.fps, context.beats) * rateHz;
 }
 
@@ -128,15 +141,22 @@ export function sourceValues(def: SignalDef, context: SignalContext): Float64Arr
     case 'downbeat':
       return eventPulses(analysis.downbeats, undefined, grid);
     case 'beatPhase':
-      return Float64Array.from({ length: grid.length }, (_, i) => waveAt(def.wave, beatPositionAt(beats.beats, i / grid.rateHz)));
+      return Float64Array.from({ length: grid.length }, (_, i) =>
+        waveAt(def.wave, beatPositionAt(beats.beats, i / grid.rateHz)),
+      );
     case 'barPhase':
-      return Float64Array.from({ length: grid.length }, (_, i) => waveAt(def.wave, barPositionAt(beats, i / grid.rateHz)));
+      return Float64Array.from({ length: grid.length }, (_, i) =>
+        waveAt(def.wave, barPositionAt(beats, i / grid.rateHz)),
+      );
     case 'sectionPhase': {
       const index = sectionIndexAt(analysis, grid);
       return Float64Array.from({ length: grid.length }, (_, i) => {
         const s = analysis.sections[index[i]!];
         if (!s || s.endSec <= s.startSec) return 0;
-        return waveAt(def.wave, Math.min(0.999999, Math.max(0, (i / grid.rateHz - s.startSec) / (s.endSec - s.startSec))));
+        return waveAt(
+          def.wave,
+          Math.min(0.999999, Math.max(0, (i / grid.rateHz - s.startSec) / (s.endSec - s.startSec))),
+        );
       });
     }
     case 'section': {
@@ -161,7 +181,8 @@ function resetIndices(def: SignalDef, context: SignalContext): number[] {
     case 'bar': {
       const out: number[] = [];
       const endSec = grid.length / grid.rateHz;
-      for (let bar = Math.floor(barPositionAt(beats, 0)) + 2; barStartSec(beats, bar) < endSec; bar++) out.push(gridIndexAt(barStartSec(beats, bar), grid));
+      for (let bar = Math.floor(barPositionAt(beats, 0)) + 2; barStartSec(beats, bar) < endSec; bar++)
+        out.push(gridIndexAt(barStartSec(beats, bar), grid));
       return out;
     }
   }
@@ -219,7 +240,13 @@ export function frameSamplingOf(def: SignalDef): FrameSampling {
 }
 
 /** One value per video frame (see frameSamplingOf). Past the grid's end the last value holds. */
-export function sampleAtFrames(values: Float64Array, grid: Grid, fps: Rational, frameCount: number, how: FrameSampling = 'peak'): Float64Array {
+export function sampleAtFrames(
+  values: Float64Array,
+  grid: Grid,
+  fps: Rational,
+  frameCount: number,
+  how: FrameSampling = 'peak',
+): Float64Array {
   const out = new Float64Array(frameCount);
   const last = values.length > 0 ? values[values.length - 1]! : 0;
   for (let f = 0; f < frameCount; f++) {

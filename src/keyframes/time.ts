@@ -120,7 +120,8 @@ export function samplesToSec(sampleIndex: number, sampleRateHz: number): number 
  * rounded up so the last sample is never cut off.
  */
 export function ffmpegDuration(duration: SampleDuration): string {
-  const micros = (BigInt(duration.sampleCount) * 1_000_000n + BigInt(duration.sampleRateHz) - 1n) / BigInt(duration.sampleRateHz);
+  const micros =
+    (BigInt(duration.sampleCount) * 1_000_000n + BigInt(duration.sampleRateHz) - 1n) / BigInt(duration.sampleRateHz);
   const whole = micros / 1_000_000n;
   const frac = (micros % 1_000_000n).toString().padStart(6, '0');
   return `${whole}.${frac}`;

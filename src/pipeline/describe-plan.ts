@@ -45,7 +45,7 @@ export function describePlan(keyframes: Keyframes, plan: RenderPlan, reusable: r
   const fps = parseFps(plan.fps);
   const sections: SectionSpan[] = [];
   const jobs = plan.jobs;
-  for (let first = 0; first < jobs.length; ) {
+  for (let first = 0; first < jobs.length;) {
     let last = first;
     while (last + 1 < jobs.length && jobs[last + 1]!.section === jobs[first]!.section) last++;
     const span = jobs.slice(first, last + 1);

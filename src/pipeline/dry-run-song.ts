@@ -47,9 +47,22 @@ export async function dryRunSong(request: RenderRequest, options: DryRunOptions 
     const prepare = () => prepareRender(request, engine, run, { ...options, writePlan: false });
     const prepared = await (shared ? shared.prepareSlots.run(prepare, [shared.priority], signal) : prepare());
     const { plan, keyframes } = prepared;
-    const reusable = options.force ? plan.jobs.map(() => false) : await findReusableSegments(plan, run, engine.capabilities.initImage);
-    const estimate = await estimateEngineTime(plan, reusable, engine, run, { signal, calibrations: options.calibrations });
-    return { runDir: run.root, outPath, engine: engine.id, steps: engine.sampler.steps, bpm: prepared.bpm, overview: describePlan(keyframes, plan, reusable), estimate };
+    const reusable = options.force
+      ? plan.jobs.map(() => false)
+      : await findReusableSegments(plan, run, engine.capabilities.initImage);
+    const estimate = await estimateEngineTime(plan, reusable, engine, run, {
+      signal,
+      calibrations: options.calibrations,
+    });
+    return {
+      runDir: run.root,
+      outPath,
+      engine: engine.id,
+      steps: engine.sampler.steps,
+      bpm: prepared.bpm,
+      overview: describePlan(keyframes, plan, reusable),
+      estimate,
+    };
   } finally {
     if (!shared) await engine.close();
   }

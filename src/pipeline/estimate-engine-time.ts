@@ -41,7 +41,13 @@ export interface EngineTimeEstimate {
 }
 
 /** Scheduled like renderSegments: in segment order, each on the first free slot, after the segment it starts from. */
-export function scheduleWallMs(plan: RenderPlan, reusable: readonly boolean[], msOf: (index: number) => number, concurrency: number, usesInitImages: boolean): number {
+export function scheduleWallMs(
+  plan: RenderPlan,
+  reusable: readonly boolean[],
+  msOf: (index: number) => number,
+  concurrency: number,
+  usesInitImages: boolean,
+): number {
   const slotFreeAt = new Array<number>(Math.max(1, concurrency)).fill(0);
   const finishedAt = new Array<number>(plan.jobs.length).fill(0);
   let end = 0;
@@ -58,7 +64,14 @@ export function scheduleWallMs(plan: RenderPlan, reusable: readonly boolean[], m
   return end;
 }
 
-export function estimateFromCost(plan: RenderPlan, reusable: readonly boolean[], msPerFramePixel: number, concurrency: number, usesInitImages: boolean, basis: EstimateBasis): EngineTimeEstimate {
+export function estimateFromCost(
+  plan: RenderPlan,
+  reusable: readonly boolean[],
+  msPerFramePixel: number,
+  concurrency: number,
+  usesInitImages: boolean,
+  basis: EstimateBasis,
+): EngineTimeEstimate {
   const pixels = plan.width * plan.height;
   const msOf = (index: number): number => msPerFramePixel * plan.jobs[index]!.frameCount * pixels;
   const toRender = plan.jobs.filter((job) => !reusable[job.index]);
@@ -74,7 +87,10 @@ export function estimateFromCost(plan: RenderPlan, reusable: readonly boolean[],
 }
 
 /** ms per frame·pixel over the run directory's segments made with this engine setup. */
-export async function measuredCost(run: RunDir, engine: RenderEngine): Promise<{ msPerFramePixel: number; segments: number } | undefined> {
+export async function measuredCost(
+  run: RunDir,
+  engine: RenderEngine,
+): Promise<{ msPerFramePixel: number; segments: number } | undefined> {
   const key = engineKeyOf(engine);
   let names: string[];
   try {
@@ -85,18 +101,28 @@ export async function measuredCost(run: RunDir, engine: RenderEngine): Promise<{
   const costs: number[] = [];
   const CHUNK = 16;
   for (let i = 0; i < names.length; i += CHUNK) {
-    const manifests = await Promise.all(names.slice(i, i + CHUNK).map((name) => readSegmentManifest(join(run.segmentsDir, name))));
+    const manifests = await Promise.all(
+      names.slice(i, i + CHUNK).map((name) => readSegmentManifest(join(run.segmentsDir, name))),
+    );
     for (const m of manifests) {
-      if (m?.engineKey === key && m.width !== undefined && m.height !== undefined && m.elapsedMs > 0) costs.push(m.elapsedMs / (m.frameCount * m.width * m.height));
+      if (m?.engineKey === key && m.width !== undefined && m.height !== undefined && m.elapsedMs > 0)
+        costs.push(m.elapsedMs / (m.frameCount * m.width * m.height));
     }
   }
   return costs.length > 0 ? { msPerFramePixel: median(costs), segments: costs.length } : undefined;
 }
 
 /** Renders one of the plan's segments into a scratch folder and returns its cost per frame·pixel. */
-export async function calibrateEngine(engine: RenderEngine, plan: RenderPlan, signal?: AbortSignal): Promise<number | undefined> {
+export async function calibrateEngine(
+  engine: RenderEngine,
+  plan: RenderPlan,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
   // A full-length segment from noise: what most segments are.
-  const job = plan.jobs.reduce<RenderPlan['jobs'][number] | undefined>((best, j) => (best === undefined || j.frameCount > best.frameCount ? j : best), undefined);
+  const job = plan.jobs.reduce<RenderPlan['jobs'][number] | undefined>(
+    (best, j) => (best === undefined || j.frameCount > best.frameCount ? j : best),
+    undefined,
+  );
   if (!job) return undefined;
   const scratch = await mkdtemp(join(tmpdir(), 'beatloom-calibrate-'));
   try {
@@ -106,7 +132,11 @@ export async function calibrateEngine(engine: RenderEngine, plan: RenderPlan, si
     const warmFrames = Math.min(2, job.frameCount);
     await mkdir(join(scratch, 'warm-up'));
     await engine.renderSegment(
-      { ...segmentJob, frameCount: warmFrames, motionScalePerFrame: segmentJob.motionScalePerFrame.slice(0, warmFrames) },
+      {
+        ...segmentJob,
+        frameCount: warmFrames,
+        motionScalePerFrame: segmentJob.motionScalePerFrame.slice(0, warmFrames),
+      },
       { workDir: join(scratch, 'warm-up'), signal },
     );
     const result = await engine.renderSegment(segmentJob, { workDir: scratch, signal });
@@ -124,12 +154,23 @@ export interface EstimateOptions {
   readonly calibrations?: CalibrationCache;
 }
 
-export async function estimateEngineTime(plan: RenderPlan, reusable: readonly boolean[], engine: RenderEngine, run: RunDir, options: EstimateOptions = {}): Promise<EngineTimeEstimate> {
+export async function estimateEngineTime(
+  plan: RenderPlan,
+  reusable: readonly boolean[],
+  engine: RenderEngine,
+  run: RunDir,
+  options: EstimateOptions = {},
+): Promise<EngineTimeEstimate> {
   const concurrency = Math.max(1, engine.capabilities.concurrency);
   const usesInit = engine.capabilities.initImage;
-  if (reusable.every(Boolean)) return estimateFromCost(plan, reusable, 0, concurrency, usesInit, { kind: 'nothing-to-render' });
+  if (reusable.every(Boolean))
+    return estimateFromCost(plan, reusable, 0, concurrency, usesInit, { kind: 'nothing-to-render' });
   const measured = await measuredCost(run, engine);
-  if (measured) return estimateFromCost(plan, reusable, measured.msPerFramePixel, concurrency, usesInit, { kind: 'measured', segments: measured.segments });
+  if (measured)
+    return estimateFromCost(plan, reusable, measured.msPerFramePixel, concurrency, usesInit, {
+      kind: 'measured',
+      segments: measured.segments,
+    });
   if (CALIBRATED_ENGINES.has(engine.id)) {
     const key = engineKeyOf(engine);
     const calibrations = options.calibrations ?? new Map<string, Promise<number | undefined>>();
@@ -139,7 +180,8 @@ export async function estimateEngineTime(plan: RenderPlan, reusable: readonly bo
       calibrations.set(key, cost);
     }
     const msPerFramePixel = await cost;
-    if (msPerFramePixel !== undefined) return estimateFromCost(plan, reusable, msPerFramePixel, concurrency, usesInit, { kind: 'calibrated' });
+    if (msPerFramePixel !== undefined)
+      return estimateFromCost(plan, reusable, msPerFramePixel, concurrency, usesInit, { kind: 'calibrated' });
   }
   return {
     basis: { kind: 'unavailable', reason: `no segment rendered yet with this ${engine.id} setup in ${run.root}` },

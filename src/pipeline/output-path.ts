@@ -4,7 +4,12 @@ import type { VideoCodec } from '../ffmpeg/args.js';
 import { usageError } from '../shared/errors.js';
 import { tempPathFor } from '../shared/fs-atomic.js';
 import { join } from 'node:path';
-import { assertPostStepsFit, DEFAULT_OUTPUT_SETTINGS, defaultOutputName, type OutputSettings } from '../stitching/output-settings.js';
+import {
+  assertPostStepsFit,
+  DEFAULT_OUTPUT_SETTINGS,
+  defaultOutputName,
+  type OutputSettings,
+} from '../stitching/output-settings.js';
 import { isFramesOutputEntry } from '../stitching/stitch-video.js';
 import type { RenderRequest } from './render-request.js';
 
@@ -31,13 +36,22 @@ export interface WritableFileLabel {
 }
 
 /** Checks that a file with one of `extensions` can be written at `path` (its folder is made if missing). */
-export async function assertWritableFile(path: string, extensions: readonly string[], label: WritableFileLabel): Promise<void> {
+export async function assertWritableFile(
+  path: string,
+  extensions: readonly string[],
+  label: WritableFileLabel,
+): Promise<void> {
   const ext = extname(path).toLowerCase();
   if (!extensions.includes(ext)) {
-    throw usageError('E_OUTPUT_EXT', `${label.what} ${path} does not end in ${extensions.join(' or ')}`, `name the ${label.what} file with ${extensions[0]}, e.g. ${label.example}`);
+    throw usageError(
+      'E_OUTPUT_EXT',
+      `${label.what} ${path} does not end in ${extensions.join(' or ')}`,
+      `name the ${label.what} file with ${extensions[0]}, e.g. ${label.example}`,
+    );
   }
   const existing = await stat(path).catch(() => undefined);
-  if (existing?.isDirectory()) throw usageError('E_OUTPUT_DIR', `${label.what} ${path} is a folder`, `give a file path, e.g. ${label.example}`);
+  if (existing?.isDirectory())
+    throw usageError('E_OUTPUT_DIR', `${label.what} ${path} is a folder`, `give a file path, e.g. ${label.example}`);
   await assertCreatable(path, label);
 }
 
@@ -69,11 +83,20 @@ async function assertCreatable(path: string, label: WritableFileLabel = OUTPUT_L
  */
 export async function assertWritableFolder(outPath: string): Promise<void> {
   const existing = await stat(outPath).catch(() => undefined);
-  if (existing && !existing.isDirectory()) throw usageError('E_OUTPUT_NOT_DIR', `output ${outPath} is a file, not a folder`, 'give a folder for the frames with -o');
+  if (existing && !existing.isDirectory())
+    throw usageError(
+      'E_OUTPUT_NOT_DIR',
+      `output ${outPath} is a file, not a folder`,
+      'give a folder for the frames with -o',
+    );
   if (existing) {
     const foreign = (await readdir(outPath)).filter((name) => !isFramesOutputEntry(name));
     if (foreign.length > 0) {
-      throw usageError('E_OUTPUT_NOT_EMPTY', `output folder ${outPath} holds other files (${foreign[0]})`, 'give an empty or new folder with -o');
+      throw usageError(
+        'E_OUTPUT_NOT_EMPTY',
+        `output folder ${outPath} holds other files (${foreign[0]})`,
+        'give an empty or new folder with -o',
+      );
     }
   }
   await assertCreatable(outPath);

@@ -36,17 +36,32 @@ export interface PlanResult {
 
 export async function planSong(request: PlanRequest, options: TaskOptions = {}): Promise<PlanResult> {
   const mapping = await loadMapping(request.mappingPath);
-  const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
+  const texts = resolvePromptTexts(
+    mapping,
+    { prompt: request.prompt, negative: request.negativePrompt },
+    request.mappingPath,
+  );
   const run = await openRunDir(request.runDir);
   const keyframesPath = request.keyframesPath ?? run.keyframesJson;
   await assertWritableFile(keyframesPath, ['.json'], { what: 'keyframes', flag: '-o', example: 'keyframes.json' });
-  if (request.plot) await assertWritableFile(request.plot.path, [`.${request.plot.format}`], { what: 'plot', flag: '--plot', example: 'plan.png' });
+  if (request.plot)
+    await assertWritableFile(request.plot.path, [`.${request.plot.format}`], {
+      what: 'plot',
+      flag: '--plot',
+      example: 'plan.png',
+    });
 
   const analysis = await analysisFor(run, request.audioPath, await hashFile(request.audioPath), options);
   const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
   const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
   await writeJsonAtomic(keyframesPath, keyframes);
-  options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
+  options.onProgress?.({
+    stage: 'keyframes',
+    done: 1,
+    total: 1,
+    unit: 'steps',
+    detail: `${keyframes.segments.length} segments`,
+  });
 
   let plotPath: string | undefined;
   if (request.plot) {
@@ -55,5 +70,11 @@ export async function planSong(request: PlanRequest, options: TaskOptions = {}):
     plotPath = request.plot.path;
   }
   const exportText = request.exportFormat ? exportKeyframes(request.exportFormat, keyframes, analysis) : undefined;
-  return { keyframes, analysis, keyframesPath, ...(plotPath ? { plotPath } : {}), ...(exportText !== undefined ? { exportText } : {}) };
+  return {
+    keyframes,
+    analysis,
+    keyframesPath,
+    ...(plotPath ? { plotPath } : {}),
+    ...(exportText !== undefined ? { exportText } : {}),
+  };
 }

@@ -49,10 +49,21 @@ export interface PrepareOptions extends AnalysisOptions {
 }
 
 /** The song's analysis: analysis.json when it was made from the same audio (by content hash), else a fresh one. */
-export async function analysisFor(run: RunDir, audioPath: string, sha256: string, options: AnalysisOptions): Promise<Analysis> {
+export async function analysisFor(
+  run: RunDir,
+  audioPath: string,
+  sha256: string,
+  options: AnalysisOptions,
+): Promise<Analysis> {
   const cached = options.force ? undefined : await readArtifact(run.analysisJson, analysisSchema);
   if (cached && cached.source.sha256 === sha256 && cached.version === ANALYSIS_VERSION) return cached;
-  options.onProgress?.({ stage: 'analyze', done: 0, total: 1, unit: 'steps', detail: 'decoding and analysing the audio' });
+  options.onProgress?.({
+    stage: 'analyze',
+    done: 0,
+    total: 1,
+    unit: 'steps',
+    detail: 'decoding and analysing the audio',
+  });
   const analysis = await analyzeFile(audioPath, { signal: options.signal });
   const withHash = { ...analysis, source: { ...analysis.source, sha256 } };
   await writeArtifact(run.analysisJson, withHash);
@@ -63,9 +74,18 @@ export async function analysisFor(run: RunDir, audioPath: string, sha256: string
 /** The engine as planning sees it: prepared already, so its fingerprint and sampler are settled. */
 export type PlanningEngine = Pick<RenderEngine, 'id' | 'settingsFingerprint' | 'sampler' | 'checkNeeds'>;
 
-export async function prepareRender(request: RenderRequest, engine: PlanningEngine, run: RunDir, options: PrepareOptions): Promise<PreparedRender> {
+export async function prepareRender(
+  request: RenderRequest,
+  engine: PlanningEngine,
+  run: RunDir,
+  options: PrepareOptions,
+): Promise<PreparedRender> {
   const mapping = await loadMapping(request.mappingPath);
-  const texts = resolvePromptTexts(mapping, { prompt: request.prompt, negative: request.negativePrompt }, request.mappingPath);
+  const texts = resolvePromptTexts(
+    mapping,
+    { prompt: request.prompt, negative: request.negativePrompt },
+    request.mappingPath,
+  );
   // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
   engine.checkNeeds?.({ loras: Object.keys(mapping.targets.loras) });
   const mappingSha256 = await hashFile(request.mappingPath);
@@ -90,7 +110,13 @@ export async function prepareRender(request: RenderRequest, engine: PlanningEngi
     await writeArtifact(run.keyframesJson, keyframes);
     await writeArtifact(run.planJson, plan);
   }
-  options.onProgress?.({ stage: 'keyframes', done: 1, total: 1, unit: 'steps', detail: `${keyframes.segments.length} segments` });
+  options.onProgress?.({
+    stage: 'keyframes',
+    done: 1,
+    total: 1,
+    unit: 'steps',
+    detail: `${keyframes.segments.length} segments`,
+  });
   return {
     texts,
     beats: { beats: analysis.beats, downbeats: analysis.downbeats },
@@ -110,7 +136,11 @@ export async function prepareRender(request: RenderRequest, engine: PlanningEngi
       sampleRateHz: source.sampleRateHz,
       durationSec: source.durationSec,
     },
-    mapping: { path: request.mappingPath, sha256: mappingSha256, resolved: mapping as unknown as Record<string, unknown> },
+    mapping: {
+      path: request.mappingPath,
+      sha256: mappingSha256,
+      resolved: mapping as unknown as Record<string, unknown>,
+    },
     analyzeMs,
     planMs: performance.now() - planStarted,
   };

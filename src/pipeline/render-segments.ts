@@ -71,8 +71,20 @@ export async function readSegmentManifest(dir: string): Promise<SegmentManifest 
 
 async function isComplete(dir: string, job: PlannedJob): Promise<boolean> {
   const manifest = await readSegmentManifest(dir);
-  if (manifest?.hash !== job.hash || manifest.frameCount !== job.frameCount || manifest.frameBytes.length !== job.frameCount) return false;
-  const sizes = await Promise.all(manifest.frameBytes.map((_, i) => stat(join(dir, frameFileName(i))).then((info) => info.size, () => -1)));
+  if (
+    manifest?.hash !== job.hash ||
+    manifest.frameCount !== job.frameCount ||
+    manifest.frameBytes.length !== job.frameCount
+  )
+    return false;
+  const sizes = await Promise.all(
+    manifest.frameBytes.map((_, i) =>
+      stat(join(dir, frameFileName(i))).then(
+        (info) => info.size,
+        () => -1,
+      ),
+    ),
+  );
   return sizes.every((size, i) => size === manifest.frameBytes[i]);
 }
 
@@ -101,7 +113,8 @@ export async function findReusableSegments(plan: RenderPlan, run: RunDir, usesIn
 async function removeUnplannedSegments(plan: RenderPlan, run: RunDir): Promise<void> {
   const planned = new Set(plan.jobs.map((job) => segmentDirName(job.index)));
   for (const name of await readdir(run.segmentsDir)) {
-    if (/^\d{4,}$/.test(name) && !planned.has(name)) await rm(join(run.segmentsDir, name), { recursive: true, force: true });
+    if (/^\d{4,}$/.test(name) && !planned.has(name))
+      await rm(join(run.segmentsDir, name), { recursive: true, force: true });
   }
 }
 
@@ -118,7 +131,12 @@ function initImageFor(run: RunDir, plan: RenderPlan, job: PlannedJob): string | 
  * it. When one segment fails, the others are stopped, every finished segment is kept, and the
  * first real error is thrown. Progress counts the segments to render (reused ones are in the detail).
  */
-export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run: RunDir, options: RenderSegmentsOptions = {}): Promise<RenderSegmentsSummary> {
+export async function renderSegments(
+  plan: RenderPlan,
+  engine: RenderEngine,
+  run: RunDir,
+  options: RenderSegmentsOptions = {},
+): Promise<RenderSegmentsSummary> {
   const { onProgress } = options;
   const stop = new AbortController();
   const onOuterAbort = (): void => stop.abort();
@@ -148,7 +166,13 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
   };
   const reused = cached > 0 ? `, ${cached} reused` : '';
   const report = (detail: string): void => {
-    onProgress?.({ stage: 'render', done: Math.min(total, rendered + Math.max(0, partialSum)), total, unit: 'segments', detail: `${detail}${reused}` });
+    onProgress?.({
+      stage: 'render',
+      done: Math.min(total, rendered + Math.max(0, partialSum)),
+      total,
+      unit: 'segments',
+      detail: `${detail}${reused}`,
+    });
   };
   report(total === 0 ? 'nothing to render' : `${total} to render`);
 
@@ -172,9 +196,13 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
         },
       });
       if (result.frameFiles.length !== job.frameCount) {
-        throw new BeatloomError('E_ENGINE_FRAMES', `engine ${engine.id} returned ${result.frameFiles.length} frames for ${label}, expected ${job.frameCount}`, {
-          hint: 'check the engine; the segment will be rendered again next run',
-        });
+        throw new BeatloomError(
+          'E_ENGINE_FRAMES',
+          `engine ${engine.id} returned ${result.frameFiles.length} frames for ${label}, expected ${job.frameCount}`,
+          {
+            hint: 'check the engine; the segment will be rendered again next run',
+          },
+        );
       }
       const frameBytes: number[] = [];
       for (let i = 0; i < result.frameFiles.length; i++) {
@@ -182,7 +210,9 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
         if (name !== frameFileName(i)) await rename(join(tempDir, name), join(tempDir, frameFileName(i)));
         const size = (await stat(join(tempDir, frameFileName(i)))).size;
         if (size === 0) {
-          throw new BeatloomError('E_ENGINE_FRAMES', `engine ${engine.id} wrote an empty frame ${i} for ${label}`, { hint: 'check the engine; the segment will be rendered again next run' });
+          throw new BeatloomError('E_ENGINE_FRAMES', `engine ${engine.id} wrote an empty frame ${i} for ${label}`, {
+            hint: 'check the engine; the segment will be rendered again next run',
+          });
         }
         frameBytes.push(size);
       }
@@ -230,7 +260,9 @@ export async function renderSegments(plan: RenderPlan, engine: RenderEngine, run
   }
   const outcomes = await Promise.allSettled(done);
   options.signal?.removeEventListener('abort', onOuterAbort);
-  const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
+  const failures = outcomes
+    .filter((o): o is PromiseRejectedResult => o.status === 'rejected')
+    .map((o) => o.reason as unknown);
   if (failures.length > 0) {
     if (options.signal?.aborted) throw new AbortedError();
     throw failures.find((error) => !isAbortError(error)) ?? failures[0];

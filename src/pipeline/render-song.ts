@@ -64,7 +64,8 @@ export interface RenderSummary {
 export async function renderSong(request: RenderRequest, options: RenderOptions = {}): Promise<RenderSummary> {
   const { shared, signal } = options;
   const engine = shared?.engine ?? createEngine({ ...request.engineOptions, id: request.engineId });
-  const inSlot = <T>(slots: SlotRunner | undefined, work: () => Promise<T>): Promise<T> => (slots ? slots.run(work, [shared!.priority], signal) : work());
+  const inSlot = <T>(slots: SlotRunner | undefined, work: () => Promise<T>): Promise<T> =>
+    slots ? slots.run(work, [shared!.priority], signal) : work();
   const audioAbort = new AbortController();
   let audioTrack: Promise<string> | undefined;
   try {
@@ -76,16 +77,31 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
       const previous = await readArtifact(run.runJson, runRecordSchema);
       // Fail fast: a server without the models is found out before minutes of analysis.
       if (!shared) await engine.prepare?.({ signal });
-      const prepared = await inSlot(shared?.prepareSlots, () => prepareRender(request, engine, run, { ...options, writePlan: true }));
+      const prepared = await inSlot(shared?.prepareSlots, () =>
+        prepareRender(request, engine, run, { ...options, writePlan: true }),
+      );
       const version = await ffmpegVersion();
-      record = buildRunRecord({ request, prepared, engine, output, ffmpeg: { path: ffmpegPath(), version }, startedAt });
+      record = buildRunRecord({
+        request,
+        prepared,
+        engine,
+        output,
+        ffmpeg: { path: ffmpegPath(), version },
+        startedAt,
+      });
       await writeArtifact(run.runJson, record);
 
       // The song's track is encoded while the segments render, and kept in the run directory for later stitches.
       audioTrack =
         output.target === 'video'
           ? prepareAudioTrack(
-              { songPath: request.audioPath, songKey: prepared.audio.sha256, duration: prepared.duration, codec: output.codec, bitrateKbps: output.audioBitrateKbps },
+              {
+                songPath: request.audioPath,
+                songKey: prepared.audio.sha256,
+                duration: prepared.duration,
+                codec: output.codec,
+                bitrateKbps: output.audioBitrateKbps,
+              },
               run.root,
               { signal: signal ? AbortSignal.any([signal, audioAbort.signal]) : audioAbort.signal },
             )
@@ -93,11 +109,24 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
       audioTrack?.catch(() => undefined);
 
       const renderStarted = performance.now();
-      const segments = await renderSegments(prepared.plan, engine, run, { ...options, slots: shared?.engineSlots, priority: shared?.priority });
+      const segments = await renderSegments(prepared.plan, engine, run, {
+        ...options,
+        slots: shared?.engineSlots,
+        priority: shared?.priority,
+      });
       const renderMs = performance.now() - renderStarted;
-      record = { ...record, segments: { rendered: segments.rendered, reused: segments.cached }, timings: { ...record.timings, renderMs: Math.round(renderMs), engineMs: Math.round(segments.engineMs) } };
+      record = {
+        ...record,
+        segments: { rendered: segments.rendered, reused: segments.cached },
+        timings: { ...record.timings, renderMs: Math.round(renderMs), engineMs: Math.round(segments.engineMs) },
+      };
       const stitch = await inSlot(shared?.stitchSlots, () =>
-        stitchOutput({ prepared, fps: request.fps, outPath, output, audioTrack, ffmpegVersion: version }, run, previous?.output, options),
+        stitchOutput(
+          { prepared, fps: request.fps, outPath, output, audioTrack, ffmpegVersion: version },
+          run,
+          previous?.output,
+          options,
+        ),
       );
 
       const finishedAt = new Date();

@@ -78,7 +78,9 @@ export async function acquireRunLock(path: string, runDir: string): Promise<RunL
         await rm(path, { force: true });
         continue;
       }
-      const who = current ? `process ${current.pid} on ${current.host} (since ${current.startedAt})` : 'another process';
+      const who = current
+        ? `process ${current.pid} on ${current.host} (since ${current.startedAt})`
+        : 'another process';
       throw new BeatloomError('E_RUN_DIR_BUSY', `run directory ${runDir} is in use by ${who}`, {
         kind: 'usage',
         hint: `wait for that render to finish, choose another --run-dir, or delete ${path} if no render is running`,

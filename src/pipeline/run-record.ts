@@ -136,11 +136,16 @@ export function currentEnvironment(): RunRecord['environment'] {
 export function stoppedRecord(record: RunRecord, error: unknown, finishedAt: Date): RunRecord {
   const interrupted = isAbortError(error);
   const code = error instanceof BeatloomError ? error.code : 'E_UNEXPECTED';
-  const message = error instanceof BeatloomError ? formatErrorLine(error) : error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof BeatloomError ? formatErrorLine(error) : error instanceof Error ? error.message : String(error);
   return {
     ...record,
     status: interrupted ? 'interrupted' : 'failed',
-    timings: { ...record.timings, finishedAt: finishedAt.toISOString(), totalMs: finishedAt.getTime() - Date.parse(record.timings.startedAt) },
+    timings: {
+      ...record.timings,
+      finishedAt: finishedAt.toISOString(),
+      totalMs: finishedAt.getTime() - Date.parse(record.timings.startedAt),
+    },
     error: { code, message },
   };
 }

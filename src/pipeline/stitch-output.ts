@@ -45,9 +45,15 @@ export function stitchKeyOf(request: StitchRequest): string {
 }
 
 /** The previous run's video is current when its key matches and the file is the one it wrote. */
-async function isCurrent(previous: OutputRecord | null | undefined, outPath: string, stitchKey: string): Promise<boolean> {
+async function isCurrent(
+  previous: OutputRecord | null | undefined,
+  outPath: string,
+  stitchKey: string,
+): Promise<boolean> {
   if (!previous || previous.path !== outPath || previous.stitchKey !== stitchKey) return false;
-  const now = await stat(outPath).then((info) => (info.isDirectory() ? stat(join(outPath, FRAMES_MANIFEST)) : info)).catch(() => undefined);
+  const now = await stat(outPath)
+    .then((info) => (info.isDirectory() ? stat(join(outPath, FRAMES_MANIFEST)) : info))
+    .catch(() => undefined);
   return now !== undefined && now.size === previous.sizeBytes && now.mtimeMs === previous.mtimeMs;
 }
 
@@ -72,8 +78,20 @@ export async function stitchOutput(
   const stitchKey = stitchKeyOf(request);
   const fps = outputFps(request.output, request.fps);
   if (!options.force && (await isCurrent(previous, request.outPath, stitchKey))) {
-    options.onProgress?.({ stage: 'stitch', done: plan.frameCount, total: plan.frameCount, unit: 'frames', detail: 'video up to date' });
-    return { output: previous!, frameCount: frameCountFor(duration, fps), fps, stitched: false, stitchMs: performance.now() - started };
+    options.onProgress?.({
+      stage: 'stitch',
+      done: plan.frameCount,
+      total: plan.frameCount,
+      unit: 'frames',
+      detail: 'video up to date',
+    });
+    return {
+      output: previous!,
+      frameCount: frameCountFor(duration, fps),
+      fps,
+      stitched: false,
+      stitchMs: performance.now() - started,
+    };
   }
   // The run directory's own temps are cleared under its lock; an output elsewhere may have some too.
   await removeDeadTempsBeside(request.outPath);
@@ -90,7 +108,13 @@ export async function stitchOutput(
       transitions: transitionsFor(transitions, beats, request.fps),
       overlay: request.output.debugOverlay ? overlayDataFor(keyframes, beats, request.fps) : undefined,
     },
-    { audioPath: audio.path, audioTrackPath: await request.audioTrack, duration, outPath: request.outPath, settings: request.output },
+    {
+      audioPath: audio.path,
+      audioTrackPath: await request.audioTrack,
+      duration,
+      outPath: request.outPath,
+      settings: request.output,
+    },
     options,
   );
   // A frames-only output is a folder: its frames.json stands for it.

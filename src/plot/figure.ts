@@ -9,7 +9,8 @@
 export type Rgb = readonly [number, number, number];
 
 /** Samples at startSec + i · stepSec, or at explicit times. */
-export type TimeAxis = { readonly startSec: number; readonly stepSec: number } | { readonly timesSec: ArrayLike<number> };
+export type TimeAxis =
+  { readonly startSec: number; readonly stepSec: number } | { readonly timesSec: ArrayLike<number> };
 
 export interface LineSeries {
   readonly label?: string;
@@ -65,9 +66,24 @@ export interface Figure {
 }
 
 export type Primitive =
-  | { readonly kind: 'rect'; readonly x: number; readonly y: number; readonly w: number; readonly h: number; readonly color: Rgb; readonly opacity: number }
+  | {
+      readonly kind: 'rect';
+      readonly x: number;
+      readonly y: number;
+      readonly w: number;
+      readonly h: number;
+      readonly color: Rgb;
+      readonly opacity: number;
+    }
   | { readonly kind: 'polyline'; readonly points: readonly number[]; readonly color: Rgb; readonly widthPx: number }
-  | { readonly kind: 'text'; readonly x: number; readonly y: number; readonly text: string; readonly color: Rgb; readonly scale: number };
+  | {
+      readonly kind: 'text';
+      readonly x: number;
+      readonly y: number;
+      readonly text: string;
+      readonly color: Rgb;
+      readonly scale: number;
+    };
 
 export interface Layout {
   readonly widthPx: number;
@@ -129,7 +145,14 @@ function dataRange(panel: Panel): [number, number] {
  * Reduces a series to at most two points per pixel column (its min and max, in time order), so
  * an hour of envelope frames draws as fast as a minute and keeps every peak.
  */
-function columnPoints(time: TimeAxis, values: ArrayLike<number>, xOf: (t: number) => number, yOf: (v: number) => number, x0: number, x1: number): number[] {
+function columnPoints(
+  time: TimeAxis,
+  values: ArrayLike<number>,
+  xOf: (t: number) => number,
+  yOf: (v: number) => number,
+  x0: number,
+  x1: number,
+): number[] {
   const points: number[] = [];
   let column = Number.NaN;
   let minV = 0;
@@ -192,13 +215,30 @@ export function layoutFigure(figure: Figure): Layout {
     const yOf = (v: number): number => bottom - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo || 1)) * height;
     const clampX = (x: number): number => Math.min(plotRight, Math.max(plotLeft, x));
 
-    primitives.push({ kind: 'rect', x: plotLeft, y: top, w: plotRight - plotLeft, h: height, color: FRAME_COLOR, opacity: 0.25 });
+    primitives.push({
+      kind: 'rect',
+      x: plotLeft,
+      y: top,
+      w: plotRight - plotLeft,
+      h: height,
+      color: FRAME_COLOR,
+      opacity: 0.25,
+    });
     for (const s of panel.spans ?? []) {
       const x0 = clampX(xOf(s.startSec));
       const x1 = clampX(xOf(s.endSec));
       if (x1 <= x0) continue;
-      primitives.push({ kind: 'rect', x: x0, y: top, w: x1 - x0, h: height, color: s.color, opacity: s.opacity ?? 0.2 });
-      if (s.label && x1 - x0 > 24) primitives.push({ kind: 'text', x: x0 + 4, y: top + 4, text: s.label, color: TEXT_COLOR, scale: TEXT_SCALE });
+      primitives.push({
+        kind: 'rect',
+        x: x0,
+        y: top,
+        w: x1 - x0,
+        h: height,
+        color: s.color,
+        opacity: s.opacity ?? 0.2,
+      });
+      if (s.label && x1 - x0 > 24)
+        primitives.push({ kind: 'text', x: x0 + 4, y: top + 4, text: s.label, color: TEXT_COLOR, scale: TEXT_SCALE });
     }
     for (const a of panel.areas ?? []) {
       // One bar per pixel column from the lowest lower value to the highest upper value.
@@ -226,7 +266,15 @@ export function layoutFigure(figure: Figure): Layout {
       if (x < plotLeft || x > plotRight) continue;
       const w = m.widthPx ?? 1;
       primitives.push({ kind: 'rect', x: x - w / 2, y: top, w, h: height, color: m.color, opacity: 1 });
-      if (m.label) primitives.push({ kind: 'text', x: x + 3, y: bottom - TEXT_HEIGHT_PX - 3, text: m.label, color: m.color, scale: TEXT_SCALE });
+      if (m.label)
+        primitives.push({
+          kind: 'text',
+          x: x + 3,
+          y: bottom - TEXT_HEIGHT_PX - 3,
+          text: m.label,
+          color: m.color,
+          scale: TEXT_SCALE,
+        });
     }
     for (const l of panel.lines ?? []) {
       const points = columnPoints(l.time, l.values, xOf, yOf, plotLeft, plotRight);
@@ -239,7 +287,14 @@ export function layoutFigure(figure: Figure): Layout {
       const text = s.label!;
       const textW = (text.length * 6 - 1) * TEXT_SCALE;
       legendX -= textW;
-      primitives.push({ kind: 'text', x: legendX, y: top - TEXT_HEIGHT_PX - 4, text, color: s.color, scale: TEXT_SCALE });
+      primitives.push({
+        kind: 'text',
+        x: legendX,
+        y: top - TEXT_HEIGHT_PX - 4,
+        text,
+        color: s.color,
+        scale: TEXT_SCALE,
+      });
       legendX -= 16;
     }
     y = bottom + PANEL_GAP;
@@ -250,7 +305,19 @@ export function layoutFigure(figure: Figure): Layout {
   for (let t = Math.ceil(figure.startSec / step) * step; t <= figure.endSec + 1e-9; t += step) {
     const x = xOf(t);
     primitives.push({ kind: 'rect', x, y: axisY - 4, w: 1, h: 4, color: AXIS_COLOR, opacity: 1 });
-    primitives.push({ kind: 'text', x: x + 2, y: axisY + 2, text: formatTime(Number(t.toFixed(6))), color: AXIS_COLOR, scale: TEXT_SCALE });
+    primitives.push({
+      kind: 'text',
+      x: x + 2,
+      y: axisY + 2,
+      text: formatTime(Number(t.toFixed(6))),
+      color: AXIS_COLOR,
+      scale: TEXT_SCALE,
+    });
   }
-  return { widthPx: width, heightPx: axisY + TEXT_HEIGHT_PX + MARGIN.bottom - 12, background: figure.background ?? [255, 255, 255], primitives };
+  return {
+    widthPx: width,
+    heightPx: axisY + TEXT_HEIGHT_PX + MARGIN.bottom - 12,
+    background: figure.background ?? [255, 255, 255],
+    primitives,
+  };
 }

@@ -57,17 +57,23 @@ export class SvgCanvas implements ChartCanvas {
 
   rect(x: number, y: number, w: number, h: number, fill: Rgba): void {
     if (w <= 0 || h <= 0) return;
-    this.parts.push(`<rect x="${round(x)}" y="${round(y)}" width="${round(w)}" height="${round(h)}" ${svgColor(fill)}/>`);
+    this.parts.push(
+      `<rect x="${round(x)}" y="${round(y)}" width="${round(w)}" height="${round(h)}" ${svgColor(fill)}/>`,
+    );
   }
 
   line(x1: number, y1: number, x2: number, y2: number, stroke: Rgba, widthPx = 1): void {
-    this.parts.push(`<line x1="${round(x1)}" y1="${round(y1)}" x2="${round(x2)}" y2="${round(y2)}" ${svgStroke(stroke, widthPx)}/>`);
+    this.parts.push(
+      `<line x1="${round(x1)}" y1="${round(y1)}" x2="${round(x2)}" y2="${round(y2)}" ${svgStroke(stroke, widthPx)}/>`,
+    );
   }
 
   polyline(xs: ArrayLike<number>, ys: ArrayLike<number>, stroke: Rgba, widthPx = 1): void {
     const points: string[] = [];
     for (let i = 0; i < xs.length; i++) points.push(`${round(xs[i]!)},${round(ys[i]!)}`);
-    this.parts.push(`<polyline points="${points.join(' ')}" fill="none" ${svgStroke(stroke, widthPx)} stroke-linejoin="round"/>`);
+    this.parts.push(
+      `<polyline points="${points.join(' ')}" fill="none" ${svgStroke(stroke, widthPx)} stroke-linejoin="round"/>`,
+    );
   }
 
   text(x: number, y: number, text: string, color: Rgba, options: TextOptions = {}): void {
@@ -156,6 +162,9 @@ export class RasterCanvas implements ChartCanvas {
   }
 
   toPng(): Buffer {
-    return encodePng({ width: this.width, height: this.height, data: this.rgb }, { level: 9, text: { Software: 'beatloom' } });
+    return encodePng(
+      { width: this.width, height: this.height, data: this.rgb },
+      { level: 9, text: { Software: 'beatloom' } },
+    );
   }
 }

@@ -50,7 +50,18 @@ function paletteColor(index: number, alpha = 1): Rgba {
   const hue = (index * 137.508) % 360;
   const c = 0.55;
   const x = c * (1 - Math.abs(((hue / 60) % 2) - 1));
-  const [r, g, b] = hue < 60 ? [c, x, 0] : hue < 120 ? [x, c, 0] : hue < 180 ? [0, c, x] : hue < 240 ? [0, x, c] : hue < 300 ? [x, 0, c] : [c, 0, x];
+  const [r, g, b] =
+    hue < 60
+      ? [c, x, 0]
+      : hue < 120
+        ? [x, c, 0]
+        : hue < 180
+          ? [0, c, x]
+          : hue < 240
+            ? [0, x, c]
+            : hue < 300
+              ? [x, 0, c]
+              : [c, 0, x];
   const m = 0.35;
   return [Math.round((r + m) * 255), Math.round((g + m) * 255), Math.round((b + m) * 255), alpha];
 }
@@ -95,7 +106,13 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
     draw(c, top) {
       const h = 130;
       for (const s of analysis.sections) {
-        c.rect(x(s.startSec), top, x(Math.min(s.endSec, keyframes.durationSec)) - x(s.startSec), h, SECTION_COLORS[s.label] ?? SECTION_COLORS.verse!);
+        c.rect(
+          x(s.startSec),
+          top,
+          x(Math.min(s.endSec, keyframes.durationSec)) - x(s.startSec),
+          h,
+          SECTION_COLORS[s.label] ?? SECTION_COLORS.verse!,
+        );
         c.text(x(s.startSec) + 4, top + 3, s.label, INK, { size: 'small' });
       }
       const env = analysis.envelopes;
@@ -105,11 +122,11 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
       const mid = top + h / 2 + 6;
       const amp = (h - 20) / 2;
       for (let col = 0; col < columns; col++) {
-        const from = Math.floor(((col / columns) * keyframes.durationSec) * rate);
-        const to = Math.max(from + 1, Math.floor((((col + 1) / columns) * keyframes.durationSec) * rate));
+        const from = Math.floor((col / columns) * keyframes.durationSec * rate);
+        const to = Math.max(from + 1, Math.floor(((col + 1) / columns) * keyframes.durationSec * rate));
         let v = 0;
         for (let i = from; i < Math.min(to, env.rms.length); i++) v = Math.max(v, env.rms[i]!);
-        const y = (Math.sqrt(v / peak) * amp);
+        const y = Math.sqrt(v / peak) * amp;
         c.rect(x(0) + col, mid - y, 1, 2 * y + 1, WAVE);
       }
       const beatSpacing = analysis.beats.length > 1 ? x(analysis.beats[1]!) - x(analysis.beats[0]!) : 0;
@@ -152,7 +169,14 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
           let y = top;
           keyframes.prompts.forEach((p, i) => {
             const w = p.weights[f] ?? 0;
-            if (w > 0) c.rect(frameX(f), y, frameX(Math.min(keyframes.frameCount, f + step)) - frameX(f) + 0.5, h * w, paletteColor(i + 3, 0.75));
+            if (w > 0)
+              c.rect(
+                frameX(f),
+                y,
+                frameX(Math.min(keyframes.frameCount, f + step)) - frameX(f) + 0.5,
+                h * w,
+                paletteColor(i + 3, 0.75),
+              );
             y += h * w;
           });
         }
@@ -165,7 +189,12 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
     });
   }
 
-  const curveLane = (name: string, values: readonly number[], range: readonly [number, number] | undefined, perSegment?: (k: number) => number): Lane => ({
+  const curveLane = (
+    name: string,
+    values: readonly number[],
+    range: readonly [number, number] | undefined,
+    perSegment?: (k: number) => number,
+  ): Lane => ({
     name,
     heightPx: perSegment ? 60 : 44,
     draw(c, top) {
@@ -216,14 +245,22 @@ function lanesFor(input: KeyframesPlotInput, x: (sec: number) => number, fps: Ra
   lanes.push(curveLane('denoise', k.curves.denoise, undefined, (i) => k.segments[i]!.denoise));
   lanes.push(curveLane('cfg', k.curves.cfg, undefined, (i) => k.segments[i]!.cfg));
   for (const [name, values] of Object.entries(k.curves.loras)) {
-    lanes.push(curveLane(`lora ${name}`, values, undefined, (i) => k.segments[i]!.loras.find((l) => l.name === name)?.strength ?? 0));
+    lanes.push(
+      curveLane(
+        `lora ${name}`,
+        values,
+        undefined,
+        (i) => k.segments[i]!.loras.find((l) => l.name === name)?.strength ?? 0,
+      ),
+    );
   }
   return lanes;
 }
 
 /** A tick step in seconds that keeps labels at least `minPx` apart. */
 function tickStep(durationSec: number, widthPx: number, minPx = 70): number {
-  for (const step of [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200]) if ((step / Math.max(1e-9, durationSec)) * widthPx >= minPx) return step;
+  for (const step of [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200])
+    if ((step / Math.max(1e-9, durationSec)) * widthPx >= minPx) return step;
   return 3600;
 }
 
@@ -234,7 +271,12 @@ export function drawKeyframesPlot(c: ChartCanvas, input: KeyframesPlotInput): vo
   const x = (sec: number): number => LEFT + (sec / Math.max(1e-9, keyframes.durationSec)) * plotWidth;
   c.rect(0, 0, c.width, c.height, [255, 255, 255, 1]);
   const bpm = analysis.bpm ? `${analysis.bpm} BPM, ${analysis.beatsPerBar}/4` : 'no beat';
-  c.text(LEFT, 8, `${input.title} — ${bpm}, ${keyframes.fps} fps, ${keyframes.frameCount} frames, ${keyframes.segments.length} segments`, INK);
+  c.text(
+    LEFT,
+    8,
+    `${input.title} — ${bpm}, ${keyframes.fps} fps, ${keyframes.frameCount} frames, ${keyframes.segments.length} segments`,
+    INK,
+  );
 
   let top = 8 + c.textHeight() + 12;
   const lanes = lanesFor(input, x, fps);
@@ -258,7 +300,13 @@ export function drawKeyframesPlot(c: ChartCanvas, input: KeyframesPlotInput): vo
     c.text(x(t), top + 5, formatTime(t), INK, { align: 'center', size: 'small' });
   }
   c.text(8, top + 5, 'time', INK, { size: 'small' });
-  c.text(LEFT, top + 22, 'blue: per frame; orange: the value each segment gets, from its lead frame (black tick) to the next; grey: crossfades; segment colours: seeds', MUTED, { size: 'small' });
+  c.text(
+    LEFT,
+    top + 22,
+    'blue: per frame; orange: the value each segment gets, from its lead frame (black tick) to the next; grey: crossfades; segment colours: seeds',
+    MUTED,
+    { size: 'small' },
+  );
 }
 
 export function plotHeightFor(input: KeyframesPlotInput): number {
@@ -267,7 +315,11 @@ export function plotHeightFor(input: KeyframesPlotInput): number {
 }
 
 /** The plot as PNG bytes or SVG text. */
-export function plotKeyframes(input: KeyframesPlotInput, format: PlotFormat, options: PlotOptions = {}): Uint8Array | string {
+export function plotKeyframes(
+  input: KeyframesPlotInput,
+  format: PlotFormat,
+  options: PlotOptions = {},
+): Uint8Array | string {
   const width = options.widthPx ?? 1600;
   const height = plotHeightFor(input);
   switch (format) {

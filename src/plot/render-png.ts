@@ -12,16 +12,33 @@ function blend(rgb: Uint8Array, width: number, height: number, x: number, y: num
   for (let c = 0; c < 3; c++) rgb[p + c] = Math.round(rgb[p + c]! * (1 - alpha) + color[c]! * alpha);
 }
 
-function fillRect(image: { rgb: Uint8Array; width: number; height: number }, x: number, y: number, w: number, h: number, color: Rgb, alpha: number): void {
+function fillRect(
+  image: { rgb: Uint8Array; width: number; height: number },
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  color: Rgb,
+  alpha: number,
+): void {
   const x0 = Math.max(0, Math.round(x));
   const y0 = Math.max(0, Math.round(y));
   const x1 = Math.min(image.width, Math.max(x0 + 1, Math.round(x + w)));
   const y1 = Math.min(image.height, Math.max(y0 + 1, Math.round(y + h)));
-  for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) blend(image.rgb, image.width, image.height, xx, yy, color, alpha);
+  for (let yy = y0; yy < y1; yy++)
+    for (let xx = x0; xx < x1; xx++) blend(image.rgb, image.width, image.height, xx, yy, color, alpha);
 }
 
 /** A segment drawn as a trail of square dots of the line's width, one per pixel step. */
-function drawSegment(image: { rgb: Uint8Array; width: number; height: number }, ax: number, ay: number, bx: number, by: number, color: Rgb, widthPx: number): void {
+function drawSegment(
+  image: { rgb: Uint8Array; width: number; height: number },
+  ax: number,
+  ay: number,
+  bx: number,
+  by: number,
+  color: Rgb,
+  widthPx: number,
+): void {
   const steps = Math.max(1, Math.ceil(Math.max(Math.abs(bx - ax), Math.abs(by - ay))));
   const r = Math.max(0.5, widthPx / 2);
   for (let s = 0; s <= steps; s++) {
@@ -52,7 +69,8 @@ export function rasterizeFigure(figure: Figure): RgbImage {
         fillRect(image, p.x, p.y, p.w, p.h, p.color, p.opacity);
         break;
       case 'polyline':
-        for (let i = 0; i + 3 < p.points.length; i += 2) drawSegment(image, p.points[i]!, p.points[i + 1]!, p.points[i + 2]!, p.points[i + 3]!, p.color, p.widthPx);
+        for (let i = 0; i + 3 < p.points.length; i += 2)
+          drawSegment(image, p.points[i]!, p.points[i + 1]!, p.points[i + 2]!, p.points[i + 3]!, p.color, p.widthPx);
         break;
       case 'text':
         drawText(rgb, width, height, p.text, Math.round(p.x), Math.round(p.y), p.scale, p.color);

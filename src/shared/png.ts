@@ -43,7 +43,8 @@ export interface PngEncodeOptions {
 /** Encodes 8-bit RGB; every row with the same filter (Sub unless told otherwise). */
 export function encodePng(image: RgbImage, options: PngEncodeOptions = {}): Buffer {
   const { width, height, data } = image;
-  if (data.length !== width * height * 3) throw new RangeError(`RGB data is ${data.length} bytes, expected ${width * height * 3}`);
+  if (data.length !== width * height * 3)
+    throw new RangeError(`RGB data is ${data.length} bytes, expected ${width * height * 3}`);
   const stride = width * 3;
   const sub = (options.filter ?? 'sub') === 'sub';
   const raw = Buffer.allocUnsafe((stride + 1) * height);
@@ -74,7 +75,9 @@ export function encodePng(image: RgbImage, options: PngEncodeOptions = {}): Buff
 }
 
 function invalid(what: string, detail: string): BeatloomError {
-  return new BeatloomError('E_PNG', `not a valid PNG image: ${what} (${detail})`, { hint: 'the file is damaged or not a PNG; re-render the segment' });
+  return new BeatloomError('E_PNG', `not a valid PNG image: ${what} (${detail})`, {
+    hint: 'the file is damaged or not a PNG; re-render the segment',
+  });
 }
 
 /** What a PNG's chunks say, before any pixel is inflated. */
@@ -142,7 +145,8 @@ export function unfilterScanlines(raw: Uint8Array, layout: PngLayout, out: Uint8
   const { width, height, channels: bpp } = layout;
   const stride = width * bpp;
   if (raw.length < (stride + 1) * height) throw invalid(what, 'image data too short');
-  if (out.length < stride * height) throw new RangeError(`output holds ${out.length} bytes, the image needs ${stride * height}`);
+  if (out.length < stride * height)
+    throw new RangeError(`output holds ${out.length} bytes, the image needs ${stride * height}`);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)]!;
     const s = y * (stride + 1) + 1;
@@ -220,12 +224,26 @@ export function samplesToRgb(pixels: Uint8Array, layout: PngLayout, out: Uint8Ar
   for (let i = 0, j = 0; i < count; i++, j += 3) {
     const p = i * channels;
     switch (colorType) {
-      case 0: out[j] = out[j + 1] = out[j + 2] = pixels[p]!; break;
-      case 4: { const v = (pixels[p]! * pixels[p + 1]!) / 255; out[j] = out[j + 1] = out[j + 2] = Math.round(v); break; }
-      case 6: { const a = pixels[p + 3]! / 255; out[j] = Math.round(pixels[p]! * a); out[j + 1] = Math.round(pixels[p + 1]! * a); out[j + 2] = Math.round(pixels[p + 2]! * a); break; }
+      case 0:
+        out[j] = out[j + 1] = out[j + 2] = pixels[p]!;
+        break;
+      case 4: {
+        const v = (pixels[p]! * pixels[p + 1]!) / 255;
+        out[j] = out[j + 1] = out[j + 2] = Math.round(v);
+        break;
+      }
+      case 6: {
+        const a = pixels[p + 3]! / 255;
+        out[j] = Math.round(pixels[p]! * a);
+        out[j + 1] = Math.round(pixels[p + 1]! * a);
+        out[j + 2] = Math.round(pixels[p + 2]! * a);
+        break;
+      }
       case 3: {
         const k = pixels[p]! * 3;
-        out[j] = palette![k] ?? 0; out[j + 1] = palette![k + 1] ?? 0; out[j + 2] = palette![k + 2] ?? 0;
+        out[j] = palette![k] ?? 0;
+        out[j + 1] = palette![k + 1] ?? 0;
+        out[j + 2] = palette![k + 2] ?? 0;
         break;
       }
     }
@@ -282,7 +300,9 @@ export async function inflatePngData(layout: PngLayout, what = 'image'): Promise
     // each (48 per 512×512 frame), and a chunk of exactly the scanline size fills up before zlib
     // sees the stream end, so it allocates a second one (both measured with --cpu-prof).
     const rawBytes = (layout.width * layout.channels + 1) * layout.height;
-    return await inflateAsync(layout.idat.length === 1 ? layout.idat[0]! : Buffer.concat(layout.idat), { chunkSize: rawBytes + 1024 });
+    return await inflateAsync(layout.idat.length === 1 ? layout.idat[0]! : Buffer.concat(layout.idat), {
+      chunkSize: rawBytes + 1024,
+    });
   } catch (error) {
     throw invalid(what, (error as Error).message);
   }

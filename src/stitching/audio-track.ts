@@ -36,14 +36,22 @@ export interface AudioTrackPlan {
   readonly prerollSamples: number;
 }
 
-export function planAudioTrack(duration: SampleDuration, codec: VideoCodec, sampleRateHz = OUTPUT_AUDIO_SAMPLE_RATE_HZ): AudioTrackPlan {
+export function planAudioTrack(
+  duration: SampleDuration,
+  codec: VideoCodec,
+  sampleRateHz = OUTPUT_AUDIO_SAMPLE_RATE_HZ,
+): AudioTrackPlan {
   const num = BigInt(duration.sampleCount) * BigInt(sampleRateHz);
   const den = BigInt(duration.sampleRateHz);
   const sampleCount = Number((num + den - 1n) / den);
   switch (codec) {
     case 'h264':
     case 'h265':
-      return { sampleRateHz, sampleCount, prerollSamples: (AAC_FRAME_SAMPLES - (sampleCount % AAC_FRAME_SAMPLES)) % AAC_FRAME_SAMPLES };
+      return {
+        sampleRateHz,
+        sampleCount,
+        prerollSamples: (AAC_FRAME_SAMPLES - (sampleCount % AAC_FRAME_SAMPLES)) % AAC_FRAME_SAMPLES,
+      };
     case 'vp9':
       return { sampleRateHz, sampleCount, prerollSamples: 0 };
   }
@@ -65,7 +73,13 @@ export interface AudioTrackRequest {
 export function audioTrackFileName(request: AudioTrackRequest): string {
   const plan = planAudioTrack(request.duration, request.codec);
   const family = request.codec === 'vp9' ? 'opus' : 'aac';
-  const key = hashValue({ song: request.songKey, plan, family, bitrateKbps: request.bitrateKbps, version: AUDIO_TRACK_VERSION });
+  const key = hashValue({
+    song: request.songKey,
+    plan,
+    family,
+    bitrateKbps: request.bitrateKbps,
+    version: AUDIO_TRACK_VERSION,
+  });
   return `audio-${family}-${key.slice(0, 16)}.${family === 'opus' ? 'webm' : 'm4a'}`;
 }
 
@@ -75,12 +89,26 @@ export function audioTrackFileName(request: AudioTrackRequest): string {
  * encode of an 8 fps video (measured: 1.0 s per minute of audio here). The pipeline starts this
  * while segments render, so the stitch does not wait for it; a re-stitch reuses it.
  */
-export async function prepareAudioTrack(request: AudioTrackRequest, dir: string, options: { readonly signal?: AbortSignal } = {}): Promise<string> {
+export async function prepareAudioTrack(
+  request: AudioTrackRequest,
+  dir: string,
+  options: { readonly signal?: AbortSignal } = {},
+): Promise<string> {
   const path = join(dir, audioTrackFileName(request));
-  if (await stat(path).then((s) => s.isFile() && s.size > 0, () => false)) return path;
+  if (
+    await stat(path).then(
+      (s) => s.isFile() && s.size > 0,
+      () => false,
+    )
+  )
+    return path;
   await mkdir(dir, { recursive: true });
   const temp = tempPathFor(path);
-  const audio = { path: request.songPath, bitrateKbps: request.bitrateKbps, ...planAudioTrack(request.duration, request.codec) };
+  const audio = {
+    path: request.songPath,
+    bitrateKbps: request.bitrateKbps,
+    ...planAudioTrack(request.duration, request.codec),
+  };
   try {
     await runProcess(ffmpegPath(), encodeAudioTrackArgs(audio, request.codec, temp), { signal: options.signal });
     await rename(temp, path);

@@ -38,7 +38,12 @@ const BEAT_COLOR = [255, 255, 255] as const;
 const BAR_COLOR = [255, 64, 48] as const;
 
 /** The overlay's text lines for one frame. */
-export function overlayLines(frame: number, fps: Rational, sources: readonly FrameSource[], data: DebugOverlayData): string[] {
+export function overlayLines(
+  frame: number,
+  fps: Rational,
+  sources: readonly FrameSource[],
+  data: DebugOverlayData,
+): string[] {
   const segment =
     sources.length === 1
       ? `SEG ${sources[0]!.segment}`
@@ -53,7 +58,17 @@ export function overlayLines(frame: number, fps: Rational, sources: readonly Fra
   ];
 }
 
-function fillRect(rgb: Uint8Array, width: number, height: number, x0: number, y0: number, w: number, h: number, color: readonly [number, number, number], alpha: number): void {
+function fillRect(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  color: readonly [number, number, number],
+  alpha: number,
+): void {
   for (let y = Math.max(0, y0); y < Math.min(height, y0 + h); y++) {
     for (let x = Math.max(0, x0); x < Math.min(width, x0 + w); x++) {
       const p = (y * width + x) * 3;
@@ -62,7 +77,15 @@ function fillRect(rgb: Uint8Array, width: number, height: number, x0: number, y0
   }
 }
 
-export function drawDebugOverlay(rgb: Uint8Array, width: number, height: number, frame: number, fps: Rational, sources: readonly FrameSource[], data: DebugOverlayData): void {
+export function drawDebugOverlay(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  frame: number,
+  fps: Rational,
+  sources: readonly FrameSource[],
+  data: DebugOverlayData,
+): void {
   const scale = Math.max(1, Math.round(Math.min(width, height) / 256));
   const margin = 3 * scale;
   const lineHeight = (GLYPH_HEIGHT + 3) * scale;
@@ -77,6 +100,15 @@ export function drawDebugOverlay(rgb: Uint8Array, width: number, height: number,
     const label = bar ? 'BAR' : 'BEAT';
     const x = width - size - margin;
     fillRect(rgb, width, height, x, margin, size, size, bar ? BAR_COLOR : BEAT_COLOR, 1);
-    drawText(rgb, width, height, label, x - textWidth(label, scale) - margin, margin + Math.floor((size - GLYPH_HEIGHT * scale) / 2), scale, bar ? BAR_COLOR : BEAT_COLOR);
+    drawText(
+      rgb,
+      width,
+      height,
+      label,
+      x - textWidth(label, scale) - margin,
+      margin + Math.floor((size - GLYPH_HEIGHT * scale) / 2),
+      scale,
+      bar ? BAR_COLOR : BEAT_COLOR,
+    );
   }
 }

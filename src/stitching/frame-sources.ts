@@ -34,7 +34,11 @@ function blendOf(from: PlannedSegment, to: PlannedSegment, frame: number, curve:
  * The sources of timeline frame `frame`, weights summing to 1: one segment outside crossfades,
  * two inside one (outgoing first). A crossfade of 0 frames is a hard cut at the lead frame.
  */
-export function frameSources(segments: readonly PlannedSegment[], frame: number, curve: CrossfadeCurve = 'linear'): FrameSource[] {
+export function frameSources(
+  segments: readonly PlannedSegment[],
+  frame: number,
+  curve: CrossfadeCurve = 'linear',
+): FrameSource[] {
   // The segment leading at `frame`: the last whose leadFrame ≤ frame.
   let lo = 0;
   let hi = segments.length - 1;
@@ -47,12 +51,17 @@ export function frameSources(segments: readonly PlannedSegment[], frame: number,
   const next = segments[lo + 1];
   if (next && next.crossfadeFrames > 0 && frame >= fadeStart(next)) return blendOf(current, next, frame, curve);
   const previous = segments[lo - 1];
-  if (previous && current.crossfadeFrames > 0 && frame < fadeStart(current) + current.crossfadeFrames) return blendOf(previous, current, frame, curve);
+  if (previous && current.crossfadeFrames > 0 && frame < fadeStart(current) + current.crossfadeFrames)
+    return blendOf(previous, current, frame, curve);
   return [{ segment: current.index, localFrame: frame - current.startFrame, weight: 1 }];
 }
 
 /** The frames where a transition becomes a hard cut: those holding a beat or a bar start. */
-export function cutFramesFor(cutOn: TransitionSettings['cutOn'], beats: { readonly beats: readonly number[]; readonly downbeats: readonly number[] }, fps: Rational): Set<number> {
+export function cutFramesFor(
+  cutOn: TransitionSettings['cutOn'],
+  beats: { readonly beats: readonly number[]; readonly downbeats: readonly number[] },
+  fps: Rational,
+): Set<number> {
   switch (cutOn) {
     case 'none':
       return new Set();
@@ -65,7 +74,9 @@ export function cutFramesFor(cutOn: TransitionSettings['cutOn'], beats: { readon
 
 /** Transitions whose lead frame is a cut frame lose their crossfade: the new segment starts on that frame. */
 export function applyCuts(segments: readonly PlannedSegment[], cutFrames: ReadonlySet<number>): PlannedSegment[] {
-  return segments.map((s) => (s.index > 0 && s.crossfadeFrames > 0 && cutFrames.has(s.leadFrame) ? { ...s, crossfadeFrames: 0 } : s));
+  return segments.map((s) =>
+    s.index > 0 && s.crossfadeFrames > 0 && cutFrames.has(s.leadFrame) ? { ...s, crossfadeFrames: 0 } : s,
+  );
 }
 
 /** The mapping's transition settings, resolved against the song's beats at this frame rate. */

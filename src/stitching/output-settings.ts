@@ -13,7 +13,11 @@ export const VIDEO_CODECS = ['h264', 'h265', 'vp9'] as const;
 export const PIXEL_FORMATS = ['yuv420p', 'yuv422p', 'yuv444p', 'yuv420p10le', 'yuv422p10le', 'yuv444p10le'] as const;
 
 /** Valid crf per codec: x264/x265 0–51, libvpx-vp9 0–63 (lower is better and bigger). */
-export const CRF_RANGE: Readonly<Record<VideoCodec, readonly [number, number]>> = { h264: [0, 51], h265: [0, 51], vp9: [0, 63] };
+export const CRF_RANGE: Readonly<Record<VideoCodec, readonly [number, number]>> = {
+  h264: [0, 51],
+  h265: [0, 51],
+  vp9: [0, 63],
+};
 
 /**
  * Per-codec defaults. h264: `superfast` at crf 19, chosen by measurement (`npm run bench:stitch --
@@ -36,7 +40,9 @@ export const CODEC_DEFAULTS: Readonly<Record<VideoCodec, { readonly crf: number;
   vp9: { crf: 32, preset: 'fast' },
 };
 
-const sizeSchema = z.object({ width: z.number().int().min(16).max(8192), height: z.number().int().min(16).max(8192) }).strict();
+const sizeSchema = z
+  .object({ width: z.number().int().min(16).max(8192), height: z.number().int().min(16).max(8192) })
+  .strict();
 
 export const outputSettingsSchema = z
   .object({
@@ -57,12 +63,21 @@ export const outputSettingsSchema = z
       .default(null),
   })
   .strict()
-  .transform((s) => ({ ...s, crf: s.crf ?? CODEC_DEFAULTS[s.codec].crf, preset: s.preset ?? CODEC_DEFAULTS[s.codec].preset }))
+  .transform((s) => ({
+    ...s,
+    crf: s.crf ?? CODEC_DEFAULTS[s.codec].crf,
+    preset: s.preset ?? CODEC_DEFAULTS[s.codec].preset,
+  }))
   .superRefine((s, ctx) => {
     const [lo, hi] = CRF_RANGE[s.codec];
-    if (s.crf < lo || s.crf > hi) ctx.addIssue({ code: 'custom', path: ['crf'], message: `crf ${s.crf} is outside ${lo}–${hi} for ${s.codec}` });
+    if (s.crf < lo || s.crf > hi)
+      ctx.addIssue({ code: 'custom', path: ['crf'], message: `crf ${s.crf} is outside ${lo}–${hi} for ${s.codec}` });
     if (s.upscale && (s.upscale.width % 2 !== 0 || s.upscale.height % 2 !== 0)) {
-      ctx.addIssue({ code: 'custom', path: ['upscale'], message: `upscale size ${s.upscale.width}x${s.upscale.height} must be even` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upscale'],
+        message: `upscale size ${s.upscale.width}x${s.upscale.height} must be even`,
+      });
     }
   });
 
@@ -82,7 +97,11 @@ export function resolveOutputSettings(input: OutputSettingsInput): OutputSetting
   const result = outputSettingsSchema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw usageError('E_OUTPUT_SETTINGS', `invalid output setting ${issue.path.join('.') || '(settings)'}: ${issue.message}`, 'see beatloom render --help for the output options');
+  throw usageError(
+    'E_OUTPUT_SETTINGS',
+    `invalid output setting ${issue.path.join('.') || '(settings)'}: ${issue.message}`,
+    'see beatloom render --help for the output options',
+  );
 }
 
 /** The rate and frame count of what the stitcher writes: the render's, or the interpolated rate's. */
@@ -91,12 +110,23 @@ export function outputFps(settings: OutputSettings, renderFps: Rational): Ration
 }
 
 /** Checks the post steps against the render they follow: upscale only grows, interpolation only raises the rate. */
-export function assertPostStepsFit(settings: OutputSettings, render: { readonly width: number; readonly height: number; readonly fps: Rational }): void {
+export function assertPostStepsFit(
+  settings: OutputSettings,
+  render: { readonly width: number; readonly height: number; readonly fps: Rational },
+): void {
   const { upscale, interpolate } = settings;
   if (upscale && (upscale.width < render.width || upscale.height < render.height)) {
-    throw usageError('E_UPSCALE', `upscale to ${upscale.width}x${upscale.height} is smaller than the ${render.width}x${render.height} render`, 'give a factor like 2 or a size at least as large as --size');
+    throw usageError(
+      'E_UPSCALE',
+      `upscale to ${upscale.width}x${upscale.height} is smaller than the ${render.width}x${render.height} render`,
+      'give a factor like 2 or a size at least as large as --size',
+    );
   }
   if (interpolate && fpsValue(parseFps(interpolate.fps)) <= fpsValue(render.fps)) {
-    throw usageError('E_INTERPOLATE', `interpolation to ${interpolate.fps} fps does not raise the render's rate`, 'give a rate above --fps, e.g. --interpolate 24 for an 8 fps render');
+    throw usageError(
+      'E_INTERPOLATE',
+      `interpolation to ${interpolate.fps} fps does not raise the render's rate`,
+      'give a rate above --fps, e.g. --interpolate 24 for an 8 fps render',
+    );
   }
 }

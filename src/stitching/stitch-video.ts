@@ -62,7 +62,9 @@ export function isFramesOutputEntry(name: string): boolean {
 
 function postOptions(settings: OutputSettings, fps: Rational, duration: SampleDuration): VideoPostOptions {
   return {
-    interpolate: settings.interpolate ? { fps, mode: settings.interpolate.mode, frameCount: frameCountFor(duration, fps) } : null,
+    interpolate: settings.interpolate
+      ? { fps, mode: settings.interpolate.mode, frameCount: frameCountFor(duration, fps) }
+      : null,
     upscale: settings.upscale,
   };
 }
@@ -79,7 +81,15 @@ function writeFrame(stdin: Writable, data: Uint8Array, proc: SpawnedProcess): Pr
   const drained = new Promise<void>((resolve, reject) => {
     const stopped = (): void => {
       cleanup();
-      proc.done.then(() => reject(new BeatloomError('E_ENCODER_EXIT', 'ffmpeg stopped reading frames before the last one', { hint: 'please report this with the command you ran' })), reject);
+      proc.done.then(
+        () =>
+          reject(
+            new BeatloomError('E_ENCODER_EXIT', 'ffmpeg stopped reading frames before the last one', {
+              hint: 'please report this with the command you ran',
+            }),
+          ),
+        reject,
+      );
     };
     const drain = (): void => {
       cleanup();
@@ -99,7 +109,11 @@ function writeFrame(stdin: Writable, data: Uint8Array, proc: SpawnedProcess): Pr
   return drained;
 }
 
-export async function stitchVideo(input: StitchInput, output: StitchOutput, options: TaskOptions & Pick<TimelineOptions, 'lookahead' | 'poolSize'> = {}): Promise<StitchResult> {
+export async function stitchVideo(
+  input: StitchInput,
+  output: StitchOutput,
+  options: TaskOptions & Pick<TimelineOptions, 'lookahead' | 'poolSize'> = {},
+): Promise<StitchResult> {
   const { signal, onProgress } = options;
   const { settings, duration } = output;
   throwIfAborted(signal);
@@ -119,7 +133,12 @@ export async function stitchVideo(input: StitchInput, output: StitchOutput, opti
         post,
         audio: output.audioTrackPath
           ? { kind: 'track', path: output.audioTrackPath }
-          : { kind: 'song', path: output.audioPath, bitrateKbps: settings.audioBitrateKbps, ...planAudioTrack(duration, settings.codec) },
+          : {
+              kind: 'song',
+              path: output.audioPath,
+              bitrateKbps: settings.audioBitrateKbps,
+              ...planAudioTrack(duration, settings.codec),
+            },
         outPath: tempPath,
       });
   let proc: SpawnedProcess;
@@ -143,7 +162,8 @@ export async function stitchVideo(input: StitchInput, output: StitchOutput, opti
       let png: Uint8Array;
       if (frame.kind === 'png') png = frame.png;
       else {
-        if (overlay) drawDebugOverlay(frame.data, input.width, input.height, frame.index, input.fps, frame.sources, overlay);
+        if (overlay)
+          drawDebugOverlay(frame.data, input.width, input.height, frame.index, input.fps, frame.sources, overlay);
         // Stored, unfiltered: the cheapest PNG to make and to decode; it only crosses the pipe.
         png = encodePng({ width: input.width, height: input.height, data: frame.data }, { level: 0, filter: 'none' });
         frame.release();
@@ -171,10 +191,19 @@ export async function stitchVideo(input: StitchInput, output: StitchOutput, opti
   }
 }
 
-async function finishFramesFolder(tempPath: string, output: StitchOutput, fps: Rational, frameCount: number, width: number, height: number): Promise<void> {
+async function finishFramesFolder(
+  tempPath: string,
+  output: StitchOutput,
+  fps: Rational,
+  frameCount: number,
+  width: number,
+  height: number,
+): Promise<void> {
   const written = (await readdir(tempPath)).filter((n) => n.endsWith('.png')).length;
   if (written !== frameCount) {
-    throw new BeatloomError('E_FRAMES_COUNT', `ffmpeg wrote ${written} frames, expected ${frameCount}`, { hint: 'please report this with the command you ran' });
+    throw new BeatloomError('E_FRAMES_COUNT', `ffmpeg wrote ${written} frames, expected ${frameCount}`, {
+      hint: 'please report this with the command you ran',
+    });
   }
   const scale = output.settings.upscale ?? { width, height };
   await writeJsonAtomic(join(tempPath, FRAMES_MANIFEST), {
@@ -190,7 +219,10 @@ async function finishFramesFolder(tempPath: string, output: StitchOutput, fps: R
   // An earlier frames output is replaced as a whole; a folder holding anything else is never removed.
   const existing = await readdir(output.outPath).catch(() => undefined);
   if (existing?.some((name) => !isFramesOutputEntry(name))) {
-    throw new BeatloomError('E_OUTPUT_NOT_EMPTY', `output folder ${output.outPath} holds other files`, { kind: 'usage', hint: 'give an empty or new folder' });
+    throw new BeatloomError('E_OUTPUT_NOT_EMPTY', `output folder ${output.outPath} holds other files`, {
+      kind: 'usage',
+      hint: 'give an empty or new folder',
+    });
   }
   if (existing) await rm(output.outPath, { recursive: true, force: true });
   await rename(tempPath, output.outPath);

@@ -18,7 +18,14 @@ import { promisify } from 'node:util';
 import type { CrossfadeCurve } from '../config/mapping-schema.js';
 import type { PlannedSegment } from '../keyframes/plan-segments.js';
 import { BeatloomError, throwIfAborted } from '../shared/errors.js';
-import { decodePngAsync, inflatePngData, isFastPathPng, readPngLayout, rgbFromScanlines, type PngLayout } from '../shared/png.js';
+import {
+  decodePngAsync,
+  inflatePngData,
+  isFastPathPng,
+  readPngLayout,
+  rgbFromScanlines,
+  type PngLayout,
+} from '../shared/png.js';
 import { blendInto } from './blend-frames.js';
 import { frameSources, type FrameSource } from './frame-sources.js';
 
@@ -101,14 +108,22 @@ async function loadLayer(path: string, width: number, height: number, mayPassThr
   try {
     file = await readFileAsync(path);
   } catch (error) {
-    throw new BeatloomError('E_FRAME_MISSING', `cannot read segment frame ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      hint: 'render again: the run directory is missing finished segments',
-      cause: error,
-    });
+    throw new BeatloomError(
+      'E_FRAME_MISSING',
+      `cannot read segment frame ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        hint: 'render again: the run directory is missing finished segments',
+        cause: error,
+      },
+    );
   }
   const layout = readPngLayout(file, path);
   if (layout.width !== width || layout.height !== height) {
-    throw new BeatloomError('E_FRAME_SIZE', `${path} is ${layout.width}x${layout.height}, expected ${width}x${height}`, { hint: 'render again with --force' });
+    throw new BeatloomError(
+      'E_FRAME_SIZE',
+      `${path} is ${layout.width}x${layout.height}, expected ${width}x${height}`,
+      { hint: 'render again with --force' },
+    );
   }
   if (mayPassThrough && passesThrough(layout)) return { kind: 'file', png: file };
   if (!isFastPathPng(layout)) return { kind: 'rgb', data: (await decodePngAsync(file, path)).data };
@@ -128,7 +143,10 @@ function toRgb(layer: LoadedLayer, out: Uint8Array): void {
   }
 }
 
-export async function* timelineFrames(input: TimelineInput, options: TimelineOptions = {}): AsyncGenerator<TimelineFrame> {
+export async function* timelineFrames(
+  input: TimelineInput,
+  options: TimelineOptions = {},
+): AsyncGenerator<TimelineFrame> {
   const { signal } = options;
   const lookahead = Math.max(1, options.lookahead ?? DEFAULT_LOOKAHEAD);
   const frameBytes = input.width * input.height * 3;
@@ -139,7 +157,14 @@ export async function* timelineFrames(input: TimelineInput, options: TimelineOpt
     const sources = frameSources(input.segments, f, input.curve);
     const mayPassThrough = sources.length === 1 && options.decodeAll !== true;
     const layers = Promise.all(
-      sources.map((s) => loadLayer(join(input.segmentDir(s.segment), input.frameFile(s.localFrame)), input.width, input.height, mayPassThrough)),
+      sources.map((s) =>
+        loadLayer(
+          join(input.segmentDir(s.segment), input.frameFile(s.localFrame)),
+          input.width,
+          input.height,
+          mayPassThrough,
+        ),
+      ),
     );
     // Awaited in order below; until then a failure must not count as unhandled.
     layers.catch(() => undefined);

@@ -8,7 +8,16 @@ import { z } from 'zod';
 import { median, quantile } from '../analysis/signal-utils.js';
 import { decodeAudioChunks } from '../ffmpeg/decode-audio.js';
 import { inspectVideo } from '../ffmpeg/inspect-video.js';
-import { durationSec, formatFps, fpsValue, frameAtSec, frameCountFor, rational, type Rational, type SampleDuration } from '../keyframes/time.js';
+import {
+  durationSec,
+  formatFps,
+  fpsValue,
+  frameAtSec,
+  frameCountFor,
+  rational,
+  type Rational,
+  type SampleDuration,
+} from '../keyframes/time.js';
 import { BeatloomError, usageError } from '../shared/errors.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { OUTPUT_AUDIO_SAMPLE_RATE_HZ } from './audio-track.js';
@@ -35,8 +44,13 @@ const eventStatsSchema = z
 
 export const syncReportSchema = z
   .object({
-    video: z.object({ path: z.string(), frameCount: z.number().int(), fps: z.string(), durationSec: z.number() }).strict(),
-    audio: z.object({ sampleRateHz: z.number().int(), sampleCount: z.number().int(), durationSec: z.number() }).strict().nullable(),
+    video: z
+      .object({ path: z.string(), frameCount: z.number().int(), fps: z.string(), durationSec: z.number() })
+      .strict(),
+    audio: z
+      .object({ sampleRateHz: z.number().int(), sampleCount: z.number().int(), durationSec: z.number() })
+      .strict()
+      .nullable(),
     song: z.object({ durationSec: z.number(), beats: z.number().int(), downbeats: z.number().int() }).strict(),
     expectedFrameCount: z.number().int(),
     frameSec: z.number(),
@@ -49,7 +63,14 @@ export const syncReportSchema = z
     flashes: eventStatsSchema,
     /** Peaks of the picture's frame-to-frame difference (cuts, transitions, jumps in motion). */
     changes: eventStatsSchema,
-    checks: z.object({ frameCount: z.boolean(), videoDuration: z.boolean(), audioDuration: z.boolean(), flashesOnBeats: z.boolean().nullable() }).strict(),
+    checks: z
+      .object({
+        frameCount: z.boolean(),
+        videoDuration: z.boolean(),
+        audioDuration: z.boolean(),
+        flashesOnBeats: z.boolean().nullable(),
+      })
+      .strict(),
     ok: z.boolean(),
   })
   .strict();
@@ -83,8 +104,12 @@ export function frameRateFromPts(pts: readonly number[], timeBaseHz: number): Ra
   if (first > 0 && sorted.every((t, i) => i === 0 || t - sorted[i - 1]! === first)) return rational(timeBaseHz, first);
   const measured = ((sorted.length - 1) * timeBaseHz) / (sorted.at(-1)! - sorted[0]!);
   const candidates = [...NTSC_RATES, ...Array.from({ length: 240 }, (_, i) => rational(i + 1))];
-  const nearest = candidates.reduce((a, b) => (Math.abs(fpsValue(b) - measured) < Math.abs(fpsValue(a) - measured) ? b : a));
-  return Math.abs(fpsValue(nearest) - measured) / measured < 0.002 ? nearest : rational(Math.round(measured * 1000), 1000);
+  const nearest = candidates.reduce((a, b) =>
+    Math.abs(fpsValue(b) - measured) < Math.abs(fpsValue(a) - measured) ? b : a,
+  );
+  return Math.abs(fpsValue(nearest) - measured) / measured < 0.002
+    ? nearest
+    : rational(Math.round(measured * 1000), 1000);
 }
 
 /** Local maxima above max(floor, 0.3 × the 98th percentile): the clear events of a curve. */
@@ -114,7 +139,12 @@ export function offsetToNearest(frame: number, targets: readonly number[]): numb
 }
 
 /** Offsets of events from the nearest beat frame, and how many of each side match within ±tolerance. */
-export function eventStats(events: readonly number[], beatFrames: readonly number[], toleranceFrames: number, fps: Rational): EventStats {
+export function eventStats(
+  events: readonly number[],
+  beatFrames: readonly number[],
+  toleranceFrames: number,
+  fps: Rational,
+): EventStats {
   const offsets = events.map((e) => offsetToNearest(e, beatFrames)).filter((o): o is number => o !== undefined);
   const frameMs = 1000 / fpsValue(fps);
   const near = (o: number | undefined): boolean => o !== undefined && Math.abs(o) <= toleranceFrames;
@@ -131,7 +161,8 @@ export function eventStats(events: readonly number[], beatFrames: readonly numbe
 async function decodedAudioTrack(path: string, signal: AbortSignal | undefined): Promise<SampleDuration | null> {
   let sampleCount = 0;
   try {
-    for await (const chunk of decodeAudioChunks(path, { sampleRateHz: OUTPUT_AUDIO_SAMPLE_RATE_HZ, signal })) sampleCount += chunk.length;
+    for await (const chunk of decodeAudioChunks(path, { sampleRateHz: OUTPUT_AUDIO_SAMPLE_RATE_HZ, signal }))
+      sampleCount += chunk.length;
   } catch (error) {
     if (error instanceof BeatloomError && error.code === 'E_AUDIO_NO_STREAM') return null;
     throw error;
@@ -139,7 +170,11 @@ async function decodedAudioTrack(path: string, signal: AbortSignal | undefined):
   return { sampleCount, sampleRateHz: OUTPUT_AUDIO_SAMPLE_RATE_HZ };
 }
 
-export async function verifySync(videoPath: string, song: SongTiming, options: VerifyOptions = {}): Promise<SyncReport> {
+export async function verifySync(
+  videoPath: string,
+  song: SongTiming,
+  options: VerifyOptions = {},
+): Promise<SyncReport> {
   const { signal } = options;
   const toleranceFrames = options.toleranceFrames ?? 1;
   const luma: number[] = [];
@@ -163,7 +198,12 @@ export async function verifySync(videoPath: string, song: SongTiming, options: V
   });
   options.onProgress?.({ stage: 'stitch', done: 1, total: 2, unit: 'steps', detail: 'video decoded' });
   const fps = options.fps ?? frameRateFromPts(video.pts, video.timeBaseHz);
-  if (!fps) throw usageError('E_VIDEO_FPS', `cannot tell the frame rate of ${videoPath} (${video.frameCount} frame)`, 'give it with --fps');
+  if (!fps)
+    throw usageError(
+      'E_VIDEO_FPS',
+      `cannot tell the frame rate of ${videoPath} (${video.frameCount} frame)`,
+      'give it with --fps',
+    );
   const audio = await decodedAudioTrack(videoPath, signal);
   options.onProgress?.({ stage: 'stitch', done: 2, total: 2, unit: 'steps', detail: 'audio decoded' });
 
@@ -173,7 +213,9 @@ export async function verifySync(videoPath: string, song: SongTiming, options: V
   const videoSec = video.frameCount === 0 ? 0 : (sortedPts.at(-1)! - sortedPts[0]!) / video.timeBaseHz + frameSec;
   const audioSec = audio ? durationSec(audio) : null;
   const expectedFrameCount = frameCountFor(song.duration, fps);
-  const beatFrames = [...new Set(song.beats.map((t) => frameAtSec(t, fps)))].filter((f) => f < video.frameCount).sort((a, b) => a - b);
+  const beatFrames = [...new Set(song.beats.map((t) => frameAtSec(t, fps)))]
+    .filter((f) => f < video.frameCount)
+    .sort((a, b) => a - b);
   const flashCurve = luma.map((y, f) => (f === 0 ? 0 : Math.max(0, y - luma[f - 1]!)));
   const flashes = eventStats(detectEvents(flashCurve, 2), beatFrames, toleranceFrames, fps);
   const changes = eventStats(detectEvents(change, 2), beatFrames, toleranceFrames, fps);
@@ -181,7 +223,9 @@ export async function verifySync(videoPath: string, song: SongTiming, options: V
     frameCount: video.frameCount === expectedFrameCount,
     videoDuration: Math.abs(videoSec - songSec) < frameSec,
     audioDuration: audioSec !== null && Math.abs(audioSec - songSec) < frameSec,
-    flashesOnBeats: options.expectFlashes ? flashes.beatsHit === beatFrames.length && flashes.onBeat === flashes.frames.length && beatFrames.length > 0 : null,
+    flashesOnBeats: options.expectFlashes
+      ? flashes.beatsHit === beatFrames.length && flashes.onBeat === flashes.frames.length && beatFrames.length > 0
+      : null,
   };
   return {
     video: { path: videoPath, frameCount: video.frameCount, fps: formatFps(fps), durationSec: videoSec },

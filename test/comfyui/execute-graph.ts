@@ -40,7 +40,14 @@ interface Conditioning {
   kind: 'conditioning';
   parts: PromptPart[];
 }
-type Value = Model | Latent | Images | { kind: 'clip' | 'vae' | 'mask' } | Conditioning | { kind: 'multival' | 'floats'; values: number[] | number } | { kind: 'number'; value: number };
+type Value =
+  | Model
+  | Latent
+  | Images
+  | { kind: 'clip' | 'vae' | 'mask' }
+  | Conditioning
+  | { kind: 'multival' | 'floats'; values: number[] | number }
+  | { kind: 'number'; value: number };
 
 /** An exception inside a node: becomes `execution_error` (node id and type, exception type and message). */
 export class NodeFailure extends Error {
@@ -108,7 +115,9 @@ export function drawFrames(spec: FrameSpec): Uint8Array[] {
         const p = (y * spec.width + x) * 3;
         for (let c = 0; c < 3; c++) {
           const drawn = Math.max(0, Math.min(255, base[c]! * 0.6 + 50 + wave * (c === 1 ? 0.6 : 1)));
-          rgb[p + c] = spec.init ? Math.round(spec.init[p + c]! * (1 - spec.denoise) + drawn * spec.denoise) : Math.round(drawn);
+          rgb[p + c] = spec.init
+            ? Math.round(spec.init[p + c]! * (1 - spec.denoise) + drawn * spec.denoise)
+            : Math.round(drawn);
         }
       }
     }
@@ -125,7 +134,8 @@ export function parseValueSchedule(text: string, length: number): number[] {
     .filter((part) => part !== '')
     .map((part) => {
       const [index, value] = part.split('=').map((s) => s.trim());
-      if (index === undefined || value === undefined || !/^\d+$/.test(index) || Number.isNaN(Number(value))) throw new Error(`Found 1 issue in value schedule: '${part}'`);
+      if (index === undefined || value === undefined || !/^\d+$/.test(index) || Number.isNaN(Number(value)))
+        throw new Error(`Found 1 issue in value schedule: '${part}'`);
       return [Number(index), Number(value)] as const;
     });
   if (pairs.length === 0) throw new Error('No text provided to Value Scheduling.');
@@ -135,7 +145,11 @@ export function parseValueSchedule(text: string, length: number): number[] {
   return values;
 }
 
-export async function executeGraph(graph: Graph, outputs: readonly string[], hooks: ExecHooks): Promise<{ ui: Record<string, Record<string, unknown>>; executed: string[] }> {
+export async function executeGraph(
+  graph: Graph,
+  outputs: readonly string[],
+  hooks: ExecHooks,
+): Promise<{ ui: Record<string, Record<string, unknown>>; executed: string[] }> {
   const results = new Map<string, Value[]>();
   const ui: Record<string, Record<string, unknown>> = {};
   const executed: string[] = [];
@@ -174,10 +188,21 @@ async function evaluate(
 ): Promise<{ values: Value[]; ui?: Record<string, unknown> }> {
   switch (classType) {
     case 'CheckpointLoaderSimple':
-      return { values: [{ kind: 'model', checkpoint: String(input('ckpt_name')), loras: [] }, { kind: 'clip' }, { kind: 'vae' }] };
+      return {
+        values: [
+          { kind: 'model', checkpoint: String(input('ckpt_name')), loras: [] },
+          { kind: 'clip' },
+          { kind: 'vae' },
+        ],
+      };
     case 'LoraLoader': {
       const model = linked['model'] as Model;
-      return { values: [{ ...model, loras: [...model.loras, `${String(input('lora_name'))}@${Number(input('strength_model'))}`] }, { kind: 'clip' }] };
+      return {
+        values: [
+          { ...model, loras: [...model.loras, `${String(input('lora_name'))}@${Number(input('strength_model'))}`] },
+          { kind: 'clip' },
+        ],
+      };
     }
     case 'ADE_MultivalDynamic':
       return { values: [{ kind: 'multival', values: Number(input('float_val')) }] };
@@ -188,36 +213,77 @@ async function evaluate(
       } catch (error) {
         throw fail('Exception', (error as Error).message);
       }
-      return { values: [{ kind: 'number', value: values[0]! }, { kind: 'floats', values }, { kind: 'number', value: Math.round(values[0]!) }, { kind: 'floats', values: values.map(Math.round) }] };
+      return {
+        values: [
+          { kind: 'number', value: values[0]! },
+          { kind: 'floats', values },
+          { kind: 'number', value: Math.round(values[0]!) },
+          { kind: 'floats', values: values.map(Math.round) },
+        ],
+      };
     }
     case 'ADE_MultivalDynamicFloats':
       return { values: [{ kind: 'multival', values: (linked['floats'] as { values: number[] }).values }] };
     case 'ADE_AnimateDiffLoaderGen1': {
       const model = linked['model'] as Model;
       const scale = (linked['scale_multival'] as { values: number[] | number } | undefined)?.values ?? 1;
-      return { values: [{ ...model, motion: { model: String(input('model_name')), scale, context: linked['context_options'] !== undefined } }] };
+      return {
+        values: [
+          {
+            ...model,
+            motion: { model: String(input('model_name')), scale, context: linked['context_options'] !== undefined },
+          },
+        ],
+      };
     }
     case 'CLIPTextEncode':
       return { values: [{ kind: 'conditioning', parts: [{ text: String(input('text')), weight: 1 }] }] };
     case 'ConditioningAverage': {
       // nodes.py ConditioningAverage: to · strength + from · (1 − strength).
       const strength = Number(input('conditioning_to_strength'));
-      const to = (linked['conditioning_to'] as Conditioning).parts.map((part) => ({ ...part, weight: part.weight * strength }));
-      const from = (linked['conditioning_from'] as Conditioning).parts.map((part) => ({ ...part, weight: part.weight * (1 - strength) }));
+      const to = (linked['conditioning_to'] as Conditioning).parts.map((part) => ({
+        ...part,
+        weight: part.weight * strength,
+      }));
+      const from = (linked['conditioning_from'] as Conditioning).parts.map((part) => ({
+        ...part,
+        weight: part.weight * (1 - strength),
+      }));
       return { values: [{ kind: 'conditioning', parts: [...to, ...from] }] };
     }
     case 'EmptyLatentImage':
-      return { values: [{ kind: 'latent', width: Number(input('width')), height: Number(input('height')), frames: Number(input('batch_size')) }] };
+      return {
+        values: [
+          {
+            kind: 'latent',
+            width: Number(input('width')),
+            height: Number(input('height')),
+            frames: Number(input('batch_size')),
+          },
+        ],
+      };
     case 'LoadImage': {
       const name = String(input('image'));
       const bytes = hooks.readInput(name);
       if (!bytes) throw fail('FileNotFoundError', `[Errno 2] No such file or directory: '${name}'`);
       const image = decodePng(bytes, name);
-      return { values: [{ kind: 'image', width: image.width, height: image.height, frames: [image.data] }, { kind: 'mask' }] };
+      return {
+        values: [{ kind: 'image', width: image.width, height: image.height, frames: [image.data] }, { kind: 'mask' }],
+      };
     }
     case 'VAEEncode': {
       const pixels = linked['pixels'] as Images;
-      return { values: [{ kind: 'latent', width: pixels.width, height: pixels.height, frames: pixels.frames.length, init: pixels.frames[0] }] };
+      return {
+        values: [
+          {
+            kind: 'latent',
+            width: pixels.width,
+            height: pixels.height,
+            frames: pixels.frames.length,
+            init: pixels.frames[0],
+          },
+        ],
+      };
     }
     case 'RepeatLatentBatch': {
       const latent = linked['samples'] as Latent;
@@ -229,10 +295,15 @@ async function evaluate(
       const steps = Number(input('steps'));
       // What AnimateDiff-Evolved raises for too many latents without context options (fixture 84).
       if (model.motion && !model.motion.context && latent.frames > 32) {
-        throw fail('ValueError', `Without a context window, AnimateDiff model ${model.motion.model} has upper limit of 32 frames, but received ${latent.frames} latents.\n`);
+        throw fail(
+          'ValueError',
+          `Without a context window, AnimateDiff model ${model.motion.model} has upper limit of 32 frames, but received ${latent.frames} latents.\n`,
+        );
       }
       const scale = model.motion?.scale ?? 1;
-      const motion = Array.from({ length: latent.frames }, (_, i) => (Array.isArray(scale) ? (scale[i] ?? scale.at(-1) ?? 1) : scale));
+      const motion = Array.from({ length: latent.frames }, (_, i) =>
+        Array.isArray(scale) ? (scale[i] ?? scale.at(-1) ?? 1) : scale,
+      );
       const rendered = hooks.drawFrames({
         width: latent.width,
         height: latent.height,
@@ -255,7 +326,10 @@ async function evaluate(
       const images = linked['images'] as Images;
       const prefix = classType === 'SaveImage' ? String(input('filename_prefix') ?? 'ComfyUI') : 'ComfyUI_temp';
       try {
-        return { values: [], ui: { images: hooks.saveImages(prefix, images, classType === 'SaveImage' ? 'output' : 'temp') } };
+        return {
+          values: [],
+          ui: { images: hooks.saveImages(prefix, images, classType === 'SaveImage' ? 'output' : 'temp') },
+        };
       } catch (error) {
         throw fail('Exception', (error as Error).message);
       }

@@ -140,7 +140,12 @@ function buildObjectInfo(options: FakeComfyOptions): ObjectInfoJson {
   const info = structuredClone(fixtureJson<ObjectInfoJson>(source));
   for (const name of options.removeNodes ?? []) delete info[name];
   patchCombo(info, 'CheckpointLoaderSimple', 'ckpt_name', options.checkpoints ?? ['random_sd15_fp16.safetensors']);
-  patchCombo(info, 'ADE_AnimateDiffLoaderGen1', 'model_name', options.motionModels ?? ['animatediff_lightning_4step_comfyui.safetensors']);
+  patchCombo(
+    info,
+    'ADE_AnimateDiffLoaderGen1',
+    'model_name',
+    options.motionModels ?? ['animatediff_lightning_4step_comfyui.safetensors'],
+  );
   patchCombo(info, 'LoraLoader', 'lora_name', options.loras ?? []);
   return info;
 }
@@ -192,8 +197,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
   let segmentMs = options.segmentMs ?? 40;
   const historyDelayMs = options.historyDelayMs ?? 15;
-  const systemStats = structuredClone(fixtureJson<{ devices: Array<{ name: string; type: string }> }>('get_system_stats.json'));
-  if (options.deviceName) systemStats.devices[0] = { ...systemStats.devices[0]!, name: options.deviceName, type: 'cuda' };
+  const systemStats = structuredClone(
+    fixtureJson<{ devices: Array<{ name: string; type: string }> }>('get_system_stats.json'),
+  );
+  if (options.deviceName)
+    systemStats.devices[0] = { ...systemStats.devices[0]!, name: options.deviceName, type: 'cuda' };
   const features = fixtureJson<Record<string, unknown>>('get_features.json');
 
   const faults = noFaults();
@@ -233,7 +241,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   };
   const queueRemaining = (): number => pending.length + (running ? 1 : 0);
   const broadcastStatus = (): void => {
-    for (const ws of sockets.values()) sendJson(ws, 'status', { status: { exec_info: { queue_remaining: queueRemaining() } } });
+    for (const ws of sockets.values())
+      sendJson(ws, 'status', { status: { exec_info: { queue_remaining: queueRemaining() } } });
   };
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId') || randomUUID().replace(/-/g, '');
@@ -265,14 +274,22 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   });
 
   // ---- execution ---------------------------------------------------------------------------------
-  const outputPathFor = (prefix: string, type: 'output' | 'temp'): { folder: string; subfolder: string; name: string } => {
+  const outputPathFor = (
+    prefix: string,
+    type: 'output' | 'temp',
+  ): { folder: string; subfolder: string; name: string } => {
     const base = dirs[type];
     const folder = resolve(base, dirname(prefix));
-    if (folder !== base && !folder.startsWith(base + sep)) throw new Error('**** ERROR: Saving image outside the output folder is not allowed.');
+    if (folder !== base && !folder.startsWith(base + sep))
+      throw new Error('**** ERROR: Saving image outside the output folder is not allowed.');
     const subfolder = folder === base ? '' : folder.slice(base.length + 1);
     return { folder, subfolder, name: prefix.split('/').at(-1)! };
   };
-  const saveImages = (prefix: string, images: { width: number; height: number; frames: Uint8Array[] }, type: 'output' | 'temp'): SavedImage[] => {
+  const saveImages = (
+    prefix: string,
+    images: { width: number; height: number; frames: Uint8Array[] },
+    type: 'output' | 'temp',
+  ): SavedImage[] => {
     const { folder, subfolder, name } = outputPathFor(prefix, type);
     // ComfyUI continues the highest counter of the prefix in that folder.
     const key = `${folder}|${name}`;
@@ -312,11 +329,18 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     return Array.from({ length: spec.frames }, (_, i) => frames![i % frames!.length]!);
   };
 
-  const historyEntry = (item: PromptRecord, outputs: Record<string, unknown>, status: string, messages: Array<[string, unknown]>): unknown => ({
+  const historyEntry = (
+    item: PromptRecord,
+    outputs: Record<string, unknown>,
+    status: string,
+    messages: Array<[string, unknown]>,
+  ): unknown => ({
     prompt: [item.number, item.id, item.graph, { client_id: item.clientId, create_time: Date.now() }, item.outputs],
     outputs,
     status: { status_str: status, completed: status === 'success', messages },
-    meta: Object.fromEntries(Object.keys(outputs).map((id) => [id, { node_id: id, display_node: id, parent_node: null, real_node_id: id }])),
+    meta: Object.fromEntries(
+      Object.keys(outputs).map((id) => [id, { node_id: id, display_node: id, parent_node: null, real_node_id: id }]),
+    ),
   });
 
   const execute = async (item: PromptRecord): Promise<void> => {
@@ -339,7 +363,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
         executed.push(nodeId);
       },
       executed: (nodeId: string, ui: Record<string, unknown>) => {
-        if (faults.rewriteImages && Array.isArray(ui['images'])) ui['images'] = faults.rewriteImages(ui['images'] as SavedImage[]);
+        if (faults.rewriteImages && Array.isArray(ui['images']))
+          ui['images'] = faults.rewriteImages(ui['images'] as SavedImage[]);
         send(item.clientId, 'executed', { node: nodeId, display_node: nodeId, output: ui, prompt_id: item.id });
       },
       step: async (nodeId: string, value: number, max: number) => {
@@ -377,7 +402,16 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           // A tiny stand-in for the JPEG preview the real server sends each step.
           const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46]);
           if (metadataClients.has(item.clientId!)) {
-            const meta = Buffer.from(JSON.stringify({ node_id: nodeId, prompt_id: item.id, display_node_id: nodeId, parent_node_id: null, real_node_id: nodeId, image_type: 'image/jpeg' }));
+            const meta = Buffer.from(
+              JSON.stringify({
+                node_id: nodeId,
+                prompt_id: item.id,
+                display_node_id: nodeId,
+                parent_node_id: null,
+                real_node_id: nodeId,
+                image_type: 'image/jpeg',
+              }),
+            );
             const head = Buffer.alloc(8);
             head.writeUInt32BE(4, 0);
             head.writeUInt32BE(meta.length, 4);
@@ -398,9 +432,20 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       saveImages,
       drawFrames: framesFor,
     };
-    const finish = async (status: PromptRecord['status'], outputs: Record<string, unknown>, last: [string, unknown]): Promise<void> => {
+    const finish = async (
+      status: PromptRecord['status'],
+      outputs: Record<string, unknown>,
+      last: [string, unknown],
+    ): Promise<void> => {
       const write = (): void => {
-        history.set(item.id, historyEntry(item, outputs, status === 'success' ? 'success' : 'error', [['execution_start', startMessage], ['execution_cached', cachedMessage], last]));
+        history.set(
+          item.id,
+          historyEntry(item, outputs, status === 'success' ? 'success' : 'error', [
+            ['execution_start', startMessage],
+            ['execution_cached', cachedMessage],
+            last,
+          ]),
+        );
         item.status = status;
         item.finishedAt = performance.now();
         running = undefined;
@@ -437,12 +482,19 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
         return;
       }
       if (error instanceof Interrupted) {
-        const data = { prompt_id: item.id, node_id: error.nodeId, node_type: item.graph[error.nodeId]?.class_type, executed: executed.slice(0, -1), timestamp: Date.now() };
+        const data = {
+          prompt_id: item.id,
+          node_id: error.nodeId,
+          node_type: item.graph[error.nodeId]?.class_type,
+          executed: executed.slice(0, -1),
+          timestamp: Date.now(),
+        };
         send(item.clientId, 'execution_interrupted', data);
         await finish('interrupted', {}, ['execution_interrupted', data]);
         return;
       }
-      const failure = error instanceof NodeFailure ? error : new NodeFailure(lastNode ?? '?', '?', 'Exception', String(error));
+      const failure =
+        error instanceof NodeFailure ? error : new NodeFailure(lastNode ?? '?', '?', 'Exception', String(error));
       const data = {
         prompt_id: item.id,
         node_id: failure.nodeId,
@@ -485,7 +537,13 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     patchCombo(objectInfo, 'LoadImage', 'image', files);
     return objectInfo;
   };
-  const queueItem = (item: PromptRecord): unknown[] => [item.number, item.id, item.graph, { client_id: item.clientId, create_time: Date.now() }, item.outputs];
+  const queueItem = (item: PromptRecord): unknown[] => [
+    item.number,
+    item.id,
+    item.graph,
+    { client_id: item.clientId, create_time: Date.now() },
+    item.outputs,
+  ];
 
   const postPrompt = (res: ServerResponse, body: Buffer): void => {
     let data: { prompt?: unknown; client_id?: unknown; number?: unknown; front?: unknown };
@@ -497,17 +555,44 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     if (typeof data !== 'object' || data === null) return text(res, 500, INTERNAL_ERROR);
     const n = typeof data.number === 'number' ? data.number : data.front === true ? -number : number;
     if (typeof data.number !== 'number') number++;
-    if (!('prompt' in data)) return json(res, 400, { error: { type: 'no_prompt', message: 'No prompt provided', details: 'No prompt provided', extra_info: {} }, node_errors: {} });
-    if (typeof data.prompt !== 'object' || data.prompt === null || Array.isArray(data.prompt)) return text(res, 500, INTERNAL_ERROR);
+    if (!('prompt' in data))
+      return json(res, 400, {
+        error: { type: 'no_prompt', message: 'No prompt provided', details: 'No prompt provided', extra_info: {} },
+        node_errors: {},
+      });
+    if (typeof data.prompt !== 'object' || data.prompt === null || Array.isArray(data.prompt))
+      return text(res, 500, INTERNAL_ERROR);
     const graph = data.prompt as PromptRecord['graph'];
-    const outcome = validatePrompt(graph, objectInfoNow(), { inputFileExists: (name) => existsSync(resolve(dirs.input, name)) });
+    const outcome = validatePrompt(graph, objectInfoNow(), {
+      inputFileExists: (name) => existsSync(resolve(dirs.input, name)),
+    });
     if (!outcome.ok) return json(res, 400, { error: outcome.error, node_errors: outcome.nodeErrors });
     let nodeErrors: Record<string, unknown> = outcome.nodeErrors;
     if (faults.acceptWithNodeErrors) {
       faults.acceptWithNodeErrors = false;
-      nodeErrors = { '99': { errors: [{ type: 'required_input_missing', message: 'Required input is missing', details: 'images', extra_info: { input_name: 'images' } }], dependent_outputs: ['99'], class_type: 'PreviewImage' } };
+      nodeErrors = {
+        '99': {
+          errors: [
+            {
+              type: 'required_input_missing',
+              message: 'Required input is missing',
+              details: 'images',
+              extra_info: { input_name: 'images' },
+            },
+          ],
+          dependent_outputs: ['99'],
+          class_type: 'PreviewImage',
+        },
+      };
     }
-    const item: PromptRecord = { id: randomUUID(), number: n, clientId: typeof data.client_id === 'string' ? data.client_id : undefined, graph, outputs: outcome.outputs, status: 'pending' };
+    const item: PromptRecord = {
+      id: randomUUID(),
+      number: n,
+      clientId: typeof data.client_id === 'string' ? data.client_id : undefined,
+      graph,
+      outputs: outcome.outputs,
+      status: 'pending',
+    };
     prompts.push(item);
     pending.push(item);
     broadcastStatus();
@@ -544,7 +629,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const upload = async (res: ServerResponse, req: IncomingMessage, body: Buffer): Promise<void> => {
     let form: FormData;
     try {
-      form = await new Request('http://fake/upload', { method: 'POST', headers: { 'content-type': req.headers['content-type'] ?? '' }, body }).formData();
+      form = await new Request('http://fake/upload', {
+        method: 'POST',
+        headers: { 'content-type': req.headers['content-type'] ?? '' },
+        body,
+      }).formData();
     } catch {
       return text(res, 400, '');
     }
@@ -588,7 +677,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       if (path === '/system_stats') return json(res, 200, systemStats);
       if (path === '/features') return json(res, 200, features);
       if (path === '/prompt') return json(res, 200, { exec_info: { queue_remaining: queueRemaining() } });
-      if (path === '/queue') return json(res, 200, { queue_running: running ? [queueItem(running)] : [], queue_pending: pending.map(queueItem) });
+      if (path === '/queue')
+        return json(res, 200, {
+          queue_running: running ? [queueItem(running)] : [],
+          queue_pending: pending.map(queueItem),
+        });
       if (path === '/object_info') return json(res, 200, objectInfoNow());
       if (path.startsWith('/object_info/')) {
         const name = decodeURIComponent(path.slice('/object_info/'.length));
@@ -603,7 +696,16 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       if (path === '/view') return view(res, url.searchParams);
       if (path === '/embeddings' || path === '/extensions') return json(res, 200, []);
       // Not ComfyUI: how long each prompt ran, for benchmarks that run this server in another process.
-      if (path === '/fake/prompts') return json(res, 200, prompts.map((p) => ({ id: p.id, status: p.status, busyMs: p.finishedAt !== undefined ? p.finishedAt - p.startedAt! : null })));
+      if (path === '/fake/prompts')
+        return json(
+          res,
+          200,
+          prompts.map((p) => ({
+            id: p.id,
+            status: p.status,
+            busyMs: p.finishedAt !== undefined ? p.finishedAt - p.startedAt! : null,
+          })),
+        );
       return text(res, 404, '');
     }
     if (path === '/prompt') return postPrompt(res, body);

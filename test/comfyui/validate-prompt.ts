@@ -67,7 +67,8 @@ function toFloat(value: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'boolean') return value ? 1 : 0;
   const n = Number(String(value).trim());
-  if (String(value).trim() === '' || Number.isNaN(n)) throw new PyError('ValueError', `could not convert string to float: ${pyRepr(String(value))}`);
+  if (String(value).trim() === '' || Number.isNaN(n))
+    throw new PyError('ValueError', `could not convert string to float: ${pyRepr(String(value))}`);
   return n;
 }
 
@@ -87,14 +88,39 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
   const none: Record<string, NodeErrorBody> = {};
   for (const [id, node] of Object.entries(prompt)) {
     if (typeof node !== 'object' || node === null || typeof node.class_type !== 'string') {
-      return { ok: false, error: { type: 'invalid_prompt', message: 'Cannot execute because a node is missing the class_type property.', details: `Node ID '#${id}'`, extra_info: {} }, nodeErrors: none };
+      return {
+        ok: false,
+        error: {
+          type: 'invalid_prompt',
+          message: 'Cannot execute because a node is missing the class_type property.',
+          details: `Node ID '#${id}'`,
+          extra_info: {},
+        },
+        nodeErrors: none,
+      };
     }
     if (!(node.class_type in objectInfo)) {
-      return { ok: false, error: { type: 'invalid_prompt', message: `Cannot execute because node ${node.class_type} does not exist.`, details: `Node ID '#${id}'`, extra_info: {} }, nodeErrors: none };
+      return {
+        ok: false,
+        error: {
+          type: 'invalid_prompt',
+          message: `Cannot execute because node ${node.class_type} does not exist.`,
+          details: `Node ID '#${id}'`,
+          extra_info: {},
+        },
+        nodeErrors: none,
+      };
     }
   }
-  const outputs = Object.keys(prompt).filter((id) => objectInfo[prompt[id]!.class_type as string]!.output_node === true);
-  if (outputs.length === 0) return { ok: false, error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} }, nodeErrors: none };
+  const outputs = Object.keys(prompt).filter(
+    (id) => objectInfo[prompt[id]!.class_type as string]!.output_node === true,
+  );
+  if (outputs.length === 0)
+    return {
+      ok: false,
+      error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} },
+      nodeErrors: none,
+    };
 
   const validated = new Map<string, Result>();
 
@@ -114,13 +140,24 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
       const extra = (spec[1] as Record<string, unknown> | undefined) ?? {};
       const inputConfig = [type, extra];
       if (!(name in inputs)) {
-        if (required) errors.push({ type: 'required_input_missing', message: 'Required input is missing', details: name, extra_info: { input_name: name } });
+        if (required)
+          errors.push({
+            type: 'required_input_missing',
+            message: 'Required input is missing',
+            details: name,
+            extra_info: { input_name: name },
+          });
         continue;
       }
       const value = inputs[name];
       if (Array.isArray(value)) {
         if (value.length !== 2) {
-          errors.push({ type: 'bad_linked_input', message: 'Bad linked input, must be a length-2 list of [node_id, slot_index]', details: name, extra_info: { input_name: name, input_config: inputConfig, received_value: value } });
+          errors.push({
+            type: 'bad_linked_input',
+            message: 'Bad linked input, must be a length-2 list of [node_id, slot_index]',
+            details: name,
+            extra_info: { input_name: name, input_config: inputConfig, received_value: value },
+          });
           continue;
         }
         const from = String(value[0]);
@@ -130,7 +167,11 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
         const slot = Number(value[1]);
         if (!(slot >= 0 && slot < fromOutputs.length)) throw new PyError('IndexError', 'tuple index out of range');
         const received = fromOutputs[slot];
-        const matches = received === type || received === '*' || type === '*' || (typeof received === 'string' && typeof type === 'string' && received.split(',').includes(type));
+        const matches =
+          received === type ||
+          received === '*' ||
+          type === '*' ||
+          (typeof received === 'string' && typeof type === 'string' && received.split(',').includes(type));
         if (!matches) {
           errors.push({
             type: 'return_type_mismatch',
@@ -150,7 +191,14 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
               type: 'exception_during_inner_validation',
               message: 'Exception when validating inner node',
               details: error.str,
-              extra_info: { input_name: name, input_config: inputConfig, exception_message: error.str, exception_type: error.pyType, traceback: [], linked_node: value },
+              extra_info: {
+                input_name: name,
+                input_config: inputConfig,
+                exception_message: error.str,
+                exception_type: error.pyType,
+                traceback: [],
+                linked_node: value,
+              },
             },
           ];
           validated.set(from, { ok: false, errors: reasons });
@@ -168,7 +216,12 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
           type: 'invalid_input_type',
           message: `Failed to convert an input value to a ${String(type)} value`,
           details: `${name}, ${String(value)}, ${message}`,
-          extra_info: { input_name: name, input_config: inputConfig, received_value: value, exception_message: message },
+          extra_info: {
+            input_name: name,
+            input_config: inputConfig,
+            received_value: value,
+            exception_message: message,
+          },
         });
         continue;
       }
@@ -204,7 +257,11 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
         }
         continue;
       }
-      const options = Array.isArray(type) ? type : type === 'COMBO' && Array.isArray(extra['options']) ? (extra['options'] as unknown[]) : undefined;
+      const options = Array.isArray(type)
+        ? type
+        : type === 'COMBO' && Array.isArray(extra['options'])
+          ? (extra['options'] as unknown[])
+          : undefined;
       if (options && !options.includes(converted)) {
         const long = options.length > 20;
         errors.push({
@@ -229,7 +286,17 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
       result = validateInputs(output);
     } catch (error) {
       if (!(error instanceof PyError)) throw error;
-      result = { ok: false, errors: [{ type: 'exception_during_validation', message: 'Exception when validating node', details: error.str, extra_info: { exception_type: error.pyType, traceback: [] } }] };
+      result = {
+        ok: false,
+        errors: [
+          {
+            type: 'exception_during_validation',
+            message: 'Exception when validating node',
+            details: error.str,
+            extra_info: { exception_type: error.pyType, traceback: [] },
+          },
+        ],
+      };
       validated.set(output, result);
     }
     if (result.ok) {
@@ -245,7 +312,16 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
   }
   if (good.length === 0) {
     const details = failed.flatMap(([, errors]) => errors.map((e) => `${e.message}: ${e.details}`)).join('\n');
-    return { ok: false, error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details, extra_info: {} }, nodeErrors };
+    return {
+      ok: false,
+      error: {
+        type: 'prompt_outputs_failed_validation',
+        message: 'Prompt outputs failed validation',
+        details,
+        extra_info: {},
+      },
+      nodeErrors,
+    };
   }
   return { ok: true, outputs: good, nodeErrors };
 }

@@ -11,7 +11,9 @@ export interface AnalysisSpec {
   readonly onsets?: readonly number[];
   readonly onsetStrengths?: readonly number[];
   /** Envelope values as functions of time (default 0); the grid is 100 Hz. */
-  readonly envelopes?: Partial<Record<'rms' | 'loudness' | 'low' | 'mid' | 'high' | 'onset' | 'centroidHz', (sec: number) => number>>;
+  readonly envelopes?: Partial<
+    Record<'rms' | 'loudness' | 'low' | 'mid' | 'high' | 'onset' | 'centroidHz', (sec: number) => number>
+  >;
   /** Grid rate (envelope samples per second). */
   readonly gridHz?: number;
 }

@@ -13,10 +13,17 @@ export interface CliResult {
 /** Runs the built CLI (npm test builds dist/ first). */
 export function runCli(
   args: readonly string[],
-  options: { cwd?: string; env?: Readonly<Record<string, string | undefined>>; onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void } = {},
+  options: {
+    cwd?: string;
+    env?: Readonly<Record<string, string | undefined>>;
+    onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => {

@@ -59,9 +59,20 @@ export function makeDrumTrack(options: DrumTrackOptions): DrumTrack {
     const i0 = Math.round(start * rate);
     for (let i = 0; i < length && i0 + i < samples.length; i++) samples[i0 + i]! += f(i / rate);
   };
-  const kick = (at: number): void => add(at, Math.round(0.25 * rate), (s) => 0.8 * Math.sin(2 * Math.PI * (50 + 60 * Math.exp(-s * 30)) * s) * Math.exp(-s * 12));
-  const snare = (at: number): void => add(at, Math.round(0.15 * rate), (s) => (0.45 * (random() * 2 - 1) + 0.2 * Math.sin(2 * Math.PI * 190 * s)) * Math.exp(-s * 25));
-  const hat = (at: number, gain: number): void => add(at, Math.round(0.04 * rate), (s) => gain * (random() * 2 - 1) * Math.exp(-s * 120) * (random() > 0.5 ? 1 : -1));
+  const kick = (at: number): void =>
+    add(
+      at,
+      Math.round(0.25 * rate),
+      (s) => 0.8 * Math.sin(2 * Math.PI * (50 + 60 * Math.exp(-s * 30)) * s) * Math.exp(-s * 12),
+    );
+  const snare = (at: number): void =>
+    add(
+      at,
+      Math.round(0.15 * rate),
+      (s) => (0.45 * (random() * 2 - 1) + 0.2 * Math.sin(2 * Math.PI * 190 * s)) * Math.exp(-s * 25),
+    );
+  const hat = (at: number, gain: number): void =>
+    add(at, Math.round(0.04 * rate), (s) => gain * (random() * 2 - 1) * Math.exp(-s * 120) * (random() > 0.5 ? 1 : -1));
   const m = options.beatsPerBar;
   beats.forEach((beat, i) => {
     const pos = i % m;
@@ -74,7 +85,15 @@ export function makeDrumTrack(options: DrumTrackOptions): DrumTrack {
   downbeats.forEach((bar, i) => {
     const barEnd = downbeats[i + 1] ?? t;
     const chord = CHORDS[i % CHORDS.length]!;
-    add(bar, Math.round((barEnd - bar) * rate), (s) => chord.reduce((acc, hz) => acc + 0.06 * Math.sin(2 * Math.PI * hz * s) + 0.03 * Math.sin(4 * Math.PI * hz * s), 0) * Math.min(1, s * 50));
+    add(
+      bar,
+      Math.round((barEnd - bar) * rate),
+      (s) =>
+        chord.reduce(
+          (acc, hz) => acc + 0.06 * Math.sin(2 * Math.PI * hz * s) + 0.03 * Math.sin(4 * Math.PI * hz * s),
+          0,
+        ) * Math.min(1, s * 50),
+    );
   });
   return { samples, sampleRateHz: rate, beats, downbeats };
 }

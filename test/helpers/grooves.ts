@@ -80,13 +80,29 @@ export function makeGroove(options: GrooveOptions): Groove {
     },
     snare: (at, g) => {
       const n = brightNoise();
-      add(at, 0.2, (t) => g * (0.3 * (Math.sin(2 * Math.PI * 185 * t) + 0.5 * Math.sin(2 * Math.PI * 330 * t)) * Math.exp(-t * 30) + 0.5 * n() * Math.exp(-t * 20)));
+      add(
+        at,
+        0.2,
+        (t) =>
+          g *
+          (0.3 * (Math.sin(2 * Math.PI * 185 * t) + 0.5 * Math.sin(2 * Math.PI * 330 * t)) * Math.exp(-t * 30) +
+            0.5 * n() * Math.exp(-t * 20)),
+      );
     },
     clap: (at, g) => {
       const n = brightNoise();
-      add(at, 0.15, (t) => g * 0.5 * n() * (t < 0.02 ? (Math.floor(t / 0.007) % 2 === 0 ? 1 : 0.3) : Math.exp(-(t - 0.02) * 30)));
+      add(
+        at,
+        0.15,
+        (t) => g * 0.5 * n() * (t < 0.02 ? (Math.floor(t / 0.007) % 2 === 0 ? 1 : 0.3) : Math.exp(-(t - 0.02) * 30)),
+      );
     },
-    rim: (at, g) => add(at, 0.05, (t) => g * 0.4 * (Math.sin(2 * Math.PI * 1700 * t) + Math.sin(2 * Math.PI * 820 * t)) * Math.exp(-t * 80)),
+    rim: (at, g) =>
+      add(
+        at,
+        0.05,
+        (t) => g * 0.4 * (Math.sin(2 * Math.PI * 1700 * t) + Math.sin(2 * Math.PI * 820 * t)) * Math.exp(-t * 80),
+      ),
     hat: (at, g) => {
       const n = brightNoise();
       add(at, 0.05, (t) => g * 0.25 * n() * Math.exp(-t * 70));
@@ -106,14 +122,17 @@ export function makeGroove(options: GrooveOptions): Groove {
       const endSec = lead + (bar + 1) * barSteps * stepSec;
       add(at, endSec - at + 0.05, (t) => {
         let v = 0;
-        for (const ratio of [4, 5, 6]) for (let k = 1; k <= 6; k++) v += Math.sin(2 * Math.PI * root * ratio * k * t * (1 + 0.002 * ratio)) / (k * 1.5);
+        for (const ratio of [4, 5, 6])
+          for (let k = 1; k <= 6; k++)
+            v += Math.sin(2 * Math.PI * root * ratio * k * t * (1 + 0.002 * ratio)) / (k * 1.5);
         return g * 0.05 * v * Math.min(1, t / 0.08) * Math.min(1, Math.max(0, (endSec - at + 0.05 - t) / 0.05));
       });
     },
     stab: (at, g, root) =>
       add(at, 0.12, (t) => {
         let v = 0;
-        for (const ratio of [4, 5, 6]) for (let k = 1; k <= 4; k++) v += Math.sin(2 * Math.PI * root * ratio * k * t) / (k * k);
+        for (const ratio of [4, 5, 6])
+          for (let k = 1; k <= 4; k++) v += Math.sin(2 * Math.PI * root * ratio * k * t) / (k * k);
         return g * 0.12 * v * Math.exp(-t * 25) * Math.min(1, t * 400);
       }),
   };
@@ -121,7 +140,8 @@ export function makeGroove(options: GrooveOptions): Groove {
   for (let bar = 0; bar < options.bars; bar++) {
     const root = roots[(bar + (options.firstRoot ?? 0)) % roots.length]!;
     for (const [instrument, pattern] of Object.entries(options.patterns) as Array<[Instrument, string]>) {
-      if (pattern.length !== barSteps) throw new Error(`${instrument} pattern has ${pattern.length} steps, not ${barSteps}`);
+      if (pattern.length !== barSteps)
+        throw new Error(`${instrument} pattern has ${pattern.length} steps, not ${barSteps}`);
       for (let step = 0; step < barSteps; step++) {
         const hit = GAINS[pattern[step]!];
         if (hit !== undefined) play[instrument](lead + (bar * barSteps + step) * stepSec, hit * gain, root);
@@ -135,7 +155,12 @@ export function makeGroove(options: GrooveOptions): Groove {
 export const GROOVES = {
   rock: {
     bpm: 120,
-    patterns: { kick: 'X.......X.x.....', snare: '....X.......X...', hat: 'x.x.x.x.x.x.x.x.', bass: 'x.......x.x.....' },
+    patterns: {
+      kick: 'X.......X.x.....',
+      snare: '....X.......X...',
+      hat: 'x.x.x.x.x.x.x.x.',
+      bass: 'x.......x.x.....',
+    },
   },
   /** Bass, kick and stabs on the 16th-note syncopations, the snare's backbeat the only on-beat accent. */
   funk: {
@@ -151,17 +176,34 @@ export const GROOVES = {
   /** Ska: the guitar skank on every offbeat, kick on 1 and 3, snare on 2 and 4. */
   ska: {
     bpm: 140,
-    patterns: { kick: 'X.......X.......', snare: '....x.......x...', stab: '..X...X...X...X.', bass: 'x...x...x...x...' },
+    patterns: {
+      kick: 'X.......X.......',
+      snare: '....x.......x...',
+      stab: '..X...X...X...X.',
+      bass: 'x...x...x...x...',
+    },
   },
   /** Reggae one drop: kick and rim on beat 3 only, skank on the offbeats, a syncopated bass. */
   oneDrop: {
     bpm: 76,
-    patterns: { kick: '........X.......', rim: '........x.......', stab: '..X...X...X...X.', hat: 'o.x.o.x.o.x.o.x.', bass: 'x.....x.....x...' },
+    patterns: {
+      kick: '........X.......',
+      rim: '........x.......',
+      stab: '..X...X...X...X.',
+      hat: 'o.x.o.x.o.x.o.x.',
+      bass: 'x.....x.....x...',
+    },
   },
   /** House: four on the floor, open hats on the offbeats, claps on 2 and 4. */
   offbeatHats: {
     bpm: 124,
-    patterns: { kick: 'X...X...X...X...', openHat: '..X...X...X...X.', clap: '....x.......x...', hat: 'o.o.o.o.o.o.o.o.', bass: 'x.....x...x.....' },
+    patterns: {
+      kick: 'X...X...X...X...',
+      openHat: '..X...X...X...X.',
+      clap: '....x.......x...',
+      hat: 'o.o.o.o.o.o.o.o.',
+      bass: 'x.....x...x.....',
+    },
   },
   /** Offbeat ("rolling") bass under a four-on-the-floor kick. */
   offbeatBass: {
@@ -171,12 +213,22 @@ export const GROOVES = {
   /** Reggaeton's dembow: kick on every beat, snare on the 16th before beat 2 and on the and of 2. */
   dembow: {
     bpm: 94,
-    patterns: { kick: 'X...X...X...X...', snare: '...x..x....x..x.', hat: 'x.x.x.x.x.x.x.x.', bass: 'x.....x.x.....x.' },
+    patterns: {
+      kick: 'X...X...X...X...',
+      snare: '...x..x....x..x.',
+      hat: 'x.x.x.x.x.x.x.x.',
+      bass: 'x.....x.x.....x.',
+    },
   },
   /** Drum & bass two-step at 172: kick on 1 and the and of 3, snare on 2 and 4. */
   twoStep: {
     bpm: 172,
-    patterns: { kick: 'X.........X.....', snare: '....X.......X...', hat: 'x.x.x.x.x.x.x.x.', bass: 'x.........x.....' },
+    patterns: {
+      kick: 'X.........X.....',
+      snare: '....X.......X...',
+      hat: 'x.x.x.x.x.x.x.x.',
+      bass: 'x.........x.....',
+    },
   },
 } satisfies Record<string, Omit<GrooveOptions, 'bars'>>;
 
@@ -193,7 +245,13 @@ export interface Song extends Groove {
 }
 
 /** A song of sections, each a groove of its own, on one bar grid with one chord progression. */
-export function makeSong(options: { bpm: number; sections: readonly SongSection[]; sampleRateHz?: number; leadInSec?: number; seed?: number }): Song {
+export function makeSong(options: {
+  bpm: number;
+  sections: readonly SongSection[];
+  sampleRateHz?: number;
+  leadInSec?: number;
+  seed?: number;
+}): Song {
   const rate = options.sampleRateHz ?? 22050;
   const lead = options.leadInSec ?? 0.5;
   const barSec = (4 * 60) / options.bpm;
@@ -204,9 +262,19 @@ export function makeSong(options: { bpm: number; sections: readonly SongSection[
   for (const [k, section] of options.sections.entries()) {
     const startSec = lead + bar * barSec;
     sectionStartsSec.push(startSec);
-    const part = makeGroove({ bpm: options.bpm, bars: section.bars, patterns: section.patterns, gain: section.gain, firstRoot: bar, leadInSec: 0, sampleRateHz: rate, seed: (options.seed ?? 1) + k });
+    const part = makeGroove({
+      bpm: options.bpm,
+      bars: section.bars,
+      patterns: section.patterns,
+      gain: section.gain,
+      firstRoot: bar,
+      leadInSec: 0,
+      sampleRateHz: rate,
+      seed: (options.seed ?? 1) + k,
+    });
     const offset = Math.round(startSec * rate);
-    for (let i = 0; i < part.samples.length && offset + i < samples.length; i++) samples[offset + i]! += part.samples[i]!;
+    for (let i = 0; i < part.samples.length && offset + i < samples.length; i++)
+      samples[offset + i]! += part.samples[i]!;
     bar += section.bars;
   }
   const beats = Array.from({ length: totalBars * 4 }, (_, i) => lead + (i * barSec) / 4);

@@ -36,22 +36,46 @@ export async function makeClickTrack(path: string, options: ClickTrackOptions): 
   const expr = `${gain}*${tone}`;
   const channelExpr = options.channels === 2 ? `${expr}|${expr}` : expr;
   await run(ffmpegPath(), [
-    '-hide_banner', '-nostdin', '-y', '-loglevel', 'error',
-    '-f', 'lavfi', '-i', `aevalsrc='${channelExpr}':s=${rate}:d=${options.durationSec}`,
-    '-c:a', 'pcm_s16le', path,
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `aevalsrc='${channelExpr}':s=${rate}:d=${options.durationSec}`,
+    '-c:a',
+    'pcm_s16le',
+    path,
   ]);
 }
 
 /** Decodes a video's frames as RGB24 and returns them (for tiny test videos only). */
 export async function decodeVideoFrames(path: string, width: number, height: number): Promise<Uint8Array[]> {
-  const child = spawn(ffmpegPath(), ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  const child = spawn(ffmpegPath(), [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-i',
+    path,
+    '-map',
+    '0:v:0',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ]);
   const chunks: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => chunks.push(c));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`ffmpeg could not decode ${path}`);
   const all = Buffer.concat(chunks);
   const size = width * height * 3;
-  if (all.length % size !== 0) throw new Error(`decoded ${all.length} bytes, not a whole number of ${width}x${height} frames`);
+  if (all.length % size !== 0)
+    throw new Error(`decoded ${all.length} bytes, not a whole number of ${width}x${height} frames`);
   return Array.from({ length: all.length / size }, (_, i) => new Uint8Array(all.subarray(i * size, (i + 1) * size)));
 }
 
@@ -59,7 +83,23 @@ export async function decodeVideoFrames(path: string, width: number, height: num
 export async function decodedAudioSamples(path: string, rate = 22050): Promise<number> {
   const { stdout } = await run(
     ffmpegPath(),
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-map', '0:a:0', '-f', 'f32le', '-ac', '1', '-ar', String(rate), 'pipe:1'],
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-i',
+      path,
+      '-map',
+      '0:a:0',
+      '-f',
+      'f32le',
+      '-ac',
+      '1',
+      '-ar',
+      String(rate),
+      'pipe:1',
+    ],
     { encoding: 'buffer', maxBuffer: 1 << 30 },
   );
   return stdout.length / 4;

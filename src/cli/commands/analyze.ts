@@ -25,7 +25,11 @@ export function plotFormatOf(path: string): PlotFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.png') return 'png';
   if (ext === '.svg') return 'svg';
-  throw usageError('E_PLOT_FORMAT', `cannot plot to '${path}': unknown image type '${ext || '(none)'}'`, 'give a file name ending in .png or .svg');
+  throw usageError(
+    'E_PLOT_FORMAT',
+    `cannot plot to '${path}': unknown image type '${ext || '(none)'}'`,
+    'give a file name ending in .png or .svg',
+  );
 }
 
 export function registerAnalyze(program: Command, setExitCode: (code: number) => void): void {
@@ -33,7 +37,10 @@ export function registerAnalyze(program: Command, setExitCode: (code: number) =>
     .command('analyze')
     .description('find beats, downbeats, tempo, onsets, bands and sections of a song')
     .argument('<audio>', 'the song (any format ffmpeg reads)')
-    .option('-o, --out <file>', 'where to write analysis.json (default: <audio name>.analysis.json unless --json or --events)')
+    .option(
+      '-o, --out <file>',
+      'where to write analysis.json (default: <audio name>.analysis.json unless --json or --events)',
+    )
     .option('--json', 'print the whole analysis as JSON on stdout')
     .option('--events', 'print {"beats","downbeats","onsets","bpm"} as JSON on stdout (seconds)')
     .option('--plot <file>', 'draw waveform, beats, downbeats, sections and band envelopes (.png or .svg)')
@@ -41,10 +48,17 @@ export function registerAnalyze(program: Command, setExitCode: (code: number) =>
     .action(async (audio: string, flags: AnalyzeFlags) => {
       const code = await runCommand(async (signal) => {
         const plotFormat = flags.plot === undefined ? undefined : plotFormatOf(flags.plot);
-        if (flags.json && flags.events) throw usageError('E_OPTIONS', '--json and --events both print to stdout', 'give one of them (use -o to also write the full analysis to a file)');
+        if (flags.json && flags.events)
+          throw usageError(
+            'E_OPTIONS',
+            '--json and --events both print to stdout',
+            'give one of them (use -o to also write the full analysis to a file)',
+          );
         await assertReadableFile(audio);
         const analysis = await analyzeFile(resolve(audio), { signal });
-        const outPath = flags.out ?? (flags.json || flags.events || flags.plot ? undefined : `${basename(audio, extname(audio))}.analysis.json`);
+        const outPath =
+          flags.out ??
+          (flags.json || flags.events || flags.plot ? undefined : `${basename(audio, extname(audio))}.analysis.json`);
         if (outPath !== undefined) await writeJsonAtomic(resolve(outPath), analysis);
         if (flags.plot !== undefined && plotFormat !== undefined) {
           const figure = analysisFigure(analysis);
@@ -53,7 +67,10 @@ export function registerAnalyze(program: Command, setExitCode: (code: number) =>
         if (flags.json) process.stdout.write(`${JSON.stringify(analysis)}\n`);
         if (flags.events) process.stdout.write(`${JSON.stringify(analysisEvents(analysis))}\n`);
         if (!flags.quiet) {
-          const tempo = analysis.bpm === null ? 'no beat found' : `${analysis.bpm} BPM (confidence ${analysis.bpmConfidence}), ${analysis.meter.timeSignature}`;
+          const tempo =
+            analysis.bpm === null
+              ? 'no beat found'
+              : `${analysis.bpm} BPM (confidence ${analysis.bpmConfidence}), ${analysis.meter.timeSignature}`;
           const wrote = [outPath, flags.plot].filter((p) => p !== undefined).join(', ');
           process.stderr.write(
             `${basename(audio)}: ${analysis.source.durationSec.toFixed(2)} s, ${tempo}, ${analysis.beats.length} beats, ${analysis.downbeats.length} downbeats, ` +

@@ -63,42 +63,53 @@ export function registerBatch(program: Command, setExitCode: (code: number) => v
     .option('--force', "ignore what every job's run directory holds: analyse, render and stitch again")
     .option('--dry-run', 'plan every job and estimate engine time; render nothing, write no video')
     .addHelpText('after', FORMAT_HELP);
-  addComfyOptions(command)
-    .action(async (path: string, flags: BatchFlags) => {
-      const reporter = createBatchReporter(reporterMode(flags));
-      const code = await runCommand(async (signal) => {
-        const base = await loadEngineSelection(flags.engine, flags);
-        const batch = await loadBatch(resolve(path), base);
-        assertComfyFlagsUsed(flags, batch.jobs.map((job) => job.engine.id));
-        const result = await runBatch(batch, { signal, onEvent: reporter.onEvent, force: flags.force, dryRun: flags.dryRun });
-        reporter.finish();
-        if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
-        } else if (!flags.quiet) {
-          if (flags.dryRun) {
-            for (const job of result.results) {
-              if (job.outcome.status !== 'planned') continue;
-              process.stdout.write(`\n${job.name}\n${formatDryRun(job.outcome.report, batch.jobs[job.index]!.request.audioPath).join('\n')}\n`);
-            }
-            process.stdout.write('\n');
+  addComfyOptions(command).action(async (path: string, flags: BatchFlags) => {
+    const reporter = createBatchReporter(reporterMode(flags));
+    const code = await runCommand(async (signal) => {
+      const base = await loadEngineSelection(flags.engine, flags);
+      const batch = await loadBatch(resolve(path), base);
+      assertComfyFlagsUsed(
+        flags,
+        batch.jobs.map((job) => job.engine.id),
+      );
+      const result = await runBatch(batch, {
+        signal,
+        onEvent: reporter.onEvent,
+        force: flags.force,
+        dryRun: flags.dryRun,
+      });
+      reporter.finish();
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
+      } else if (!flags.quiet) {
+        if (flags.dryRun) {
+          for (const job of result.results) {
+            if (job.outcome.status !== 'planned') continue;
+            process.stdout.write(
+              `\n${job.name}\n${formatDryRun(job.outcome.report, batch.jobs[job.index]!.request.audioPath).join('\n')}\n`,
+            );
           }
-          process.stdout.write(`${formatBatchSummary(result, flags.dryRun === true).join('\n')}\n`);
+          process.stdout.write('\n');
         }
-        for (const job of result.results) {
-          if (job.outcome.status !== 'failed') continue;
-          if (flags.quiet) process.stderr.write(`beatloom: ${job.name}: ${job.outcome.error.message}\n`);
-          if (job.outcome.error.unexpected) {
-            process.stderr.write(`beatloom: unexpected error in job ${job.name} — please report this at https://github.com/beatloom/beatloom/issues\n${job.outcome.error.stack ?? ''}\n`);
-          }
+        process.stdout.write(`${formatBatchSummary(result, flags.dryRun === true).join('\n')}\n`);
+      }
+      for (const job of result.results) {
+        if (job.outcome.status !== 'failed') continue;
+        if (flags.quiet) process.stderr.write(`beatloom: ${job.name}: ${job.outcome.error.message}\n`);
+        if (job.outcome.error.unexpected) {
+          process.stderr.write(
+            `beatloom: unexpected error in job ${job.name} — please report this at https://github.com/beatloom/beatloom/issues\n${job.outcome.error.stack ?? ''}\n`,
+          );
         }
-        if (result.interrupted) throw new AbortedError();
-        const failed = result.results.filter((job) => job.outcome.status === 'failed').length;
-        if (failed > 0) {
-          throw new BeatloomError('E_BATCH_FAILED', `${failed} of ${result.results.length} jobs failed`, {
-            hint: 'see the table; run the batch again to retry them (finished jobs and segments are kept)',
-          });
-        }
-      }, reporter.finish);
-      setExitCode(code);
-    });
+      }
+      if (result.interrupted) throw new AbortedError();
+      const failed = result.results.filter((job) => job.outcome.status === 'failed').length;
+      if (failed > 0) {
+        throw new BeatloomError('E_BATCH_FAILED', `${failed} of ${result.results.length} jobs failed`, {
+          hint: 'see the table; run the batch again to retry them (finished jobs and segments are kept)',
+        });
+      }
+    }, reporter.finish);
+    setExitCode(code);
+  });
 }

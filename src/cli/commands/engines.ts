@@ -30,22 +30,40 @@ export function formatServerReport(report: ServerReport, settings: ComfySettings
   const ready = report.problems.length === 0;
   const lines = [`ComfyUI ${report.url}: ${ready ? 'ready' : report.unreachable ? 'UNREACHABLE' : 'NOT READY'}`];
   if (report.unreachable === undefined) {
-    lines.push(`  server        ComfyUI ${report.comfyuiVersion ?? '?'}, Python ${report.pythonVersion ?? '?'}, PyTorch ${report.pytorchVersion ?? '?'}`);
+    lines.push(
+      `  server        ComfyUI ${report.comfyuiVersion ?? '?'}, Python ${report.pythonVersion ?? '?'}, PyTorch ${report.pytorchVersion ?? '?'}`,
+    );
     for (const device of report.devices) {
-      lines.push(`  device        ${device.name} (${device.type}), VRAM ${gib(device.vramFreeBytes)} free of ${gib(device.vramTotalBytes)}`);
+      lines.push(
+        `  device        ${device.name} (${device.type}), VRAM ${gib(device.vramFreeBytes)} free of ${gib(device.vramTotalBytes)}`,
+      );
     }
     lines.push(`  memory        RAM ${gib(report.ramFreeBytes)} free of ${gib(report.ramTotalBytes)}`);
     if (report.queue) lines.push(`  queue         ${report.queue.running} running, ${report.queue.pending} waiting`);
     const catalogue = report.catalogue;
     if (catalogue) {
-      const ade = catalogue.motionModels === undefined ? 'not installed' : `installed (per-frame motion scale: ${catalogue.perFrameMotionScale ? 'yes' : 'no'})`;
+      const ade =
+        catalogue.motionModels === undefined
+          ? 'not installed'
+          : `installed (per-frame motion scale: ${catalogue.perFrameMotionScale ? 'yes' : 'no'})`;
       lines.push(`  AnimateDiff-Evolved  ${ade}`);
       const checkpoint = report.checkpoint ?? settings.checkpoint;
-      lines.push(`  checkpoints   ${listWithChoice(catalogue.checkpoints, checkpoint === undefined ? [] : [checkpoint])}`);
-      if (catalogue.motionModels !== undefined) lines.push(`  motion models ${listWithChoice(catalogue.motionModels, [settings.motionModel])}`);
-      lines.push(`  LoRAs         ${listWithChoice(catalogue.loras, settings.loras.map((l) => l.name))}`);
-      const has = (list: readonly string[], name: string): string => `${name} ${list.includes(name) ? 'available' : 'MISSING'}`;
-      lines.push(`  sampling      ${has(catalogue.samplers, settings.sampler)}, ${has(catalogue.schedulers, settings.scheduler)}, ${settings.steps} steps`);
+      lines.push(
+        `  checkpoints   ${listWithChoice(catalogue.checkpoints, checkpoint === undefined ? [] : [checkpoint])}`,
+      );
+      if (catalogue.motionModels !== undefined)
+        lines.push(`  motion models ${listWithChoice(catalogue.motionModels, [settings.motionModel])}`);
+      lines.push(
+        `  LoRAs         ${listWithChoice(
+          catalogue.loras,
+          settings.loras.map((l) => l.name),
+        )}`,
+      );
+      const has = (list: readonly string[], name: string): string =>
+        `${name} ${list.includes(name) ? 'available' : 'MISSING'}`;
+      lines.push(
+        `  sampling      ${has(catalogue.samplers, settings.sampler)}, ${has(catalogue.schedulers, settings.scheduler)}, ${settings.steps} steps`,
+      );
     }
   }
   for (const problem of report.problems) lines.push(`  problem: ${problem}`);

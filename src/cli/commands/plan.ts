@@ -30,7 +30,11 @@ interface PlanFlags {
 function parsePlotPath(path: string): { path: string; format: PlotFormat } {
   const ext = extname(path).slice(1).toLowerCase();
   if (!(PLOT_FORMATS as readonly string[]).includes(ext)) {
-    throw usageError('E_PLOT_FORMAT', `--plot ${path}: the picture must be a .png or .svg file`, 'name it e.g. plan.png or plan.svg');
+    throw usageError(
+      'E_PLOT_FORMAT',
+      `--plot ${path}: the picture must be a .png or .svg file`,
+      'name it e.g. plan.png or plan.svg',
+    );
   }
   return { path: resolve(path), format: ext as PlotFormat };
 }
@@ -45,7 +49,9 @@ function parseExportFormat(text: string): ExportFormat {
 export function registerPlan(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('plan')
-    .description('turn a song and a mapping into keyframes.json; draw it, or export it for Parseq, Deforum or a spreadsheet')
+    .description(
+      'turn a song and a mapping into keyframes.json; draw it, or export it for Parseq, Deforum or a spreadsheet',
+    )
     .argument('<audio>', 'the song (any format ffmpeg reads)')
     .option('-m, --mapping <yaml>', 'how the music drives the picture (default: mappings/default.yaml)')
     .option('-o, --out <file>', 'where keyframes.json goes (default: <run-dir>/keyframes.json)')
@@ -66,7 +72,11 @@ export function registerPlan(program: Command, setExitCode: (code: number) => vo
         const plot = flags.plot === undefined ? undefined : parsePlotPath(flags.plot);
         const exportFormat = flags.export === undefined ? undefined : parseExportFormat(flags.export);
         if (exportFormat && flags.json) {
-          throw usageError('E_OPTION_CONFLICT', '--export and --json both print on stdout', 'leave out --json, or use the keyframes.json file instead of --export');
+          throw usageError(
+            'E_OPTION_CONFLICT',
+            '--export and --json both print on stdout',
+            'leave out --json, or use the keyframes.json file instead of --export',
+          );
         }
         await assertReadableFile(audio);
         const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));

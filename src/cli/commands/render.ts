@@ -37,8 +37,14 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .description('turn a song and a prompt into a music video')
     .argument('<audio>', 'the song (any format ffmpeg reads)')
     .option('-p, --prompt <text>', 'what the video shows, e.g. "neon city, rain" ({prompt} in the mapping)')
-    .option('-n, --negative <text>', `what it should avoid ({negative} in the mapping; default: "${DEFAULT_NEGATIVE_PROMPT}")`)
-    .option('-o, --out <path>', 'the video to write (default: <run-dir>/out.mp4, out.webm for vp9), or the folder for --frames-only')
+    .option(
+      '-n, --negative <text>',
+      `what it should avoid ({negative} in the mapping; default: "${DEFAULT_NEGATIVE_PROMPT}")`,
+    )
+    .option(
+      '-o, --out <path>',
+      'the video to write (default: <run-dir>/out.mp4, out.webm for vp9), or the folder for --frames-only',
+    )
     .option('-m, --mapping <yaml>', 'how the music drives the picture (default: mappings/default.yaml)')
     .option('-e, --engine <id>', 'render engine: preview or comfyui (default: the config file’s, else preview)')
     .option('--fps <fps>', 'frame rate: an integer or a ratio like 24000/1001', '8')
@@ -50,61 +56,62 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
     .option('--force', 'ignore what the run directory holds: analyse, render every segment and stitch again')
     .option('--dry-run', 'print the plan and an estimate of engine time; render nothing, write no video');
   addOutputOptions(command);
-  addComfyOptions(command)
-    .action(async (audio: string, flags: RenderFlags) => {
-      const reporter = createReporter(reporterMode(flags));
-      const onNotice = (message: string): void => {
-        if (flags.quiet) return;
-        if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'notice', message })}\n`);
-        else {
-          reporter.finish();
-          process.stderr.write(`beatloom: note: ${message}\n`);
-        }
-      };
-      const code = await runCommand(async (signal) => {
-        const selection = await resolveEngineSelection(flags.engine, flags);
-        const fps = parseFps(flags.fps);
-        const size = parseSize(flags.size);
-        const seed = parseSeed(flags.seed);
-        const output = outputSettingsFromFlags(flags, size, fps);
-        await assertReadableFile(audio);
-        const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));
-        const request: RenderRequest = {
-          audioPath: resolve(audio),
-          prompt: flags.prompt,
-          negativePrompt: flags.negative,
-          mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
-          engineId: selection.engineId,
-          engineOptions: { comfyui: selection.comfyui, onNotice },
-          fps,
-          width: size.width,
-          height: size.height,
-          seed,
-          runDir,
-          outPath: flags.out === undefined ? undefined : resolve(flags.out),
-          output,
-        };
-        if (flags.dryRun) {
-          const report = await dryRunSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
-          reporter.finish();
-          if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'dry-run', ...report })}\n`);
-          else if (!flags.quiet) process.stdout.write(`${formatDryRun(report, request.audioPath).join('\n')}\n`);
-          return;
-        }
-        const summary = await renderSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
+  addComfyOptions(command).action(async (audio: string, flags: RenderFlags) => {
+    const reporter = createReporter(reporterMode(flags));
+    const onNotice = (message: string): void => {
+      if (flags.quiet) return;
+      if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'notice', message })}\n`);
+      else {
         reporter.finish();
-        reportWarnings(summary.warnings, flags);
-        const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
-        if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ type: 'result', ...summary, fps: summary.outputFps, durationSec })}\n`);
-        } else if (!flags.quiet) {
-          const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
-          process.stderr.write(
-            `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${summary.outputFps} fps, ${durationSec.toFixed(3)} s, ` +
-              `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
-          );
-        }
-      }, reporter.finish);
-      setExitCode(code);
-    });
+        process.stderr.write(`beatloom: note: ${message}\n`);
+      }
+    };
+    const code = await runCommand(async (signal) => {
+      const selection = await resolveEngineSelection(flags.engine, flags);
+      const fps = parseFps(flags.fps);
+      const size = parseSize(flags.size);
+      const seed = parseSeed(flags.seed);
+      const output = outputSettingsFromFlags(flags, size, fps);
+      await assertReadableFile(audio);
+      const runDir = resolve(flags.runDir ?? join('runs', basename(audio, extname(audio))));
+      const request: RenderRequest = {
+        audioPath: resolve(audio),
+        prompt: flags.prompt,
+        negativePrompt: flags.negative,
+        mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
+        engineId: selection.engineId,
+        engineOptions: { comfyui: selection.comfyui, onNotice },
+        fps,
+        width: size.width,
+        height: size.height,
+        seed,
+        runDir,
+        outPath: flags.out === undefined ? undefined : resolve(flags.out),
+        output,
+      };
+      if (flags.dryRun) {
+        const report = await dryRunSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
+        reporter.finish();
+        if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'dry-run', ...report })}\n`);
+        else if (!flags.quiet) process.stdout.write(`${formatDryRun(report, request.audioPath).join('\n')}\n`);
+        return;
+      }
+      const summary = await renderSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });
+      reporter.finish();
+      reportWarnings(summary.warnings, flags);
+      const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
+      if (flags.json) {
+        process.stdout.write(
+          `${JSON.stringify({ type: 'result', ...summary, fps: summary.outputFps, durationSec })}\n`,
+        );
+      } else if (!flags.quiet) {
+        const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
+        process.stderr.write(
+          `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${summary.outputFps} fps, ${durationSec.toFixed(3)} s, ` +
+            `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
+        );
+      }
+    }, reporter.finish);
+    setExitCode(code);
+  });
 }

@@ -33,7 +33,9 @@ export function formatSyncReport(report: SyncReport, songPath: string): string[]
   const frameMs = (report.frameSec * 1000).toFixed(3);
   return [
     `video    ${basename(video.path)}: ${video.frameCount} frames at ${video.fps} fps, ${video.durationSec.toFixed(6)} s decoded`,
-    audio ? `audio    ${audio.sampleCount} samples at ${audio.sampleRateHz} Hz, ${audio.durationSec.toFixed(6)} s decoded` : 'audio    no audio track',
+    audio
+      ? `audio    ${audio.sampleCount} samples at ${audio.sampleRateHz} Hz, ${audio.durationSec.toFixed(6)} s decoded`
+      : 'audio    no audio track',
     `song     ${basename(songPath)}: ${song.durationSec.toFixed(6)} s, ${song.beats} beats, ${song.downbeats} bar starts`,
     `frames   ${video.frameCount}, expected ceil(D · fps) = ${report.expectedFrameCount}${mark(checks.frameCount)}`,
     `timing   video − song ${signed(report.videoMinusSongSec, 6)} s${mark(checks.videoDuration)}; audio − song ${report.audioMinusSongSec === null ? 'n/a' : `${signed(report.audioMinusSongSec, 6)} s`}${mark(checks.audioDuration)} (one frame = ${frameMs} ms)`,
@@ -46,9 +48,12 @@ function failures(report: SyncReport): string[] {
   const out: string[] = [];
   if (!report.checks.frameCount) out.push(`${report.video.frameCount} frames instead of ${report.expectedFrameCount}`);
   if (!report.checks.videoDuration) out.push(`video off the song by ${signed(report.videoMinusSongSec, 6)} s`);
-  if (!report.checks.audioDuration) out.push(report.audio ? `audio off the song by ${signed(report.audioMinusSongSec ?? 0, 6)} s` : 'no audio track');
+  if (!report.checks.audioDuration)
+    out.push(report.audio ? `audio off the song by ${signed(report.audioMinusSongSec ?? 0, 6)} s` : 'no audio track');
   if (report.checks.flashesOnBeats === false) {
-    out.push(`flashes on ${report.flashes.beatsHit}/${report.beatFrames.length} beat frames, ${report.flashes.frames.length - report.flashes.onBeat} off the beat`);
+    out.push(
+      `flashes on ${report.flashes.beatsHit}/${report.beatFrames.length} beat frames, ${report.flashes.frames.length - report.flashes.onBeat} off the beat`,
+    );
   }
   return out;
 }
@@ -56,11 +61,16 @@ function failures(report: SyncReport): string[] {
 export function registerVerify(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('verify')
-    .description('check a video against its song: frame count, decoded durations, and where visual changes fall on the beats')
+    .description(
+      'check a video against its song: frame count, decoded durations, and where visual changes fall on the beats',
+    )
     .argument('<video>', 'the video beatloom rendered (mp4 or webm)')
     .option('-a, --audio <song>', 'the song it was rendered from')
     .option('--fps <fps>', 'the video frame rate (default: read from its timestamps)')
-    .option('--flashes', 'require a flash on every beat frame and none elsewhere (renders made with mappings/flash-test.yaml)')
+    .option(
+      '--flashes',
+      'require a flash on every beat frame and none elsewhere (renders made with mappings/flash-test.yaml)',
+    )
     .option('--tolerance <frames>', 'how many frames a flash may sit from its beat frame', '1')
     .option('--json', 'print the report as one JSON line on stdout')
     .action(async (video: string, flags: VerifyFlags) => {
@@ -69,19 +79,30 @@ export function registerVerify(program: Command, setExitCode: (code: number) => 
         const fps = flags.fps === undefined ? undefined : parseFps(flags.fps);
         const toleranceFrames = Number(flags.tolerance);
         if (!/^\d+$/.test(flags.tolerance.trim()) || toleranceFrames > 100) {
-          throw usageError('E_OPTION', `invalid --tolerance: '${flags.tolerance}'`, 'give a whole number of frames, e.g. 1');
+          throw usageError(
+            'E_OPTION',
+            `invalid --tolerance: '${flags.tolerance}'`,
+            'give a whole number of frames, e.g. 1',
+          );
         }
         await assertReadableFile(video);
         await assertReadableFile(audioPath);
         const analysis = await analyzeFile(resolve(audioPath), { signal });
         const report = await verifySync(
           resolve(video),
-          { duration: { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz }, beats: analysis.beats, downbeats: analysis.downbeats },
+          {
+            duration: { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz },
+            beats: analysis.beats,
+            downbeats: analysis.downbeats,
+          },
           { signal, fps, toleranceFrames, expectFlashes: flags.flashes === true },
         );
         if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else process.stdout.write(`${formatSyncReport(report, audioPath).join('\n')}\n`);
-        if (!report.ok) throw new BeatloomError('E_SYNC', `sync check failed: ${failures(report).join('; ')}`, { hint: 'see the report above' });
+        if (!report.ok)
+          throw new BeatloomError('E_SYNC', `sync check failed: ${failures(report).join('; ')}`, {
+            hint: 'see the report above',
+          });
       });
       setExitCode(code);
     });

@@ -58,7 +58,11 @@ export function batchFraction(state: BatchProgressState): number {
   return total > 0 ? done / total : 1;
 }
 
-function updateJob(state: BatchProgressState, index: number, change: (job: JobProgress) => JobProgress): BatchProgressState {
+function updateJob(
+  state: BatchProgressState,
+  index: number,
+  change: (job: JobProgress) => JobProgress,
+): BatchProgressState {
   const job = state.jobs[index];
   if (!job) return state;
   return { ...state, jobs: state.jobs.map((j, i) => (i === index ? change(j) : j)), current: index };
@@ -67,12 +71,23 @@ function updateJob(state: BatchProgressState, index: number, change: (job: JobPr
 export function initialBatchProgress(names: readonly string[], nowMs: number): BatchProgressState {
   return {
     startedAtMs: nowMs,
-    jobs: names.map((name) => ({ name, stage: 'queued', stageFraction: 0, weight: null, ended: null, label: 'queued' })),
+    jobs: names.map((name) => ({
+      name,
+      stage: 'queued',
+      stageFraction: 0,
+      weight: null,
+      ended: null,
+      label: 'queued',
+    })),
     current: null,
   };
 }
 
-export function reduceBatchProgress(state: BatchProgressState | undefined, event: BatchEvent, nowMs: number): BatchProgressState {
+export function reduceBatchProgress(
+  state: BatchProgressState | undefined,
+  event: BatchEvent,
+  nowMs: number,
+): BatchProgressState {
   if (event.type === 'batch-start') return initialBatchProgress(event.jobs, nowMs);
   const current = state ?? initialBatchProgress([], nowMs);
   switch (event.type) {
@@ -87,7 +102,11 @@ export function reduceBatchProgress(state: BatchProgressState | undefined, event
       }));
     }
     case 'job-end':
-      return updateJob(current, event.job, (job) => ({ ...job, ended: event.result.outcome.status, label: event.result.outcome.status }));
+      return updateJob(current, event.job, (job) => ({
+        ...job,
+        ended: event.result.outcome.status,
+        label: event.result.outcome.status,
+      }));
     case 'notice':
       return current;
   }
@@ -96,7 +115,8 @@ export function reduceBatchProgress(state: BatchProgressState | undefined, event
 export function formatBatchLine(state: BatchProgressState, nowMs: number): string {
   const fraction = batchFraction(state);
   const elapsedSec = (nowMs - state.startedAtMs) / 1000;
-  const eta = fraction > 0.01 && fraction < 1 ? (elapsedSec * (1 - fraction)) / fraction : fraction >= 1 ? 0 : Number.NaN;
+  const eta =
+    fraction > 0.01 && fraction < 1 ? (elapsedSec * (1 - fraction)) / fraction : fraction >= 1 ? 0 : Number.NaN;
   const ended = state.jobs.filter((job) => job.ended !== null).length;
   const failed = state.jobs.filter((job) => job.ended === 'failed').length;
   const job = state.current === null ? undefined : state.jobs[state.current];
@@ -112,7 +132,11 @@ export interface BatchReporter {
   finish(): void;
 }
 
-export function createBatchReporter(mode: ReporterMode, stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): BatchReporter {
+export function createBatchReporter(
+  mode: ReporterMode,
+  stream: NodeJS.WriteStream = process.stderr,
+  now: () => number = Date.now,
+): BatchReporter {
   let state: BatchProgressState | undefined;
   let drawn = false;
   let lastDraw = 0;

@@ -29,7 +29,11 @@ export function formatBar(fraction: number, width = BAR_WIDTH): string {
   return `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
 }
 
-export function createReporter(mode: ReporterMode, stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): Reporter {
+export function createReporter(
+  mode: ReporterMode,
+  stream: NodeJS.WriteStream = process.stderr,
+  now: () => number = Date.now,
+): Reporter {
   let stage = '';
   let stageStarted = now();
   let lastDecile = -1;
@@ -74,7 +78,10 @@ export function createReporter(mode: ReporterMode, stream: NodeJS.WriteStream = 
   };
 }
 
-export function reporterMode(flags: { json?: boolean; quiet?: boolean }, stream: NodeJS.WriteStream = process.stderr): ReporterMode {
+export function reporterMode(
+  flags: { json?: boolean; quiet?: boolean },
+  stream: NodeJS.WriteStream = process.stderr,
+): ReporterMode {
   if (flags.json) return 'json';
   if (flags.quiet) return 'quiet';
   return stream.isTTY ? 'tty' : 'plain';

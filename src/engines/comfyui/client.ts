@@ -37,7 +37,13 @@ import {
   type UploadReply,
   type WsMessage,
 } from './comfy-schemas.js';
-import { ComfyServerFailure, describeNetworkError, executionError, interruptedError, promptRejectedError } from './comfy-errors.js';
+import {
+  ComfyServerFailure,
+  describeNetworkError,
+  executionError,
+  interruptedError,
+  promptRejectedError,
+} from './comfy-errors.js';
 import { DEFAULT_TUNING, type ComfyTuning } from './settings.js';
 import { ComfySocket } from './socket.js';
 
@@ -140,7 +146,10 @@ export class ComfyClient {
     const timeoutMs = options.timeoutMs ?? this.tuning.requestTimeoutMs;
     let failure: ComfyServerFailure | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(this.tuning.retryDelayMs * 2 ** (attempt - 1), undefined, { signal: options.signal }).catch(() => undefined);
+      if (attempt > 0)
+        await sleep(this.tuning.retryDelayMs * 2 ** (attempt - 1), undefined, { signal: options.signal }).catch(
+          () => undefined,
+        );
       throwIfAborted(options.signal);
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -149,12 +158,23 @@ export class ComfyClient {
         const response = await fetch(`${this.baseUrl}${path}`, { method, body: options.body, headers, signal });
         const body = Buffer.from(await response.arrayBuffer());
         if (response.status < 500) return { status: response.status, body };
-        failure = new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} failed: ${method} ${path.split('?')[0]} answered HTTP ${response.status} ${firstLine(body)}`);
+        failure = new ComfyServerFailure(
+          this.baseUrl,
+          `ComfyUI at ${this.baseUrl} failed: ${method} ${path.split('?')[0]} answered HTTP ${response.status} ${firstLine(body)}`,
+        );
       } catch (error) {
         if (options.signal?.aborted) throw new AbortedError();
         failure = timeout.aborted
-          ? new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} did not answer ${method} ${path.split('?')[0]} within ${timeoutMs} ms`, error)
-          : new ComfyServerFailure(this.baseUrl, `cannot reach ComfyUI at ${this.baseUrl}: ${describeNetworkError(error)}`, error);
+          ? new ComfyServerFailure(
+              this.baseUrl,
+              `ComfyUI at ${this.baseUrl} did not answer ${method} ${path.split('?')[0]} within ${timeoutMs} ms`,
+              error,
+            )
+          : new ComfyServerFailure(
+              this.baseUrl,
+              `cannot reach ComfyUI at ${this.baseUrl}: ${describeNetworkError(error)}`,
+              error,
+            );
       }
     }
     throw failure!;
@@ -165,12 +185,18 @@ export class ComfyClient {
     try {
       json = JSON.parse(reply.body.toString('utf8'));
     } catch {
-      throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} sent a reply to ${what} that is not JSON: ${firstLine(reply.body)}`);
+      throw new ComfyServerFailure(
+        this.baseUrl,
+        `ComfyUI at ${this.baseUrl} sent a reply to ${what} that is not JSON: ${firstLine(reply.body)}`,
+      );
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} sent an unexpected reply to ${what}: ${issue.path.join('.') || '(body)'}: ${issue.message}`);
+      throw new ComfyServerFailure(
+        this.baseUrl,
+        `ComfyUI at ${this.baseUrl} sent an unexpected reply to ${what}: ${issue.path.join('.') || '(body)'}: ${issue.message}`,
+      );
     }
     return parsed.data;
   }
@@ -182,9 +208,13 @@ export class ComfyClient {
   }
 
   private unexpectedStatus(method: string, path: string, reply: HttpReply): BeatloomError {
-    return new BeatloomError('E_COMFY_PROTOCOL', `${this.baseUrl} answered ${method} ${path.split('?')[0]} with HTTP ${reply.status} ${firstLine(reply.body)}`, {
-      hint: 'is this the address of a ComfyUI server? (beatloom engines check --comfy-url …)',
-    });
+    return new BeatloomError(
+      'E_COMFY_PROTOCOL',
+      `${this.baseUrl} answered ${method} ${path.split('?')[0]} with HTTP ${reply.status} ${firstLine(reply.body)}`,
+      {
+        hint: 'is this the address of a ComfyUI server? (beatloom engines check --comfy-url …)',
+      },
+    );
   }
 
   objectInfo(options: RequestOptions = {}): Promise<ObjectInfo> {
@@ -209,7 +239,8 @@ export class ComfyClient {
     const query = new URLSearchParams({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
     const path = `/view?${query.toString()}`;
     const reply = await this.request('GET', path, { retries: this.tuning.retries, ...options });
-    if (reply.status !== 200) throw this.unexpectedStatus('GET', `/view ${ref.subfolder ? `${ref.subfolder}/` : ''}${ref.filename}`, reply);
+    if (reply.status !== 200)
+      throw this.unexpectedStatus('GET', `/view ${ref.subfolder ? `${ref.subfolder}/` : ''}${ref.filename}`, reply);
     return reply.body;
   }
 
@@ -222,15 +253,22 @@ export class ComfyClient {
       form.append('overwrite', 'true');
       return form;
     };
-    const reply = await this.request('POST', '/upload/image', { body: makeForm(), retries: this.tuning.retries, ...options });
+    const reply = await this.request('POST', '/upload/image', {
+      body: makeForm(),
+      retries: this.tuning.retries,
+      ...options,
+    });
     if (reply.status !== 200) throw this.unexpectedStatus('POST', '/upload/image', reply);
     return this.parseJson(reply, uploadReplySchema, 'POST /upload/image');
   }
 
   /** Queues a graph; resolves to its prompt_id. Never retried: a second POST would queue it twice. */
   async submit(graph: ApiGraph): Promise<string> {
-    const reply = await this.request('POST', '/prompt', { body: JSON.stringify({ prompt: graph, client_id: this.clientId }) });
-    if (reply.status === 400) throw promptRejectedError(this.baseUrl, this.parseJson(reply, promptRejectedSchema, 'POST /prompt'));
+    const reply = await this.request('POST', '/prompt', {
+      body: JSON.stringify({ prompt: graph, client_id: this.clientId }),
+    });
+    if (reply.status === 400)
+      throw promptRejectedError(this.baseUrl, this.parseJson(reply, promptRejectedSchema, 'POST /prompt'));
     if (reply.status !== 200) throw this.unexpectedStatus('POST', '/prompt', reply);
     const accepted = this.parseJson(reply, promptAcceptedSchema, 'POST /prompt');
     const nodeErrors = accepted.node_errors ?? {};
@@ -245,11 +283,19 @@ export class ComfyClient {
 
   /** Targeted: ComfyUI only interrupts when this prompt is the one running. */
   async interrupt(promptId: string): Promise<void> {
-    await this.request('POST', '/interrupt', { body: JSON.stringify({ prompt_id: promptId }), timeoutMs: CANCEL_TIMEOUT_MS, retries: 1 });
+    await this.request('POST', '/interrupt', {
+      body: JSON.stringify({ prompt_id: promptId }),
+      timeoutMs: CANCEL_TIMEOUT_MS,
+      retries: 1,
+    });
   }
 
   async deleteQueued(promptIds: readonly string[]): Promise<void> {
-    await this.request('POST', '/queue', { body: JSON.stringify({ delete: promptIds }), timeoutMs: CANCEL_TIMEOUT_MS, retries: 1 });
+    await this.request('POST', '/queue', {
+      body: JSON.stringify({ delete: promptIds }),
+      timeoutMs: CANCEL_TIMEOUT_MS,
+      retries: 1,
+    });
   }
 
   /**
@@ -368,7 +414,17 @@ export class ComfyClient {
   }
 
   private watch(promptId: string, onProgress: RunPromptOptions['onProgress']): Watch {
-    const watch: Watch = { promptId, onProgress, executedOutputs: {}, startedAt: undefined, finished: false, failure: undefined, cancelling: false, resync: false, wake: () => undefined };
+    const watch: Watch = {
+      promptId,
+      onProgress,
+      executedOutputs: {},
+      startedAt: undefined,
+      finished: false,
+      failure: undefined,
+      cancelling: false,
+      resync: false,
+      wake: () => undefined,
+    };
     this.watches.set(promptId, watch);
     for (const message of this.early.get(promptId) ?? []) this.apply(watch, message);
     this.early.delete(promptId);
@@ -411,7 +467,10 @@ export class ComfyClient {
       if (now >= deadline) {
         const limit = this.tuning.segmentTimeoutMs;
         const said = limit < 10_000 ? `${limit} ms` : `${Math.round(limit / 1000)} s`;
-        throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} gave no result for prompt ${watch.promptId} within ${said} of starting it (is it stuck?)`);
+        throw new ComfyServerFailure(
+          this.baseUrl,
+          `ComfyUI at ${this.baseUrl} gave no result for prompt ${watch.promptId} within ${said} of starting it (is it stuck?)`,
+        );
       }
       const interval = this.socket.connected ? this.tuning.safetyPollMs : this.tuning.pollIntervalMs;
       if (watch.resync || now - lastPoll >= interval) {
@@ -420,7 +479,10 @@ export class ComfyClient {
         const state = await this.poll(watch.promptId, signal);
         if (state === 'gone') {
           if (++missingPolls >= 2) {
-            throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} lost prompt ${watch.promptId}: it is neither queued nor in the history (was the server restarted?)`);
+            throw new ComfyServerFailure(
+              this.baseUrl,
+              `ComfyUI at ${this.baseUrl} lost prompt ${watch.promptId}: it is neither queued nor in the history (was the server restarted?)`,
+            );
           }
         } else missingPolls = 0;
         if (state === 'queued') queuedUntil = performance.now();
@@ -436,7 +498,10 @@ export class ComfyClient {
   }
 
   /** One look at /history (and /queue): is the prompt done, running, queued, or gone? */
-  private async poll(promptId: string, signal: AbortSignal | undefined): Promise<'queued' | 'running' | 'gone' | { failure: Error | undefined }> {
+  private async poll(
+    promptId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<'queued' | 'running' | 'gone' | { failure: Error | undefined }> {
     const entry = await this.history(promptId, { signal });
     if (entry) return { failure: this.failureIn(entry) };
     const queue = await this.queue({ signal });
@@ -457,7 +522,11 @@ export class ComfyClient {
         return interruptedError(this.baseUrl, parsed.success ? parsed.data.node_type : undefined);
       }
     }
-    return new BeatloomError('E_COMFY_EXECUTION', `ComfyUI at ${this.baseUrl} reports the prompt failed without saying why`, { hint: 'look at the server console' });
+    return new BeatloomError(
+      'E_COMFY_EXECUTION',
+      `ComfyUI at ${this.baseUrl} reports the prompt failed without saying why`,
+      { hint: 'look at the server console' },
+    );
   }
 
   /**
@@ -476,7 +545,10 @@ export class ComfyClient {
       }
       if (performance.now() >= deadline) {
         if (Object.keys(watch.executedOutputs).length > 0) return watch.executedOutputs;
-        throw new ComfyServerFailure(this.baseUrl, `ComfyUI at ${this.baseUrl} finished prompt ${watch.promptId} but its history never listed it`);
+        throw new ComfyServerFailure(
+          this.baseUrl,
+          `ComfyUI at ${this.baseUrl} finished prompt ${watch.promptId} but its history never listed it`,
+        );
       }
       await sleep(delayMs, undefined, { signal }).catch(() => throwIfAborted(signal));
       delayMs = Math.min(500, delayMs * 2);

@@ -12,7 +12,10 @@ import type { ExecutionErrorData, NodeError, PromptRejected, ValidationError } f
 export class ComfyServerFailure extends BeatloomError {
   readonly serverUrl: string;
   constructor(serverUrl: string, message: string, cause?: unknown) {
-    super('E_COMFY_SERVER', message, { cause, hint: `check that ComfyUI runs at ${serverUrl} (beatloom engines check --comfy-url ${serverUrl})` });
+    super('E_COMFY_SERVER', message, {
+      cause,
+      hint: `check that ComfyUI runs at ${serverUrl} (beatloom engines check --comfy-url ${serverUrl})`,
+    });
     this.name = 'ComfyServerFailure';
     this.serverUrl = serverUrl;
   }
@@ -28,7 +31,8 @@ export function describeNetworkError(error: unknown): string {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 4; depth++) {
     const code = (current as { code?: unknown }).code;
-    const text = typeof code === 'string' && !current.message.includes(code) ? `${current.message} (${code})` : current.message;
+    const text =
+      typeof code === 'string' && !current.message.includes(code) ? `${current.message} (${code})` : current.message;
     if (text && !parts.includes(text)) parts.push(text);
     current = (current as { cause?: unknown }).cause;
   }
@@ -55,7 +59,8 @@ export function formatAvailable(options: readonly string[], limit = 12): string 
 
 /** One validation error as a phrase that names the input and what was wrong with it. */
 export function describeValidationError(error: ValidationError): string {
-  const input = typeof error.extra_info?.['input_name'] === 'string' ? (error.extra_info['input_name'] as string) : undefined;
+  const input =
+    typeof error.extra_info?.['input_name'] === 'string' ? (error.extra_info['input_name'] as string) : undefined;
   const received = error.extra_info?.['received_value'];
   switch (error.type) {
     case 'value_not_in_list': {
@@ -79,7 +84,10 @@ export function describeValidationError(error: ValidationError): string {
 
 function describeNodeErrors(nodeErrors: Readonly<Record<string, NodeError>>): string {
   return Object.entries(nodeErrors)
-    .map(([id, node]) => `node ${id}${node.class_type ? ` (${node.class_type})` : ''} ${node.errors.map(describeValidationError).join(', ')}`)
+    .map(
+      ([id, node]) =>
+        `node ${id}${node.class_type ? ` (${node.class_type})` : ''} ${node.errors.map(describeValidationError).join(', ')}`,
+    )
     .join('; ');
 }
 
@@ -105,11 +113,17 @@ export function executionError(serverUrl: string, data: ExecutionErrorData): Bea
 }
 
 export function interruptedError(serverUrl: string, nodeType: string | undefined): BeatloomError {
-  return new BeatloomError('E_COMFY_INTERRUPTED', `ComfyUI at ${serverUrl} interrupted the prompt${nodeType ? ` in ${nodeType}` : ''} (someone cancelled it on the server)`, {
-    hint: 'run the same command again to resume',
-  });
+  return new BeatloomError(
+    'E_COMFY_INTERRUPTED',
+    `ComfyUI at ${serverUrl} interrupted the prompt${nodeType ? ` in ${nodeType}` : ''} (someone cancelled it on the server)`,
+    {
+      hint: 'run the same command again to resume',
+    },
+  );
 }
 
 export function outputError(serverUrl: string, message: string): BeatloomError {
-  return new BeatloomError('E_COMFY_OUTPUT', `ComfyUI at ${serverUrl} ${message}`, { hint: 'check the workflow’s output node; the segment will be rendered again next run' });
+  return new BeatloomError('E_COMFY_OUTPUT', `ComfyUI at ${serverUrl} ${message}`, {
+    hint: 'check the workflow’s output node; the segment will be rendered again next run',
+  });
 }

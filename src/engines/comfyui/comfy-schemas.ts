@@ -7,7 +7,9 @@
 import { z } from 'zod';
 
 /** An API-format graph: node id → class and inputs (a literal, or a link `[nodeId, outputIndex]`). */
-export const apiNodeSchema = z.object({ class_type: z.string().min(1), inputs: z.record(z.string(), z.unknown()) }).loose();
+export const apiNodeSchema = z
+  .object({ class_type: z.string().min(1), inputs: z.record(z.string(), z.unknown()) })
+  .loose();
 export const apiGraphSchema = z.record(z.string(), apiNodeSchema);
 export type ApiNode = z.infer<typeof apiNodeSchema>;
 export type ApiGraph = Record<string, ApiNode>;
@@ -65,7 +67,9 @@ export type SystemStats = z.infer<typeof systemStatsSchema>;
 
 /** A queue item: [number, prompt_id, prompt, extra_data, outputs_to_execute, …]. */
 const queueItemSchema = z.tuple([z.number(), z.string()], z.unknown());
-export const queueSchema = z.object({ queue_running: z.array(queueItemSchema), queue_pending: z.array(queueItemSchema) }).loose();
+export const queueSchema = z
+  .object({ queue_running: z.array(queueItemSchema), queue_pending: z.array(queueItemSchema) })
+  .loose();
 export type QueueState = z.infer<typeof queueSchema>;
 
 const validationErrorSchema = z
@@ -89,7 +93,9 @@ export type NodeError = z.infer<typeof nodeErrorSchema>;
 /** Older servers send `[]` when there are none. */
 const nodeErrorsSchema = z.union([z.record(z.string(), nodeErrorSchema), z.array(z.never()).transform(() => ({}))]);
 
-export const promptAcceptedSchema = z.object({ prompt_id: z.string().min(1), number: z.number(), node_errors: nodeErrorsSchema.optional() }).loose();
+export const promptAcceptedSchema = z
+  .object({ prompt_id: z.string().min(1), number: z.number(), node_errors: nodeErrorsSchema.optional() })
+  .loose();
 /** HTTP 400 from POST /prompt; `error` is a string on old servers ("no prompt"). */
 export const promptRejectedSchema = z
   .object({
@@ -100,7 +106,9 @@ export const promptRejectedSchema = z
 export type PromptRejected = z.infer<typeof promptRejectedSchema>;
 
 /** A file a node wrote, as /history and `executed` list it (SaveImage under `images`, VHS under `gifs`). */
-export const fileRefSchema = z.object({ filename: z.string(), subfolder: z.string().default(''), type: z.string().default('output') }).loose();
+export const fileRefSchema = z
+  .object({ filename: z.string(), subfolder: z.string().default(''), type: z.string().default('output') })
+  .loose();
 export type FileRef = z.infer<typeof fileRefSchema>;
 export const nodeOutputSchema = z.record(z.string(), z.unknown());
 export type NodeOutput = z.infer<typeof nodeOutputSchema>;
@@ -122,7 +130,9 @@ export const historyEntrySchema = z
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 export const historySchema = z.record(z.string(), historyEntrySchema);
 
-export const uploadReplySchema = z.object({ name: z.string().min(1), subfolder: z.string().default(''), type: z.string().default('input') }).loose();
+export const uploadReplySchema = z
+  .object({ name: z.string().min(1), subfolder: z.string().default(''), type: z.string().default('input') })
+  .loose();
 export type UploadReply = z.infer<typeof uploadReplySchema>;
 
 // ---- WebSocket messages ----------------------------------------------------------------------
@@ -140,16 +150,30 @@ export const executionErrorSchema = z
   })
   .loose();
 export type ExecutionErrorData = z.infer<typeof executionErrorSchema>;
-export const executionInterruptedSchema = z.object({ ...promptIdField, node_id: z.string().optional(), node_type: z.string().optional() }).loose();
+export const executionInterruptedSchema = z
+  .object({ ...promptIdField, node_id: z.string().optional(), node_type: z.string().optional() })
+  .loose();
 
 /** The messages whose data beatloom reads, by type; any other type is ignored. */
 export const wsDataSchemas = {
-  status: z.object({ status: z.object({ exec_info: z.object({ queue_remaining: z.number() }).loose() }).loose(), sid: z.string().optional() }).loose(),
+  status: z
+    .object({
+      status: z.object({ exec_info: z.object({ queue_remaining: z.number() }).loose() }).loose(),
+      sid: z.string().optional(),
+    })
+    .loose(),
   execution_start: z.object(promptIdField).loose(),
   execution_cached: z.object({ ...promptIdField, nodes: z.array(z.string()) }).loose(),
   /** `node: null` with our prompt_id: the prompt is done. Without prompt_id: a reconnect notice. */
   executing: z.object({ node: z.string().nullable(), prompt_id: z.string().optional() }).loose(),
-  progress: z.object({ value: z.number(), max: z.number(), prompt_id: z.string().optional(), node: z.string().nullable().optional() }).loose(),
+  progress: z
+    .object({
+      value: z.number(),
+      max: z.number(),
+      prompt_id: z.string().optional(),
+      node: z.string().nullable().optional(),
+    })
+    .loose(),
   executed: z.object({ ...promptIdField, node: z.string(), output: nodeOutputSchema }).loose(),
   execution_success: z.object(promptIdField).loose(),
   execution_error: executionErrorSchema,
@@ -176,7 +200,9 @@ export function parseWsText(text: string): WsMessage | undefined {
 /** Binary frames: a big-endian event type, then for 4 (preview with metadata) a length-prefixed JSON header. */
 export const BINARY_PREVIEW_IMAGE = 1;
 export const BINARY_PREVIEW_IMAGE_WITH_METADATA = 4;
-const previewMetadataSchema = z.object({ prompt_id: z.string().optional(), node_id: z.string().optional(), image_type: z.string().optional() }).loose();
+const previewMetadataSchema = z
+  .object({ prompt_id: z.string().optional(), node_id: z.string().optional(), image_type: z.string().optional() })
+  .loose();
 
 export interface BinaryPreview {
   readonly eventType: number;
@@ -198,7 +224,9 @@ export function parseWsBinary(data: Buffer): BinaryPreview | undefined {
       return undefined;
     }
     const parsed = previewMetadataSchema.safeParse(meta);
-    return parsed.success ? { eventType, promptId: parsed.data.prompt_id, imageBytes: data.length - 8 - metaLength } : undefined;
+    return parsed.success
+      ? { eventType, promptId: parsed.data.prompt_id, imageBytes: data.length - 8 - metaLength }
+      : undefined;
   }
   return { eventType, promptId: undefined, imageBytes: data.length - 4 };
 }

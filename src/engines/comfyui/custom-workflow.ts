@@ -19,7 +19,19 @@ export interface InputTarget {
 }
 
 type TargetField = Exclude<keyof WorkflowMap, 'output' | 'loras'>;
-const TARGET_FIELDS: readonly TargetField[] = ['prompt', 'negative', 'seed', 'frameCount', 'denoise', 'motionScale', 'initImage', 'width', 'height', 'cfg', 'steps'];
+const TARGET_FIELDS: readonly TargetField[] = [
+  'prompt',
+  'negative',
+  'seed',
+  'frameCount',
+  'denoise',
+  'motionScale',
+  'initImage',
+  'width',
+  'height',
+  'cfg',
+  'steps',
+];
 
 export interface CustomWorkflow {
   readonly fileName: string;
@@ -45,14 +57,23 @@ function listNodes(graph: ApiGraph): string {
 /** Accepts an API-format graph, or a saved POST /prompt body holding one; explains a UI-format file. */
 export function parseWorkflowGraph(json: unknown, fileName: string): ApiGraph {
   const hint = 'in ComfyUI, open the workflow and use Workflow → Export (API); beatloom needs that file';
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw usageError('E_COMFY_WORKFLOW', `${fileName} is not a ComfyUI workflow (not a JSON object)`, hint);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw usageError('E_COMFY_WORKFLOW', `${fileName} is not a ComfyUI workflow (not a JSON object)`, hint);
   const record = json as Record<string, unknown>;
-  if (Array.isArray(record['nodes']) && 'links' in record) throw usageError('E_COMFY_WORKFLOW', `${fileName} is a ComfyUI UI workflow, not the API format`, hint);
-  const candidate = typeof record['prompt'] === 'object' && record['prompt'] !== null && !('class_type' in record) ? record['prompt'] : json;
+  if (Array.isArray(record['nodes']) && 'links' in record)
+    throw usageError('E_COMFY_WORKFLOW', `${fileName} is a ComfyUI UI workflow, not the API format`, hint);
+  const candidate =
+    typeof record['prompt'] === 'object' && record['prompt'] !== null && !('class_type' in record)
+      ? record['prompt']
+      : json;
   const parsed = apiGraphSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw usageError('E_COMFY_WORKFLOW', `${fileName}: node ${String(issue.path[0] ?? '?')}: ${issue.path.slice(1).join('.') || 'node'} ${issue.message}`, hint);
+    throw usageError(
+      'E_COMFY_WORKFLOW',
+      `${fileName}: node ${String(issue.path[0] ?? '?')}: ${issue.path.slice(1).join('.') || 'node'} ${issue.message}`,
+      hint,
+    );
   }
   if (Object.keys(parsed.data).length === 0) throw usageError('E_COMFY_WORKFLOW', `${fileName} has no nodes`, hint);
   return parsed.data;
@@ -65,7 +86,12 @@ export function bindWorkflowMap(graph: ApiGraph, map: WorkflowMap, fileName: str
     const list = value === undefined ? [] : (typeof value === 'string' ? [value] : value).map(parseTarget);
     for (const target of list) {
       const node = graph[target.node];
-      if (!node) throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map ${field}: ${fileName} has no node ${target.node} (it has ${listNodes(graph)})`, hint);
+      if (!node)
+        throw usageError(
+          'E_COMFY_WORKFLOW_MAP',
+          `workflow map ${field}: ${fileName} has no node ${target.node} (it has ${listNodes(graph)})`,
+          hint,
+        );
       if (!(target.input in node.inputs)) {
         throw usageError(
           'E_COMFY_WORKFLOW_MAP',
@@ -86,11 +112,19 @@ export function bindWorkflowMap(graph: ApiGraph, map: WorkflowMap, fileName: str
   };
   const targets = {} as Record<TargetField, InputTarget[]>;
   for (const field of TARGET_FIELDS) targets[field] = bind(field, map[field]);
-  const loras = Object.fromEntries(Object.entries(map.loras ?? {}).map(([name, value]) => [name, bind(`loras.${name}`, value)]));
+  const loras = Object.fromEntries(
+    Object.entries(map.loras ?? {}).map(([name, value]) => [name, bind(`loras.${name}`, value)]),
+  );
   const output = graph[map.output];
-  if (!output) throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map output: ${fileName} has no node ${map.output} (it has ${listNodes(graph)})`, hint);
+  if (!output)
+    throw usageError(
+      'E_COMFY_WORKFLOW_MAP',
+      `workflow map output: ${fileName} has no node ${map.output} (it has ${listNodes(graph)})`,
+      hint,
+    );
   for (const required of ['prompt', 'seed', 'frameCount'] as const) {
-    if (targets[required].length === 0) throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map has no ${required} target`, hint);
+    if (targets[required].length === 0)
+      throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map has no ${required} target`, hint);
   }
   return { fileName, graph, output: map.output, targets, loras, fingerprint: hashValue({ graph, map }) };
 }
@@ -99,7 +133,12 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw usageError('E_COMFY_WORKFLOW', `${what} not found: ${path}`, 'check the path (relative paths in the config file are relative to that file)', error);
+    throw usageError(
+      'E_COMFY_WORKFLOW',
+      `${what} not found: ${path}`,
+      'check the path (relative paths in the config file are relative to that file)',
+      error,
+    );
   }
 }
 
@@ -109,7 +148,11 @@ export async function loadCustomWorkflow(source: CustomWorkflowSource): Promise<
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw usageError('E_COMFY_WORKFLOW', `${source.path} is not valid JSON: ${(error as Error).message}`, 'export the workflow again with Workflow → Export (API)');
+    throw usageError(
+      'E_COMFY_WORKFLOW',
+      `${source.path} is not valid JSON: ${(error as Error).message}`,
+      'export the workflow again with Workflow → Export (API)',
+    );
   }
   const graph = parseWorkflowGraph(json, source.path);
   const map =
@@ -179,9 +222,11 @@ export function fillCustomWorkflow(workflow: CustomWorkflow, job: SegmentJob, op
   set('cfg', () => job.cfg);
   set('steps', () => options.steps);
   for (const lora of job.loras) {
-    for (const target of workflow.loras[lora.name] ?? []) graph[target.node]!.inputs[target.input] = loraStrength(lora.strength);
+    for (const target of workflow.loras[lora.name] ?? [])
+      graph[target.node]!.inputs[target.input] = loraStrength(lora.strength);
   }
   const output = graph[workflow.output]!;
-  if (typeof output.inputs['filename_prefix'] === 'string') output.inputs['filename_prefix'] = saveFilePrefix(job.index);
+  if (typeof output.inputs['filename_prefix'] === 'string')
+    output.inputs['filename_prefix'] = saveFilePrefix(job.index);
   return graph;
 }

@@ -27,7 +27,14 @@ import {
 import { ComfyClient } from './client.js';
 import { isServerFailure, outputError } from './comfy-errors.js';
 import { fileRefSchema, type FileRef, type NodeOutput } from './comfy-schemas.js';
-import { fillCustomWorkflow, isScheduleTarget, loadCustomWorkflow, unmappedLoras, workflowOwnSteps, type CustomWorkflow } from './custom-workflow.js';
+import {
+  fillCustomWorkflow,
+  isScheduleTarget,
+  loadCustomWorkflow,
+  unmappedLoras,
+  workflowOwnSteps,
+  type CustomWorkflow,
+} from './custom-workflow.js';
 import { checkBuiltin, inspectServer, resolveLoraFile, type ServerReport } from './preflight.js';
 import { ServerPool, type PoolServer } from './server-pool.js';
 import { resolveComfySettings, type ComfySettings, type ComfyTuning } from './settings.js';
@@ -75,20 +82,35 @@ const safeFileRefSchema = fileRefSchema.refine(
 
 function imageRefs(serverUrl: string, outputs: Readonly<Record<string, NodeOutput>>, node: string): FileRef[] {
   const output = outputs[node];
-  if (output === undefined) throw outputError(serverUrl, `produced no output for node ${node} (it produced: ${Object.keys(outputs).join(', ') || 'nothing'})`);
+  if (output === undefined)
+    throw outputError(
+      serverUrl,
+      `produced no output for node ${node} (it produced: ${Object.keys(outputs).join(', ') || 'nothing'})`,
+    );
   if (output['images'] === undefined && output['gifs'] !== undefined) {
-    throw outputError(serverUrl, `node ${node} wrote a video (under "gifs"); beatloom needs the frames, so the workflow must end in SaveImage`);
+    throw outputError(
+      serverUrl,
+      `node ${node} wrote a video (under "gifs"); beatloom needs the frames, so the workflow must end in SaveImage`,
+    );
   }
   const parsed = z.array(z.unknown()).safeParse(output['images']);
   if (!parsed.success) throw outputError(serverUrl, `node ${node} produced no images`);
   return parsed.data.map((raw, i) => {
     const ref = safeFileRefSchema.safeParse(raw);
-    if (!ref.success) throw outputError(serverUrl, `named output image ${i + 1} ${JSON.stringify(raw)}, which beatloom refuses to fetch (${ref.error.issues[0]!.message})`);
+    if (!ref.success)
+      throw outputError(
+        serverUrl,
+        `named output image ${i + 1} ${JSON.stringify(raw)}, which beatloom refuses to fetch (${ref.error.issues[0]!.message})`,
+      );
     return ref.data;
   });
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
@@ -105,12 +127,19 @@ async function readInitImage(path: string, job: SegmentJob): Promise<InitImage> 
   try {
     size = await verifyPng(bytes);
   } catch (error) {
-    throw new BeatloomError('E_INIT_IMAGE', `init image ${path} is not a valid PNG (${(error as Error).message})`, { hint: 'delete that segment folder so it is rendered again', cause: error });
+    throw new BeatloomError('E_INIT_IMAGE', `init image ${path} is not a valid PNG (${(error as Error).message})`, {
+      hint: 'delete that segment folder so it is rendered again',
+      cause: error,
+    });
   }
   if (size.width !== job.width || size.height !== job.height) {
-    throw new BeatloomError('E_INIT_SIZE', `init image ${path} is ${size.width}x${size.height}, the render is ${job.width}x${job.height}`, {
-      hint: 'render with a fresh --run-dir so every segment has the same size',
-    });
+    throw new BeatloomError(
+      'E_INIT_SIZE',
+      `init image ${path} is ${size.width}x${size.height}, the render is ${job.width}x${job.height}`,
+      {
+        hint: 'render with a fresh --run-dir so every segment has the same size',
+      },
+    );
   }
   return { bytes, uploadName: initUploadName(bytes) };
 }
@@ -172,25 +201,38 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       checkpoint = reports.find((r) => r.problems.length === 0)?.checkpoint;
       if (checkpoint !== undefined) {
         const chosen = { ...settings, checkpoint };
-        reports = reports.map((r) => (r.catalogue ? { ...r, problems: checkBuiltin(r.catalogue, chosen).problems } : r));
+        reports = reports.map((r) =>
+          r.catalogue ? { ...r, problems: checkBuiltin(r.catalogue, chosen).problems } : r,
+        );
       }
     }
     const usable = reports.filter((r) => r.problems.length === 0);
     if (usable.length === 0) {
-      const detail = reports.map((r) => (reports.length > 1 ? `${r.url}: ${r.problems.join('; ')}` : r.problems.join('; '))).join(' | ');
+      const detail = reports
+        .map((r) => (reports.length > 1 ? `${r.url}: ${r.problems.join('; ')}` : r.problems.join('; ')))
+        .join(' | ');
       if (reports.every((r) => r.unreachable !== undefined)) {
-        throw new BeatloomError('E_COMFY_UNREACHABLE', `cannot use any ComfyUI server: ${detail}`, { hint: 'start ComfyUI (python main.py --listen) or fix --comfy-url' });
+        throw new BeatloomError('E_COMFY_UNREACHABLE', `cannot use any ComfyUI server: ${detail}`, {
+          hint: 'start ComfyUI (python main.py --listen) or fix --comfy-url',
+        });
       }
-      throw usageError('E_COMFY_MISSING', `ComfyUI cannot render this: ${detail}`, `beatloom engines check --comfy-url ${settings.urls.join(',')} shows what each server has`);
+      throw usageError(
+        'E_COMFY_MISSING',
+        `ComfyUI cannot render this: ${detail}`,
+        `beatloom engines check --comfy-url ${settings.urls.join(',')} shows what each server has`,
+      );
     }
     for (const report of reports) {
-      if (report.problems.length > 0) notice(`ComfyUI at ${report.url} is left out of this render: ${report.problems.join('; ')}`);
+      if (report.problems.length > 0)
+        notice(`ComfyUI at ${report.url} is left out of this render: ${report.problems.join('; ')}`);
     }
     if (workflow) {
       const current = workflow;
       perFrameMotionScale = current.targets.motionScale.some((target) => isScheduleTarget(current, target));
       if (config.steps !== undefined && current.targets.steps.length === 0) {
-        notice(`steps ${config.steps} is not used: the workflow map has no steps target, so ${current.fileName} samples with its own (${sampler().steps})`);
+        notice(
+          `steps ${config.steps} is not used: the workflow map has no steps target, so ${current.fileName} samples with its own (${sampler().steps})`,
+        );
       }
     } else {
       perFrameMotionScale = usable.every((r) => r.catalogue?.perFrameMotionScale === true);
@@ -236,14 +278,22 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       const files = new Set<string>();
       for (const report of usableReports) {
         const resolution = resolveLoraFile(report.catalogue?.loras ?? [], name);
-        if ('problem' in resolution) problems.push(usableReports.length > 1 ? `${report.url}: ${resolution.problem}` : resolution.problem);
+        if ('problem' in resolution)
+          problems.push(usableReports.length > 1 ? `${report.url}: ${resolution.problem}` : resolution.problem);
         else files.add(resolution.file);
       }
-      if (files.size > 1) problems.push(`LoRA '${name}' from the mapping is a different file on different servers (${[...files].join(', ')}); name the file in the mapping`);
+      if (files.size > 1)
+        problems.push(
+          `LoRA '${name}' from the mapping is a different file on different servers (${[...files].join(', ')}); name the file in the mapping`,
+        );
       else if (problems.length === 0) loraFiles.set(name, [...files][0]!);
     }
     if (problems.length > 0) {
-      throw usageError('E_COMFY_MISSING', `ComfyUI cannot render this mapping: ${problems.join(' | ')}`, `beatloom engines check --comfy-url ${settings.urls.join(',')} shows what each server has`);
+      throw usageError(
+        'E_COMFY_MISSING',
+        `ComfyUI cannot render this mapping: ${problems.join(' | ')}`,
+        `beatloom engines check --comfy-url ${settings.urls.join(',')} shows what each server has`,
+      );
     }
   };
 
@@ -253,7 +303,12 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
   };
 
   /** One attempt on one server; throws ComfyServerFailure when the server is the problem. */
-  const renderOn = async (client: ComfyClient, job: SegmentJob, init: InitImage | undefined, opts: RenderSegmentOptions): Promise<string[]> => {
+  const renderOn = async (
+    client: ComfyClient,
+    job: SegmentJob,
+    init: InitImage | undefined,
+    opts: RenderSegmentOptions,
+  ): Promise<string[]> => {
     const { signal } = opts;
     const wantsImage = workflow ? workflow.targets.initImage.length > 0 : init !== undefined;
     const image = init ?? (wantsImage ? neutralImage(job.width, job.height) : undefined);
@@ -265,11 +320,16 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       signal,
       onProgress: (p) => {
         // The sampler's steps are the progress; a custom workflow's progress is whatever reports it.
-        if (workflow || p.node === NODE.sampler || p.node === undefined) opts.onProgress?.({ segmentIndex: job.index, step: p.value, totalSteps: p.max });
+        if (workflow || p.node === NODE.sampler || p.node === undefined)
+          opts.onProgress?.({ segmentIndex: job.index, step: p.value, totalSteps: p.max });
       },
     });
     const refs = imageRefs(client.baseUrl, result.outputs, workflow ? workflow.output : NODE.save);
-    if (refs.length !== job.frameCount) throw outputError(client.baseUrl, `returned ${refs.length} images for segment ${job.index + 1}, expected ${job.frameCount}`);
+    if (refs.length !== job.frameCount)
+      throw outputError(
+        client.baseUrl,
+        `returned ${refs.length} images for segment ${job.index + 1}, expected ${job.frameCount}`,
+      );
     const frameFiles = refs.map((_, i) => frameFileName(i));
     await forEachLimit(refs, DOWNLOADS_AT_ONCE, async (ref, i) => {
       const bytes = await client.view(ref, { signal });
@@ -277,10 +337,16 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       try {
         size = await verifyPng(bytes);
       } catch (error) {
-        throw outputError(client.baseUrl, `sent ${ref.filename}, which is not a valid PNG (${(error as Error).message})`);
+        throw outputError(
+          client.baseUrl,
+          `sent ${ref.filename}, which is not a valid PNG (${(error as Error).message})`,
+        );
       }
       if (size.width !== job.width || size.height !== job.height) {
-        throw outputError(client.baseUrl, `sent ${ref.filename} at ${size.width}x${size.height}, expected ${job.width}x${job.height}`);
+        throw outputError(
+          client.baseUrl,
+          `sent ${ref.filename} at ${size.width}x${size.height}, expected ${job.width}x${job.height}`,
+        );
       }
       // The local name is ours: a server-given name never becomes a path.
       await writeFile(join(opts.workDir, frameFiles[i]!), bytes);
@@ -320,11 +386,19 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       const details: Record<string, string> = {};
       for (const r of reports) {
         const device = r.devices[0];
-        details[r.url] = r.unreachable ?? `ComfyUI ${r.comfyuiVersion ?? '?'} on ${device ? device.name : 'an unknown device'}, queue ${r.queue?.running ?? 0} running + ${r.queue?.pending ?? 0} waiting`;
+        details[r.url] =
+          r.unreachable ??
+          `ComfyUI ${r.comfyuiVersion ?? '?'} on ${device ? device.name : 'an unknown device'}, queue ${r.queue?.running ?? 0} running + ${r.queue?.pending ?? 0} waiting`;
       }
       const problems = reports.flatMap((r) => r.problems.map((p) => (reports.length > 1 ? `${r.url}: ${p}` : p)));
       const ready = reports.filter((r) => r.problems.length === 0).length;
-      return { ok: problems.length === 0, engine: 'comfyui', summary: `${ready} of ${reports.length} ComfyUI server${reports.length > 1 ? 's' : ''} ready`, details, problems };
+      return {
+        ok: problems.length === 0,
+        engine: 'comfyui',
+        summary: `${ready} of ${reports.length} ComfyUI server${reports.length > 1 ? 's' : ''} ready`,
+        details,
+        problems,
+      };
     },
 
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
@@ -334,7 +408,9 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       const init = opts.initImagePath !== undefined ? await readInitImage(opts.initImagePath, job) : undefined;
       if (workflow && !blendNoticeGiven && new Set(job.promptBlend.map((entry) => entry.prompt)).size > 1) {
         blendNoticeGiven = true;
-        notice(`the workflow map has one prompt input: segments where the mapping blends prompts (segment ${job.index + 1} is one) get their strongest prompt; the built-in graph blends them`);
+        notice(
+          `the workflow map has one prompt input: segments where the mapping blends prompts (segment ${job.index + 1} is one) get their strongest prompt; the built-in graph blends them`,
+        );
       }
       for (;;) {
         const server: PoolServer<ComfyClient> = await pool!.acquire(opts.signal);
@@ -348,7 +424,9 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
           server.value.close();
           if (left === 0) throw settings.urls.length === 1 ? error : pool!.noServersLeft();
           if (first) {
-            notice(`ComfyUI at ${server.url} is taken out of this render (${error.message}); its segments move to ${left === 1 ? 'the one server left' : `the ${left} servers left`}`);
+            notice(
+              `ComfyUI at ${server.url} is taken out of this render (${error.message}); its segments move to ${left === 1 ? 'the one server left' : `the ${left} servers left`}`,
+            );
           }
         } finally {
           pool!.release(server);

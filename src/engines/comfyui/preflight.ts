@@ -68,7 +68,9 @@ export function readCatalogue(objectInfo: ObjectInfo): ServerCatalogue {
   return {
     nodeClasses,
     checkpoints: comboOptions(objectInfo, 'CheckpointLoaderSimple', 'ckpt_name') ?? [],
-    motionModels: nodeClasses.has('ADE_AnimateDiffLoaderGen1') ? (comboOptions(objectInfo, 'ADE_AnimateDiffLoaderGen1', 'model_name') ?? []) : undefined,
+    motionModels: nodeClasses.has('ADE_AnimateDiffLoaderGen1')
+      ? (comboOptions(objectInfo, 'ADE_AnimateDiffLoaderGen1', 'model_name') ?? [])
+      : undefined,
     betaSchedules: comboOptions(objectInfo, 'ADE_AnimateDiffLoaderGen1', 'beta_schedule') ?? [],
     loras: comboOptions(objectInfo, 'LoraLoader', 'lora_name') ?? [],
     samplers: comboOptions(objectInfo, 'KSampler', 'sampler_name') ?? [],
@@ -87,9 +89,12 @@ export interface BuiltinCheck {
 export function checkBuiltin(catalogue: ServerCatalogue, settings: ComfySettings): BuiltinCheck {
   const problems: string[] = [];
   const missingCore = CORE_NODES.filter((name) => !catalogue.nodeClasses.has(name));
-  if (missingCore.length > 0) problems.push(`the server lacks the core nodes ${missingCore.join(', ')}; is this a ComfyUI server?`);
+  if (missingCore.length > 0)
+    problems.push(`the server lacks the core nodes ${missingCore.join(', ')}; is this a ComfyUI server?`);
   if (catalogue.motionModels === undefined || !ADE_NODES.every((name) => catalogue.nodeClasses.has(name))) {
-    problems.push(`ComfyUI-AnimateDiff-Evolved is not installed (no ${ADE_NODES.filter((n) => !catalogue.nodeClasses.has(n)).join(', ')} node); install it from ${ADE_REPO} and restart ComfyUI`);
+    problems.push(
+      `ComfyUI-AnimateDiff-Evolved is not installed (no ${ADE_NODES.filter((n) => !catalogue.nodeClasses.has(n)).join(', ')} node); install it from ${ADE_REPO} and restart ComfyUI`,
+    );
   } else {
     if (!catalogue.motionModels.includes(settings.motionModel)) {
       problems.push(
@@ -98,22 +103,39 @@ export function checkBuiltin(catalogue: ServerCatalogue, settings: ComfySettings
       );
     }
     if (catalogue.betaSchedules.length > 0 && !catalogue.betaSchedules.includes(settings.betaSchedule)) {
-      problems.push(`beta schedule '${settings.betaSchedule}' is not offered by this AnimateDiff-Evolved (it has: ${formatAvailable(catalogue.betaSchedules)})`);
+      problems.push(
+        `beta schedule '${settings.betaSchedule}' is not offered by this AnimateDiff-Evolved (it has: ${formatAvailable(catalogue.betaSchedules)})`,
+      );
     }
   }
   let checkpoint = settings.checkpoint;
   if (checkpoint === undefined) {
     if (catalogue.checkpoints.length === 1) checkpoint = catalogue.checkpoints[0];
-    else if (catalogue.checkpoints.length === 0) problems.push('the server has no checkpoints; put an SD 1.5 checkpoint in ComfyUI/models/checkpoints');
-    else problems.push(`no checkpoint chosen and the server has ${catalogue.checkpoints.length} (${formatAvailable(catalogue.checkpoints)}); pick one with --comfy-checkpoint`);
+    else if (catalogue.checkpoints.length === 0)
+      problems.push('the server has no checkpoints; put an SD 1.5 checkpoint in ComfyUI/models/checkpoints');
+    else
+      problems.push(
+        `no checkpoint chosen and the server has ${catalogue.checkpoints.length} (${formatAvailable(catalogue.checkpoints)}); pick one with --comfy-checkpoint`,
+      );
   } else if (!catalogue.checkpoints.includes(checkpoint)) {
-    problems.push(`checkpoint '${checkpoint}' is not on the server (it has: ${formatAvailable(catalogue.checkpoints)}); put it in ComfyUI/models/checkpoints or pick another with --comfy-checkpoint`);
+    problems.push(
+      `checkpoint '${checkpoint}' is not on the server (it has: ${formatAvailable(catalogue.checkpoints)}); put it in ComfyUI/models/checkpoints or pick another with --comfy-checkpoint`,
+    );
   }
   for (const lora of settings.loras) {
-    if (!catalogue.loras.includes(lora.name)) problems.push(`LoRA '${lora.name}' is not on the server (it has: ${formatAvailable(catalogue.loras)}); put it in ComfyUI/models/loras`);
+    if (!catalogue.loras.includes(lora.name))
+      problems.push(
+        `LoRA '${lora.name}' is not on the server (it has: ${formatAvailable(catalogue.loras)}); put it in ComfyUI/models/loras`,
+      );
   }
-  if (!catalogue.samplers.includes(settings.sampler)) problems.push(`sampler '${settings.sampler}' is not offered by the server (it has: ${formatAvailable(catalogue.samplers)})`);
-  if (!catalogue.schedulers.includes(settings.scheduler)) problems.push(`scheduler '${settings.scheduler}' is not offered by the server (it has: ${formatAvailable(catalogue.schedulers)})`);
+  if (!catalogue.samplers.includes(settings.sampler))
+    problems.push(
+      `sampler '${settings.sampler}' is not offered by the server (it has: ${formatAvailable(catalogue.samplers)})`,
+    );
+  if (!catalogue.schedulers.includes(settings.scheduler))
+    problems.push(
+      `scheduler '${settings.scheduler}' is not offered by the server (it has: ${formatAvailable(catalogue.schedulers)})`,
+    );
   return { problems, checkpoint };
 }
 
@@ -135,31 +157,45 @@ export function resolveLoraFile(available: readonly string[], name: string): Lor
   const matches = available.filter((file) => loraStem(file) === name);
   if (matches.length === 1) return { file: matches[0]! };
   if (matches.length > 1) {
-    return { problem: `LoRA '${name}' from the mapping matches several files on the server (${matches.join(', ')}); name the file in the mapping's targets.loras` };
+    return {
+      problem: `LoRA '${name}' from the mapping matches several files on the server (${matches.join(', ')}); name the file in the mapping's targets.loras`,
+    };
   }
-  return { problem: `LoRA '${name}' from the mapping is not on the server (it has: ${formatAvailable(available)}); put it in ComfyUI/models/loras or change targets.loras in the mapping` };
+  return {
+    problem: `LoRA '${name}' from the mapping is not on the server (it has: ${formatAvailable(available)}); put it in ComfyUI/models/loras or change targets.loras in the mapping`,
+  };
 }
 
 /** Problems with running a user's workflow: unknown node classes, literal choices the server lacks, a wrong output node. */
 export function checkCustom(objectInfo: ObjectInfo, workflow: CustomWorkflow): string[] {
   const problems: string[] = [];
-  const filled = new Set([...Object.values(workflow.targets), ...Object.values(workflow.loras)].flatMap((targets) => targets.map((t) => `${t.node}.${t.input}`)));
+  const filled = new Set(
+    [...Object.values(workflow.targets), ...Object.values(workflow.loras)].flatMap((targets) =>
+      targets.map((t) => `${t.node}.${t.input}`),
+    ),
+  );
   for (const [id, node] of Object.entries(workflow.graph)) {
     if (!(node.class_type in objectInfo)) {
-      problems.push(`workflow node ${id} uses ${node.class_type}, which the server does not have; install the custom nodes that provide it`);
+      problems.push(
+        `workflow node ${id} uses ${node.class_type}, which the server does not have; install the custom nodes that provide it`,
+      );
       continue;
     }
     for (const [input, value] of Object.entries(node.inputs)) {
       if (isLink(value) || filled.has(`${id}.${input}`) || typeof value !== 'string') continue;
       const options = comboOptions(objectInfo, node.class_type, input);
       if (options && !options.includes(value)) {
-        problems.push(`workflow node ${id} (${node.class_type}) input ${input}: '${value}' is not on the server (it has: ${formatAvailable(options)})`);
+        problems.push(
+          `workflow node ${id} (${node.class_type}) input ${input}: '${value}' is not on the server (it has: ${formatAvailable(options)})`,
+        );
       }
     }
   }
   const output = workflow.graph[workflow.output];
   if (output && output.class_type in objectInfo && nodeInfo(objectInfo, output.class_type)?.output_node !== true) {
-    problems.push(`workflow map output: node ${workflow.output} (${output.class_type}) is not an output node; map the SaveImage node that receives the frames`);
+    problems.push(
+      `workflow map output: node ${workflow.output} (${output.class_type}) is not an output node; map the SaveImage node that receives the frames`,
+    );
   }
   return problems;
 }
@@ -188,11 +224,31 @@ export interface ServerReport {
   readonly problems: readonly string[];
 }
 
-export async function inspectServer(client: ComfyClient, settings: ComfySettings, workflow: CustomWorkflow | undefined, signal?: AbortSignal): Promise<ServerReport> {
-  const base = { url: client.baseUrl, comfyuiVersion: undefined, pythonVersion: undefined, pytorchVersion: undefined, devices: [], ramTotalBytes: undefined, ramFreeBytes: undefined, queue: undefined, catalogue: undefined, checkpoint: undefined };
+export async function inspectServer(
+  client: ComfyClient,
+  settings: ComfySettings,
+  workflow: CustomWorkflow | undefined,
+  signal?: AbortSignal,
+): Promise<ServerReport> {
+  const base = {
+    url: client.baseUrl,
+    comfyuiVersion: undefined,
+    pythonVersion: undefined,
+    pytorchVersion: undefined,
+    devices: [],
+    ramTotalBytes: undefined,
+    ramFreeBytes: undefined,
+    queue: undefined,
+    catalogue: undefined,
+    checkpoint: undefined,
+  };
   let stats, queue, objectInfo;
   try {
-    [stats, queue, objectInfo] = await Promise.all([client.systemStats({ signal }), client.queue({ signal }), client.objectInfo({ signal })]);
+    [stats, queue, objectInfo] = await Promise.all([
+      client.systemStats({ signal }),
+      client.queue({ signal }),
+      client.objectInfo({ signal }),
+    ]);
   } catch (error) {
     if (!isServerFailure(error) && !(error instanceof BeatloomError && error.code === 'E_COMFY_PROTOCOL')) throw error;
     return { ...base, unreachable: error.message, problems: [error.message] };
@@ -206,7 +262,12 @@ export async function inspectServer(client: ComfyClient, settings: ComfySettings
     comfyuiVersion: stats.system.comfyui_version,
     pythonVersion: stats.system.python_version?.split(' ')[0],
     pytorchVersion: stats.system.pytorch_version,
-    devices: stats.devices.map((d) => ({ name: d.name, type: d.type, vramTotalBytes: d.vram_total, vramFreeBytes: d.vram_free })),
+    devices: stats.devices.map((d) => ({
+      name: d.name,
+      type: d.type,
+      vramTotalBytes: d.vram_total,
+      vramFreeBytes: d.vram_free,
+    })),
     ramTotalBytes: stats.system.ram_total,
     ramFreeBytes: stats.system.ram_free,
     queue: { running: queue.queue_running.length, pending: queue.queue_pending.length },

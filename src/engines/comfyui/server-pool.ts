@@ -60,7 +60,12 @@ export class ServerPool<T> {
     for (const entry of this.entries) {
       const inUse = entry.sentAt.length;
       if (entry.removed || inUse >= this.depth) continue;
-      if (!best || inUse < best.sentAt.length || (inUse === best.sentAt.length && inUse > 0 && entry.sentAt[0]! < best.sentAt[0]!)) best = entry;
+      if (
+        !best ||
+        inUse < best.sentAt.length ||
+        (inUse === best.sentAt.length && inUse > 0 && entry.sentAt[0]! < best.sentAt[0]!)
+      )
+        best = entry;
     }
     return best;
   }

@@ -90,7 +90,12 @@ export function normalizeServerUrl(text: string): string {
   } catch {
     throw usageError('E_COMFY_URL', `invalid ComfyUI URL: '${text}'`, hint);
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '') {
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== ''
+  ) {
     throw usageError('E_COMFY_URL', `invalid ComfyUI URL: '${text}' (only http(s)://host:port[/path])`, hint);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
@@ -99,20 +104,33 @@ export function normalizeServerUrl(text: string): string {
 /** The servers a `url` setting names: comma lists split, each normalised; throws on a bad or repeated one. */
 export function serverUrls(url: ComfyuiConfig['url']): string[] {
   if (url === undefined) {
-    throw usageError('E_COMFY_URL', 'no ComfyUI server given', 'add --comfy-url http://host:8188, set BEATLOOM_COMFY_URL, or put comfyui.url in beatloom.config.yaml');
+    throw usageError(
+      'E_COMFY_URL',
+      'no ComfyUI server given',
+      'add --comfy-url http://host:8188, set BEATLOOM_COMFY_URL, or put comfyui.url in beatloom.config.yaml',
+    );
   }
   const texts = (typeof url === 'string' ? [url] : url).flatMap((part) => part.split(',')).map((part) => part.trim());
   const urls = texts.filter((part) => part !== '').map(normalizeServerUrl);
   if (urls.length === 0) throw usageError('E_COMFY_URL', 'no ComfyUI server given', 'add --comfy-url http://host:8188');
   const twice = urls.find((u, i) => urls.indexOf(u) !== i);
-  if (twice) throw usageError('E_COMFY_URL', `ComfyUI server listed twice: ${twice}`, 'list each server once; one server renders one segment at a time');
+  if (twice)
+    throw usageError(
+      'E_COMFY_URL',
+      `ComfyUI server listed twice: ${twice}`,
+      'list each server once; one server renders one segment at a time',
+    );
   return urls;
 }
 
 export function resolveComfySettings(config: ComfyuiConfig, tuning: Partial<ComfyTuning> = {}): ComfySettings {
   const motionModel = config.motionModel ?? DEFAULT_MOTION_MODEL;
   if (config.workflow === undefined && config.workflowMap !== undefined) {
-    throw usageError('E_COMFY_WORKFLOW', 'a workflow map was given without a workflow', 'add --comfy-workflow <api-workflow.json> (or comfyui.workflow in the config file)');
+    throw usageError(
+      'E_COMFY_WORKFLOW',
+      'a workflow map was given without a workflow',
+      'add --comfy-workflow <api-workflow.json> (or comfyui.workflow in the config file)',
+    );
   }
   if (config.workflow !== undefined && config.workflowMap === undefined) {
     throw usageError(
@@ -130,7 +148,10 @@ export function resolveComfySettings(config: ComfyuiConfig, tuning: Partial<Comf
     sampler: config.sampler ?? DEFAULT_SAMPLER,
     scheduler: config.scheduler ?? DEFAULT_SCHEDULER,
     loras: (config.loras ?? []).map((lora) => comfyLoraSchema.parse(lora)),
-    workflow: config.workflow !== undefined && config.workflowMap !== undefined ? { path: config.workflow, map: config.workflowMap } : undefined,
+    workflow:
+      config.workflow !== undefined && config.workflowMap !== undefined
+        ? { path: config.workflow, map: config.workflowMap }
+        : undefined,
     queueDepth: config.queueDepth ?? DEFAULT_QUEUE_DEPTH,
     tuning: {
       ...DEFAULT_TUNING,

@@ -92,7 +92,10 @@ export class ComfySocket {
 
   private connect(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.options.url, { handshakeTimeout: this.options.connectTimeoutMs, perMessageDeflate: false });
+    const ws = new WebSocket(this.options.url, {
+      handshakeTimeout: this.options.connectTimeoutMs,
+      perMessageDeflate: false,
+    });
     this.ws = ws;
     ws.on('open', () => {
       if (this.ws !== ws) return;

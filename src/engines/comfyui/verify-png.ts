@@ -10,9 +10,23 @@ import { crc32, inflate } from 'node:zlib';
 const inflateAsync = promisify(inflate);
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const BIT_DEPTHS: Readonly<Record<number, readonly number[]>> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const BIT_DEPTHS: Readonly<Record<number, readonly number[]>> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 /** Adam7 passes: [x start, y start, x step, y step]. */
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
 
 export interface PngSize {
   readonly width: number;
@@ -22,7 +36,12 @@ export interface PngSize {
 export class PngError extends Error {}
 
 /** Row counts and byte widths of the sub-images the pixel data is made of. */
-function rowsOf(width: number, height: number, bitsPerPixel: number, interlaced: boolean): Array<{ rows: number; stride: number }> {
+function rowsOf(
+  width: number,
+  height: number,
+  bitsPerPixel: number,
+  interlaced: boolean,
+): Array<{ rows: number; stride: number }> {
   const strideOf = (w: number): number => Math.ceil((w * bitsPerPixel) / 8);
   if (!interlaced) return [{ rows: height, stride: strideOf(width) }];
   return ADAM7.map(([x0, y0, dx, dy]) => {
@@ -46,15 +65,24 @@ export async function verifyPng(bytes: Uint8Array): Promise<PngSize> {
     const end = offset + 12 + length;
     if (end > buf.length) throw new PngError('truncated chunk');
     const type = buf.toString('latin1', offset + 4, offset + 8);
-    if (crc32(buf.subarray(offset + 4, offset + 8 + length)) !== buf.readUInt32BE(offset + 8 + length)) throw new PngError(`bad CRC in ${type} chunk`);
+    if (crc32(buf.subarray(offset + 4, offset + 8 + length)) !== buf.readUInt32BE(offset + 8 + length))
+      throw new PngError(`bad CRC in ${type} chunk`);
     const body = buf.subarray(offset + 8, offset + 8 + length);
     if (header === undefined && type !== 'IHDR') throw new PngError('first chunk is not IHDR');
     if (type === 'IHDR') {
       if (length !== 13) throw new PngError('bad IHDR');
-      header = { width: body.readUInt32BE(0), height: body.readUInt32BE(4), bitDepth: body[8]!, colorType: body[9]!, interlaced: body[12] === 1 };
+      header = {
+        width: body.readUInt32BE(0),
+        height: body.readUInt32BE(4),
+        bitDepth: body[8]!,
+        colorType: body[9]!,
+        interlaced: body[12] === 1,
+      };
       if (header.width === 0 || header.height === 0) throw new PngError('zero size');
-      if (!BIT_DEPTHS[header.colorType]?.includes(header.bitDepth)) throw new PngError(`colour type ${header.colorType} with bit depth ${header.bitDepth}`);
-      if (body[10] !== 0 || body[11] !== 0 || body[12]! > 1) throw new PngError('unknown compression, filter or interlace method');
+      if (!BIT_DEPTHS[header.colorType]?.includes(header.bitDepth))
+        throw new PngError(`colour type ${header.colorType} with bit depth ${header.bitDepth}`);
+      if (body[10] !== 0 || body[11] !== 0 || body[12]! > 1)
+        throw new PngError('unknown compression, filter or interlace method');
     } else if (type === 'PLTE') hasPalette = true;
     else if (type === 'IDAT') idat.push(body);
     else if (type === 'IEND') {

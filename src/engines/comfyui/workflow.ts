@@ -19,7 +19,10 @@ import type { SegmentJob } from '../engine.js';
 import type { ApiGraph, ApiNode } from './comfy-schemas.js';
 import type { ComfySettings } from './settings.js';
 
-export type GraphSettings = Pick<ComfySettings, 'motionModel' | 'betaSchedule' | 'steps' | 'sampler' | 'scheduler' | 'loras'> & {
+export type GraphSettings = Pick<
+  ComfySettings,
+  'motionModel' | 'betaSchedule' | 'steps' | 'sampler' | 'scheduler' | 'loras'
+> & {
   readonly checkpoint: string;
   /** The server has ADE_ValueScheduling and ADE_MultivalDynamicFloats (a motion scale per frame). */
   readonly perFrameMotionScale: boolean;
@@ -79,7 +82,11 @@ export function loraStrength(value: number): number {
  * order. `loraFiles` maps a mapping's LoRA name to the server's file (see preflight's
  * resolveLoraFile); a name it lacks is used as it is.
  */
-export function segmentLoras(config: readonly ComfyLora[], job: SegmentJob, loraFiles: ReadonlyMap<string, string> = new Map()): ComfyLora[] {
+export function segmentLoras(
+  config: readonly ComfyLora[],
+  job: SegmentJob,
+  loraFiles: ReadonlyMap<string, string> = new Map(),
+): ComfyLora[] {
   const driven = new Map<string, number>();
   for (const lora of job.loras) driven.set(loraFiles.get(lora.name) ?? lora.name, loraStrength(lora.strength));
   const loras = config.map((lora): ComfyLora => {
@@ -87,7 +94,8 @@ export function segmentLoras(config: readonly ComfyLora[], job: SegmentJob, lora
     return strength === undefined ? lora : { name: lora.name, strengthModel: strength, strengthClip: strength };
   });
   for (const [name, strength] of driven) {
-    if (!config.some((lora) => lora.name === name)) loras.push({ name, strengthModel: strength, strengthClip: strength });
+    if (!config.some((lora) => lora.name === name))
+      loras.push({ name, strengthModel: strength, strengthClip: strength });
   }
   return loras;
 }
@@ -127,7 +135,9 @@ export function averageStrengths(weights: readonly number[]): number[] {
 
 /** The segment's per-frame motion scales, or undefined when they are all the same. */
 function perFrameValues(job: SegmentJob): number[] | undefined {
-  const values = Array.from({ length: job.frameCount }, (_, i) => motionScaleValue(job.motionScalePerFrame[i] ?? job.motionScale));
+  const values = Array.from({ length: job.frameCount }, (_, i) =>
+    motionScaleValue(job.motionScalePerFrame[i] ?? job.motionScale),
+  );
   return values.every((v) => v === values[0]) ? undefined : values;
 }
 
@@ -137,7 +147,12 @@ function perFrameValues(job: SegmentJob): number[] | undefined {
  * denoise; without it the segment starts from an empty latent, at denoise 1. `loraFiles` names
  * the server's file for each LoRA the mapping drives (see segmentLoras).
  */
-export function buildSegmentGraph(job: SegmentJob, settings: GraphSettings, initImage?: string, loraFiles?: ReadonlyMap<string, string>): ApiGraph {
+export function buildSegmentGraph(
+  job: SegmentJob,
+  settings: GraphSettings,
+  initImage?: string,
+  loraFiles?: ReadonlyMap<string, string>,
+): ApiGraph {
   const graph: Record<string, ApiNode> = {};
   let nextId = FIRST_EXTRA_ID;
   const newId = (): string => String(nextId++);
@@ -149,7 +164,13 @@ export function buildSegmentGraph(job: SegmentJob, settings: GraphSettings, init
     const id = newId();
     graph[id] = {
       class_type: 'LoraLoader',
-      inputs: { model: [modelFrom, 0], clip: [clipFrom, 1], lora_name: lora.name, strength_model: lora.strengthModel, strength_clip: lora.strengthClip },
+      inputs: {
+        model: [modelFrom, 0],
+        clip: [clipFrom, 1],
+        lora_name: lora.name,
+        strength_model: lora.strengthModel,
+        strength_clip: lora.strengthClip,
+      },
     };
     modelFrom = id;
     clipFrom = id;
@@ -157,15 +178,26 @@ export function buildSegmentGraph(job: SegmentJob, settings: GraphSettings, init
 
   const schedule = settings.perFrameMotionScale ? perFrameValues(job) : undefined;
   if (schedule) {
-    graph[NODE.motionSchedule] = { class_type: 'ADE_ValueScheduling', inputs: { values: motionSchedule(schedule), max_length: job.frameCount } };
+    graph[NODE.motionSchedule] = {
+      class_type: 'ADE_ValueScheduling',
+      inputs: { values: motionSchedule(schedule), max_length: job.frameCount },
+    };
     // Output 1 of ADE_ValueScheduling is FLOATS: one value per frame.
     graph[NODE.motionScale] = { class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: [NODE.motionSchedule, 1] } };
   } else {
-    graph[NODE.motionScale] = { class_type: 'ADE_MultivalDynamic', inputs: { float_val: motionScaleValue(job.motionScale) } };
+    graph[NODE.motionScale] = {
+      class_type: 'ADE_MultivalDynamic',
+      inputs: { float_val: motionScaleValue(job.motionScale) },
+    };
   }
   graph[NODE.animateDiff] = {
     class_type: 'ADE_AnimateDiffLoaderGen1',
-    inputs: { model: [modelFrom, 0], model_name: settings.motionModel, beta_schedule: settings.betaSchedule, scale_multival: [NODE.motionScale, 0] },
+    inputs: {
+      model: [modelFrom, 0],
+      model_name: settings.motionModel,
+      beta_schedule: settings.betaSchedule,
+      scale_multival: [NODE.motionScale, 0],
+    },
   };
   // The strongest prompt keeps the fixture's node id; each further one is averaged into it.
   const encodeBlend = (firstId: string, texts: readonly WeightedText[]): string => {
@@ -178,7 +210,11 @@ export function buildSegmentGraph(job: SegmentJob, settings: GraphSettings, init
       const averageId = newId();
       graph[averageId] = {
         class_type: 'ConditioningAverage',
-        inputs: { conditioning_to: [from, 0], conditioning_from: [encodeId, 0], conditioning_to_strength: strengths[i - 1]! },
+        inputs: {
+          conditioning_to: [from, 0],
+          conditioning_from: [encodeId, 0],
+          conditioning_to_strength: strengths[i - 1]!,
+        },
       };
       from = averageId;
     });
@@ -187,16 +223,28 @@ export function buildSegmentGraph(job: SegmentJob, settings: GraphSettings, init
   const positives = blendTexts(job.promptBlend, (entry) => entry.prompt);
   const negatives = blendTexts(job.promptBlend, (entry) => entry.negativePrompt);
   const positiveFrom = encodeBlend(NODE.positive, positives.length > 1 ? positives : [{ text: job.prompt, weight: 1 }]);
-  const negativeFrom = encodeBlend(NODE.negative, negatives.length > 1 ? negatives : [{ text: job.negativePrompt, weight: 1 }]);
+  const negativeFrom = encodeBlend(
+    NODE.negative,
+    negatives.length > 1 ? negatives : [{ text: job.negativePrompt, weight: 1 }],
+  );
 
   let latentFrom: string;
   if (initImage === undefined) {
-    graph[NODE.emptyLatent] = { class_type: 'EmptyLatentImage', inputs: { width: job.width, height: job.height, batch_size: job.frameCount } };
+    graph[NODE.emptyLatent] = {
+      class_type: 'EmptyLatentImage',
+      inputs: { width: job.width, height: job.height, batch_size: job.frameCount },
+    };
     latentFrom = NODE.emptyLatent;
   } else {
     graph[NODE.loadInit] = { class_type: 'LoadImage', inputs: { image: initImage } };
-    graph[NODE.encodeInit] = { class_type: 'VAEEncode', inputs: { pixels: [NODE.loadInit, 0], vae: [NODE.checkpoint, 2] } };
-    graph[NODE.repeatInit] = { class_type: 'RepeatLatentBatch', inputs: { samples: [NODE.encodeInit, 0], amount: job.frameCount } };
+    graph[NODE.encodeInit] = {
+      class_type: 'VAEEncode',
+      inputs: { pixels: [NODE.loadInit, 0], vae: [NODE.checkpoint, 2] },
+    };
+    graph[NODE.repeatInit] = {
+      class_type: 'RepeatLatentBatch',
+      inputs: { samples: [NODE.encodeInit, 0], amount: job.frameCount },
+    };
     latentFrom = NODE.repeatInit;
   }
   graph[NODE.sampler] = {
@@ -216,6 +264,9 @@ export function buildSegmentGraph(job: SegmentJob, settings: GraphSettings, init
     },
   };
   graph[NODE.decode] = { class_type: 'VAEDecode', inputs: { samples: [NODE.sampler, 0], vae: [NODE.checkpoint, 2] } };
-  graph[NODE.save] = { class_type: 'SaveImage', inputs: { images: [NODE.decode, 0], filename_prefix: saveFilePrefix(job.index) } };
+  graph[NODE.save] = {
+    class_type: 'SaveImage',
+    inputs: { images: [NODE.decode, 0], filename_prefix: saveFilePrefix(job.index) },
+  };
   return graph;
 }

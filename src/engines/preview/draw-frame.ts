@@ -96,7 +96,16 @@ export interface FrameParams {
   readonly energy: number;
 }
 
-function addOrb(acc: Float32Array, w: number, h: number, cx: number, cy: number, radius: number, color: Rgb, gain: number): void {
+function addOrb(
+  acc: Float32Array,
+  w: number,
+  h: number,
+  cx: number,
+  cy: number,
+  radius: number,
+  color: Rgb,
+  gain: number,
+): void {
   const r = Math.max(1, radius);
   const x0 = Math.max(0, Math.floor(cx - r));
   const x1 = Math.min(w - 1, Math.ceil(cx + r));
@@ -120,7 +129,17 @@ function addOrb(acc: Float32Array, w: number, h: number, cx: number, cy: number,
   }
 }
 
-function addRing(acc: Float32Array, w: number, h: number, cx: number, cy: number, radius: number, thickness: number, color: Rgb, gain: number): void {
+function addRing(
+  acc: Float32Array,
+  w: number,
+  h: number,
+  cx: number,
+  cy: number,
+  radius: number,
+  thickness: number,
+  color: Rgb,
+  gain: number,
+): void {
   const outer = radius + thickness;
   const x0 = Math.max(0, Math.floor(cx - outer));
   const x1 = Math.min(w - 1, Math.ceil(cx + outer));
@@ -140,7 +159,17 @@ function addRing(acc: Float32Array, w: number, h: number, cx: number, cy: number
   }
 }
 
-function addRect(acc: Float32Array, w: number, h: number, left: number, top: number, right: number, bottom: number, color: Rgb, gain: number): void {
+function addRect(
+  acc: Float32Array,
+  w: number,
+  h: number,
+  left: number,
+  top: number,
+  right: number,
+  bottom: number,
+  color: Rgb,
+  gain: number,
+): void {
   const x0 = Math.max(0, Math.floor(left));
   const x1 = Math.min(w - 1, Math.ceil(right));
   const y0 = Math.max(0, Math.floor(top));
@@ -159,7 +188,17 @@ function addRect(acc: Float32Array, w: number, h: number, left: number, top: num
   }
 }
 
-function addLine(acc: Float32Array, w: number, h: number, xa: number, ya: number, xb: number, yb: number, color: Rgb, gain: number): void {
+function addLine(
+  acc: Float32Array,
+  w: number,
+  h: number,
+  xa: number,
+  ya: number,
+  xb: number,
+  yb: number,
+  color: Rgb,
+  gain: number,
+): void {
   const steps = Math.max(1, Math.ceil(Math.hypot(xb - xa, yb - ya)));
   for (let s = 0; s <= steps; s++) {
     const t = s / steps;
@@ -174,7 +213,18 @@ function addLine(acc: Float32Array, w: number, h: number, xa: number, ya: number
   }
 }
 
-function addWave(acc: Float32Array, w: number, h: number, centerY: number, amplitude: number, wavelength: number, shift: number, thickness: number, color: Rgb, gain: number): void {
+function addWave(
+  acc: Float32Array,
+  w: number,
+  h: number,
+  centerY: number,
+  amplitude: number,
+  wavelength: number,
+  shift: number,
+  thickness: number,
+  color: Rgb,
+  gain: number,
+): void {
   for (let x = 0; x < w; x++) {
     const yc = centerY + amplitude * Math.sin((x / wavelength) * Math.PI * 2 + shift);
     const y0 = Math.max(0, Math.floor(yc - thickness));
@@ -221,12 +271,32 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
         addOrb(acc, w, h, px * w, py * h, form.size * unit * swell, form.color, 0.85);
         break;
       case 'ring':
-        addRing(acc, w, h, px * w, py * h, form.size * unit * swell, Math.max(1.5, unit * 0.012 * swell), form.color, 0.9);
+        addRing(
+          acc,
+          w,
+          h,
+          px * w,
+          py * h,
+          form.size * unit * swell,
+          Math.max(1.5, unit * 0.012 * swell),
+          form.color,
+          0.9,
+        );
         break;
       case 'bar': {
         const heightFrac = form.size * (0.55 + 0.45 * Math.abs(Math.sin(form.fx * phase + form.phase))) * swell;
         const half = (0.32 * w) / COUNTS.bar;
-        addRect(acc, w, h, form.x * w - half, h * (1 - Math.min(0.95, heightFrac)), form.x * w + half, h - 1, form.color, 0.55);
+        addRect(
+          acc,
+          w,
+          h,
+          form.x * w - half,
+          h * (1 - Math.min(0.95, heightFrac)),
+          form.x * w + half,
+          h - 1,
+          form.color,
+          0.55,
+        );
         break;
       }
       case 'streak': {
@@ -237,11 +307,31 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
         break;
       }
       case 'wave':
-        addWave(acc, w, h, py * h, form.ay * h * swell, w * (0.3 + form.size * 0.5), form.fx * phase * 2 + form.phase, Math.max(1.5, unit * 0.01 * swell), form.color, 0.8);
+        addWave(
+          acc,
+          w,
+          h,
+          py * h,
+          form.ay * h * swell,
+          w * (0.3 + form.size * 0.5),
+          form.fx * phase * 2 + form.phase,
+          Math.max(1.5, unit * 0.01 * swell),
+          form.color,
+          0.8,
+        );
         break;
       case 'star': {
         const twinkle = 0.5 + 0.5 * Math.sin(form.fy * phase * 3 + form.phase);
-        addOrb(acc, w, h, form.x * w, form.y * h, Math.max(1, unit * 0.006 * swell * (0.5 + twinkle)), form.color, 0.6 + 0.6 * twinkle);
+        addOrb(
+          acc,
+          w,
+          h,
+          form.x * w,
+          form.y * h,
+          Math.max(1, unit * 0.006 * swell * (0.5 + twinkle)),
+          form.color,
+          0.6 + 0.6 * twinkle,
+        );
         break;
       }
     }

@@ -9,22 +9,82 @@ export type FormKind = 'orb' | 'ring' | 'bar' | 'streak' | 'wave' | 'star';
 export type Rgb = readonly [number, number, number];
 
 const HUE_WORDS: Readonly<Record<string, readonly number[]>> = {
-  neon: [300, 185], city: [220, 35], rain: [205, 195], fire: [12, 38], flame: [12, 38], lava: [5, 30],
-  sunset: [22, 285, 340], sunrise: [35, 200], ocean: [192, 172], sea: [195, 175], water: [190, 205],
-  forest: [120, 85], jungle: [110, 60], night: [235, 265], gold: [45, 30], golden: [45, 30],
-  ice: [195, 210], snow: [200, 220], winter: [205, 225], desert: [35, 22], sand: [40, 28],
-  space: [268, 228], galaxy: [275, 320], cosmic: [280, 200], stars: [240, 55], love: [335, 355],
-  rose: [345, 320], pink: [330, 300], storm: [215, 55], thunder: [220, 55], retro: [305, 195, 30],
-  synthwave: [305, 195, 30], dream: [280, 200], blue: [220], red: [0], green: [130], purple: [280],
-  orange: [28], yellow: [55], cyan: [185], magenta: [305], teal: [175], violet: [270],
+  neon: [300, 185],
+  city: [220, 35],
+  rain: [205, 195],
+  fire: [12, 38],
+  flame: [12, 38],
+  lava: [5, 30],
+  sunset: [22, 285, 340],
+  sunrise: [35, 200],
+  ocean: [192, 172],
+  sea: [195, 175],
+  water: [190, 205],
+  forest: [120, 85],
+  jungle: [110, 60],
+  night: [235, 265],
+  gold: [45, 30],
+  golden: [45, 30],
+  ice: [195, 210],
+  snow: [200, 220],
+  winter: [205, 225],
+  desert: [35, 22],
+  sand: [40, 28],
+  space: [268, 228],
+  galaxy: [275, 320],
+  cosmic: [280, 200],
+  stars: [240, 55],
+  love: [335, 355],
+  rose: [345, 320],
+  pink: [330, 300],
+  storm: [215, 55],
+  thunder: [220, 55],
+  retro: [305, 195, 30],
+  synthwave: [305, 195, 30],
+  dream: [280, 200],
+  blue: [220],
+  red: [0],
+  green: [130],
+  purple: [280],
+  orange: [28],
+  yellow: [55],
+  cyan: [185],
+  magenta: [305],
+  teal: [175],
+  violet: [270],
 };
 
 const FORM_WORDS: Readonly<Record<string, FormKind>> = {
-  city: 'bar', skyline: 'bar', building: 'bar', buildings: 'bar', tower: 'bar', towers: 'bar',
-  rain: 'streak', storm: 'streak', drizzle: 'streak', ocean: 'wave', sea: 'wave', water: 'wave',
-  wave: 'wave', waves: 'wave', river: 'wave', space: 'star', star: 'star', stars: 'star',
-  galaxy: 'star', night: 'star', cosmic: 'star', portal: 'ring', ring: 'ring', rings: 'ring',
-  eye: 'ring', circle: 'ring', tunnel: 'ring', orb: 'orb', bubbles: 'orb', lights: 'orb',
+  city: 'bar',
+  skyline: 'bar',
+  building: 'bar',
+  buildings: 'bar',
+  tower: 'bar',
+  towers: 'bar',
+  rain: 'streak',
+  storm: 'streak',
+  drizzle: 'streak',
+  ocean: 'wave',
+  sea: 'wave',
+  water: 'wave',
+  wave: 'wave',
+  waves: 'wave',
+  river: 'wave',
+  space: 'star',
+  star: 'star',
+  stars: 'star',
+  galaxy: 'star',
+  night: 'star',
+  cosmic: 'star',
+  portal: 'ring',
+  ring: 'ring',
+  rings: 'ring',
+  eye: 'ring',
+  circle: 'ring',
+  tunnel: 'ring',
+  orb: 'orb',
+  bubbles: 'orb',
+  lights: 'orb',
 };
 
 const DARK_WORDS = new Set(['night', 'dark', 'noir', 'space', 'neon', 'midnight', 'shadow', 'cyberpunk', 'storm']);
@@ -67,7 +127,8 @@ export function lookFromPrompt(prompt: string): Look {
     if (kind && !kinds.includes(kind)) kinds.push(kind);
   }
   // Words we have no entry for still shape the look: each contributes a hue by hash.
-  for (const w of ws) if (hues.length < 3 && !(w in HUE_WORDS) && w.length > 3) hues.push(Math.floor(hashUnit(w) * 360));
+  for (const w of ws)
+    if (hues.length < 3 && !(w in HUE_WORDS) && w.length > 3) hues.push(Math.floor(hashUnit(w) * 360));
   if (hues.length === 0) hues.push(Math.floor(hashUnit(prompt) * 360));
   while (hues.length < 3) hues.push((hues[0]! + 40 * hues.length + 160) % 360);
   if (kinds.length === 0) kinds.push('orb');
@@ -82,7 +143,11 @@ export function lookFromPrompt(prompt: string): Look {
 }
 
 function mixRgb(a: Rgb, b: Rgb, t: number): Rgb {
-  return [Math.round(a[0] + (b[0] - a[0]) * t), Math.round(a[1] + (b[1] - a[1]) * t), Math.round(a[2] + (b[2] - a[2]) * t)];
+  return [
+    Math.round(a[0] + (b[0] - a[0]) * t),
+    Math.round(a[1] + (b[1] - a[1]) * t),
+    Math.round(a[2] + (b[2] - a[2]) * t),
+  ];
 }
 
 /**
@@ -101,7 +166,10 @@ export function blendLooks(parts: ReadonlyArray<{ readonly prompt: string; reado
     total += part.weight;
     const t = part.weight / total;
     look = {
-      background: [mixRgb(look.background[0], other.background[0], t), mixRgb(look.background[1], other.background[1], t)],
+      background: [
+        mixRgb(look.background[0], other.background[0], t),
+        mixRgb(look.background[1], other.background[1], t),
+      ],
       colors: look.colors.map((c, i) => mixRgb(c, other.colors[i % other.colors.length]!, t)),
       kinds: look.kinds,
     };

@@ -10,7 +10,13 @@ import { throwIfAborted, BeatloomError } from '../../shared/errors.js';
 import { decodePng, encodePng } from '../../shared/png.js';
 import { VERSION } from '../../shared/version.js';
 import { fpsValue, frameStartSec, parseFps } from '../../keyframes/time.js';
-import { frameFileName, type RenderEngine, type RenderSegmentOptions, type SegmentJob, type SegmentResult } from '../engine.js';
+import {
+  frameFileName,
+  type RenderEngine,
+  type RenderSegmentOptions,
+  type SegmentJob,
+  type SegmentResult,
+} from '../engine.js';
 import { drawText, textWidth } from './bitmap-font.js';
 import { drawFrame, makeScene } from './draw-frame.js';
 import { blendLooks } from './look.js';
@@ -36,7 +42,13 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
     // engine's and its segment hashes stay those of earlier versions.
     sampler: { steps: 4 },
     async checkHealth() {
-      return { ok: true, engine: 'preview', summary: `preview engine (beatloom ${VERSION}) on the CPU`, details: {}, problems: [] };
+      return {
+        ok: true,
+        engine: 'preview',
+        summary: `preview engine (beatloom ${VERSION}) on the CPU`,
+        details: {},
+        problems: [],
+      };
     },
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       const started = performance.now();
@@ -71,9 +83,13 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
 async function loadInit(path: string, job: SegmentJob): Promise<Uint8Array> {
   const image = decodePng(await readFile(path), path);
   if (image.width !== job.width || image.height !== job.height) {
-    throw new BeatloomError('E_INIT_SIZE', `init image ${path} is ${image.width}x${image.height}, the render is ${job.width}x${job.height}`, {
-      hint: 'render again with --force so every segment has the same size',
-    });
+    throw new BeatloomError(
+      'E_INIT_SIZE',
+      `init image ${path} is ${image.width}x${image.height}, the render is ${job.width}x${job.height}`,
+      {
+        hint: 'render again with --force so every segment has the same size',
+      },
+    );
   }
   return image.data;
 }
