@@ -10,7 +10,7 @@ import { createComfyEngine, initUploadName, type ComfyEngine } from '../src/engi
 import { ServerPool } from '../src/engines/comfyui/server-pool.js';
 import type { ComfyTuning } from '../src/engines/comfyui/settings.js';
 import { AbortedError, BeatloomError } from '../src/shared/errors.js';
-import { decodePng } from '../src/shared/png.js';
+import { decodePng } from '../src/raster/png.js';
 import { startFakeComfy, type FakeComfy, type FakeComfyOptions } from './comfyui/fake-comfy-server.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { tempDir } from './helpers/media.js';

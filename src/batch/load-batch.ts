@@ -16,7 +16,7 @@ import {
   type EngineSelection,
 } from '../config/engine-config.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
-import { parseFps } from '../keyframes/time.js';
+import { parseFps } from '../shared/media-time.js';
 import { serverUrls } from '../engines/comfyui/settings.js';
 import type { EngineId } from '../engines/registry.js';
 import { parseSize } from '../config/render-values.js';

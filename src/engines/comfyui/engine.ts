@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { ComfyuiConfig } from '../../config/engine-config.js';
 import { BeatloomError, throwIfAborted, usageError } from '../../shared/errors.js';
-import { encodePng } from '../../shared/png.js';
+import { encodePng } from '../../raster/png.js';
 import {
   frameFileName,
   type EngineHealth,
