@@ -9,13 +9,14 @@ import {
   type BatchProgressState,
 } from '../src/cli/reporters/batch-reporter.js';
 import type { RenderSummary } from '../src/pipeline/render-song.js';
+import { rational } from '../src/shared/media-time.js';
 
 function summary(over: Partial<RenderSummary>): RenderSummary {
   return {
     outPath: '/v/a.mp4',
     runDir: '/runs/a',
     frameCount: 318,
-    outputFps: '8',
+    outputFps: rational(8),
     duration: { sampleCount: 876298, sampleRateHz: 22050 },
     segments: 26,
     renderedSegments: 20,

@@ -272,7 +272,6 @@ describe('a mapping with prompt blends and LoRAs, rendered on ComfyUI', () => {
         expect(graph['7']!.inputs['steps']).toBe(8);
         // LoRAs: the config file's order first, add_detail at the segment's strength, then film.
         const add = job.loras.find((l) => l.name === 'add_detail')!.strength;
-        const film = job.loras.find((l) => l.name === 'film')!.strength;
         expect([graph['20']!.inputs, graph['21']!.inputs, graph['22']!.inputs]).toMatchObject([
           { lora_name: 'add_detail.safetensors', strength_model: loraStrength(add), strength_clip: loraStrength(add) },
           { lora_name: 'other.safetensors', strength_model: 0.9, strength_clip: 0.9 },

@@ -4,6 +4,7 @@ import type { Keyframes } from '../src/keyframes/keyframes-schema.js';
 import { describePlan } from '../src/dry-run/describe-plan.js';
 import { estimateFromCost, scheduleWallMs } from '../src/dry-run/estimate-engine-time.js';
 import { buildRenderPlan, type RenderPlan } from '../src/pipeline/render-plan.js';
+import { rational } from '../src/shared/media-time.js';
 
 function promptOf(index: number): string {
   return index === 3 ? 'neon city, snow' : index === 4 ? 'calm ocean' : 'neon city, rain';
@@ -16,7 +17,7 @@ function keyframes(continuity: Keyframes['continuity']): Keyframes {
   const seeds = [7, 7, 8, 9, 10];
   return {
     version: 2,
-    fps: '8',
+    fps: rational(8),
     frameCount: 64,
     durationSec: 7.95,
     sampleCount: 175297,
@@ -67,7 +68,7 @@ describe('describePlan', () => {
   it('groups segments by section with their frames, times, seeds, prompts and what is left to render', () => {
     const overview = describePlan(keyframes('none'), planOf('none'), [true, false, false, true, false]);
     expect(overview).toEqual({
-      fps: '8',
+      fps: rational(8),
       frameCount: 64,
       durationSec: 7.95,
       width: 64,

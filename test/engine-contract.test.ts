@@ -12,6 +12,7 @@ import { BeatloomError, isAbortError } from '../src/shared/errors.js';
 import { decodePng, encodePng } from '../src/raster/png.js';
 import { startFakeComfy, type FakeComfy } from './comfyui/fake-comfy-server.js';
 import { meanAbsDiff, tempDir } from './helpers/media.js';
+import { rational } from '../src/shared/media-time.js';
 
 const JOB: SegmentJob = {
   index: 2,
@@ -20,7 +21,7 @@ const JOB: SegmentJob = {
   frameCount: 8,
   leadFrame: 24,
   crossfadeFrames: 2,
-  fps: '8',
+  fps: rational(8),
   width: 64,
   height: 48,
   prompt: 'neon city, rain',

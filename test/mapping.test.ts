@@ -203,7 +203,7 @@ describe('the presets', () => {
           texts: resolvePromptTexts(mapping, { prompt: 'neon city' }, name),
           seed: 42,
         });
-        expect(keyframesSchema.parse(keyframes)).toEqual(keyframes);
+        expect(keyframesSchema.parse(keyframesSchema.encode(keyframes))).toEqual(keyframes);
         expect(keyframes.warnings).toEqual([]);
         const last = keyframes.segments.at(-1)!;
         expect(last.startFrame + last.frameCount).toBe(keyframes.frameCount);

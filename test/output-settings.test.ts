@@ -8,7 +8,7 @@ import { overlayLines } from '../src/stitching/debug-overlay.js';
 import {
   assertPostStepsFit,
   DEFAULT_OUTPUT_SETTINGS,
-  outputFps,
+  outputTiming,
   resolveOutputSettings,
 } from '../src/stitching/output-settings.js';
 
@@ -65,10 +65,13 @@ describe('output settings', () => {
     });
     expect(resolveOutputSettings({ codec: 'vp9' })).toMatchObject({ crf: 32, preset: 'fast' });
     expect(resolveOutputSettings({ codec: 'h265', crf: 28 })).toMatchObject({ crf: 28, preset: 'fast' });
-    expect(outputFps(resolveOutputSettings({ interpolate: { fps: '30000/1001' } }), rational(8))).toEqual({
-      num: 30000,
-      den: 1001,
+    const tenSeconds = { sampleCount: 220500, sampleRateHz: 22050 };
+    const render = { fps: rational(8), frameCount: 80 };
+    expect(outputTiming(resolveOutputSettings({ interpolate: { fps: '30000/1001' } }), render, tenSeconds)).toEqual({
+      fps: { num: 30000, den: 1001 },
+      frameCount: 300,
     });
+    expect(outputTiming(resolveOutputSettings({}), render, tenSeconds)).toBe(render);
   });
 
   it('rejects a crf outside the codec range, naming it', () => {
@@ -130,7 +133,7 @@ describe('output flags of beatloom render', () => {
       audioBitrateKbps: 192,
       debugOverlay: true,
       upscale: { width: 1024, height: 576 },
-      interpolate: { fps: '24000/1001', mode: 'blend' },
+      interpolate: { fps: { num: 24000, den: 1001 }, mode: 'blend' },
     });
   });
 

@@ -7,6 +7,7 @@ import { decodePng } from '../src/raster/png.js';
 import { BAD_MAPPINGS, VALID_MAPPING } from './helpers/bad-mappings.js';
 import { runCli } from './helpers/cli.js';
 import { decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';
+import { formatFps } from '../src/shared/media-time.js';
 
 describe('beatloom plan', () => {
   let dir: string;
@@ -39,7 +40,7 @@ describe('beatloom plan', () => {
     );
     const keyframes = keyframesSchema.parse(JSON.parse(await readFile(out, 'utf8')));
     expect(keyframes.frameCount).toBe(192); // ceil(8 s · 24000/1001) = ceil(191.8…)
-    expect(keyframes.fps).toBe('24000/1001');
+    expect(formatFps(keyframes.fps)).toBe('24000/1001');
     expect(keyframes.segments.every((s) => s.prompt === 'neon city')).toBe(true);
     const analysed = (await stat(join(runDir, 'analysis.json'))).mtimeMs;
     const again = await runCli(['plan', song, '--prompt', 'neon city', '--run-dir', runDir, '-o', out, '--json']);

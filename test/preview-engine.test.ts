@@ -5,6 +5,7 @@ import type { SegmentJob } from '../src/engines/engine.js';
 import { createPreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { decodePng } from '../src/raster/png.js';
 import { meanAbsDiff, tempDir } from './helpers/media.js';
+import { rational } from '../src/shared/media-time.js';
 
 const JOB: SegmentJob = {
   index: 3,
@@ -13,7 +14,7 @@ const JOB: SegmentJob = {
   frameCount: 8,
   leadFrame: 38,
   crossfadeFrames: 2,
-  fps: '8',
+  fps: rational(8),
   width: 96,
   height: 96,
   prompt: 'neon city, rain',

@@ -10,12 +10,13 @@ import { openRunDir } from '../src/run/run-dir.js';
 import { BeatloomError } from '../src/shared/errors.js';
 import { encodePng } from '../src/raster/png.js';
 import { tempDir } from './helpers/media.js';
+import { rational } from '../src/shared/media-time.js';
 
 function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan {
   return {
     version: 1,
     engine: 'fake',
-    fps: '8',
+    fps: rational(8),
     frameCount: count * 12 + 4,
     width: 8,
     height: 8,
@@ -27,7 +28,7 @@ function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan
       frameCount: 2,
       leadFrame: index * 12,
       crossfadeFrames: 0,
-      fps: '8',
+      fps: rational(8),
       width: 8,
       height: 8,
       prompt: 'p',

@@ -15,9 +15,19 @@ import { decodePng, encodePng } from '../src/raster/png.js';
 import { prepareAudioTrack } from '../src/stitching/audio-track.js';
 import { blendInto } from '../src/raster/blend-frames.js';
 import { applyCuts, frameSources } from '../src/stitching/frame-sources.js';
-import { resolveOutputSettings, type OutputSettingsInput } from '../src/stitching/output-settings.js';
-import { outputFrameName, stitchVideo, type StitchInput } from '../src/stitching/stitch-video.js';
+import { outputTiming, resolveOutputSettings, type OutputSettingsInput } from '../src/stitching/output-settings.js';
+import { outputFrameName, stitchVideo, type StitchInput, type StitchOutput } from '../src/stitching/stitch-video.js';
 import { decodedAudioSamples, decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';
+
+/** stitchVideo with the output timing the pipeline works out once and passes on (pipeline/stitch-output.ts). */
+function stitchTimed(
+  input: StitchInput,
+  output: Omit<StitchOutput, 'timing'>,
+  options?: Parameters<typeof stitchVideo>[2],
+) {
+  const timing = outputTiming(output.settings, { fps: input.fps, frameCount: input.frameCount }, output.duration);
+  return stitchVideo(input, { ...output, timing }, options);
+}
 
 const W = 32;
 const H = 24;
@@ -86,7 +96,7 @@ describe('stitchVideo → PNG sequence', () => {
     extra: Partial<StitchInput> = {},
   ): Promise<string> => {
     const outPath = join(dir, name);
-    const result = await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps, extra), {
+    const result = await stitchTimed(input(join(dir, 'segments'), segments, frameCount, fps, extra), {
       audioPath: song,
       duration,
       outPath,
@@ -210,7 +220,7 @@ describe('stitchVideo → PNG sequence', () => {
     await writeSegments(broken, segments.slice(0, 2));
     const outPath = join(dir, 'broken.mp4');
     await expect(
-      stitchVideo(input(broken, segments, frameCount, fps), {
+      stitchTimed(input(broken, segments, frameCount, fps), {
         audioPath: song,
         duration,
         outPath,
@@ -224,7 +234,7 @@ describe('stitchVideo → PNG sequence', () => {
   it('stops when aborted, leaving nothing behind', async () => {
     const controller = new AbortController();
     const outPath = join(dir, 'aborted.mp4');
-    const run = stitchVideo(
+    const run = stitchTimed(
       input(join(dir, 'segments'), segments, frameCount, fps),
       { audioPath: song, duration, outPath, settings: resolveOutputSettings({}) },
       {
@@ -243,7 +253,7 @@ describe('stitchVideo → PNG sequence', () => {
     ['vp9', 'webm'],
   ] as const)('%s: exactly ceil(D · fps) frames, the song to the sample, frames in place', async (codec, ext) => {
     const outPath = join(dir, `out-${codec}.${ext}`);
-    await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), {
+    await stitchTimed(input(join(dir, 'segments'), segments, frameCount, fps), {
       audioPath: song,
       duration,
       outPath,
@@ -275,7 +285,7 @@ describe('stitchVideo → PNG sequence', () => {
     expect((await stat(path)).mtimeMs).toBe(made);
     expect(await prepareAudioTrack({ ...request, songKey: 'song-v2' }, tracks)).not.toBe(path);
     const outPath = join(dir, 'copied.mp4');
-    await stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), {
+    await stitchTimed(input(join(dir, 'segments'), segments, frameCount, fps), {
       audioPath: song,
       audioTrackPath: path,
       duration,
@@ -288,7 +298,7 @@ describe('stitchVideo → PNG sequence', () => {
 
   it("reports ffmpeg's own error when it stops early, not the broken pipe", async () => {
     const outPath = join(dir, 'no-track.mp4');
-    const run = stitchVideo(input(join(dir, 'segments'), segments, frameCount, fps), {
+    const run = stitchTimed(input(join(dir, 'segments'), segments, frameCount, fps), {
       audioPath: song,
       audioTrackPath: join(dir, 'missing-track.m4a'),
       duration,

@@ -28,6 +28,7 @@ import { DEFAULT_QUEUE_DEPTH } from '../../src/engines/comfyui/settings.js';
 import type { RenderPlan } from '../../src/pipeline/render-plan.js';
 import { renderSegments } from '../../src/pipeline/render-segments.js';
 import { openRunDir } from '../../src/run/run-dir.js';
+import { rational } from '../../src/shared/media-time.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,7 +87,7 @@ function plan(continuity: 'none' | 'anchor', segments: number): RenderPlan {
   return {
     version: 1,
     engine: 'comfyui',
-    fps: '8',
+    fps: rational(8),
     frameCount: segments * 14 + 2,
     width: SIZE,
     height: SIZE,
@@ -100,7 +101,7 @@ function plan(continuity: 'none' | 'anchor', segments: number): RenderPlan {
         frameCount: 16,
         leadFrame: index * 14,
         crossfadeFrames: 2,
-        fps: '8',
+        fps: rational(8),
         width: SIZE,
         height: SIZE,
         prompt: 'neon city, rain',

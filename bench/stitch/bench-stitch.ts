@@ -31,7 +31,7 @@ import { decodePng } from '../../src/raster/png.js';
 import { planSegments } from '../../src/keyframes/plan-segments.js';
 import { frameCountFor, rational } from '../../src/shared/media-time.js';
 import { prepareAudioTrack } from '../../src/stitching/audio-track.js';
-import { resolveOutputSettings, type OutputSettingsInput } from '../../src/stitching/output-settings.js';
+import { resolveOutputSettings, type OutputSettingsInput, outputTiming } from '../../src/stitching/output-settings.js';
 import { stitchVideo } from '../../src/stitching/stitch-video.js';
 import { verifySync } from '../../src/stitching/verify-sync.js';
 
@@ -79,7 +79,7 @@ async function renderPool(): Promise<string> {
       frameCount: FRAMES,
       leadFrame: i * 12,
       crossfadeFrames: 2,
-      fps: '8',
+      fps: rational(8),
       width: SIZE,
       height: SIZE,
       prompt: PROMPTS[i % PROMPTS.length]!,
@@ -251,7 +251,14 @@ async function main(): Promise<void> {
             segmentDir: (i) => join(folders, String(i).padStart(5, '0')),
             frameFile: frameFileName,
           },
-          { audioPath, audioTrackPath, duration, outPath, settings },
+          {
+            audioPath,
+            audioTrackPath,
+            duration,
+            outPath,
+            settings,
+            timing: outputTiming(settings, { fps: FPS, frameCount }, duration),
+          },
         );
         const sec = (performance.now() - started) / 1000;
         const peaks = watch.stop();

@@ -3,6 +3,7 @@ import type { SectionSpan } from '../dry-run/describe-plan.js';
 import type { DryRunReport } from '../dry-run/dry-run-song.js';
 import type { EstimateBasis } from '../dry-run/estimate-engine-time.js';
 import { formatEta } from './reporters/progress-reporter.js';
+import { formatFps } from '../shared/media-time.js';
 
 /** Seconds as m:ss.s (h:mm:ss.s from an hour). */
 export function formatClock(sec: number): string {
@@ -61,7 +62,7 @@ export function formatDryRun(report: DryRunReport, audioPath: string): string[] 
   const lines = [
     'dry run: nothing rendered, no video written',
     `song      ${audioPath} — ${formatClock(o.durationSec)}${report.bpm ? `, ${report.bpm} BPM` : ', no beat found'}`,
-    `video     ${o.frameCount} frames at ${o.fps} fps, ${o.width}x${o.height} → ${report.outPath}`,
+    `video     ${o.frameCount} frames at ${formatFps(o.fps)} fps, ${o.width}x${o.height} → ${report.outPath}`,
     `run dir   ${report.runDir}`,
     `segments  ${o.segments} of up to ${o.framesPerSegment} frames, ${report.steps} sampler step${report.steps === 1 ? '' : 's'} each, continuity ${o.continuity}: ${o.toRender} to render, ${o.reused} already rendered`,
     'sections',

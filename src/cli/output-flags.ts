@@ -13,6 +13,7 @@ import {
   resolveOutputSettings,
   VIDEO_CODECS,
   type OutputSettings,
+  raisesRate,
 } from '../stitching/output-settings.js';
 import type { Size } from './options.js';
 
@@ -102,7 +103,7 @@ export function outputSettingsFromFlags(flags: OutputFlags, size: Size, fps: Rat
   let interpolate: OutputSettings['interpolate'] = null;
   if (flags.interpolate !== undefined) {
     const target = parseFps(flags.interpolate);
-    if (target.num * fps.den <= fps.num * target.den) {
+    if (!raisesRate(target, fps)) {
       throw usageError(
         'E_INTERPOLATE',
         `invalid --interpolate: '${flags.interpolate}' is not above the render's ${formatFps(fps)} fps`,
@@ -110,7 +111,7 @@ export function outputSettingsFromFlags(flags: OutputFlags, size: Size, fps: Rat
       );
     }
     interpolate = {
-      fps: formatFps(target),
+      fps: target,
       mode: oneOf(flags.interpolateMode, ['motion', 'blend'] as const, '--interpolate-mode'),
     };
   }

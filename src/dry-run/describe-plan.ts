@@ -3,7 +3,7 @@
  * spans, its seeds and prompts, how many of its segments must be rendered.
  */
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
-import { frameStartSec, parseFps } from '../shared/media-time.js';
+import { frameStartSec, type Rational } from '../shared/media-time.js';
 import type { RenderPlan } from '../pipeline/render-plan.js';
 
 export interface SectionSpan {
@@ -23,7 +23,7 @@ export interface SectionSpan {
 }
 
 export interface PlanOverview {
-  readonly fps: string;
+  readonly fps: Rational;
   readonly frameCount: number;
   readonly durationSec: number;
   readonly width: number;
@@ -42,7 +42,7 @@ function distinct<T>(values: readonly T[]): T[] {
 
 /** `reusable[i]`: segment i is already rendered with its hash (see findReusableSegments). */
 export function describePlan(keyframes: Keyframes, plan: RenderPlan, reusable: readonly boolean[]): PlanOverview {
-  const fps = parseFps(plan.fps);
+  const { fps } = plan;
   const sections: SectionSpan[] = [];
   const jobs = plan.jobs;
   for (let first = 0; first < jobs.length;) {

@@ -3,6 +3,7 @@
  * never knows which one it has.
  */
 import { z } from 'zod';
+import { fpsSchema } from '../shared/media-time.js';
 import { loraStrengthSchema, promptWeightSchema } from '../keyframes/keyframes-schema.js';
 
 export const continuitySchema = z.enum(['none', 'chain', 'anchor']);
@@ -17,7 +18,7 @@ export const segmentJobSchema = z
     frameCount: z.number().int().positive(),
     leadFrame: z.number().int().nonnegative(),
     crossfadeFrames: z.number().int().nonnegative(),
-    fps: z.string(),
+    fps: fpsSchema,
     width: z.number().int().positive(),
     height: z.number().int().positive(),
     prompt: z.string(),

@@ -12,14 +12,7 @@ import { planSegments, type Alignment, type PlannedSegment } from './plan-segmen
 import { promptChangeFrames, promptWeightsAtFrames, schedulePrompts } from './prompt-schedule.js';
 import { seedEventTimes, seedsForSegments } from './seed-schedule.js';
 import { beatGridOf, FALLBACK_BPM, gridOf, signalAtFrames, type SignalContext } from './signals.js';
-import {
-  durationSec,
-  formatFps,
-  frameAtSec,
-  frameCountFor,
-  type Rational,
-  type SampleDuration,
-} from '../shared/media-time.js';
+import { durationSec, frameAtSec, frameCountFor, type Rational, type SampleDuration } from '../shared/media-time.js';
 
 export interface KeyframeOptions {
   readonly fps: Rational;
@@ -187,7 +180,7 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
   const toArray = (values: Float64Array): number[] => Array.from(values, (v) => round(v, 4));
   return {
     version: KEYFRAMES_VERSION,
-    fps: formatFps(fps),
+    fps,
     frameCount,
     durationSec: round(songSec, 6),
     sampleCount: duration.sampleCount,

@@ -21,7 +21,7 @@ import { round } from '../shared/math.js';
 import { VERSION } from '../shared/version.js';
 import type { Keyframes } from './keyframes-schema.js';
 import { beatGridOf, FALLBACK_BPM } from './signals.js';
-import { frameAtSec, frameStartSec, parseFps, type Rational } from '../shared/media-time.js';
+import { frameAtSec, frameStartSec, type Rational } from '../shared/media-time.js';
 import { barPositionAt, beatPositionAt } from './beat-grid.js';
 
 export const EXPORT_FORMATS = ['parseq', 'deforum', 'csv'] as const;
@@ -117,7 +117,7 @@ function deforumPromptAt(keyframes: Keyframes, frame: number): string {
 }
 
 function fpsNumber(keyframes: Keyframes): number {
-  const fps: Rational = parseFps(keyframes.fps);
+  const fps: Rational = keyframes.fps;
   return fps.num / fps.den;
 }
 
@@ -178,7 +178,7 @@ export function exportParseq(keyframes: Keyframes, analysis: Analysis): Record<s
   });
   at(0).seed_i = 'S';
   for (const section of analysis.sections) {
-    const f = frameAtSec(section.startSec, parseFps(keyframes.fps));
+    const f = frameAtSec(section.startSec, keyframes.fps);
     if (f <= last) at(f).info = section.label;
   }
   if (last > 0) at(last);
@@ -267,7 +267,7 @@ function csvField(value: string | number): string {
 }
 
 export function exportCsv(keyframes: Keyframes, analysis: Analysis): string {
-  const fps = parseFps(keyframes.fps);
+  const { fps } = keyframes;
   const { grid } = beatGridOf(analysis);
   const leading = leadingSegmentAtFrames(keyframes);
   const sectionStarts = analysis.sections.map((s) => frameAtSec(s.startSec, fps));

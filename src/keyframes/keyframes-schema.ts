@@ -1,5 +1,6 @@
 /** keyframes.json: every signal and parameter per video frame, and the segments (DESIGN.md §2). */
 import { z } from 'zod';
+import { fpsSchema } from '../shared/media-time.js';
 
 export const KEYFRAMES_VERSION = 2;
 
@@ -40,7 +41,7 @@ export const keyframeSegmentSchema = z
 export const keyframesSchema = z
   .object({
     version: z.literal(KEYFRAMES_VERSION),
-    fps: z.string(),
+    fps: fpsSchema,
     frameCount: z.number().int().nonnegative(),
     durationSec: z.number().nonnegative(),
     sampleCount: z.number().int().nonnegative(),

@@ -1,13 +1,14 @@
 import type { RenderEngine } from '../engines/engine.js';
 import { ANALYSIS_VERSION } from '../analysis/analysis-schema.js';
 import { KEYFRAMES_VERSION } from '../keyframes/keyframes-schema.js';
-import { formatFps } from '../shared/media-time.js';
+
 import { VERSION } from '../shared/version.js';
 import type { OutputSettings } from '../stitching/output-settings.js';
 import type { PreparedRender } from './prepare-render.js';
 import { planHash, PLAN_VERSION, SEGMENT_HASH_VERSION } from './render-plan.js';
 import type { RenderRequest } from './render-request.js';
 import { currentEnvironment, RUN_RECORD_VERSION, type RunRecord } from '../run/run-record.js';
+import { recordedOutputSettings } from '../stitching/output-settings.js';
 
 export interface RunRecordInput {
   readonly request: RenderRequest;
@@ -31,7 +32,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     negativePrompt: prepared.texts.negative,
     seeds: { base: request.seed, used: [...new Set(plan.jobs.map((job) => job.seed))].sort((a, b) => a - b) },
     video: {
-      fps: formatFps(request.fps),
+      fps: request.fps,
       frameCount: plan.frameCount,
       width: plan.width,
       height: plan.height,
@@ -43,7 +44,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
       concurrency: engine.capabilities.concurrency,
     },
     sampler: { ...engine.sampler },
-    encode: { ...output },
+    encode: recordedOutputSettings(output),
     ffmpeg: { ...input.ffmpeg },
     plan: {
       hash: planHash(plan),

@@ -13,6 +13,7 @@ import { assertWritableFile } from './output-path.js';
 import { loadSongMapping, prepareKeyframes } from './prepare-keyframes.js';
 import type { SongRequest } from './render-request.js';
 import { openRunDir } from '../run/run-dir.js';
+import { keyframesSchema } from '../keyframes/keyframes-schema.js';
 
 export interface PlanRequest extends SongRequest {
   /** Where keyframes.json goes (default: <runDir>/keyframes.json). */
@@ -43,7 +44,7 @@ export async function planSong(request: PlanRequest, options: TaskOptions = {}):
     });
 
   const { analysis, keyframes } = await prepareKeyframes(request, run, song, options);
-  await writeJsonAtomic(keyframesPath, keyframes);
+  await writeJsonAtomic(keyframesPath, keyframesSchema.encode(keyframes));
   options.onProgress?.({
     stage: 'keyframes',
     done: 1,

@@ -65,7 +65,7 @@ export async function analysisFor(
   });
   const analysis = await analyzeFile(audioPath, { signal: options.signal });
   const withHash = { ...analysis, source: { ...analysis.source, sha256 } };
-  await writeArtifact(run.analysisJson, withHash);
+  await writeArtifact(run.analysisJson, analysisSchema, withHash);
   options.onProgress?.({ stage: 'analyze', done: 1, total: 1, unit: 'steps' });
   return withHash;
 }

@@ -11,12 +11,13 @@ import { assertReadableFile } from '../ffmpeg/decode-audio.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
 import type { SampleDuration } from '../shared/media-time.js';
 import { hashFile } from '../shared/hash.js';
-import type { TaskOptions } from '../shared/progress.js';
-import { buildRenderPlan, type RenderPlan } from './render-plan.js';
+
+import { buildRenderPlan, type RenderPlan, renderPlanSchema } from './render-plan.js';
 import type { RenderRequest } from './render-request.js';
 import type { AudioInput, MappingInput } from '../run/run-record.js';
 import { writeArtifact, type RunDir } from '../run/run-dir.js';
 import { loadSongMapping, prepareKeyframes, type AnalysisOptions } from './prepare-keyframes.js';
+import { keyframesSchema } from '../keyframes/keyframes-schema.js';
 
 export interface PreparedRender {
   /** What {prompt} and {negative} stood for. */
@@ -69,8 +70,8 @@ export async function prepareRender(
     steps: engine.sampler.steps,
   });
   if (options.writePlan) {
-    await writeArtifact(run.keyframesJson, keyframes);
-    await writeArtifact(run.planJson, plan);
+    await writeArtifact(run.keyframesJson, keyframesSchema, keyframes);
+    await writeArtifact(run.planJson, renderPlanSchema, plan);
   }
   options.onProgress?.({
     stage: 'keyframes',

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { segmentJobSchema, type SegmentJob } from '../engines/engine.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
 import { hashValue } from '../shared/hash.js';
+import { formatFps, fpsSchema } from '../shared/media-time.js';
 
 export const PLAN_VERSION = 1;
 /** Bumped whenever what goes into a segment hash changes, so old caches are not trusted. */
@@ -20,7 +21,7 @@ export const renderPlanSchema = z
   .object({
     version: z.literal(PLAN_VERSION),
     engine: z.string(),
-    fps: z.string(),
+    fps: fpsSchema,
     frameCount: z.number().int().nonnegative(),
     width: z.number().int().positive(),
     height: z.number().int().positive(),
@@ -90,6 +91,7 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
     const hash = hashValue({
       v: SEGMENT_HASH_VERSION,
       ...decisive,
+      fps: formatFps(decisive.fps),
       segment: segmentValues,
       engine: settings.engineFingerprint,
       init: initFrom === null ? null : jobs[initFrom]!.hash,
@@ -110,5 +112,5 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
 
 /** One hash for the whole plan: equal plans render equal frames. */
 export function planHash(plan: RenderPlan): string {
-  return hashValue({ hashes: plan.jobs.map((job) => job.hash), frameCount: plan.frameCount, fps: plan.fps });
+  return hashValue({ hashes: plan.jobs.map((job) => job.hash), frameCount: plan.frameCount, fps: formatFps(plan.fps) });
 }

@@ -7,9 +7,9 @@ import type { RenderEngine } from '../engines/engine.js';
 import { createEngine } from '../engines/registry.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
 import { ffmpegVersion } from '../ffmpeg/ffmpeg-version.js';
-import type { SampleDuration } from '../shared/media-time.js';
+import type { Rational, SampleDuration } from '../shared/media-time.js';
 import type { TaskOptions } from '../shared/progress.js';
-import { formatFps } from '../shared/media-time.js';
+
 import { prepareAudioTrack } from '../stitching/audio-track.js';
 import { resolveOutput } from './output-path.js';
 import { prepareRender } from './prepare-render.js';
@@ -48,7 +48,7 @@ export interface RenderSummary {
   readonly runDir: string;
   /** Frames in the output, at outputFps (the render's rate unless interpolated). */
   readonly frameCount: number;
-  readonly outputFps: string;
+  readonly outputFps: Rational;
   readonly duration: SampleDuration;
   readonly segments: number;
   readonly renderedSegments: number;
@@ -89,7 +89,7 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
         ffmpeg: { path: ffmpegPath(), version },
         startedAt,
       });
-      await writeArtifact(run.runJson, record);
+      await writeArtifact(run.runJson, runRecordSchema, record);
 
       // The song's track is encoded while the segments render, and kept in the run directory for later stitches.
       audioTrack =
@@ -141,12 +141,12 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
           totalMs: finishedAt.getTime() - startedAt.getTime(),
         },
       };
-      await writeArtifact(run.runJson, record);
+      await writeArtifact(run.runJson, runRecordSchema, record);
       return {
         outPath,
         runDir: run.root,
         frameCount: stitch.frameCount,
-        outputFps: formatFps(stitch.fps),
+        outputFps: stitch.fps,
         duration: prepared.duration,
         segments: prepared.plan.jobs.length,
         renderedSegments: segments.rendered,
@@ -158,7 +158,10 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
       };
     } catch (error) {
       // Say in run.json why the run stopped; a failure to say so must not hide the reason.
-      if (record) await writeArtifact(run.runJson, stoppedRecord(record, error, new Date())).catch(() => undefined);
+      if (record)
+        await writeArtifact(run.runJson, runRecordSchema, stoppedRecord(record, error, new Date())).catch(
+          () => undefined,
+        );
       throw error;
     } finally {
       await run.release();

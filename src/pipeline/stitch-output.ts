@@ -7,12 +7,17 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { frameFileName } from '../engines/engine.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
-import { formatFps, frameCountFor, type Rational } from '../shared/media-time.js';
+import { formatFps, type Rational } from '../shared/media-time.js';
 import { hashFile, hashValue } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { overlayDataFor } from '../stitching/debug-overlay.js';
 import { transitionsFor } from '../stitching/frame-sources.js';
-import { outputFps, type OutputSettings } from '../stitching/output-settings.js';
+import {
+  outputTiming,
+  recordedOutputSettings,
+  type OutputSettings,
+  type OutputTiming,
+} from '../stitching/output-settings.js';
 import { FRAMES_MANIFEST, stitchVideo } from '../stitching/stitch-video.js';
 import type { PreparedRender } from './prepare-render.js';
 import { removeDeadTempsBeside, type RunDir } from '../run/run-dir.js';
@@ -38,7 +43,7 @@ export function stitchKeyOf(request: StitchRequest): string {
     fps: formatFps(request.fps),
     audio: audio.sha256,
     duration,
-    output: request.output,
+    output: recordedOutputSettings(request.output),
     transitions: request.prepared.transitions,
     ffmpeg: [ffmpegPath(), request.ffmpegVersion],
   });
@@ -57,11 +62,8 @@ async function isCurrent(
   return now !== undefined && now.size === previous.sizeBytes && now.mtimeMs === previous.mtimeMs;
 }
 
-export interface StitchOutcome {
+export interface StitchOutcome extends OutputTiming {
   readonly output: OutputRecord;
-  /** Frames in the output and their rate (the render's, unless interpolated). */
-  readonly frameCount: number;
-  readonly fps: Rational;
   /** False when the video on disk was already current. */
   readonly stitched: boolean;
   readonly stitchMs: number;
@@ -76,7 +78,7 @@ export async function stitchOutput(
   const started = performance.now();
   const { plan, audio, duration } = request.prepared;
   const stitchKey = stitchKeyOf(request);
-  const fps = outputFps(request.output, request.fps);
+  const timing = outputTiming(request.output, { fps: request.fps, frameCount: plan.frameCount }, duration);
   if (!options.force && (await isCurrent(previous, request.outPath, stitchKey))) {
     options.onProgress?.({
       stage: 'stitch',
@@ -87,8 +89,7 @@ export async function stitchOutput(
     });
     return {
       output: previous!,
-      frameCount: frameCountFor(duration, fps),
-      fps,
+      ...timing,
       stitched: false,
       stitchMs: performance.now() - started,
     };
@@ -96,7 +97,7 @@ export async function stitchOutput(
   // The run directory's own temps are cleared under its lock; an output elsewhere may have some too.
   await removeDeadTempsBeside(request.outPath);
   const { beats, keyframes, transitions } = request.prepared;
-  const result = await stitchVideo(
+  await stitchVideo(
     {
       segments: plan.jobs,
       frameCount: plan.frameCount,
@@ -114,6 +115,7 @@ export async function stitchOutput(
       duration,
       outPath: request.outPath,
       settings: request.output,
+      timing,
     },
     options,
   );
@@ -121,8 +123,7 @@ export async function stitchOutput(
   const written = request.output.target === 'frames' ? join(request.outPath, FRAMES_MANIFEST) : request.outPath;
   const [sha256, info] = await Promise.all([hashFile(written), stat(written)]);
   return {
-    frameCount: result.frameCount,
-    fps: result.fps,
+    ...timing,
     output: { path: request.outPath, sha256, sizeBytes: info.size, mtimeMs: info.mtimeMs, stitchKey },
     stitched: true,
     stitchMs: performance.now() - started,

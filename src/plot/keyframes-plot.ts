@@ -5,7 +5,7 @@
  */
 import type { Analysis } from '../analysis/analysis-schema.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
-import { frameStartSec, parseFps, type Rational } from '../shared/media-time.js';
+import { frameStartSec, type Rational, formatFps } from '../shared/media-time.js';
 import { RasterCanvas, SvgCanvas, type ChartCanvas, type Rgba } from './keyframes-canvas.js';
 
 export const PLOT_FORMATS = ['png', 'svg'] as const;
@@ -266,7 +266,7 @@ function tickStep(durationSec: number, widthPx: number, minPx = 70): number {
 
 export function drawKeyframesPlot(c: ChartCanvas, input: KeyframesPlotInput): void {
   const { keyframes, analysis } = input;
-  const fps = parseFps(keyframes.fps);
+  const { fps } = keyframes;
   const plotWidth = c.width - LEFT - RIGHT;
   const x = (sec: number): number => LEFT + (sec / Math.max(1e-9, keyframes.durationSec)) * plotWidth;
   c.rect(0, 0, c.width, c.height, [255, 255, 255, 1]);
@@ -274,7 +274,7 @@ export function drawKeyframesPlot(c: ChartCanvas, input: KeyframesPlotInput): vo
   c.text(
     LEFT,
     8,
-    `${input.title} — ${bpm}, ${keyframes.fps} fps, ${keyframes.frameCount} frames, ${keyframes.segments.length} segments`,
+    `${input.title} — ${bpm}, ${formatFps(keyframes.fps)} fps, ${keyframes.frameCount} frames, ${keyframes.segments.length} segments`,
     INK,
   );
 
@@ -310,7 +310,7 @@ export function drawKeyframesPlot(c: ChartCanvas, input: KeyframesPlotInput): vo
 }
 
 export function plotHeightFor(input: KeyframesPlotInput): number {
-  const lanes = lanesFor(input, () => 0, parseFps(input.keyframes.fps));
+  const lanes = lanesFor(input, () => 0, input.keyframes.fps);
   return 8 + 16 + 12 + lanes.reduce((sum, lane) => sum + lane.heightPx + LANE_GAP, 0) + 44;
 }
 

@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { BeatloomError } from '../shared/errors.js';
 import { writeJsonAtomic } from '../shared/fs-atomic.js';
 import { acquireRunLock, processIsAlive, RUN_LOCK } from './run-lock.js';
@@ -112,6 +112,7 @@ export async function readArtifact<T>(path: string, schema: z.ZodType<T>): Promi
   }
 }
 
-export async function writeArtifact(path: string, value: unknown): Promise<void> {
-  await writeJsonAtomic(path, value);
+/** Writes an artifact as its schema stores it on disk (a frame rate as its text), atomically. */
+export async function writeArtifact<T>(path: string, schema: z.ZodType<T>, value: T): Promise<void> {
+  await writeJsonAtomic(path, z.encode(schema, value));
 }

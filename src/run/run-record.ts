@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { formatErrorLine, isAbortError, BeatloomError } from '../shared/errors.js';
+import { fpsSchema } from '../shared/media-time.js';
 
 export const RUN_RECORD_VERSION = 1;
 
@@ -66,7 +67,7 @@ export const runRecordSchema = z
       .strict(),
     video: z
       .object({
-        fps: z.string(),
+        fps: fpsSchema,
         frameCount: z.number().int().nonnegative(),
         width: z.number().int().positive(),
         height: z.number().int().positive(),

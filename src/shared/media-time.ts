@@ -6,6 +6,7 @@
  * computed with integer arithmetic: frame 1 000 000 at 30000/1001 fps is exactly where it should
  * be, not where a million float additions drift to.
  */
+import { z } from 'zod';
 import { usageError } from './errors.js';
 
 export interface Rational {
@@ -36,36 +37,65 @@ export function rational(num: number, den = 1): Rational {
 
 const FPS_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(\d+)\s*)?$/;
 
+/** Why a text is not a frame rate, or the rate it is. */
+export type FpsReading =
+  { readonly ok: true; readonly fps: Rational } | { readonly ok: false; readonly problem: string };
+
 /**
- * Parses `8`, `24`, `24000/1001`, `29.97` (taken literally, as 2997/100) into a reduced rational.
- * Accepts 1–240 fps.
+ * Reads `8`, `24`, `24000/1001`, `29.97` (taken literally, as 2997/100) as a reduced rational
+ * of 1–240 fps. Throws nothing: user input (parseFps) and artifacts (fpsSchema) say it their way.
  */
-export function parseFps(text: string): Rational {
+export function readFps(text: string): FpsReading {
+  const invalid: FpsReading = { ok: false, problem: `invalid fps: '${text}'` };
   const match = FPS_PATTERN.exec(text);
-  const fail = (): never => {
-    throw usageError('E_FPS', `invalid fps: '${text}'`, 'give a number like 8, 24 or 30, or a ratio like 24000/1001');
-  };
-  if (!match) return fail();
+  if (!match) return invalid;
   const [, whole = '', denText] = match;
   const [intPart = '', fracPart = ''] = whole.split('.');
   let num = BigInt(intPart + fracPart);
   let den = 10n ** BigInt(fracPart.length);
   if (denText !== undefined) {
-    if (fracPart.length > 0) return fail();
+    if (fracPart.length > 0) return invalid;
     den = BigInt(denText);
   }
-  if (den === 0n || num === 0n) return fail();
+  if (den === 0n || num === 0n) return invalid;
   const g = gcd(num, den);
   num /= g;
   den /= g;
-  if (num > BigInt(Number.MAX_SAFE_INTEGER) || den > BigInt(Number.MAX_SAFE_INTEGER)) return fail();
+  if (num > BigInt(Number.MAX_SAFE_INTEGER) || den > BigInt(Number.MAX_SAFE_INTEGER)) return invalid;
   const fps = { num: Number(num), den: Number(den) };
   const value = fps.num / fps.den;
-  if (value < 1 || value > 240) {
-    throw usageError('E_FPS', `fps out of range: '${text}' (${value.toFixed(3)} fps)`, 'use between 1 and 240 fps');
-  }
-  return fps;
+  if (value < 1 || value > 240) return { ok: false, problem: `fps out of range: '${text}' (${value.toFixed(3)} fps)` };
+  return { ok: true, fps };
 }
+
+/** A frame rate the user gave (a flag, a batch or config file): a usage error when it is not one. */
+export function parseFps(text: string): Rational {
+  const reading = readFps(text);
+  if (reading.ok) return reading.fps;
+  const hint = reading.problem.startsWith('fps out of range')
+    ? 'use between 1 and 240 fps'
+    : 'give a number like 8, 24 or 30, or a ratio like 24000/1001';
+  throw usageError('E_FPS', reading.problem, hint);
+}
+
+/** A rate already read (in memory): positive integers, as `rational` and `readFps` make them. */
+export function rationalSchema() {
+  return z.object({ num: z.number().int().positive(), den: z.number().int().positive() }).readonly();
+}
+
+/**
+ * fps in memory is a Rational; on disk (keyframes.json, plan.json, run.json) it is the text
+ * `formatFps` writes. Parse artifacts with this schema and write them with `schema.encode`.
+ */
+export const fpsSchema = z.codec(z.string(), rationalSchema(), {
+  decode: (text, ctx) => {
+    const reading = readFps(text);
+    if (reading.ok) return reading.fps;
+    ctx.issues.push({ code: 'custom', message: reading.problem, input: text });
+    return z.NEVER;
+  },
+  encode: (fps) => formatFps(fps),
+});
 
 export function formatFps(fps: Rational): string {
   return fps.den === 1 ? String(fps.num) : `${fps.num}/${fps.den}`;

@@ -6,7 +6,14 @@
  */
 import { z } from 'zod';
 import { VIDEO_PRESETS, type VideoCodec, type VideoPreset } from '../ffmpeg/args.js';
-import { fpsValue, parseFps, type Rational } from '../shared/media-time.js';
+import {
+  formatFps,
+  fpsSchema,
+  frameCountFor,
+  rationalSchema,
+  type Rational,
+  type SampleDuration,
+} from '../shared/media-time.js';
 import { usageError } from '../shared/errors.js';
 
 export const VIDEO_CODECS = ['h264', 'h265', 'vp9'] as const;
@@ -57,7 +64,7 @@ export const outputSettingsSchema = z
     upscale: sizeSchema.nullable().default(null),
     /** Frame interpolation to `fps` (a rate like "24" or "30000/1001"), by motion compensation or blending. */
     interpolate: z
-      .object({ fps: z.string(), mode: z.enum(['motion', 'blend']).default('motion') })
+      .object({ fps: z.union([rationalSchema(), fpsSchema]), mode: z.enum(['motion', 'blend']).default('motion') })
       .strict()
       .nullable()
       .default(null),
@@ -104,9 +111,31 @@ export function resolveOutputSettings(input: OutputSettingsInput): OutputSetting
   );
 }
 
-/** The rate and frame count of what the stitcher writes: the render's, or the interpolated rate's. */
-export function outputFps(settings: OutputSettings, renderFps: Rational): Rational {
-  return settings.interpolate ? parseFps(settings.interpolate.fps) : renderFps;
+/** The rate and frame count of what the stitcher writes. */
+export interface OutputTiming {
+  readonly fps: Rational;
+  readonly frameCount: number;
+}
+
+/**
+ * The render's own rate and frames, or the interpolated rate's ceil(D · fps) frames. Worked out
+ * once per render (pipeline/stitch-output.ts) and passed on to the stitcher and the run record.
+ */
+export function outputTiming(settings: OutputSettings, render: OutputTiming, duration: SampleDuration): OutputTiming {
+  if (!settings.interpolate) return render;
+  const { fps } = settings.interpolate;
+  return { fps, frameCount: frameCountFor(duration, fps) };
+}
+
+/** The settings as run.json records them and the stitch key hashes them: a rate as its text. */
+export function recordedOutputSettings(settings: OutputSettings): Record<string, unknown> {
+  const { interpolate } = settings;
+  return { ...settings, interpolate: interpolate && { ...interpolate, fps: formatFps(interpolate.fps) } };
+}
+
+/** The one rule for interpolation, exact for any pair of rates (24000/1001 < 24): it must raise the rate. */
+export function raisesRate(target: Rational, render: Rational): boolean {
+  return target.num * render.den > render.num * target.den;
 }
 
 /** Checks the post steps against the render they follow: upscale only grows, interpolation only raises the rate. */
@@ -122,10 +151,10 @@ export function assertPostStepsFit(
       'give a factor like 2 or a size at least as large as --size',
     );
   }
-  if (interpolate && fpsValue(parseFps(interpolate.fps)) <= fpsValue(render.fps)) {
+  if (interpolate && !raisesRate(interpolate.fps, render.fps)) {
     throw usageError(
       'E_INTERPOLATE',
-      `interpolation to ${interpolate.fps} fps does not raise the render's rate`,
+      `interpolation to ${formatFps(interpolate.fps)} fps does not raise the render's rate`,
       'give a rate above --fps, e.g. --interpolate 24 for an 8 fps render',
     );
   }

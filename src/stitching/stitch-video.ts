@@ -10,7 +10,7 @@ import type { CrossfadeCurve } from '../config/mapping-schema.js';
 import { encodeFramesArgs, encodeVideoArgs, INTERPOLATION_TAIL_FRAMES, type VideoPostOptions } from '../ffmpeg/args.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
 import { spawnProcess, type SpawnedProcess } from '../ffmpeg/run-process.js';
-import { durationSec, formatFps, frameCountFor, type Rational, type SampleDuration } from '../shared/media-time.js';
+import { durationSec, formatFps, type Rational, type SampleDuration } from '../shared/media-time.js';
 import { BeatloomError, throwIfAborted } from '../shared/errors.js';
 import { tempPathFor, writeJsonAtomic } from '../shared/fs-atomic.js';
 import { encodePng } from '../raster/png.js';
@@ -18,7 +18,7 @@ import type { TaskOptions } from '../shared/progress.js';
 import { planAudioTrack } from './audio-track.js';
 import { drawDebugOverlay, type DebugOverlayData } from './debug-overlay.js';
 import { applyCuts } from './frame-sources.js';
-import { outputFps, type OutputSettings } from './output-settings.js';
+import type { OutputSettings, OutputTiming } from './output-settings.js';
 import { timelineFrames, type SegmentFrames, type TimelineOptions } from './timeline-frames.js';
 
 export interface StitchInput extends SegmentFrames {
@@ -38,6 +38,8 @@ export interface StitchOutput {
   /** The video file, or for `frames` the folder that will hold frame-000000.png… */
   readonly outPath: string;
   readonly settings: OutputSettings;
+  /** The output's rate and frame count (outputTiming: the render's, or the interpolated rate's). */
+  readonly timing: OutputTiming;
 }
 
 export interface StitchResult {
@@ -60,11 +62,9 @@ export function isFramesOutputEntry(name: string): boolean {
   return /^frame-\d{6}\.png$/.test(name) || name === FRAMES_MANIFEST;
 }
 
-function postOptions(settings: OutputSettings, fps: Rational, duration: SampleDuration): VideoPostOptions {
+function postOptions(settings: OutputSettings, timing: OutputTiming): VideoPostOptions {
   return {
-    interpolate: settings.interpolate
-      ? { fps, mode: settings.interpolate.mode, frameCount: frameCountFor(duration, fps) }
-      : null,
+    interpolate: settings.interpolate ? { ...timing, mode: settings.interpolate.mode } : null,
     upscale: settings.upscale,
   };
 }
@@ -115,10 +115,9 @@ export async function stitchVideo(
   options: TaskOptions & Pick<TimelineOptions, 'lookahead' | 'poolSize'> = {},
 ): Promise<StitchResult> {
   const { signal, onProgress } = options;
-  const { settings, duration } = output;
+  const { settings, duration, timing } = output;
   throwIfAborted(signal);
-  const fps = outputFps(settings, input.fps);
-  const post = postOptions(settings, fps, duration);
+  const post = postOptions(settings, timing);
   const frames = settings.target === 'frames';
   const tempPath = tempPathFor(output.outPath);
   if (frames) await mkdir(tempPath, { recursive: true });
@@ -179,10 +178,9 @@ export async function stitchVideo(
     await writable;
     stdin.end();
     await proc.done;
-    const frameCount = post.interpolate?.frameCount ?? input.frameCount;
-    if (frames) await finishFramesFolder(tempPath, output, fps, frameCount, input.width, input.height);
+    if (frames) await finishFramesFolder(tempPath, output, input.width, input.height);
     else await rename(tempPath, output.outPath);
-    return { outPath: output.outPath, frameCount, fps };
+    return { outPath: output.outPath, ...timing };
   } catch (error) {
     proc.child.kill('SIGKILL');
     await proc.done.catch(() => undefined);
@@ -194,11 +192,10 @@ export async function stitchVideo(
 async function finishFramesFolder(
   tempPath: string,
   output: StitchOutput,
-  fps: Rational,
-  frameCount: number,
   width: number,
   height: number,
 ): Promise<void> {
+  const { fps, frameCount } = output.timing;
   const written = (await readdir(tempPath)).filter((n) => n.endsWith('.png')).length;
   if (written !== frameCount) {
     throw new BeatloomError('E_FRAMES_COUNT', `ffmpeg wrote ${written} frames, expected ${frameCount}`, {

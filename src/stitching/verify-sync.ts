@@ -10,13 +10,13 @@ import { decodeAudioChunks } from '../ffmpeg/decode-audio.js';
 import { inspectVideo } from '../ffmpeg/inspect-video.js';
 import {
   durationSec,
-  formatFps,
   fpsValue,
   frameAtSec,
   frameCountFor,
   rational,
   type Rational,
   type SampleDuration,
+  fpsSchema,
 } from '../shared/media-time.js';
 import { BeatloomError, usageError } from '../shared/errors.js';
 import type { TaskOptions } from '../shared/progress.js';
@@ -45,7 +45,7 @@ const eventStatsSchema = z
 export const syncReportSchema = z
   .object({
     video: z
-      .object({ path: z.string(), frameCount: z.number().int(), fps: z.string(), durationSec: z.number() })
+      .object({ path: z.string(), frameCount: z.number().int(), fps: fpsSchema, durationSec: z.number() })
       .strict(),
     audio: z
       .object({ sampleRateHz: z.number().int(), sampleCount: z.number().int(), durationSec: z.number() })
@@ -228,7 +228,7 @@ export async function verifySync(
       : null,
   };
   return {
-    video: { path: videoPath, frameCount: video.frameCount, fps: formatFps(fps), durationSec: videoSec },
+    video: { path: videoPath, frameCount: video.frameCount, fps, durationSec: videoSec },
     audio: audio && audioSec !== null ? { ...audio, durationSec: audioSec } : null,
     song: { durationSec: songSec, beats: song.beats.length, downbeats: song.downbeats.length },
     expectedFrameCount,

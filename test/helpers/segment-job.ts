@@ -1,4 +1,5 @@
 import type { SegmentJob } from '../../src/engines/engine.js';
+import { rational } from '../../src/shared/media-time.js';
 
 /** A 16-frame 64×64 segment like those of the recorded AnimateDiff-Evolved runs (fixtures 80, 81). */
 export function segmentJob(changes: Partial<SegmentJob> = {}): SegmentJob {
@@ -9,7 +10,7 @@ export function segmentJob(changes: Partial<SegmentJob> = {}): SegmentJob {
     frameCount: 16,
     leadFrame: 0,
     crossfadeFrames: 2,
-    fps: '8',
+    fps: rational(8),
     width: 64,
     height: 64,
     prompt: 'neon city at night',

@@ -114,7 +114,7 @@ export function registerPlan(program: Command, setExitCode: (code: number) => vo
         } else if (!flags.quiet) {
           const seeds = new Set(keyframes.segments.map((s) => s.seed)).size;
           process.stderr.write(
-            `wrote ${result.keyframesPath}: ${keyframes.frameCount} frames at ${keyframes.fps} fps, ${keyframes.segments.length} segments, ` +
+            `wrote ${result.keyframesPath}: ${keyframes.frameCount} frames at ${formatFps(keyframes.fps)} fps, ${keyframes.segments.length} segments, ` +
               `${seeds} seed${seeds === 1 ? '' : 's'}, ${keyframes.prompts.length} prompt${keyframes.prompts.length === 1 ? '' : 's'}, ` +
               `${keyframes.bpm ? `${keyframes.bpm} BPM` : 'no beat found'}\n`,
           );

@@ -1,6 +1,6 @@
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseFps } from '../../shared/media-time.js';
+import { parseFps, formatFps } from '../../shared/media-time.js';
 import { dryRunSong } from '../../dry-run/dry-run-song.js';
 import { renderSong } from '../../pipeline/render-song.js';
 import type { RenderRequest } from '../../pipeline/render-request.js';
@@ -102,12 +102,12 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
       const durationSec = summary.duration.sampleCount / summary.duration.sampleRateHz;
       if (flags.json) {
         process.stdout.write(
-          `${JSON.stringify({ type: 'result', ...summary, fps: summary.outputFps, durationSec })}\n`,
+          `${JSON.stringify({ type: 'result', ...summary, outputFps: formatFps(summary.outputFps), fps: formatFps(summary.outputFps), durationSec })}\n`,
         );
       } else if (!flags.quiet) {
         const cached = summary.cachedSegments > 0 ? ` (${summary.cachedSegments} reused)` : '';
         process.stderr.write(
-          `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${summary.outputFps} fps, ${durationSec.toFixed(3)} s, ` +
+          `${summary.stitched ? 'wrote' : 'up to date:'} ${summary.outPath}: ${summary.frameCount} frames at ${formatFps(summary.outputFps)} fps, ${durationSec.toFixed(3)} s, ` +
             `${summary.segments} segments${cached}, ${summary.bpm ? `${summary.bpm} BPM` : 'no beat found'}\n`,
         );
       }

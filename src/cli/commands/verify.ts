@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { verifyRender } from '../../pipeline/verify-render.js';
-import { parseFps } from '../../shared/media-time.js';
+import { parseFps, formatFps } from '../../shared/media-time.js';
 import { BeatloomError, usageError } from '../../shared/errors.js';
-import type { EventStats, SyncReport } from '../../stitching/verify-sync.js';
+import { syncReportSchema, type EventStats, type SyncReport } from '../../stitching/verify-sync.js';
 import { requireText } from '../options.js';
 import { runCommand } from '../run-command.js';
 
@@ -31,7 +31,7 @@ export function formatSyncReport(report: SyncReport, songPath: string): string[]
   const { video, audio, song, checks } = report;
   const frameMs = (report.frameSec * 1000).toFixed(3);
   return [
-    `video    ${basename(video.path)}: ${video.frameCount} frames at ${video.fps} fps, ${video.durationSec.toFixed(6)} s decoded`,
+    `video    ${basename(video.path)}: ${video.frameCount} frames at ${formatFps(video.fps)} fps, ${video.durationSec.toFixed(6)} s decoded`,
     audio
       ? `audio    ${audio.sampleCount} samples at ${audio.sampleRateHz} Hz, ${audio.durationSec.toFixed(6)} s decoded`
       : 'audio    no audio track',
@@ -88,7 +88,7 @@ export function registerVerify(program: Command, setExitCode: (code: number) => 
           { videoPath: video, audioPath, fps, toleranceFrames, expectFlashes: flags.flashes === true },
           { signal },
         );
-        if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        if (flags.json) process.stdout.write(`${JSON.stringify(syncReportSchema.encode(report))}\n`);
         else process.stdout.write(`${formatSyncReport(report, audioPath).join('\n')}\n`);
         if (!report.ok)
           throw new BeatloomError('E_SYNC', `sync check failed: ${failures(report).join('; ')}`, {

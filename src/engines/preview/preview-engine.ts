@@ -9,7 +9,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { throwIfAborted, BeatloomError } from '../../shared/errors.js';
 import { decodePng, encodePng } from '../../raster/png.js';
 import { VERSION } from '../../shared/version.js';
-import { fpsValue, frameStartSec, parseFps } from '../../shared/media-time.js';
+import { fpsValue, frameStartSec } from '../../shared/media-time.js';
 import {
   frameFileName,
   type RenderEngine,
@@ -52,7 +52,7 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
     },
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       const started = performance.now();
-      const fps = parseFps(job.fps);
+      const { fps } = job;
       const scene = makeScene(blendLooks(job.promptBlend), job.seed, job.index, job.denoise);
       const init = opts.initImagePath ? await loadInit(opts.initImagePath, job) : undefined;
       let phase = PHASE_PER_SEC * frameStartSec(job.startFrame, fps);
