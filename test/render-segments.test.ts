@@ -71,7 +71,7 @@ function fakeEngine(concurrency: number, log: FakeLog, failOn?: number): RenderE
       log.inits.push(opts.initImagePath?.split('/').slice(-2).join('/'));
       try {
         await sleep(job.index % 2 === 0 ? 30 : 5, undefined, { signal: opts.signal });
-        if (job.index === failOn) throw new BeatloomError('E_FAKE', `server lost on segment ${job.index}`);
+        if (job.index === failOn) throw new BeatloomError('E_COMFY_SERVER', `server lost on segment ${job.index}`);
         for (let i = 0; i < job.frameCount; i++) {
           await writeFile(
             join(opts.workDir, frameFileName(i)),

@@ -168,7 +168,7 @@ function watchMemory(): { stop(): { node: ProcessPeak; children: ProcessPeak } }
     const self = readStatus(process.pid);
     if (self) Object.assign(node, { rssKb: Math.max(node.rssKb, self.rssKb), cpuTicks: self.cpuTicks });
     for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
-      let list = '';
+      let list: string;
       try {
         list = readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8');
       } catch {

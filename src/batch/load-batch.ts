@@ -85,7 +85,7 @@ export function jobEngineSpec(
     case 'comfyui': {
       // The batch schema checked both against comfyuiConfigSchema; their paths are relative to the batch file.
       const fileOptions = (options: Record<string, unknown>): ComfyuiConfig =>
-        resolveComfyPaths(options as ComfyuiConfig, baseDir);
+        resolveComfyPaths(options, baseDir);
       return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }

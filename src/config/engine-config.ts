@@ -116,7 +116,7 @@ export function mergeComfyConfigs(...configs: readonly ComfyuiConfig[]): Comfyui
   for (const config of configs) {
     for (const [key, value] of Object.entries(config)) if (value !== undefined) merged[key] = value;
   }
-  return merged as ComfyuiConfig;
+  return merged;
 }
 
 export function parseConfigFile(text: string, fileName: string): ConfigFile {

@@ -9,6 +9,7 @@ import { usageError, type BeatloomError } from '../shared/errors.js';
 import { MAPPING_VERSION, mappingSchema, type Mapping } from './mapping-schema.js';
 import { DURATION_HELP, TIME_HELP } from './units.js';
 import { formatKeyPath } from './yaml-file.js';
+import type { ErrorCode } from '../shared/error-codes.js';
 
 type Issue = z.core.$ZodIssue;
 type Path = ReadonlyArray<PropertyKey>;
@@ -123,6 +124,8 @@ function describeInput(value: unknown): string {
     case 'object':
       return 'a block of keys';
     default:
+      // Only null, undefined, bigint and symbol are left here: they print as themselves.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       return String(value);
   }
 }
@@ -137,7 +140,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   record: 'a block of keys',
 };
 
-function describeIssue(issue: Issue): { code: string; text: string } {
+function describeIssue(issue: Issue): { code: ErrorCode; text: string } {
   const C = MAPPING_ERROR_CODES;
   const got = `, got ${describeInput((issue as { input?: unknown }).input)}`;
   if (issue.message.includes(DURATION_HELP)) return { code: C.duration, text: `expected ${DURATION_HELP}${got}` };
@@ -252,7 +255,7 @@ function positionOf(node: Node | undefined, lineCounter: LineCounter): Position 
 
 function yamlError(
   fileName: string,
-  code: string,
+  code: ErrorCode,
   pos: { line: number; col: number },
   message: string,
   hint: string,
@@ -386,7 +389,7 @@ export function parseMapping(text: string, fileName: string): Mapping {
       text,
       fileName,
       lineCounter,
-      problem as unknown as { code: string; message: string; pos: [number, number] },
+      problem,
     );
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     throw usageError(
@@ -398,7 +401,7 @@ export function parseMapping(text: string, fileName: string): Mapping {
   if (!isMap(doc.contents)) {
     const what = isSeq(doc.contents)
       ? 'a list'
-      : `a single value (${JSON.stringify(String((doc.contents as { value?: unknown }).value ?? ''))})`;
+      : `a single value (${JSON.stringify(String((doc.contents as { value?: string | number | boolean | null }).value ?? ''))})`;
     throw yamlError(
       fileName,
       C.notAMap,

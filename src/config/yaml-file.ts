@@ -5,14 +5,15 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { usageError } from '../shared/errors.js';
+import type { ErrorCode } from '../shared/error-codes.js';
 
 type Issue = z.core.$ZodIssue;
 
 export interface YamlErrorCodes {
   /** Code for a YAML syntax error. */
-  readonly syntax: string;
+  readonly syntax: ErrorCode;
   /** Code for a value the schema rejects. */
-  readonly invalid: string;
+  readonly invalid: ErrorCode;
   /** What to do about a rejected value. */
   readonly hint: string;
 }

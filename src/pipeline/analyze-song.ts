@@ -35,3 +35,4 @@ export async function analyzeSong(
   }
   return analysis;
 }
+export { analysisEvents } from '../analysis/analysis-events.js';

@@ -102,7 +102,7 @@ export async function prepareRender(
     mapping: {
       path: request.mappingPath,
       sha256: mappingSha256,
-      resolved: mapping as unknown as Record<string, unknown>,
+      resolved: mapping,
     },
     analyzeMs,
     planMs: keyframesMs + (performance.now() - planStarted),

@@ -18,7 +18,7 @@ export interface RunDir {
   readonly segmentsDir: string;
   readonly outMp4: string;
   readonly lockFile: string;
-  segmentDir(index: number): string;
+  readonly segmentDir: (index: number) => string;
 }
 
 /** A run directory this process has locked; `release` when done with it. */

@@ -3,6 +3,8 @@
  * `usage` (bad input or config, exit 2), `failure` (something went wrong while working, exit 1),
  * `interrupted` (the user or a signal stopped us, exit 130).
  */
+import type { ErrorCode } from './error-codes.js';
+
 export type ErrorKind = 'usage' | 'failure' | 'interrupted';
 
 export interface BeatloomErrorOptions {
@@ -12,11 +14,11 @@ export interface BeatloomErrorOptions {
 }
 
 export class BeatloomError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly kind: ErrorKind;
 
-  constructor(code: string, message: string, options: BeatloomErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: BeatloomErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BeatloomError';
     this.code = code;
@@ -26,7 +28,7 @@ export class BeatloomError extends Error {
 }
 
 /** Bad input from the user: a path, a flag value, a config file. Exit code 2. */
-export function usageError(code: string, message: string, hint?: string, cause?: unknown): BeatloomError {
+export function usageError(code: ErrorCode, message: string, hint?: string, cause?: unknown): BeatloomError {
   return new BeatloomError(code, message, { hint, cause, kind: 'usage' });
 }
 

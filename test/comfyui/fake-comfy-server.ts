@@ -326,7 +326,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       }
       noiseFrames.set(key, frames);
     }
-    return Array.from({ length: spec.frames }, (_, i) => frames![i % frames!.length]!);
+    return Array.from({ length: spec.frames }, (_, i) => frames[i % frames.length]!);
   };
 
   const historyEntry = (

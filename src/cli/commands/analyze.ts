@@ -1,7 +1,6 @@
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
-import { analysisEvents } from '../../analysis/analysis-events.js';
-import { analyzeSong, type PlotFormat } from '../../pipeline/analyze-song.js';
+import { analysisEvents, analyzeSong, type PlotFormat } from '../../pipeline/analyze-song.js';
 import { usageError } from '../../shared/errors.js';
 import { runCommand } from '../run-command.js';
 

@@ -129,7 +129,7 @@ export function formatBatchLine(state: BatchProgressState, nowMs: number): strin
 export interface BatchReporter {
   readonly onEvent: (event: BatchEvent) => void;
   /** Clears a half-drawn line before other output. */
-  finish(): void;
+  readonly finish: () => void;
 }
 
 export function createBatchReporter(

@@ -9,7 +9,7 @@ export type ReporterMode = 'tty' | 'plain' | 'json' | 'quiet';
 export interface Reporter {
   readonly onProgress: ProgressListener;
   /** Clears a half-drawn bar before other output. */
-  finish(): void;
+  readonly finish: () => void;
 }
 
 const BAR_WIDTH = 24;

@@ -41,14 +41,14 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
     // model it stands in for (4, the model card's default), so its plans read like a GPU
     // engine's and its segment hashes stay those of earlier versions.
     sampler: { steps: 4 },
-    async checkHealth() {
-      return {
+    checkHealth() {
+      return Promise.resolve({
         ok: true,
         engine: 'preview',
         summary: `preview engine (beatloom ${VERSION}) on the CPU`,
         details: {},
         problems: [],
-      };
+      });
     },
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       const started = performance.now();
