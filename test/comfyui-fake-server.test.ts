@@ -67,8 +67,7 @@ async function listen(server: FakeComfy, clientId: string, metadata = true): Pro
     messages,
     ws,
     async waitFor(predicate) {
-      while (!messages.some((m) => predicate(m)))
-        await new Promise<void>((resolve) => waiters.push(resolve));
+      while (!messages.some((m) => predicate(m))) await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
 }

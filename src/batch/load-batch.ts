@@ -84,8 +84,7 @@ export function jobEngineSpec(
       return { id, options: { ...fromDefaults, ...fromJob } };
     case 'comfyui': {
       // The batch schema checked both against comfyuiConfigSchema; their paths are relative to the batch file.
-      const fileOptions = (options: Record<string, unknown>): ComfyuiConfig =>
-        resolveComfyPaths(options, baseDir);
+      const fileOptions = (options: Record<string, unknown>): ComfyuiConfig => resolveComfyPaths(options, baseDir);
       return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }

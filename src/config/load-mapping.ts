@@ -384,13 +384,7 @@ export function parseMapping(text: string, fileName: string): Mapping {
   // merge: `<<: *anchor` lets a mapping share settings between signals.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem)
-    throw syntaxError(
-      text,
-      fileName,
-      lineCounter,
-      problem,
-    );
+  if (problem) throw syntaxError(text, fileName, lineCounter, problem);
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     throw usageError(
       C.empty,
