@@ -3,12 +3,12 @@
  * path, what is wrong and what is allowed, with an error code per kind of problem (exit code 2).
  */
 import { readFile } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { usageError, type BeatloomError } from '../shared/errors.js';
 import { MAPPING_VERSION, mappingSchema, type Mapping } from './mapping-schema.js';
 import { DURATION_HELP, TIME_HELP } from './units.js';
-import { formatKeyPath } from './yaml-file.js';
+import { formatKeyPath, yamlNodeFor } from './yaml-file.js';
 import type { ErrorCode } from '../shared/error-codes.js';
 
 type Issue = z.core.$ZodIssue;
@@ -216,37 +216,6 @@ interface Position {
   readonly offset: number;
 }
 
-/** The YAML node an issue points at: for an unknown key, the key itself; else the nearest that exists. */
-function nodeFor(doc: Document, issue: Issue): Node | undefined {
-  const path = issue.path as Array<string | number>;
-  let depth = path.length;
-  let node = (depth ? doc.getIn(path, true) : doc.contents) as Node | undefined;
-  while ((node === undefined || node === null) && depth > 0) {
-    depth--;
-    node = (depth ? doc.getIn(path.slice(0, depth), true) : doc.contents) as Node | undefined;
-  }
-  if (depth === path.length && path.length > 0 && issue.code !== 'unrecognized_keys' && issue.code !== 'invalid_key') {
-    // Point at the key when the value is a block (its own position is on the next line).
-    const parent = (path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents) as Node | undefined;
-    if (isMap(parent) && (isMap(node) || isSeq(node))) {
-      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1]));
-      if (pair && isScalar(pair.key)) return pair.key;
-    }
-  }
-  if (issue.code === 'invalid_key' && depth === path.length && path.length > 0) {
-    const parent = (path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents) as Node | undefined;
-    const pair = isMap(parent)
-      ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1]))
-      : undefined;
-    if (pair && isScalar(pair.key)) return pair.key;
-  }
-  if (issue.code === 'unrecognized_keys' && isMap(node)) {
-    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && issue.keys.includes(String(p.key.value)));
-    if (pair && isScalar(pair.key)) return pair.key;
-  }
-  return node ?? undefined;
-}
-
 function positionOf(node: Node | undefined, lineCounter: LineCounter): Position {
   const offset = node?.range ? node.range[0] : 0;
   const { line, col } = lineCounter.linePos(offset);
@@ -428,7 +397,7 @@ export function parseMapping(text: string, fileName: string): Mapping {
   const isRule = (issue: Issue): boolean =>
     issue.code === 'custom' && Boolean((issue.params as { rule?: boolean } | undefined)?.rule);
   const located = result.error.issues
-    .map((issue) => ({ issue, rule: isRule(issue), pos: positionOf(nodeFor(doc, issue), lineCounter) }))
+    .map((issue) => ({ issue, rule: isRule(issue), pos: positionOf(yamlNodeFor(doc, issue, true), lineCounter) }))
     .sort((a, b) => Number(a.rule) - Number(b.rule) || a.pos.offset - b.pos.offset);
   const { issue, pos } = located[0]!;
   const { code, text: what } = describeIssue(issue);

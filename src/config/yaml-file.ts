@@ -2,7 +2,7 @@
  * YAML text → a zod-validated value, where every problem names the file, line, column and key
  * path, so a user can jump straight to it. Shared by every YAML file beatloom reads.
  */
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { usageError } from '../shared/errors.js';
 import type { ErrorCode } from '../shared/error-codes.js';
@@ -26,13 +26,39 @@ export function formatKeyPath(path: ReadonlyArray<PropertyKey>): string {
   );
 }
 
-/** The YAML node an issue points at: for an unknown key, the key itself. */
-function nodeFor(doc: Document, issue: Issue): Node | undefined {
+/**
+ * The YAML node a zod issue points at, for its line:col: an unknown or invalid key itself, else the
+ * node at the issue's path or the nearest parent that exists. With `keyOfCollections` (mappings: a
+ * wrong `range: [1, 0]` or block of keys is reported at its key, where the author reads it) a map or
+ * list value is reported at its key instead.
+ */
+export function yamlNodeFor(doc: Document, issue: Issue, keyOfCollections = false): Node | undefined {
   const path = issue.path as Array<string | number>;
-  let node = (path.length ? doc.getIn(path, true) : doc.contents) as Node | undefined;
-  // A missing key has no node: fall back to the nearest parent that exists.
-  for (let depth = path.length - 1; node === undefined && depth >= 0; depth--) {
+  let depth = path.length;
+  let node = (depth ? doc.getIn(path, true) : doc.contents) as Node | undefined;
+  while ((node === undefined || node === null) && depth > 0) {
+    depth--;
     node = (depth ? doc.getIn(path.slice(0, depth), true) : doc.contents) as Node | undefined;
+  }
+  if (
+    keyOfCollections &&
+    depth === path.length &&
+    path.length > 0 &&
+    issue.code !== 'unrecognized_keys' &&
+    issue.code !== 'invalid_key'
+  ) {
+    const parent = (path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents) as Node | undefined;
+    if (isMap(parent) && (isMap(node) || isSeq(node))) {
+      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1]));
+      if (pair && isScalar(pair.key)) return pair.key;
+    }
+  }
+  if (issue.code === 'invalid_key' && depth === path.length && path.length > 0) {
+    const parent = (path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents) as Node | undefined;
+    const pair = isMap(parent)
+      ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1]))
+      : undefined;
+    if (pair && isScalar(pair.key)) return pair.key;
   }
   if (issue.code === 'unrecognized_keys' && isMap(node)) {
     const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && issue.keys.includes(String(p.key.value)));
@@ -73,7 +99,7 @@ export function parseYamlWithSchema<T>(text: string, fileName: string, schema: z
   const result = schema.safeParse(doc.toJS());
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const node = nodeFor(doc, issue);
+  const node = yamlNodeFor(doc, issue);
   const missing = issue.path.length > 0 && doc.getIn(issue.path as Array<string | number>) === undefined;
   const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
   const keyPath = formatKeyPath(issue.path);
