@@ -58,6 +58,7 @@ export const EASINGS = [
   'easeOutExpo',
   'easeInOutExpo',
   'smoothstep',
+  'smootherstep',
 ] as const;
 export type Easing = (typeof EASINGS)[number];
 
@@ -273,8 +274,12 @@ export const seedSchema = z
   })
   .strict();
 
-/** How the incoming segment's weight rises across a crossfade (see stitching/crossfade-curve.ts). */
-export const crossfadeCurveSchema = z.enum(['linear', 'smoothstep', 'smootherstep', 'ease-in', 'ease-out']);
+/**
+ * How the incoming segment's weight rises across a crossfade: any easing a signal takes (one table,
+ * keyframes/easing.ts). `ease-in` and `ease-out` are older names of easeInQuad and easeOutQuad.
+ */
+export const CROSSFADE_CURVE_ALIASES = { 'ease-in': 'easeInQuad', 'ease-out': 'easeOutQuad' } as const;
+export const crossfadeCurveSchema = z.enum([...EASINGS, 'ease-in', 'ease-out']);
 
 /** How segments meet in the stitched video. The crossfade length is segments.crossfade. */
 export const transitionsSchema = z

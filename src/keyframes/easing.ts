@@ -25,6 +25,7 @@ export const EASING_FUNCTIONS: Readonly<Record<Easing, (x: number) => number>> =
   easeInOutExpo: (x) =>
     x === 0 ? 0 : x === 1 ? 1 : x < 0.5 ? pow(2, 20 * x - 10) / 2 : (2 - pow(2, -20 * x + 10)) / 2,
   smoothstep: (x) => x * x * (3 - 2 * x),
+  smootherstep: (x) => x * x * x * (x * (6 * x - 15) + 10),
 };
 
 /** The eased value of x, with x clamped to 0..1 first. */

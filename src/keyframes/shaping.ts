@@ -3,7 +3,7 @@
  * envelope grid). Lengths are given per sample so that lengths in beats and bars follow the tempo
  * map: at a sample where the beat is slower, "half a beat" is longer.
  */
-import { quantile } from '../shared/math.js';
+import { quantile, movingAverageInto } from '../shared/math.js';
 
 /** A length in grid samples at each sample index (may be fractional). */
 export type SamplesAt = (index: number) => number;
@@ -26,17 +26,8 @@ export function normalizePercentile(values: Float64Array, loPercentile = 5, hiPe
  * odd count; the edges average what exists). Centred, so smoothing adds no delay.
  */
 export function smoothCentered(values: Float64Array, windowAt: SamplesAt): Float64Array {
-  const n = values.length;
-  const prefix = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i]! + values[i]!;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const radius = Math.max(0, Math.round((windowAt(i) - 1) / 2));
-    const lo = Math.max(0, i - radius);
-    const hi = Math.min(n, i + radius + 1);
-    out[i] = (prefix[hi]! - prefix[lo]!) / (hi - lo);
-  }
-  return out;
+  const radiusAt = (i: number): number => Math.max(0, Math.round((windowAt(i) - 1) / 2));
+  return movingAverageInto(values, radiusAt, new Float64Array(values.length));
 }
 
 /** A soft gate: values at or below `threshold` become 0, those above are rescaled to 0..1. */

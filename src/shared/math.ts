@@ -21,18 +21,30 @@ export function median(values: ArrayLike<number>): number {
   return quantile(values, 0.5);
 }
 
-/** Moving average over a centred window of `radius` on each side (edges use what exists). */
-export function movingAverage(values: ArrayLike<number>, radius: number): Float32Array {
+/**
+ * Centred moving average into `out`: out[i] is the mean of values[i − r .. i + r] with r =
+ * radiusAt(i) (the edges average what exists), from one prefix sum in float64.
+ */
+export function movingAverageInto<T extends Float32Array | Float64Array>(
+  values: ArrayLike<number>,
+  radiusAt: (i: number) => number,
+  out: T,
+): T {
   const n = values.length;
-  const out = new Float32Array(n);
   const prefix = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i]! + values[i]!;
   for (let i = 0; i < n; i++) {
+    const radius = radiusAt(i);
     const lo = Math.max(0, i - radius);
     const hi = Math.min(n, i + radius + 1);
     out[i] = (prefix[hi]! - prefix[lo]!) / (hi - lo);
   }
   return out;
+}
+
+/** Moving average over a centred window of `radius` on each side (edges use what exists). */
+export function movingAverage(values: ArrayLike<number>, radius: number): Float32Array {
+  return movingAverageInto(values, () => radius, new Float32Array(values.length));
 }
 
 /** Offset of a peak's vertex from index i, by a parabola through i-1, i, i+1 (in -0.5..0.5). */

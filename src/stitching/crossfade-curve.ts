@@ -3,21 +3,12 @@
  * Frame k of the fade (0 ≤ k < C) sits at x = (k + 1) / (C + 1), so neither end is a pure copy of
  * one segment (those are the frames just outside the fade); the curve maps x to the weight.
  */
-import type { CrossfadeCurve } from '../config/mapping-schema.js';
+import { CROSSFADE_CURVE_ALIASES, type CrossfadeCurve, type Easing } from '../config/mapping-schema.js';
+import { ease } from '../keyframes/easing.js';
 
 export function curveValue(curve: CrossfadeCurve, x: number): number {
-  switch (curve) {
-    case 'linear':
-      return x;
-    case 'smoothstep':
-      return x * x * (3 - 2 * x);
-    case 'smootherstep':
-      return x * x * x * (x * (6 * x - 15) + 10);
-    case 'ease-in':
-      return x * x;
-    case 'ease-out':
-      return 1 - (1 - x) * (1 - x);
-  }
+  const easing: Easing = curve === 'ease-in' || curve === 'ease-out' ? CROSSFADE_CURVE_ALIASES[curve] : curve;
+  return ease(easing, x);
 }
 
 /** Weight of the incoming segment at frame k of a crossfade that is `crossfadeFrames` long. */
