@@ -34,7 +34,6 @@ const FIXTURE_SETTINGS: GraphSettings = {
   sampler: 'euler',
   scheduler: 'sgm_uniform',
   loras: [],
-  perFrameMotionScale: true,
 };
 
 function fixtureGraph(name: string): unknown {
@@ -58,7 +57,7 @@ describe('buildSegmentGraph', () => {
   it('a per-frame motion scale becomes ADE_ValueScheduling (one value per frame) → ADE_MultivalDynamicFloats', () => {
     const perFrame = [1, 1.25, 1.5, 1.2345, 0.9, 0.8, -0.2, 2];
     const graph = buildSegmentGraph(
-      { ...JOB, frameCount: 8, motionScale: 1.05, motionScalePerFrame: perFrame },
+      { ...JOB, frameCount: 8, motion: { kind: 'perFrame', scales: perFrame } },
       FIXTURE_SETTINGS,
     );
     expect(graph['13']).toEqual({
@@ -71,8 +70,8 @@ describe('buildSegmentGraph', () => {
   });
 
   it('without per-frame support (or a constant curve) the segment’s motion scale goes to ADE_MultivalDynamic', () => {
-    const varying = { ...JOB, motionScale: 1.2, motionScalePerFrame: Array.from({ length: 16 }, (_, i) => 1 + i / 10) };
-    const graph = buildSegmentGraph(varying, { ...FIXTURE_SETTINGS, perFrameMotionScale: false });
+    const constant = { ...JOB, motion: { kind: 'constant', scale: 1.2 } } as const;
+    const graph = buildSegmentGraph(constant, FIXTURE_SETTINGS);
     expect(graph['2']).toEqual({ class_type: 'ADE_MultivalDynamic', inputs: { float_val: 1.2 } });
     expect(graph['13']).toBeUndefined();
   });
@@ -83,10 +82,7 @@ describe('buildSegmentGraph', () => {
       checkpoint: 'epicrealism.safetensors',
       loras: [{ name: 'a.safetensors', strengthModel: 0.8, strengthClip: 0.6 }, { name: 'b.safetensors' } as never],
     });
-    const graph = buildSegmentGraph(
-      { ...JOB, cfg: 1.5 },
-      { ...settings, checkpoint: 'epicrealism.safetensors', perFrameMotionScale: false },
-    );
+    const graph = buildSegmentGraph({ ...JOB, cfg: 1.5 }, { ...settings, checkpoint: 'epicrealism.safetensors' });
     expect(graph['20']).toEqual({
       class_type: 'LoraLoader',
       inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'a.safetensors', strength_model: 0.8, strength_clip: 0.6 },
@@ -426,7 +422,7 @@ describe('bring your own workflow', () => {
       frameCount: 4,
       seed: 99,
       cfg: 1.5,
-      motionScalePerFrame: [1, 1.5, 2, 2],
+      motion: { kind: 'perFrame' as const, scales: [1, 1.5, 2, 2] },
     };
     const filled = fillCustomWorkflow(bound, job, { initImage: undefined, fromInit: false, steps: 4 });
     const expected = workflow();

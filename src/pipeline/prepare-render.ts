@@ -72,7 +72,10 @@ export async function analysisFor(
 }
 
 /** The engine as planning sees it: prepared already, so its fingerprint and sampler are settled. */
-export type PlanningEngine = Pick<RenderEngine, 'id' | 'settingsFingerprint' | 'sampler' | 'checkNeeds'>;
+export type PlanningEngine = Pick<
+  RenderEngine,
+  'id' | 'settingsFingerprint' | 'sampler' | 'capabilities' | 'checkNeeds'
+>;
 
 export async function prepareRender(
   request: RenderRequest,
@@ -87,7 +90,7 @@ export async function prepareRender(
     request.mappingPath,
   );
   // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
-  engine.checkNeeds?.({ loras: Object.keys(mapping.targets.loras) });
+  engine.checkNeeds({ loras: Object.keys(mapping.targets.loras) });
   const mappingSha256 = await hashFile(request.mappingPath);
   await assertReadableFile(request.audioPath);
   const analyzeStarted = performance.now();
@@ -105,6 +108,7 @@ export async function prepareRender(
     width: request.width,
     height: request.height,
     steps: engine.sampler.steps,
+    capabilities: engine.capabilities,
   });
   if (options.writePlan) {
     await writeArtifact(run.keyframesJson, keyframes);
