@@ -152,6 +152,34 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
     });
   });
 
+  it('resolves to an engine bound to a frozen deployment: the usable servers, the checkpoint, what they support', async () => {
+    const [a, noModel] = await Promise.all([server(), server({ motionModels: [] })]);
+    const notices: string[] = [];
+    const e = await prepared({ url: [a.url, noModel.url] }, notices);
+    const { deployment } = e;
+    expect([deployment, deployment.servers, deployment.graph, deployment.capabilities].every(Object.isFrozen)).toBe(
+      true,
+    );
+    expect(deployment.servers.map((server) => server.url)).toEqual([a.url]);
+    expect(deployment.graph).toMatchObject({
+      kind: 'builtin',
+      perFrameMotionScale: true,
+      settings: { checkpoint: 'random_sd15_fp16.safetensors' },
+    });
+    expect(deployment.capabilities).toEqual({
+      initImage: true,
+      perFrameMotionScale: true,
+      maxFrames: 32,
+      concurrency: 2,
+    });
+    expect(e.settingsFingerprint).toBe(deployment.settingsFingerprint);
+    expect(notices).toHaveLength(1);
+    // Each prepare checks again: a new deployment, the same values.
+    const again = await engine({ url: [a.url, noModel.url] }).prepare({});
+    expect(again.deployment).not.toBe(deployment);
+    expect(again.settingsFingerprint).toEqual(deployment.settingsFingerprint);
+  });
+
   it('falls back to one motion scale per segment where AnimateDiff-Evolved lacks value scheduling', async () => {
     const s = await server({ removeNodes: ['ADE_ValueScheduling'] });
     const e = await prepared({ url: s.url });

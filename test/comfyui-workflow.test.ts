@@ -76,6 +76,16 @@ describe('buildSegmentGraph', () => {
     expect(graph['13']).toBeUndefined();
   });
 
+  it('a per-frame job whose frames all round to one value gets ADE_MultivalDynamic with that value', () => {
+    const flat = {
+      ...JOB,
+      motion: { kind: 'perFrame', scales: [1.2001, 1.1996, ...Array<number>(14).fill(1.2)] },
+    } as const;
+    const graph = buildSegmentGraph(flat, FIXTURE_SETTINGS);
+    expect(graph['2']).toEqual({ class_type: 'ADE_MultivalDynamic', inputs: { float_val: 1.2 } });
+    expect(graph['13']).toBeUndefined();
+  });
+
   it('chains LoRAs between the checkpoint and AnimateDiff / the text encoders, with the model card’s Lightning defaults', () => {
     const settings = resolveComfySettings({
       url: 'gpu:8188',
@@ -507,6 +517,31 @@ describe('bring your own workflow', () => {
     [{ ...map, output: '99' }, /workflow map output: wf.json has no node 99/],
   ])('rejects a map that does not fit the workflow: %j', (bad, message) => {
     expect(() => bindWorkflowMap(workflow(), bad, 'wf.json')).toThrow(message);
+  });
+
+  it('takes per-frame motion when every motionScale target is a schedule, one value when none is; refuses a map with both', () => {
+    expect(bindWorkflowMap(workflow(), map, 'wf.json').perFrameMotionScale).toBe(true);
+    const { cfg: _cfg, ...withoutCfg } = map;
+    const single = bindWorkflowMap(workflow(), { ...withoutCfg, motionScale: '3.cfg' }, 'wf.json');
+    expect(single.perFrameMotionScale).toBe(false);
+    expect(
+      fillCustomWorkflow(
+        single,
+        { ...JOB, motion: { kind: 'constant', scale: 1.2345 } },
+        { initImage: undefined, fromInit: false, steps: 4 },
+      )['3']!.inputs['cfg'],
+    ).toBe(1.235);
+    // A schedule target takes a constant job too: the same value at every frame.
+    const scheduled = bindWorkflowMap(workflow(), map, 'wf.json');
+    const filled = fillCustomWorkflow(
+      scheduled,
+      { ...JOB, frameCount: 3, motion: { kind: 'constant', scale: 0.5 } },
+      { initImage: undefined, fromInit: false, steps: 4 },
+    );
+    expect(filled['13']!.inputs['values']).toBe('0=0.5, 1=0.5, 2=0.5');
+    expect(() => bindWorkflowMap(workflow(), { ...map, motionScale: ['13.values', '3.cfg'] }, 'wf.json')).toThrow(
+      "workflow map motionScale: 13.values takes a value per frame, 3.cfg one value; beatloom gives a segment's motion in one form",
+    );
   });
 
   it('explains a UI-format workflow and accepts a saved POST /prompt body', () => {
