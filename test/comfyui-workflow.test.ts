@@ -77,10 +77,7 @@ describe('buildSegmentGraph', () => {
   });
 
   it('a per-frame job whose frames all round to one value gets ADE_MultivalDynamic with that value', () => {
-    const flat = {
-      ...JOB,
-      motion: { kind: 'perFrame', scales: [1.2001, 1.1996, ...Array<number>(14).fill(1.2)] },
-    } as const;
+    const flat = segmentJob({ motion: { kind: 'perFrame', scales: [1.2001, 1.1996, ...Array<number>(14).fill(1.2)] } });
     const graph = buildSegmentGraph(flat, FIXTURE_SETTINGS);
     expect(graph['2']).toEqual({ class_type: 'ADE_MultivalDynamic', inputs: { float_val: 1.2 } });
     expect(graph['13']).toBeUndefined();

@@ -128,10 +128,24 @@ export function bindWorkflowMap(graph: ApiGraph, map: WorkflowMap, fileName: str
     if (targets[required].length === 0)
       throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map has no ${required} target`, hint);
   }
-  // A segment's motion comes in one form (see SegmentMotion): per frame, or one value.
-  const isSchedule = (target: InputTarget): boolean => scheduleInput(graph, target);
-  const schedules = targets.motionScale.filter(isSchedule);
-  const single = targets.motionScale.find((target) => !isSchedule(target));
+  return {
+    fileName,
+    graph,
+    output: map.output,
+    targets,
+    loras,
+    perFrameMotionScale: takesMotionPerFrame(graph, targets.motionScale),
+    fingerprint: hashValue({ graph, map }),
+  };
+}
+
+/**
+ * Whether the motion scale inputs are schedules (a value per frame) rather than FLOATs. A
+ * segment's motion comes in one form (see SegmentMotion), so a map may not mix the two.
+ */
+function takesMotionPerFrame(graph: ApiGraph, targets: readonly InputTarget[]): boolean {
+  const schedules = targets.filter((target) => scheduleInput(graph, target));
+  const single = targets.find((target) => !scheduleInput(graph, target));
   if (schedules.length > 0 && single !== undefined) {
     throw usageError(
       'E_COMFY_WORKFLOW_MAP',
@@ -139,15 +153,7 @@ export function bindWorkflowMap(graph: ApiGraph, map: WorkflowMap, fileName: str
       'map motionScale to ADE_ValueScheduling.values inputs only, or to single FLOAT inputs only',
     );
   }
-  return {
-    fileName,
-    graph,
-    output: map.output,
-    targets,
-    loras,
-    perFrameMotionScale: schedules.length > 0,
-    fingerprint: hashValue({ graph, map }),
-  };
+  return schedules.length > 0;
 }
 
 async function readText(path: string, what: string): Promise<string> {
