@@ -3,7 +3,9 @@
  *
  * Three sources, strongest first: command-line flags, the environment (`BEATLOOM_COMFY_URL`),
  * and a config file (`beatloom.config.yaml` in the working folder, or `--config <file>`). A batch
- * file's defaults and jobs go over all three (src/batch/load-batch.ts). The schemas here describe what a user may write; the engine resolves its defaults once.
+ * file's defaults and jobs go over all three (src/batch/load-batch.ts). What a user may write in
+ * `comfyui:` is the engine's own schema (src/engines/comfyui/comfy-config.ts); the engine resolves
+ * its defaults once.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';

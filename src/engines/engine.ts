@@ -5,8 +5,8 @@
  * An engine comes in two stages. A `ConfiguredEngine` (what `createEngine` returns) has its
  * settings but has not looked at its backend: it can report health, and `prepare` checks the
  * backend (servers, models; for a native engine, building its models) and resolves to a
- * `RenderEngine` bound to what it found. That one's capabilities, fingerprint and sampler are
- * fixed values, known before the plan is made; it renders one segment per call. Closing the
+ * `RenderEngine` bound to what it found. Its capabilities, fingerprint and sampler are known
+ * before the plan is made, and the plan follows them; it renders one segment per call. Closing the
  * configured engine releases whatever the prepared ones use.
  */
 import { z } from 'zod';
@@ -78,7 +78,7 @@ export interface EngineCapabilities {
   readonly perFrameMotionScale: boolean;
   /** The longest segment it renders, in frames: a plan with a longer one fails before any rendering. */
   readonly maxFrames: number;
-  /** Segments it can render at once (servers × 1 for ComfyUI, cores for preview). */
+  /** Segments it can render at once (ComfyUI: usable servers × queue depth; preview: 1). */
   readonly concurrency: number;
 }
 
@@ -136,7 +136,10 @@ export interface ConfiguredEngine {
   close(): Promise<void>;
 }
 
-/** A prepared engine: every value here is fixed when `prepare` resolves. */
+/**
+ * A prepared engine: its values are fixed when `prepare` resolves, except that concurrency falls
+ * when a server is taken out mid-render.
+ */
 export interface RenderEngine {
   readonly id: string;
   readonly capabilities: EngineCapabilities;
