@@ -5,7 +5,7 @@
 import { loadMapping } from '../src/config/load-mapping.js';
 import { buildKeyframes } from '../src/keyframes/build-keyframes.js';
 import { exportKeyframes } from '../src/keyframes/export-keyframes.js';
-import { parseFps } from '../src/keyframes/time.js';
+import { parseFps } from '../src/shared/media-time.js';
 import { plotKeyframes } from '../src/plot/keyframes-plot.js';
 import { makeAnalysis, steadyBeats } from '../test/helpers/analysis.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analysisEventsSchema } from '../src/analysis/analysis-events.js';
 import { analysisSchema } from '../src/analysis/analysis-schema.js';
-import { decodePng } from '../src/shared/png.js';
+import { decodePng } from '../src/raster/png.js';
 import { runCli } from './helpers/cli.js';
 import { makeClickTrack, tempDir } from './helpers/media.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { engineSpecKey, parseBatch } from '../src/batch/load-batch.js';
 import { buildProgram } from '../src/cli/main.js';
-import { parseFps, rational } from '../src/keyframes/time.js';
+import { parseFps, rational } from '../src/shared/media-time.js';
 import { RENDER_DEFAULTS } from '../src/pipeline/render-request.js';
 import { DEFAULT_MAPPING_PATH } from '../src/shared/package-root.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { averageStrengths, loraStrength } from '../src/engines/comfyui/workflow.js';
 import { renderPlanSchema } from '../src/pipeline/render-plan.js';
-import { runRecordSchema } from '../src/pipeline/run-record.js';
+import { runRecordSchema } from '../src/run/run-record.js';
 import { runCli, ROOT } from './helpers/cli.js';
 import { startFakeComfy, type FakeComfy, type PromptRecord } from './comfyui/fake-comfy-server.js';
 import { decodedAudioSamples, decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';

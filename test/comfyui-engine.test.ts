@@ -11,7 +11,7 @@ import { initUploadName } from '../src/engines/comfyui/render-on-server.js';
 import { ServerPool } from '../src/engines/comfyui/server-pool.js';
 import type { ComfyTuning } from '../src/engines/comfyui/settings.js';
 import { AbortedError, BeatloomError } from '../src/shared/errors.js';
-import { decodePng } from '../src/shared/png.js';
+import { decodePng } from '../src/raster/png.js';
 import { startFakeComfy, type FakeComfy, type FakeComfyOptions } from './comfyui/fake-comfy-server.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { tempDir } from './helpers/media.js';

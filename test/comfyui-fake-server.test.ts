@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildSegmentGraph } from '../src/engines/comfyui/workflow.js';
-import { encodePng } from '../src/shared/png.js';
+import { encodePng } from '../src/raster/png.js';
 import { startFakeComfy, type FakeComfy } from './comfyui/fake-comfy-server.js';
 import { fixtureJson, fixtureTranscript } from './comfyui/fixtures.js';
 import { segmentJob } from './helpers/segment-job.js';

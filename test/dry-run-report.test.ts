@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatClock, formatDryRun, formatTable } from '../src/cli/format-dry-run.js';
 import type { Keyframes } from '../src/keyframes/keyframes-schema.js';
-import { describePlan } from '../src/pipeline/describe-plan.js';
-import { estimateFromCost, scheduleWallMs } from '../src/pipeline/estimate-engine-time.js';
+import { describePlan } from '../src/dry-run/describe-plan.js';
+import { estimateFromCost, scheduleWallMs } from '../src/dry-run/estimate-engine-time.js';
 import { buildRenderPlan, type RenderPlan } from '../src/pipeline/render-plan.js';
 
 function promptOf(index: number): string {

@@ -9,7 +9,7 @@ import { createComfyEngine } from '../src/engines/comfyui/engine.js';
 import type { ConfiguredEngine, EngineProgress, RenderEngine, SegmentJob } from '../src/engines/engine.js';
 import { createPreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { BeatloomError, isAbortError } from '../src/shared/errors.js';
-import { decodePng, encodePng } from '../src/shared/png.js';
+import { decodePng, encodePng } from '../src/raster/png.js';
 import { startFakeComfy, type FakeComfy } from './comfyui/fake-comfy-server.js';
 import { meanAbsDiff, tempDir } from './helpers/media.js';
 

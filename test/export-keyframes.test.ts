@@ -11,7 +11,7 @@ import {
   leadingSegmentAtFrames,
   linearKeyframeIndices,
 } from '../src/keyframes/export-keyframes.js';
-import { parseFps } from '../src/keyframes/time.js';
+import { parseFps } from '../src/shared/media-time.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
 
 describe('schedules keep only the keyframes linear interpolation needs', () => {

@@ -12,7 +12,7 @@ import {
 } from '../src/ffmpeg/args.js';
 import { parseShowinfoPts, parseTimeBaseHz } from '../src/ffmpeg/inspect-video.js';
 import { channelsOfLayout, floatSamples, parseDecodeHeader } from '../src/ffmpeg/decode-audio.js';
-import { parseFps } from '../src/keyframes/time.js';
+import { parseFps } from '../src/shared/media-time.js';
 
 describe('ffmpeg command lines', () => {
   it('decodes the first audio stream to mono float PCM, downmixed at unity gain, in 32 KiB writes', () => {

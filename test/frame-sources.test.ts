@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CrossfadeCurve } from '../src/config/mapping-schema.js';
 import { planSegments, type PlannedSegment } from '../src/keyframes/plan-segments.js';
-import { rational } from '../src/keyframes/time.js';
-import { blendInto } from '../src/stitching/blend-frames.js';
+import { rational } from '../src/shared/media-time.js';
+import { blendInto } from '../src/raster/blend-frames.js';
 import { crossfadeWeight } from '../src/stitching/crossfade-curve.js';
 import { applyCuts, cutFramesFor, frameSources } from '../src/stitching/frame-sources.js';
 

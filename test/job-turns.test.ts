@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { JobTurns } from '../src/pipeline/job-turns.js';
+import { JobTurns } from '../src/scheduling/job-turns.js';
 
 describe('JobTurns', () => {
   it('runs turns in job order whatever order the jobs arrive in', async () => {

@@ -11,7 +11,7 @@ import { keyframesSchema } from '../src/keyframes/keyframes-schema.js';
 import { promptWeightsAtFrames, schedulePrompts } from '../src/keyframes/prompt-schedule.js';
 import { seedEventTimes, seedsForSegments, transitionsAtOrAfter } from '../src/keyframes/seed-schedule.js';
 import { beatGridOf } from '../src/keyframes/signals.js';
-import { parseFps } from '../src/keyframes/time.js';
+import { parseFps } from '../src/shared/media-time.js';
 import { buildRenderPlan } from '../src/pipeline/render-plan.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
 

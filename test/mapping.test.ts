@@ -7,7 +7,7 @@ import { mappingSchema } from '../src/config/mapping-schema.js';
 import { resolvePromptTexts } from '../src/config/prompt-texts.js';
 import { buildKeyframes } from '../src/keyframes/build-keyframes.js';
 import { keyframesSchema } from '../src/keyframes/keyframes-schema.js';
-import { parseFps } from '../src/keyframes/time.js';
+import { parseFps } from '../src/shared/media-time.js';
 import { BeatloomError } from '../src/shared/errors.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
 import { BAD_MAPPINGS, VALID_MAPPING } from './helpers/bad-mappings.js';

@@ -9,17 +9,17 @@ import {
   signalAtFrames,
   type SignalContext,
 } from '../src/keyframes/signals.js';
+import { parseFps } from '../src/shared/media-time.js';
 import {
   barPositionAt,
   barStartSec,
   beatStartSec,
   beatsToSec,
   durationSecAt,
-  parseFps,
   secBefore,
   steadyBeatGrid,
   type BeatGrid,
-} from '../src/keyframes/time.js';
+} from '../src/keyframes/beat-grid.js';
 import { makeAnalysis } from './helpers/analysis.js';
 
 // 120 BPM (0.5 s beats) until 2 s, then 150 BPM (0.4 s beats); 2 beats per bar, bar 1 at the second beat.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { outputSettingsFromFlags, parseUpscale, type OutputFlags } from '../src/cli/output-flags.js';
 import { parseMapping } from '../src/config/load-mapping.js';
-import { rational } from '../src/keyframes/time.js';
+import { rational } from '../src/shared/media-time.js';
 import { BeatloomError, formatErrorLine } from '../src/shared/errors.js';
 import { audioTrackFileName, planAudioTrack } from '../src/stitching/audio-track.js';
 import { overlayLines } from '../src/stitching/debug-overlay.js';

@@ -3,7 +3,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keyframesSchema } from '../src/keyframes/keyframes-schema.js';
-import { decodePng } from '../src/shared/png.js';
+import { decodePng } from '../src/raster/png.js';
 import { BAD_MAPPINGS, VALID_MAPPING } from './helpers/bad-mappings.js';
 import { runCli } from './helpers/cli.js';
 import { decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';

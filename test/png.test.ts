@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ffmpegPath } from '../src/ffmpeg/ffmpeg-path.js';
 import pngjs from 'pngjs';
-import { decodePng, decodePngAsync, encodePng } from '../src/shared/png.js';
+import { decodePng, decodePngAsync, encodePng } from '../src/raster/png.js';
 import { tempDir } from './helpers/media.js';
 
 const run = promisify(execFile);

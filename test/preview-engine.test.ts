@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SegmentJob } from '../src/engines/engine.js';
 import { createPreviewEngine } from '../src/engines/preview/preview-engine.js';
-import { decodePng } from '../src/shared/png.js';
+import { decodePng } from '../src/raster/png.js';
 import { meanAbsDiff, tempDir } from './helpers/media.js';
 
 const JOB: SegmentJob = {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { PrioritySlots } from '../src/pipeline/priority-slots.js';
+import { PrioritySlots } from '../src/scheduling/priority-slots.js';
 
 describe('PrioritySlots', () => {
   it('grants free slots at once, then serves waiters lowest priority first, ties in arrival order', async () => {

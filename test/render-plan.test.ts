@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { mappingSchema, type MappingInput } from '../src/config/mapping-schema.js';
 import { buildKeyframes } from '../src/keyframes/build-keyframes.js';
-import { parseFps } from '../src/keyframes/time.js';
+import { parseFps } from '../src/shared/media-time.js';
 import { buildRenderPlan, type PlanSettings } from '../src/pipeline/render-plan.js';
 import { BeatloomError } from '../src/shared/errors.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';

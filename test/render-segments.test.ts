@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { frameFileName, type RenderEngine, type SegmentJob } from '../src/engines/engine.js';
 import type { RenderPlan } from '../src/pipeline/render-plan.js';
 import { findReusableSegments, readSegmentManifest, renderSegments } from '../src/pipeline/render-segments.js';
-import { openRunDir } from '../src/pipeline/run-dir.js';
+import { openRunDir } from '../src/run/run-dir.js';
 import { BeatloomError } from '../src/shared/errors.js';
-import { encodePng } from '../src/shared/png.js';
+import { encodePng } from '../src/raster/png.js';
 import { tempDir } from './helpers/media.js';
 
 function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan {

@@ -8,7 +8,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderPlanSchema, planHash } from '../src/pipeline/render-plan.js';
-import { runRecordSchema } from '../src/pipeline/run-record.js';
+import { runRecordSchema } from '../src/run/run-record.js';
 import { DEFAULT_OUTPUT_SETTINGS } from '../src/stitching/output-settings.js';
 import { DEFAULT_MAPPING_PATH } from '../src/shared/package-root.js';
 import { VERSION } from '../src/shared/version.js';

@@ -7,7 +7,7 @@ import { parseBatch } from '../src/batch/load-batch.js';
 import { runBatch } from '../src/batch/run-batch.js';
 import { frameFileName, type ConfiguredEngine, type RenderEngine } from '../src/engines/engine.js';
 import { usageError } from '../src/shared/errors.js';
-import { encodePng } from '../src/shared/png.js';
+import { encodePng } from '../src/raster/png.js';
 import { decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';
 
 interface EngineLog {

@@ -4,7 +4,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openRunDir, removeDeadTempsBeside } from '../src/pipeline/run-dir.js';
+import { openRunDir, removeDeadTempsBeside } from '../src/run/run-dir.js';
 import { tempDir } from './helpers/media.js';
 
 /** The pid of a process that has exited. */

@@ -8,7 +8,7 @@ import { buildKeyframes } from '../src/keyframes/build-keyframes.js';
 import type { Keyframes } from '../src/keyframes/keyframes-schema.js';
 import { takeoverRange } from '../src/keyframes/plan-segments.js';
 import { frameSources } from '../src/stitching/frame-sources.js';
-import { frameAtSec, parseFps } from '../src/keyframes/time.js';
+import { frameAtSec, parseFps } from '../src/shared/media-time.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
 
 const STEADY_120 = steadyBeats(120, 0, 20);

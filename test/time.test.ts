@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  beatPositionAt,
   ffmpegDuration,
   formatFps,
   frameAtSec,
@@ -9,8 +8,8 @@ import {
   frameStartSec,
   nearestFrame,
   parseFps,
-  secAtBeatPosition,
-} from '../src/keyframes/time.js';
+} from '../src/shared/media-time.js';
+import { beatPositionAt, secAtBeatPosition } from '../src/keyframes/beat-grid.js';
 import { BeatloomError } from '../src/shared/errors.js';
 
 describe('parseFps', () => {

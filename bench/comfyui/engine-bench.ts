@@ -27,7 +27,7 @@ import { createComfyEngine } from '../../src/engines/comfyui/engine.js';
 import { DEFAULT_QUEUE_DEPTH } from '../../src/engines/comfyui/settings.js';
 import type { RenderPlan } from '../../src/pipeline/render-plan.js';
 import { renderSegments } from '../../src/pipeline/render-segments.js';
-import { openRunDir } from '../../src/pipeline/run-dir.js';
+import { openRunDir } from '../../src/run/run-dir.js';
 
 const { values } = parseArgs({
   options: {

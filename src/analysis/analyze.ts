@@ -44,7 +44,7 @@ import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature
 import { beatEnvelope, findOnsets } from './onsets.js';
 import { refineOnsetSec } from './onset-timing.js';
 import { findSections } from './sections.js';
-import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
+import { median, movingAverage, quantile, round, roundAll } from '../shared/math.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */

@@ -26,7 +26,7 @@
  * their evidence adds with equal weights; grid B wins when the sum is negative.
  */
 import type { FrameFeatures } from './feature-extractor.js';
-import { mean, parabolicOffset, peakNear } from './signal-utils.js';
+import { mean, parabolicOffset, peakNear } from '../shared/math.js';
 
 /** Accent bands (indices into `bandAccents`) of each cue. */
 const LOW_BANDS = [0] as const;

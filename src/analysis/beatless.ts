@@ -12,7 +12,7 @@
  *   interlude, a gap between two pieces in a mix). A break without drums still has its pulse
  *   and keeps its beats.
  */
-import { median, peakNear } from './signal-utils.js';
+import { median, peakNear } from '../shared/math.js';
 
 /** Edge beats weaker than this fraction of the median beat are dropped. */
 const EDGE_STRENGTH_RATIO = 0.2;

@@ -5,7 +5,7 @@
  * inter-beat interval from the local period, so ramps and tempo changes are followed while the
  * phase is set by the accents themselves.
  */
-import { parabolicOffset } from './signal-utils.js';
+import { parabolicOffset } from '../shared/math.js';
 
 export interface BeatTrackOptions {
   /** Weight of the interval penalty λ·ln²(interval / period), in units of the envelope's RMS. */

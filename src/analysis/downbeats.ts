@@ -18,7 +18,7 @@
  */
 import { ENVELOPE_STRIDE, type FrameFeatures } from './feature-extractor.js';
 import { snareActivation } from './beat-phase.js';
-import { median, peakNear } from './signal-utils.js';
+import { median, peakNear } from '../shared/math.js';
 
 export interface Meter {
   readonly beatsPerBar: number;

@@ -22,7 +22,7 @@
  *   added where no onset of the summed envelope lies within the combining window.
  */
 import { ACCENT_BAND_EDGES_HZ, type FrameFeatures } from './feature-extractor.js';
-import { parabolicOffset } from './signal-utils.js';
+import { parabolicOffset } from '../shared/math.js';
 
 export function onsetEnvelope(features: FrameFeatures): Float32Array {
   const out = new Float32Array(features.frameCount);

@@ -39,7 +39,7 @@
  */
 import { ENVELOPE_STRIDE, TIMBRE_BANDS, type FrameFeatures } from './feature-extractor.js';
 import type { SectionLabel } from './analysis-schema.js';
-import { median, toDb } from './signal-utils.js';
+import { median, toDb } from '../shared/math.js';
 
 export interface Section {
   readonly startSec: number;

@@ -1,5 +1,5 @@
 /** What a batch reports as it goes and what it returns: typed values, drawn only by cli/. */
-import type { DryRunReport } from '../pipeline/dry-run-song.js';
+import type { DryRunReport } from '../dry-run/dry-run-song.js';
 import type { RenderSummary } from '../pipeline/render-song.js';
 import type { ProgressEvent } from '../shared/progress.js';
 

@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { comfyuiConfigSchema } from '../engines/comfyui/comfy-config.js';
 import { parseSeed, parseSize } from '../config/render-values.js';
 import { ENGINE_IDS, isEngineId, type EngineId } from '../engines/registry.js';
-import { parseFps } from '../keyframes/time.js';
+import { parseFps } from '../shared/media-time.js';
 import { BeatloomError, formatErrorLine } from '../shared/errors.js';
 
 export const BATCH_VERSION = 1;

@@ -7,7 +7,7 @@
 import type { ConfiguredEngine, RenderEngine } from '../engines/engine.js';
 import { comfyuiConfigSchema } from '../engines/comfyui/comfy-config.js';
 import { createEngine } from '../engines/registry.js';
-import { PrioritySlots } from '../pipeline/priority-slots.js';
+import { PrioritySlots } from '../scheduling/priority-slots.js';
 import { engineSpecKey, type EngineSpec } from './load-batch.js';
 
 export interface PooledEngine {

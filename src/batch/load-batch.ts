@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { mergeComfyConfigs, resolveComfyPaths, type EngineSelection } from '../config/engine-config.js';
 import type { ComfyuiConfig } from '../engines/comfyui/comfy-config.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
-import { parseFps } from '../keyframes/time.js';
+import { parseFps } from '../shared/media-time.js';
 import { serverUrls } from '../engines/comfyui/settings.js';
 import type { EngineId } from '../engines/registry.js';
 import { parseSize } from '../config/render-values.js';

@@ -7,10 +7,10 @@
  * needs it. A job's failure is a value in the result; the other jobs go on.
  */
 import { setMaxListeners } from 'node:events';
-import { dryRunSong } from '../pipeline/dry-run-song.js';
-import type { CalibrationCache } from '../pipeline/estimate-engine-time.js';
-import { JobTurns } from '../pipeline/job-turns.js';
-import { PrioritySlots } from '../pipeline/priority-slots.js';
+import { dryRunSong } from '../dry-run/dry-run-song.js';
+import type { CalibrationCache } from '../dry-run/estimate-engine-time.js';
+import { JobTurns } from '../scheduling/job-turns.js';
+import { PrioritySlots } from '../scheduling/priority-slots.js';
 import { renderSong, type SharedResources } from '../pipeline/render-song.js';
 import { BeatloomError, formatErrorLine, isAbortError } from '../shared/errors.js';
 import type { ProgressEvent } from '../shared/progress.js';

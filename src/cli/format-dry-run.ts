@@ -1,5 +1,7 @@
 /** The dry-run report as terminal lines (pure: tests pin the exact text). */
-import type { DryRunReport, EstimateBasis, SectionSpan } from '../pipeline/index.js';
+import type { SectionSpan } from '../dry-run/describe-plan.js';
+import type { DryRunReport } from '../dry-run/dry-run-song.js';
+import type { EstimateBasis } from '../dry-run/estimate-engine-time.js';
 import { formatEta } from './reporters/progress-reporter.js';
 
 /** Seconds as m:ss.s (h:mm:ss.s from an hour). */

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { VIDEO_PRESETS } from '../ffmpeg/args.js';
-import { formatFps, parseFps, type Rational } from '../keyframes/time.js';
+import { formatFps, parseFps, type Rational } from '../shared/media-time.js';
 import { usageError } from '../shared/errors.js';
 import {
   CODEC_DEFAULTS,

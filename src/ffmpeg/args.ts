@@ -2,7 +2,7 @@
  * Pure builders for every ffmpeg command line beatloom runs. Each returns `string[]`; exact-value
  * tests pin them down (test/ffmpeg-args.test.ts).
  */
-import { formatFps, type Rational } from '../keyframes/time.js';
+import { formatFps, type Rational } from '../shared/media-time.js';
 
 const COMMON = ['-hide_banner', '-nostdin'] as const;
 

@@ -6,13 +6,20 @@
 import type { Analysis } from '../analysis/analysis-schema.js';
 import type { Mapping, Reducer, TargetDef } from '../config/mapping-schema.js';
 import type { PromptTexts } from '../config/prompt-texts.js';
-import { round } from '../analysis/signal-utils.js';
+import { round } from '../shared/math.js';
 import { KEYFRAMES_VERSION, type Keyframes, type KeyframeSegment, type PromptWeight } from './keyframes-schema.js';
 import { planSegments, type Alignment, type PlannedSegment } from './plan-segments.js';
 import { promptChangeFrames, promptWeightsAtFrames, schedulePrompts } from './prompt-schedule.js';
 import { seedEventTimes, seedsForSegments } from './seed-schedule.js';
 import { beatGridOf, FALLBACK_BPM, gridOf, signalAtFrames, type SignalContext } from './signals.js';
-import { durationSec, formatFps, frameAtSec, frameCountFor, type Rational, type SampleDuration } from './time.js';
+import {
+  durationSec,
+  formatFps,
+  frameAtSec,
+  frameCountFor,
+  type Rational,
+  type SampleDuration,
+} from '../shared/media-time.js';
 
 export interface KeyframeOptions {
   readonly fps: Rational;

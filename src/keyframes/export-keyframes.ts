@@ -17,11 +17,12 @@
  *   target, every signal and the strongest prompt.
  */
 import type { Analysis } from '../analysis/analysis-schema.js';
-import { round } from '../analysis/signal-utils.js';
+import { round } from '../shared/math.js';
 import { VERSION } from '../shared/version.js';
 import type { Keyframes } from './keyframes-schema.js';
 import { beatGridOf, FALLBACK_BPM } from './signals.js';
-import { barPositionAt, beatPositionAt, frameAtSec, frameStartSec, parseFps, type Rational } from './time.js';
+import { frameAtSec, frameStartSec, parseFps, type Rational } from '../shared/media-time.js';
+import { barPositionAt, beatPositionAt } from './beat-grid.js';
 
 export const EXPORT_FORMATS = ['parseq', 'deforum', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -9,7 +9,8 @@
 import type { Analysis } from '../analysis/analysis-schema.js';
 import type { PromptSettings } from '../config/mapping-schema.js';
 import type { PromptTexts } from '../config/prompt-texts.js';
-import { barStartSec, beatStartSec, frameAtSec, secBefore, type BeatGrid, type Rational } from './time.js';
+import { frameAtSec, type Rational } from '../shared/media-time.js';
+import { barStartSec, beatStartSec, secBefore, type BeatGrid } from './beat-grid.js';
 
 export interface ScheduledPrompt {
   readonly prompt: string;

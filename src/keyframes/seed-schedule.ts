@@ -8,7 +8,8 @@
 import type { Analysis } from '../analysis/analysis-schema.js';
 import { sectionLabelSchema } from '../analysis/analysis-schema.js';
 import type { SeedSettings } from '../config/mapping-schema.js';
-import { frameAtSec, secAtBeatPosition, type BeatGrid, type Rational } from './time.js';
+import { frameAtSec, type Rational } from '../shared/media-time.js';
+import { secAtBeatPosition, type BeatGrid } from './beat-grid.js';
 
 export interface SeedContext {
   readonly analysis: Analysis;

@@ -3,7 +3,7 @@
  * envelope grid). Lengths are given per sample so that lengths in beats and bars follow the tempo
  * map: at a sample where the beat is slower, "half a beat" is longer.
  */
-import { quantile } from '../analysis/signal-utils.js';
+import { quantile } from '../shared/math.js';
 
 /** A length in grid samples at each sample index (may be fractional). */
 export type SamplesAt = (index: number) => number;

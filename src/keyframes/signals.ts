@@ -22,16 +22,15 @@ import {
   waveAt,
   type SamplesAt,
 } from './shaping.js';
+import { frameStartSec, type Rational } from '../shared/media-time.js';
 import {
   barPositionAt,
   barStartSec,
   beatPositionAt,
   durationSecAt,
-  frameStartSec,
   steadyBeatGrid,
   type BeatGrid,
-  type Rational,
-} from './time.js';
+} from './beat-grid.js';
 
 export interface Grid {
   readonly rateHz: number;

@@ -1,13 +1,13 @@
 import type { RenderEngine } from '../engines/engine.js';
 import { ANALYSIS_VERSION } from '../analysis/analysis-schema.js';
 import { KEYFRAMES_VERSION } from '../keyframes/keyframes-schema.js';
-import { formatFps } from '../keyframes/time.js';
+import { formatFps } from '../shared/media-time.js';
 import { VERSION } from '../shared/version.js';
 import type { OutputSettings } from '../stitching/output-settings.js';
 import type { PreparedRender } from './prepare-render.js';
 import { planHash, PLAN_VERSION, SEGMENT_HASH_VERSION } from './render-plan.js';
 import type { RenderRequest } from './render-request.js';
-import { currentEnvironment, RUN_RECORD_VERSION, type RunRecord } from './run-record.js';
+import { currentEnvironment, RUN_RECORD_VERSION, type RunRecord } from '../run/run-record.js';
 
 export interface RunRecordInput {
   readonly request: RenderRequest;

@@ -4,19 +4,15 @@
  */
 import { basename } from 'node:path';
 import type { Analysis } from '../analysis/analysis-schema.js';
-import { loadMapping } from '../config/load-mapping.js';
-import { resolvePromptTexts } from '../config/prompt-texts.js';
-import { buildKeyframes } from '../keyframes/build-keyframes.js';
 import { exportKeyframes, type ExportFormat } from '../keyframes/export-keyframes.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
 import { plotKeyframes, type PlotFormat } from '../plot/keyframes-plot.js';
 import { writeFileAtomic, writeJsonAtomic } from '../shared/fs-atomic.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { assertWritableFile } from './output-path.js';
-import { hashFile } from '../shared/hash.js';
-import { analysisFor } from './prepare-render.js';
+import { loadSongMapping, prepareKeyframes } from './prepare-keyframes.js';
 import type { SongRequest } from './render-request.js';
-import { openRunDir } from './run-dir.js';
+import { openRunDir } from '../run/run-dir.js';
 
 export interface PlanRequest extends SongRequest {
   /** Where keyframes.json goes (default: <runDir>/keyframes.json). */
@@ -35,12 +31,7 @@ export interface PlanResult {
 }
 
 export async function planSong(request: PlanRequest, options: TaskOptions = {}): Promise<PlanResult> {
-  const mapping = await loadMapping(request.mappingPath);
-  const texts = resolvePromptTexts(
-    mapping,
-    { prompt: request.prompt, negative: request.negativePrompt },
-    request.mappingPath,
-  );
+  const song = await loadSongMapping(request);
   const run = await openRunDir(request.runDir);
   const keyframesPath = request.keyframesPath ?? run.keyframesJson;
   await assertWritableFile(keyframesPath, ['.json'], { what: 'keyframes', flag: '-o', example: 'keyframes.json' });
@@ -51,9 +42,7 @@ export async function planSong(request: PlanRequest, options: TaskOptions = {}):
       example: 'plan.png',
     });
 
-  const analysis = await analysisFor(run, request.audioPath, await hashFile(request.audioPath), options);
-  const duration = { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz };
-  const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
+  const { analysis, keyframes } = await prepareKeyframes(request, run, song, options);
   await writeJsonAtomic(keyframesPath, keyframes);
   options.onProgress?.({
     stage: 'keyframes',

@@ -4,22 +4,19 @@
  * shows exactly the plan a render would follow.
  */
 import { stat } from 'node:fs/promises';
-import { analyzeFile } from '../analysis/analyze.js';
-import { analysisSchema, ANALYSIS_VERSION, type Analysis } from '../analysis/analysis-schema.js';
-import { loadMapping } from '../config/load-mapping.js';
 import type { TransitionSettings } from '../config/mapping-schema.js';
-import { resolvePromptTexts, type PromptTexts } from '../config/prompt-texts.js';
+import type { PromptTexts } from '../config/prompt-texts.js';
 import type { RenderEngine } from '../engines/engine.js';
 import { assertReadableFile } from '../ffmpeg/decode-audio.js';
-import { buildKeyframes } from '../keyframes/build-keyframes.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
-import type { SampleDuration } from '../keyframes/time.js';
+import type { SampleDuration } from '../shared/media-time.js';
 import { hashFile } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { buildRenderPlan, type RenderPlan } from './render-plan.js';
 import type { RenderRequest } from './render-request.js';
-import type { AudioInput, MappingInput } from './run-record.js';
-import { readArtifact, writeArtifact, type RunDir } from './run-dir.js';
+import type { AudioInput, MappingInput } from '../run/run-record.js';
+import { writeArtifact, type RunDir } from '../run/run-dir.js';
+import { loadSongMapping, prepareKeyframes, type AnalysisOptions } from './prepare-keyframes.js';
 
 export interface PreparedRender {
   /** What {prompt} and {negative} stood for. */
@@ -38,37 +35,9 @@ export interface PreparedRender {
   readonly planMs: number;
 }
 
-export interface AnalysisOptions extends TaskOptions {
-  /** Analyse again even when analysis.json matches the audio. */
-  readonly force?: boolean;
-}
-
 export interface PrepareOptions extends AnalysisOptions {
   /** Write keyframes.json and plan.json into the run directory (a dry run does not). */
   readonly writePlan: boolean;
-}
-
-/** The song's analysis: analysis.json when it was made from the same audio (by content hash), else a fresh one. */
-export async function analysisFor(
-  run: RunDir,
-  audioPath: string,
-  sha256: string,
-  options: AnalysisOptions,
-): Promise<Analysis> {
-  const cached = options.force ? undefined : await readArtifact(run.analysisJson, analysisSchema);
-  if (cached && cached.source.sha256 === sha256 && cached.version === ANALYSIS_VERSION) return cached;
-  options.onProgress?.({
-    stage: 'analyze',
-    done: 0,
-    total: 1,
-    unit: 'steps',
-    detail: 'decoding and analysing the audio',
-  });
-  const analysis = await analyzeFile(audioPath, { signal: options.signal });
-  const withHash = { ...analysis, source: { ...analysis.source, sha256 } };
-  await writeArtifact(run.analysisJson, withHash);
-  options.onProgress?.({ stage: 'analyze', done: 1, total: 1, unit: 'steps' });
-  return withHash;
 }
 
 /** The engine as planning sees it: prepared already, so its fingerprint and sampler are settled. */
@@ -83,25 +52,18 @@ export async function prepareRender(
   run: RunDir,
   options: PrepareOptions,
 ): Promise<PreparedRender> {
-  const mapping = await loadMapping(request.mappingPath);
-  const texts = resolvePromptTexts(
-    mapping,
-    { prompt: request.prompt, negative: request.negativePrompt },
-    request.mappingPath,
-  );
+  const song = await loadSongMapping(request);
+  const { mapping, texts } = song;
   // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
   engine.checkNeeds({ loras: Object.keys(mapping.targets.loras) });
   const mappingSha256 = await hashFile(request.mappingPath);
   await assertReadableFile(request.audioPath);
-  const analyzeStarted = performance.now();
-  const [audioSha256, audioStat] = await Promise.all([hashFile(request.audioPath), stat(request.audioPath)]);
-  const analysis = await analysisFor(run, request.audioPath, audioSha256, options);
-  const analyzeMs = performance.now() - analyzeStarted;
-
+  const [audioStat, { analysis, keyframes, duration, audioSha256, analyzeMs, keyframesMs }] = await Promise.all([
+    stat(request.audioPath),
+    prepareKeyframes(request, run, song, options),
+  ]);
   const planStarted = performance.now();
   const { source } = analysis;
-  const duration = { sampleCount: source.sampleCount, sampleRateHz: source.sampleRateHz };
-  const keyframes = buildKeyframes(analysis, mapping, { fps: request.fps, duration, texts, seed: request.seed });
   const plan = buildRenderPlan(keyframes, {
     engineId: engine.id,
     engineFingerprint: engine.settingsFingerprint,
@@ -146,6 +108,6 @@ export async function prepareRender(
       resolved: mapping as unknown as Record<string, unknown>,
     },
     analyzeMs,
-    planMs: performance.now() - planStarted,
+    planMs: keyframesMs + (performance.now() - planStarted),
   };
 }

@@ -3,7 +3,7 @@
  * before building one, so the pipeline never sees an undefined option.
  */
 import type { EngineOptions } from '../engines/registry.js';
-import type { Rational } from '../keyframes/time.js';
+import type { Rational } from '../shared/media-time.js';
 import type { OutputSettings } from '../stitching/output-settings.js';
 
 /** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */

@@ -12,9 +12,9 @@ import { AbortedError, BeatloomError, isAbortError, throwIfAborted } from '../sh
 import { tempPathFor, writeJsonAtomic } from '../shared/fs-atomic.js';
 import { hashValue } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
-import { PrioritySlots } from './priority-slots.js';
+import { PrioritySlots } from '../scheduling/priority-slots.js';
 import type { RenderPlan, PlannedJob } from './render-plan.js';
-import { segmentDirName, type RunDir } from './run-dir.js';
+import { segmentDirName, type RunDir } from '../run/run-dir.js';
 
 export const SEGMENT_MANIFEST = 'segment.json';
 

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { frameFileName } from '../engines/engine.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
-import { formatFps, frameCountFor, type Rational } from '../keyframes/time.js';
+import { formatFps, frameCountFor, type Rational } from '../shared/media-time.js';
 import { hashFile, hashValue } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { overlayDataFor } from '../stitching/debug-overlay.js';
@@ -15,8 +15,8 @@ import { transitionsFor } from '../stitching/frame-sources.js';
 import { outputFps, type OutputSettings } from '../stitching/output-settings.js';
 import { FRAMES_MANIFEST, stitchVideo } from '../stitching/stitch-video.js';
 import type { PreparedRender } from './prepare-render.js';
-import { removeDeadTempsBeside, type RunDir } from './run-dir.js';
-import type { OutputRecord } from './run-record.js';
+import { removeDeadTempsBeside, type RunDir } from '../run/run-dir.js';
+import type { OutputRecord } from '../run/run-record.js';
 
 export interface StitchRequest {
   readonly prepared: PreparedRender;

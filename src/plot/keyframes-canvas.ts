@@ -3,8 +3,8 @@
  * in the 5×7 bitmap font). The keyframes plot draws through this interface only, so it can move
  * onto another plotting module without changing what it draws.
  */
-import { drawText, GLYPH_HEIGHT, textWidth } from '../engines/preview/bitmap-font.js';
-import { encodePng } from '../shared/png.js';
+import { drawText, GLYPH_HEIGHT, textWidth } from '../raster/bitmap-font.js';
+import { encodePng } from '../raster/png.js';
 
 /** Red, green, blue 0–255 and opacity 0–1. */
 export type Rgba = readonly [number, number, number, number];

@@ -5,7 +5,7 @@
  */
 import type { Analysis } from '../analysis/analysis-schema.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
-import { frameStartSec, parseFps, type Rational } from '../keyframes/time.js';
+import { frameStartSec, parseFps, type Rational } from '../shared/media-time.js';
 import { RasterCanvas, SvgCanvas, type ChartCanvas, type Rgba } from './keyframes-canvas.js';
 
 export const PLOT_FORMATS = ['png', 'svg'] as const;

@@ -2,8 +2,8 @@
  * Rasterises a figure into an RGB buffer (rects with opacity, polylines as stamped segments,
  * text in the preview engine's 5×7 pixel font) and encodes it with the project's PNG writer.
  */
-import { drawText } from '../engines/preview/bitmap-font.js';
-import { encodePng, type RgbImage } from '../shared/png.js';
+import { drawText } from '../raster/bitmap-font.js';
+import { encodePng, type RgbImage } from '../raster/png.js';
 import { layoutFigure, type Figure, type Rgb } from './figure.js';
 
 function blend(rgb: Uint8Array, width: number, height: number, x: number, y: number, color: Rgb, alpha: number): void {

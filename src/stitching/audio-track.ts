@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { encodeAudioTrackArgs, type VideoCodec } from '../ffmpeg/args.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
 import { runProcess } from '../ffmpeg/run-process.js';
-import type { SampleDuration } from '../keyframes/time.js';
+import type { SampleDuration } from '../shared/media-time.js';
 import { tempPathFor } from '../shared/fs-atomic.js';
 import { hashValue } from '../shared/hash.js';
 

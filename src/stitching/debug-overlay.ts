@@ -4,9 +4,9 @@
  * that lights on every frame holding a beat, red and labelled BAR on bar starts. It is drawn
  * into the blended frame, before any upscale, so it is part of what the frame shows.
  */
-import { drawText, GLYPH_HEIGHT, textWidth } from '../engines/preview/bitmap-font.js';
+import { drawText, GLYPH_HEIGHT, textWidth } from '../raster/bitmap-font.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
-import { frameAtSec, frameStartSec, type Rational } from '../keyframes/time.js';
+import { frameAtSec, frameStartSec, type Rational } from '../shared/media-time.js';
 import type { FrameSource } from './frame-sources.js';
 
 /** What the overlay shows, per timeline frame and per segment. */

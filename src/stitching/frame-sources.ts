@@ -7,7 +7,7 @@
  */
 import type { CrossfadeCurve, TransitionSettings } from '../config/mapping-schema.js';
 import type { PlannedSegment } from '../keyframes/plan-segments.js';
-import { frameAtSec, type Rational } from '../keyframes/time.js';
+import { frameAtSec, type Rational } from '../shared/media-time.js';
 import { crossfadeWeight } from './crossfade-curve.js';
 
 export interface FrameSource {

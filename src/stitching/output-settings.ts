@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { VIDEO_PRESETS, type VideoCodec, type VideoPreset } from '../ffmpeg/args.js';
-import { fpsValue, parseFps, type Rational } from '../keyframes/time.js';
+import { fpsValue, parseFps, type Rational } from '../shared/media-time.js';
 import { usageError } from '../shared/errors.js';
 
 export const VIDEO_CODECS = ['h264', 'h265', 'vp9'] as const;

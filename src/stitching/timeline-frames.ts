@@ -25,8 +25,8 @@ import {
   readPngLayout,
   rgbFromScanlines,
   type PngLayout,
-} from '../shared/png.js';
-import { blendInto } from './blend-frames.js';
+} from '../raster/png.js';
+import { blendInto } from '../raster/blend-frames.js';
 import { frameSources, type FrameSource } from './frame-sources.js';
 
 // The callback API: fs/promises' readFile costs several times more main-thread time per file

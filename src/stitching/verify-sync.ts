@@ -5,7 +5,7 @@
  * mapping (mappings/flash-test.yaml) every beat frame must hold a flash, ±tolerance.
  */
 import { z } from 'zod';
-import { median, quantile } from '../analysis/signal-utils.js';
+import { median, quantile } from '../shared/math.js';
 import { decodeAudioChunks } from '../ffmpeg/decode-audio.js';
 import { inspectVideo } from '../ffmpeg/inspect-video.js';
 import {
@@ -17,7 +17,7 @@ import {
   rational,
   type Rational,
   type SampleDuration,
-} from '../keyframes/time.js';
+} from '../shared/media-time.js';
 import { BeatloomError, usageError } from '../shared/errors.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { OUTPUT_AUDIO_SAMPLE_RATE_HZ } from './audio-track.js';

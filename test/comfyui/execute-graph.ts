@@ -6,7 +6,7 @@
  * 1 − denoise. Enough to tell whether beatloom sent the right graph and got the right frames back.
  */
 import { createHash } from 'node:crypto';
-import { decodePng } from '../../src/shared/png.js';
+import { decodePng } from '../../src/raster/png.js';
 
 type Graph = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
 

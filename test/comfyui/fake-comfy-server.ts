@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { encodePng } from '../../src/shared/png.js';
+import { encodePng } from '../../src/raster/png.js';
 import { drawFrames, executeGraph, NodeFailure, type FrameSpec, type SavedImage } from './execute-graph.js';
 import { fixtureJson } from './fixtures.js';
 import { validatePrompt, type ObjectInfoJson } from './validate-prompt.js';

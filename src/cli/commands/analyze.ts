@@ -1,13 +1,8 @@
-import { basename, extname, resolve } from 'node:path';
+import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { analysisEvents } from '../../analysis/analysis-events.js';
-import { analysisFigure } from '../../analysis/analysis-figure.js';
-import { analyzeFile } from '../../analysis/analyze.js';
-import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
-import { renderPng } from '../../plot/render-png.js';
-import { renderSvg } from '../../plot/render-svg.js';
+import { analyzeSong, type PlotFormat } from '../../pipeline/analyze-song.js';
 import { usageError } from '../../shared/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs-atomic.js';
 import { runCommand } from '../run-command.js';
 
 interface AnalyzeFlags {
@@ -17,8 +12,6 @@ interface AnalyzeFlags {
   plot?: string;
   quiet?: boolean;
 }
-
-export type PlotFormat = 'png' | 'svg';
 
 /** The plot's format from its file name: `.png` or `.svg`, anything else is a usage error. */
 export function plotFormatOf(path: string): PlotFormat {
@@ -54,16 +47,20 @@ export function registerAnalyze(program: Command, setExitCode: (code: number) =>
             '--json and --events both print to stdout',
             'give one of them (use -o to also write the full analysis to a file)',
           );
-        await assertReadableFile(audio);
-        const analysis = await analyzeFile(resolve(audio), { signal });
         const outPath =
           flags.out ??
           (flags.json || flags.events || flags.plot ? undefined : `${basename(audio, extname(audio))}.analysis.json`);
-        if (outPath !== undefined) await writeJsonAtomic(resolve(outPath), analysis);
-        if (flags.plot !== undefined && plotFormat !== undefined) {
-          const figure = analysisFigure(analysis);
-          await writeFileAtomic(resolve(flags.plot), plotFormat === 'png' ? renderPng(figure) : renderSvg(figure));
-        }
+        const analysis = await analyzeSong(
+          {
+            audioPath: audio,
+            outPath,
+            plot:
+              flags.plot === undefined || plotFormat === undefined
+                ? undefined
+                : { path: flags.plot, format: plotFormat },
+          },
+          { signal },
+        );
         if (flags.json) process.stdout.write(`${JSON.stringify(analysis)}\n`);
         if (flags.events) process.stdout.write(`${JSON.stringify(analysisEvents(analysis))}\n`);
         if (!flags.quiet) {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_NEGATIVE_PROMPT } from '../../config/prompt-texts.js';
 import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../keyframes/export-keyframes.js';
-import { formatFps, parseFps } from '../../keyframes/time.js';
+import { formatFps, parseFps } from '../../shared/media-time.js';
 import { planSong } from '../../pipeline/plan-song.js';
 import { PLOT_FORMATS, type PlotFormat } from '../../plot/keyframes-plot.js';
 import { usageError } from '../../shared/errors.js';

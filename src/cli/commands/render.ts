@@ -1,7 +1,7 @@
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseFps } from '../../keyframes/time.js';
-import { dryRunSong } from '../../pipeline/dry-run-song.js';
+import { parseFps } from '../../shared/media-time.js';
+import { dryRunSong } from '../../dry-run/dry-run-song.js';
 import { renderSong } from '../../pipeline/render-song.js';
 import type { RenderRequest } from '../../pipeline/render-request.js';
 import { DEFAULT_MAPPING_PATH } from '../../shared/package-root.js';

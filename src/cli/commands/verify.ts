@@ -1,10 +1,9 @@
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { analyzeFile } from '../../analysis/analyze.js';
-import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
-import { parseFps } from '../../keyframes/time.js';
+import { verifyRender } from '../../pipeline/verify-render.js';
+import { parseFps } from '../../shared/media-time.js';
 import { BeatloomError, usageError } from '../../shared/errors.js';
-import { verifySync, type EventStats, type SyncReport } from '../../stitching/verify-sync.js';
+import type { EventStats, SyncReport } from '../../stitching/verify-sync.js';
 import { requireText } from '../options.js';
 import { runCommand } from '../run-command.js';
 
@@ -85,17 +84,9 @@ export function registerVerify(program: Command, setExitCode: (code: number) => 
             'give a whole number of frames, e.g. 1',
           );
         }
-        await assertReadableFile(video);
-        await assertReadableFile(audioPath);
-        const analysis = await analyzeFile(resolve(audioPath), { signal });
-        const report = await verifySync(
-          resolve(video),
-          {
-            duration: { sampleCount: analysis.source.sampleCount, sampleRateHz: analysis.source.sampleRateHz },
-            beats: analysis.beats,
-            downbeats: analysis.downbeats,
-          },
-          { signal, fps, toleranceFrames, expectFlashes: flags.flashes === true },
+        const report = await verifyRender(
+          { videoPath: video, audioPath, fps, toleranceFrames, expectFlashes: flags.flashes === true },
+          { signal },
         );
         if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else process.stdout.write(`${formatSyncReport(report, audioPath).join('\n')}\n`);

@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BeatloomError } from '../../shared/errors.js';
-import { encodePng } from '../../shared/png.js';
+import { encodePng } from '../../raster/png.js';
 import { frameFileName, type EngineProgress, type SegmentJob } from '../engine.js';
 import type { ComfyClient } from './client.js';
 import { outputError } from './comfy-errors.js';

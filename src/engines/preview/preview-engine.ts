@@ -7,9 +7,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { throwIfAborted, BeatloomError } from '../../shared/errors.js';
-import { decodePng, encodePng } from '../../shared/png.js';
+import { decodePng, encodePng } from '../../raster/png.js';
 import { VERSION } from '../../shared/version.js';
-import { fpsValue, frameStartSec, parseFps } from '../../keyframes/time.js';
+import { fpsValue, frameStartSec, parseFps } from '../../shared/media-time.js';
 import {
   frameFileName,
   motionScaleAt,
@@ -19,7 +19,7 @@ import {
   type SegmentJob,
   type SegmentResult,
 } from '../engine.js';
-import { drawText, textWidth } from './bitmap-font.js';
+import { drawText, textWidth } from '../../raster/bitmap-font.js';
 import { drawFrame, makeScene } from './draw-frame.js';
 import { blendLooks } from './look.js';
 

@@ -3,8 +3,8 @@
  * spans, its seeds and prompts, how many of its segments must be rendered.
  */
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
-import { frameStartSec, parseFps } from '../keyframes/time.js';
-import type { RenderPlan } from './render-plan.js';
+import { frameStartSec, parseFps } from '../shared/media-time.js';
+import type { RenderPlan } from '../pipeline/render-plan.js';
 
 export interface SectionSpan {
   readonly section: string;

@@ -7,11 +7,11 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median } from '../analysis/signal-utils.js';
+import { median } from '../shared/math.js';
 import type { RenderEngine, SegmentMotion } from '../engines/engine.js';
-import type { RenderPlan } from './render-plan.js';
-import { engineKeyOf, readSegmentManifest } from './render-segments.js';
-import type { RunDir } from './run-dir.js';
+import type { RenderPlan } from '../pipeline/render-plan.js';
+import { engineKeyOf, readSegmentManifest } from '../pipeline/render-segments.js';
+import type { RunDir } from '../run/run-dir.js';
 
 /**
  * Engines a dry run may calibrate by rendering one segment: local and seconds-cheap. A GPU

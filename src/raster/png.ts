@@ -6,7 +6,7 @@
 import { promisify } from 'node:util';
 import { constants, crc32, deflateSync, inflate, inflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
-import { BeatloomError } from './errors.js';
+import { BeatloomError } from '../shared/errors.js';
 
 export interface RgbImage {
   readonly width: number;

@@ -2,9 +2,9 @@
  * The analysis as a picture (`beatloom analyze --plot`): the waveform with sections, downbeats
  * and beats; the band envelopes; the onset envelope with the onsets; the tempo map.
  */
-import type { Figure, Marker, Rgb, Span } from '../plot/figure.js';
-import type { Analysis, SectionLabel } from './analysis-schema.js';
-import { quantile } from './signal-utils.js';
+import type { Figure, Marker, Rgb, Span } from './figure.js';
+import type { Analysis, SectionLabel } from '../analysis/analysis-schema.js';
+import { quantile } from '../shared/math.js';
 
 const SECTION_COLORS: Readonly<Record<SectionLabel, Rgb>> = {
   intro: [120, 170, 255],

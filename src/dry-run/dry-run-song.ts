@@ -9,12 +9,12 @@ import { createEngine, engineConfig } from '../engines/registry.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { describePlan, type PlanOverview } from './describe-plan.js';
 import { estimateEngineTime, type CalibrationCache, type EngineTimeEstimate } from './estimate-engine-time.js';
-import { resolveOutput } from './output-path.js';
-import { prepareRender } from './prepare-render.js';
-import { findReusableSegments } from './render-segments.js';
-import type { RenderRequest } from './render-request.js';
-import type { SharedResources } from './render-song.js';
-import { runDirAt } from './run-dir.js';
+import { resolveOutput } from '../pipeline/output-path.js';
+import { prepareRender } from '../pipeline/prepare-render.js';
+import { findReusableSegments } from '../pipeline/render-segments.js';
+import type { RenderRequest } from '../pipeline/render-request.js';
+import type { SharedResources } from '../pipeline/render-song.js';
+import { runDirAt } from '../run/run-dir.js';
 
 export interface DryRunReport {
   readonly runDir: string;

@@ -1,12 +1,12 @@
 /**
- * Every conversion between seconds, samples, frames and beats lives here (DESIGN.md §3).
+ * Exact media time (DESIGN.md §3): every conversion between seconds, samples and frames, below every
+ * stage. The beat and bar grid that musical lengths follow is keyframes/beat-grid.ts.
  *
  * Frame rates are exact rationals and durations are exact sample counts, so frame indices are
  * computed with integer arithmetic: frame 1 000 000 at 30000/1001 fps is exactly where it should
  * be, not where a million float additions drift to.
  */
-import type { MusicalDuration } from '../config/units.js';
-import { usageError } from '../shared/errors.js';
+import { usageError } from './errors.js';
 
 export interface Rational {
   readonly num: number;
@@ -125,102 +125,4 @@ export function ffmpegDuration(duration: SampleDuration): string {
   const whole = micros / 1_000_000n;
   const frac = (micros % 1_000_000n).toString().padStart(6, '0');
   return `${whole}.${frac}`;
-}
-
-/**
- * Position in beats at `sec`, following the tempo map given by the beat times: beat k is at
- * beats[k]; between beats, linear; before the first and after the last, extrapolated with the
- * nearest inter-beat interval. Returns NaN when fewer than two beats are known.
- */
-export function beatPositionAt(beats: readonly number[], sec: number): number {
-  const n = beats.length;
-  if (n < 2) return Number.NaN;
-  const first = beats[0]!;
-  const last = beats[n - 1]!;
-  if (sec <= first) return (sec - first) / (beats[1]! - first);
-  if (sec >= last) return n - 1 + (sec - last) / (last - beats[n - 2]!);
-  let lo = 0;
-  let hi = n - 1;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (beats[mid]! <= sec) lo = mid;
-    else hi = mid;
-  }
-  return lo + (sec - beats[lo]!) / (beats[hi]! - beats[lo]!);
-}
-
-/** Inverse of beatPositionAt. */
-export function secAtBeatPosition(beats: readonly number[], position: number): number {
-  const n = beats.length;
-  if (n < 2) return Number.NaN;
-  if (position <= 0) return beats[0]! + position * (beats[1]! - beats[0]!);
-  if (position >= n - 1) return beats[n - 1]! + (position - (n - 1)) * (beats[n - 1]! - beats[n - 2]!);
-  const k = Math.floor(position);
-  return beats[k]! + (position - k) * (beats[k + 1]! - beats[k]!);
-}
-
-/**
- * The beats that musical units follow: "1 beat" at a time is the length of the beat it starts
- * in, so lengths in beats and bars stretch and shrink with the tempo map. `beats` holds at least
- * two ascending times; bar 1 starts at beat index `firstDownbeat` (earlier beats are a pickup).
- */
-export interface BeatGrid {
-  readonly beats: readonly number[];
-  readonly beatsPerBar: number;
-  readonly firstDownbeat: number;
-}
-
-/** A steady grid from 0 s (for songs without a beat): one beat every 60/bpm s past `durationSec`. */
-export function steadyBeatGrid(bpm: number, durationSec: number, beatsPerBar: number): BeatGrid {
-  const period = 60 / bpm;
-  const count = Math.max(2, Math.ceil(durationSec / period) + 2);
-  return { beats: Array.from({ length: count }, (_, i) => i * period), beatsPerBar, firstDownbeat: 0 };
-}
-
-/** Seconds from `atSec` until `beatCount` beats later, following the tempo map. */
-export function beatsToSec(grid: BeatGrid, atSec: number, beatCount: number): number {
-  return secAtBeatPosition(grid.beats, beatPositionAt(grid.beats, atSec) + beatCount) - atSec;
-}
-
-/** A length in seconds, frames, beats or bars, measured forwards from `atSec`, in seconds. */
-export function durationSecAt(duration: MusicalDuration, atSec: number, fps: Rational, grid: BeatGrid): number {
-  switch (duration.unit) {
-    case 'sec':
-      return duration.value;
-    case 'frames':
-      return (duration.value * fps.den) / fps.num;
-    case 'beats':
-      return beatsToSec(grid, atSec, duration.value);
-    case 'bars':
-      return beatsToSec(grid, atSec, duration.value * grid.beatsPerBar);
-  }
-}
-
-/** Where bar `bar` starts (1-based, as musicians count; fractions are positions inside a bar). */
-export function barStartSec(grid: BeatGrid, bar: number): number {
-  return secAtBeatPosition(grid.beats, grid.firstDownbeat + (bar - 1) * grid.beatsPerBar);
-}
-
-/** Where beat `beat` starts (1-based: beat 1 is the song's first beat). */
-export function beatStartSec(grid: BeatGrid, beat: number): number {
-  return secAtBeatPosition(grid.beats, beat - 1);
-}
-
-/** Bars elapsed since bar 1 started (negative in a pickup). */
-export function barPositionAt(grid: BeatGrid, sec: number): number {
-  return (beatPositionAt(grid.beats, sec) - grid.firstDownbeat) / grid.beatsPerBar;
-}
-
-/** The time `duration` before `atSec` (lengths in beats and bars count the beats before it). */
-export function secBefore(duration: MusicalDuration, atSec: number, fps: Rational, grid: BeatGrid): number {
-  switch (duration.unit) {
-    case 'sec':
-      return atSec - duration.value;
-    case 'frames':
-      return atSec - (duration.value * fps.den) / fps.num;
-    case 'beats':
-      return secAtBeatPosition(grid.beats, beatPositionAt(grid.beats, atSec) - duration.value);
-    case 'bars':
-      return secAtBeatPosition(grid.beats, beatPositionAt(grid.beats, atSec) - duration.value * grid.beatsPerBar);
-  }
 }

@@ -1,3 +1,0 @@
-export * from './figure.js';
-export * from './render-png.js';
-export * from './render-svg.js';
