@@ -5,8 +5,9 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ComfyuiConfig } from '../src/config/engine-config.js';
-import { createComfyEngine, initUploadName, type ComfyEngine } from '../src/engines/comfyui/engine.js';
+import type { ComfyuiConfig } from '../src/engines/comfyui/comfy-config.js';
+import { createComfyEngine, type ComfyEngine, type PreparedComfyEngine } from '../src/engines/comfyui/engine.js';
+import { initUploadName } from '../src/engines/comfyui/render-on-server.js';
 import { ServerPool } from '../src/engines/comfyui/server-pool.js';
 import type { ComfyTuning } from '../src/engines/comfyui/settings.js';
 import { AbortedError, BeatloomError } from '../src/shared/errors.js';
@@ -26,7 +27,12 @@ const TUNING: Partial<ComfyTuning> = {
   retryDelayMs: 10,
 };
 
-const JOB = segmentJob({ prompt: 'neon city', motionScalePerFrame: Array.from({ length: 16 }, (_, i) => 1 + i / 20) });
+const JOB = segmentJob({
+  prompt: 'neon city',
+  motion: { kind: 'perFrame', scales: Array.from({ length: 16 }, (_, i) => 1 + i / 20) },
+});
+/** What the plan gives an engine without per-frame motion (a custom workflow's FLOAT input, a server without value scheduling). */
+const CONSTANT_JOB = { ...JOB, motion: { kind: 'constant', scale: 1.1 } } as const;
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -43,6 +49,10 @@ function engine(config: ComfyuiConfig, notices: string[] = []): ComfyEngine {
   const e = createComfyEngine(config, { tuning: TUNING, onNotice: (m) => notices.push(m) });
   cleanup.push(() => e.close());
   return e;
+}
+
+function prepared(config: ComfyuiConfig, notices: string[] = []): Promise<PreparedComfyEngine> {
+  return engine(config, notices).prepare({});
 }
 
 async function prepareError(config: ComfyuiConfig): Promise<BeatloomError> {
@@ -127,8 +137,7 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
 
   it('uses the server’s only checkpoint when none is configured, and hashes it into the segments', async () => {
     const s = await server();
-    const e = engine({ url: s.url });
-    await e.prepare({});
+    const e = await prepared({ url: s.url });
     expect(e.settingsFingerprint).toEqual({
       engine: 'comfyui',
       graph: 2,
@@ -143,12 +152,39 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
     });
   });
 
+  it('resolves to an engine bound to a frozen deployment: the usable servers, the checkpoint, what they support', async () => {
+    const [a, noModel] = await Promise.all([server(), server({ motionModels: [] })]);
+    const notices: string[] = [];
+    const e = await prepared({ url: [a.url, noModel.url] }, notices);
+    const { deployment } = e;
+    expect([deployment, deployment.servers, deployment.graph, deployment.capabilities].every(Object.isFrozen)).toBe(
+      true,
+    );
+    expect(deployment.servers.map((server) => server.url)).toEqual([a.url]);
+    expect(deployment.graph).toMatchObject({
+      kind: 'builtin',
+      perFrameMotionScale: true,
+      settings: { checkpoint: 'random_sd15_fp16.safetensors' },
+    });
+    expect(deployment.capabilities).toEqual({
+      initImage: true,
+      perFrameMotionScale: true,
+      maxFrames: 32,
+      concurrency: 2,
+    });
+    expect(e.settingsFingerprint).toBe(deployment.settingsFingerprint);
+    expect(notices).toHaveLength(1);
+    // Each prepare checks again: a new deployment, the same values.
+    const again = await engine({ url: [a.url, noModel.url] }).prepare({});
+    expect(again.deployment).not.toBe(deployment);
+    expect(again.settingsFingerprint).toEqual(deployment.settingsFingerprint);
+  });
+
   it('falls back to one motion scale per segment where AnimateDiff-Evolved lacks value scheduling', async () => {
     const s = await server({ removeNodes: ['ADE_ValueScheduling'] });
-    const e = engine({ url: s.url });
-    await e.prepare({});
+    const e = await prepared({ url: s.url });
     expect(e.capabilities.perFrameMotionScale).toBe(false);
-    await e.renderSegment(JOB, { workDir: await tempDir() });
+    await e.renderSegment(CONSTANT_JOB, { workDir: await tempDir() });
     expect(s.prompts[0]!.graph['2']).toEqual({ class_type: 'ADE_MultivalDynamic', inputs: { float_val: 1.1 } });
   });
 });
@@ -165,8 +201,10 @@ describe('comfyui engine: what the mapping asks for', () => {
 
   it('finds a mapping’s LoRA by its name without extension, and the server runs the blend and LoRA graph it is sent', async () => {
     const s = await server({ loras: ['film.safetensors', 'add_detail.safetensors'] });
-    const e = engine({ url: s.url, loras: [{ name: 'film.safetensors', strengthModel: 0.5, strengthClip: 0.5 }] });
-    await e.prepare({});
+    const e = await prepared({
+      url: s.url,
+      loras: [{ name: 'film.safetensors', strengthModel: 0.5, strengthClip: 0.5 }],
+    });
     e.checkNeeds({ loras: ['add_detail'] });
     const dir = await tempDir();
     const result = await e.renderSegment(BLEND, { workDir: dir });
@@ -208,8 +246,7 @@ describe('comfyui engine: what the mapping asks for', () => {
     ],
   ])('fails before the first segment on %s', async (_what, serverOptions, loras, problem) => {
     const s = await server(serverOptions);
-    const e = engine({ url: s.url });
-    await e.prepare({});
+    const e = await prepared({ url: s.url });
     const error = (() => {
       try {
         e.checkNeeds({ loras });
@@ -225,8 +262,7 @@ describe('comfyui engine: what the mapping asks for', () => {
 
   it('with several servers, names the one that lacks the LoRA', async () => {
     const [a, b] = await Promise.all([server({ loras: ['glow.safetensors'] }), server({ loras: [] })]);
-    const e = engine({ url: [a.url, b.url] });
-    await e.prepare({});
+    const e = await prepared({ url: [a.url, b.url] });
     expect(() => e.checkNeeds({ loras: ['glow'] })).toThrow(
       `ComfyUI cannot render this mapping: ${b.url}: LoRA 'glow' from the mapping is not on the server (it has: none)`,
     );
@@ -234,10 +270,12 @@ describe('comfyui engine: what the mapping asks for', () => {
 
   it('says which steps it samples with: the motion module’s, the config’s, or a custom workflow’s own', async () => {
     const s = await server({ motionModels: ['animatediff_lightning_8step_comfyui.safetensors'] });
-    const eight = engine({ url: s.url, motionModel: 'animatediff_lightning_8step_comfyui.safetensors' });
-    await eight.prepare({});
+    const eight = await prepared({ url: s.url, motionModel: 'animatediff_lightning_8step_comfyui.safetensors' });
     expect(eight.sampler).toEqual({ steps: 8 });
-    expect(engine({ url: s.url, steps: 6 }).sampler).toEqual({ steps: 6 });
+    expect(
+      (await prepared({ url: s.url, motionModel: 'animatediff_lightning_8step_comfyui.safetensors', steps: 6 }))
+        .sampler,
+    ).toEqual({ steps: 6 });
     await eight.renderSegment(JOB, { workDir: await tempDir() });
     expect(s.prompts[0]!.graph['7']!.inputs['steps']).toBe(8);
   });
@@ -249,8 +287,7 @@ describe('comfyui engine: several servers', () => {
     const dead = await server();
     await dead.kill();
     const notices: string[] = [];
-    const e = engine({ url: [a.url, b.url, noModel.url, dead.url] }, notices);
-    await e.prepare({});
+    const e = await prepared({ url: [a.url, b.url, noModel.url, dead.url] }, notices);
     // Two usable servers, each running one segment with the next queued behind it.
     expect(e.capabilities.concurrency).toBe(4);
     expect(notices).toHaveLength(2);
@@ -270,8 +307,7 @@ describe('comfyui engine: several servers', () => {
     const [a, b] = await Promise.all([server({ segmentMs: 300 }), server()]);
     a.faults.dieAtStep = 1;
     const notices: string[] = [];
-    const e = engine({ url: [a.url, b.url] }, notices);
-    await e.prepare({});
+    const e = await prepared({ url: [a.url, b.url] }, notices);
     const dir = await tempDir();
     const result = await e.renderSegment({ ...JOB, index: 4 }, { workDir: dir });
     expect(result.frameFiles).toHaveLength(16);
@@ -292,8 +328,7 @@ describe('comfyui engine: several servers', () => {
   it('moves both segments a dead server held (running and queued), with one note', async () => {
     const [a, b] = await Promise.all([server({ segmentMs: 5_000 }), server()]);
     const notices: string[] = [];
-    const e = engine({ url: [a.url, b.url] }, notices);
-    await e.prepare({});
+    const e = await prepared({ url: [a.url, b.url] }, notices);
     const dirs = await Promise.all([0, 1, 2].map(() => tempDir()));
     // Segments 0 and 2 go to a (one running, one queued behind it), segment 1 to b.
     const rendering = Promise.all(
@@ -310,8 +345,7 @@ describe('comfyui engine: several servers', () => {
 
   it('fails with every server’s reason when the last one goes', async () => {
     const [a, b] = await Promise.all([server(), server()]);
-    const e = engine({ url: [a.url, b.url] });
-    await e.prepare({});
+    const e = await prepared({ url: [a.url, b.url] });
     a.faults.failHttp.push({ path: '/prompt', times: 1 });
     b.faults.failHttp.push({ path: '/prompt', times: 1 });
     const error = await e.renderSegment(JOB, { workDir: await tempDir() }).catch((x: unknown) => x);
@@ -323,8 +357,7 @@ describe('comfyui engine: several servers', () => {
 
   it('with one server, its own failure is the error', async () => {
     const a = await server({ segmentMs: 300 });
-    const e = engine({ url: a.url });
-    await e.prepare({});
+    const e = await prepared({ url: a.url });
     a.faults.dieAtStep = 1;
     await expect(e.renderSegment(JOB, { workDir: await tempDir() })).rejects.toThrow(
       new RegExp(`^cannot reach ComfyUI at ${a.url}: .*ECONNREFUSED`),
@@ -337,7 +370,7 @@ describe('comfyui engine: what comes back is checked', () => {
     const s = await server();
     s.faults.rewriteImages = (images) =>
       images.map((image, i) => (i === 3 ? { ...image, filename: '../../evil.png' } : image));
-    const e = engine({ url: s.url });
+    const e = await prepared({ url: s.url });
     const root = await tempDir();
     const workDir = join(root, 'segment');
     await mkdir(workDir);
@@ -367,12 +400,14 @@ describe('comfyui engine: what comes back is checked', () => {
   ])('rejects %s', async (_what, fault, message) => {
     const s = await server();
     fault(s);
-    await expect(engine({ url: s.url }).renderSegment(JOB, { workDir: await tempDir() })).rejects.toThrow(message);
+    await expect((await prepared({ url: s.url })).renderSegment(JOB, { workDir: await tempDir() })).rejects.toThrow(
+      message,
+    );
   });
 
   it('uploads the init image under a content name and starts the sampler from it (LoadImage → VAEEncode → RepeatLatentBatch)', async () => {
     const s = await server();
-    const e = engine({ url: s.url });
+    const e = await prepared({ url: s.url });
     const first = await tempDir();
     await e.renderSegment(JOB, { workDir: first });
     const init = join(first, 'frame-0015.png');
@@ -388,7 +423,7 @@ describe('comfyui engine: what comes back is checked', () => {
 
   it('interrupts its prompt on the server when aborted', async () => {
     const s = await server({ segmentMs: 2_000 });
-    const e = engine({ url: s.url });
+    const e = await prepared({ url: s.url });
     const controller = new AbortController();
     await expect(
       e.renderSegment(JOB, {
@@ -433,14 +468,13 @@ describe('comfyui engine: bring your own workflow', () => {
   it('renders the user’s graph with beatloom’s values in the mapped inputs, from a neutral image when a segment has no init image', async () => {
     const s = await server();
     const files = await workflowFiles(MAP);
-    const e = engine({ url: s.url, workflow: files.workflow, workflowMap: files.map });
-    await e.prepare({});
+    const e = await prepared({ url: s.url, workflow: files.workflow, workflowMap: files.map });
     expect(e.capabilities.initImage).toBe(true);
     expect(e.capabilities.perFrameMotionScale).toBe(false);
     expect(Object.keys(e.settingsFingerprint)).toEqual(['engine', 'workflow', 'steps']);
     const dir = await tempDir();
     const result = await e.renderSegment(
-      { ...JOB, index: 3, frameCount: 8, motionScale: 1.25, seed: 5 },
+      { ...CONSTANT_JOB, index: 3, frameCount: 8, motion: { kind: 'constant', scale: 1.25 }, seed: 5 },
       { workDir: dir },
     );
     expect(result.frameFiles).toHaveLength(8);
@@ -473,8 +507,7 @@ describe('comfyui engine: bring your own workflow', () => {
       },
     );
     const notices: string[] = [];
-    const e = engine({ url: s.url, workflow: files.workflow, workflowMap: files.map, steps: 8 }, notices);
-    await e.prepare({});
+    const e = await prepared({ url: s.url, workflow: files.workflow, workflowMap: files.map, steps: 8 }, notices);
     // The map has no steps target: the workflow's KSampler says 2, whatever the config says.
     expect(e.sampler).toEqual({ steps: 2 });
     expect(e.settingsFingerprint).toMatchObject({ steps: 2 });
@@ -487,7 +520,7 @@ describe('comfyui engine: bring your own workflow', () => {
       /^the mapping drives the LoRA 'glow', but the workflow map gives it no input$/,
     );
     const blend = {
-      ...JOB,
+      ...CONSTANT_JOB,
       loras: [{ name: 'add_detail', strength: 0.6 }],
       promptBlend: [
         { prompt: 'neon city', negativePrompt: 'blurry', weight: 0.6 },

@@ -34,7 +34,6 @@ const FIXTURE_SETTINGS: GraphSettings = {
   sampler: 'euler',
   scheduler: 'sgm_uniform',
   loras: [],
-  perFrameMotionScale: true,
 };
 
 function fixtureGraph(name: string): unknown {
@@ -58,7 +57,7 @@ describe('buildSegmentGraph', () => {
   it('a per-frame motion scale becomes ADE_ValueScheduling (one value per frame) → ADE_MultivalDynamicFloats', () => {
     const perFrame = [1, 1.25, 1.5, 1.2345, 0.9, 0.8, -0.2, 2];
     const graph = buildSegmentGraph(
-      { ...JOB, frameCount: 8, motionScale: 1.05, motionScalePerFrame: perFrame },
+      { ...JOB, frameCount: 8, motion: { kind: 'perFrame', scales: perFrame } },
       FIXTURE_SETTINGS,
     );
     expect(graph['13']).toEqual({
@@ -71,8 +70,15 @@ describe('buildSegmentGraph', () => {
   });
 
   it('without per-frame support (or a constant curve) the segment’s motion scale goes to ADE_MultivalDynamic', () => {
-    const varying = { ...JOB, motionScale: 1.2, motionScalePerFrame: Array.from({ length: 16 }, (_, i) => 1 + i / 10) };
-    const graph = buildSegmentGraph(varying, { ...FIXTURE_SETTINGS, perFrameMotionScale: false });
+    const constant = { ...JOB, motion: { kind: 'constant', scale: 1.2 } } as const;
+    const graph = buildSegmentGraph(constant, FIXTURE_SETTINGS);
+    expect(graph['2']).toEqual({ class_type: 'ADE_MultivalDynamic', inputs: { float_val: 1.2 } });
+    expect(graph['13']).toBeUndefined();
+  });
+
+  it('a per-frame job whose frames all round to one value gets ADE_MultivalDynamic with that value', () => {
+    const flat = segmentJob({ motion: { kind: 'perFrame', scales: [1.2001, 1.1996, ...Array<number>(14).fill(1.2)] } });
+    const graph = buildSegmentGraph(flat, FIXTURE_SETTINGS);
     expect(graph['2']).toEqual({ class_type: 'ADE_MultivalDynamic', inputs: { float_val: 1.2 } });
     expect(graph['13']).toBeUndefined();
   });
@@ -83,10 +89,7 @@ describe('buildSegmentGraph', () => {
       checkpoint: 'epicrealism.safetensors',
       loras: [{ name: 'a.safetensors', strengthModel: 0.8, strengthClip: 0.6 }, { name: 'b.safetensors' } as never],
     });
-    const graph = buildSegmentGraph(
-      { ...JOB, cfg: 1.5 },
-      { ...settings, checkpoint: 'epicrealism.safetensors', perFrameMotionScale: false },
-    );
+    const graph = buildSegmentGraph({ ...JOB, cfg: 1.5 }, { ...settings, checkpoint: 'epicrealism.safetensors' });
     expect(graph['20']).toEqual({
       class_type: 'LoraLoader',
       inputs: { model: ['1', 0], clip: ['1', 1], lora_name: 'a.safetensors', strength_model: 0.8, strength_clip: 0.6 },
@@ -426,7 +429,7 @@ describe('bring your own workflow', () => {
       frameCount: 4,
       seed: 99,
       cfg: 1.5,
-      motionScalePerFrame: [1, 1.5, 2, 2],
+      motion: { kind: 'perFrame' as const, scales: [1, 1.5, 2, 2] },
     };
     const filled = fillCustomWorkflow(bound, job, { initImage: undefined, fromInit: false, steps: 4 });
     const expected = workflow();
@@ -511,6 +514,31 @@ describe('bring your own workflow', () => {
     [{ ...map, output: '99' }, /workflow map output: wf.json has no node 99/],
   ])('rejects a map that does not fit the workflow: %j', (bad, message) => {
     expect(() => bindWorkflowMap(workflow(), bad, 'wf.json')).toThrow(message);
+  });
+
+  it('takes per-frame motion when every motionScale target is a schedule, one value when none is; refuses a map with both', () => {
+    expect(bindWorkflowMap(workflow(), map, 'wf.json').perFrameMotionScale).toBe(true);
+    const { cfg: _cfg, ...withoutCfg } = map;
+    const single = bindWorkflowMap(workflow(), { ...withoutCfg, motionScale: '3.cfg' }, 'wf.json');
+    expect(single.perFrameMotionScale).toBe(false);
+    expect(
+      fillCustomWorkflow(
+        single,
+        { ...JOB, motion: { kind: 'constant', scale: 1.2345 } },
+        { initImage: undefined, fromInit: false, steps: 4 },
+      )['3']!.inputs['cfg'],
+    ).toBe(1.235);
+    // A schedule target takes a constant job too: the same value at every frame.
+    const scheduled = bindWorkflowMap(workflow(), map, 'wf.json');
+    const filled = fillCustomWorkflow(
+      scheduled,
+      { ...JOB, frameCount: 3, motion: { kind: 'constant', scale: 0.5 } },
+      { initImage: undefined, fromInit: false, steps: 4 },
+    );
+    expect(filled['13']!.inputs['values']).toBe('0=0.5, 1=0.5, 2=0.5');
+    expect(() => bindWorkflowMap(workflow(), { ...map, motionScale: ['13.values', '3.cfg'] }, 'wf.json')).toThrow(
+      "workflow map motionScale: 13.values takes a value per frame, 3.cfg one value; beatloom gives a segment's motion in one form",
+    );
   });
 
   it('explains a UI-format workflow and accepts a saved POST /prompt body', () => {

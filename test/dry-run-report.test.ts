@@ -61,6 +61,7 @@ function planOf(continuity: Keyframes['continuity']): RenderPlan {
     width: 64,
     height: 32,
     steps: 4,
+    capabilities: { perFrameMotionScale: true, maxFrames: 64 },
   });
 }
 

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseLoraFlag, parseStepsFlag } from '../src/cli/comfy-options.js';
-import { loadConfigFile, parseConfigFile, selectEngine, splitUrlList } from '../src/config/engine-config.js';
+import { loadConfigFile, parseConfigFile, selectEngine, splitUrlList } from '../src/engines/engine-config.js';
 import { tempDir } from './helpers/media.js';
 
 describe('engine config file', () => {

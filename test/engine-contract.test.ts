@@ -6,7 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createComfyEngine } from '../src/engines/comfyui/engine.js';
-import type { EngineProgress, RenderEngine, SegmentJob } from '../src/engines/engine.js';
+import type { ConfiguredEngine, EngineProgress, RenderEngine, SegmentJob } from '../src/engines/engine.js';
 import { createPreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { BeatloomError, isAbortError } from '../src/shared/errors.js';
 import { decodePng, encodePng } from '../src/raster/png.js';
@@ -32,8 +32,7 @@ const JOB: SegmentJob = {
   denoise: 0.5,
   cfg: 1,
   steps: 4,
-  motionScale: 1.2,
-  motionScalePerFrame: [1, 1.1, 1.2, 1.3, 1.4, 1.3, 1.2, 1.1],
+  motion: { kind: 'perFrame', scales: [1, 1.1, 1.2, 1.3, 1.4, 1.3, 1.2, 1.1] },
   continuity: 'none',
   section: 'drop',
 };
@@ -41,7 +40,7 @@ const JOB: SegmentJob = {
 interface EngineUnderTest {
   readonly name: string;
   setUp(): Promise<void>;
-  make(): RenderEngine;
+  make(): ConfiguredEngine;
   tearDown(): Promise<void>;
 }
 
@@ -80,19 +79,20 @@ async function render(
 }
 
 describe.each(ENGINES)('engine contract: $name', (subject) => {
+  let configured: ConfiguredEngine;
   let engine: RenderEngine;
   beforeAll(async () => {
     await subject.setUp();
-    engine = subject.make();
-    await engine.prepare?.({});
+    configured = subject.make();
+    engine = await configured.prepare({});
   });
   afterAll(async () => {
-    await engine.close();
+    await configured.close();
     await subject.tearDown();
   });
 
   it('is healthy and says what it can do', async () => {
-    expect((await engine.checkHealth({})).ok).toBe(true);
+    expect((await configured.checkHealth({})).ok).toBe(true);
     expect(engine.capabilities.concurrency).toBeGreaterThanOrEqual(1);
     expect(engine.capabilities.maxFrames).toBeGreaterThanOrEqual(16);
     expect(engine.capabilities.initImage).toBe(true);

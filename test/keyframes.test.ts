@@ -16,6 +16,7 @@ import { buildRenderPlan } from '../src/pipeline/render-plan.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
 
 const FPS10 = parseFps('10');
+const PER_FRAME = { perFrameMotionScale: true, maxFrames: 64 };
 
 describe('reduceOverSegment', () => {
   const curve = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -389,7 +390,14 @@ describe('buildKeyframes', () => {
 
   it('the render plan passes every per-segment value to the engine', () => {
     const kf = build();
-    const plan = buildRenderPlan(kf, { engineId: 'preview', engineFingerprint: {}, width: 64, height: 64, steps: 4 });
+    const plan = buildRenderPlan(kf, {
+      engineId: 'preview',
+      engineFingerprint: {},
+      width: 64,
+      height: 64,
+      steps: 4,
+      capabilities: PER_FRAME,
+    });
     const drop = kf.segments.find((s) => s.section === 'drop')!;
     const job = plan.jobs[drop.index]!;
     expect(job).toMatchObject({
@@ -400,7 +408,10 @@ describe('buildKeyframes', () => {
       denoise: drop.denoise,
       seed: drop.seed,
       loras: [{ name: 'detail', strength: 0.6 }],
-      motionScalePerFrame: kf.curves.motionScale.slice(drop.startFrame, drop.startFrame + drop.frameCount),
+      motion: {
+        kind: 'perFrame',
+        scales: kf.curves.motionScale.slice(drop.startFrame, drop.startFrame + drop.frameCount),
+      },
     });
     // A change to the LoRA strength changes the segment's hash (so resume re-renders it).
     const changed = buildRenderPlan(
@@ -414,6 +425,7 @@ describe('buildKeyframes', () => {
         width: 64,
         height: 64,
         steps: 4,
+        capabilities: PER_FRAME,
       },
     );
     expect(changed.jobs[drop.index]!.hash).not.toBe(job.hash);

@@ -25,8 +25,7 @@ const JOB: SegmentJob = {
   denoise: 0.5,
   cfg: 1,
   steps: 4,
-  motionScale: 1,
-  motionScalePerFrame: [1, 1, 1, 1, 1, 1, 1, 1],
+  motion: { kind: 'perFrame', scales: [1, 1, 1, 1, 1, 1, 1, 1] },
   continuity: 'none',
   section: 'drop',
 };
@@ -36,7 +35,7 @@ async function render(
   initImagePath?: string,
 ): Promise<{ dir: string; frames: Uint8Array[]; bytes: Buffer[] }> {
   const dir = await tempDir();
-  const result = await createPreviewEngine().renderSegment(job, { workDir: dir, initImagePath });
+  const result = await (await createPreviewEngine().prepare({})).renderSegment(job, { workDir: dir, initImagePath });
   const bytes = await Promise.all(result.frameFiles.map((f) => readFile(join(dir, f))));
   return { dir, frames: bytes.map((b) => decodePng(b).data), bytes };
 }
@@ -58,8 +57,8 @@ describe('preview engine', () => {
   });
 
   it('moves faster with a higher motion scale', async () => {
-    const calm = await render({ ...JOB, motionScale: 0.5, motionScalePerFrame: Array(8).fill(0.5) });
-    const wild = await render({ ...JOB, motionScale: 1.6, motionScalePerFrame: Array(8).fill(1.6) });
+    const calm = await render({ ...JOB, motion: { kind: 'perFrame', scales: Array<number>(8).fill(0.5) } });
+    const wild = await render({ ...JOB, motion: { kind: 'perFrame', scales: Array<number>(8).fill(1.6) } });
     expect(meanStep(wild.frames)).toBeGreaterThan(meanStep(calm.frames) * 1.5);
   });
 

@@ -39,8 +39,7 @@ function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan
       denoise: 0.5,
       cfg: 1,
       steps: 4,
-      motionScale: 1,
-      motionScalePerFrame: [1, 1],
+      motion: { kind: 'constant', scale: 1 },
       continuity,
       section: 'drop',
       initFrom: continuity === 'chain' && index > 0 ? index - 1 : null,
@@ -61,9 +60,7 @@ function fakeEngine(concurrency: number, log: FakeLog, failOn?: number): RenderE
     capabilities: { initImage: true, perFrameMotionScale: false, maxFrames: 16, concurrency },
     settingsFingerprint: {},
     sampler: { steps: 4 },
-    async checkHealth() {
-      return { ok: true, engine: 'fake', summary: '', details: {}, problems: [] };
-    },
+    checkNeeds() {},
     async renderSegment(job: SegmentJob, opts) {
       running++;
       log.maxRunning = Math.max(log.maxRunning, running);
@@ -83,7 +80,6 @@ function fakeEngine(concurrency: number, log: FakeLog, failOn?: number): RenderE
         running--;
       }
     },
-    async close() {},
   };
 }
 

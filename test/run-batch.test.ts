@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEvent } from '../src/batch/batch-events.js';
 import { parseBatch } from '../src/batch/load-batch.js';
 import { runBatch } from '../src/batch/run-batch.js';
-import { frameFileName, type RenderEngine } from '../src/engines/engine.js';
+import { frameFileName, type ConfiguredEngine, type RenderEngine } from '../src/engines/engine.js';
 import { usageError } from '../src/shared/errors.js';
 import { encodePng } from '../src/raster/png.js';
 import { decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';
@@ -18,16 +18,28 @@ interface EngineLog {
 }
 
 /** An engine that takes a little time per segment and draws black frames. */
-function fakeEngine(log: EngineLog, concurrency: number): RenderEngine {
+function fakeEngine(log: EngineLog, concurrency: number): ConfiguredEngine {
   log.created++;
+  const rendering = fakeRendering(log, concurrency);
+  return {
+    id: 'preview',
+    async checkHealth() {
+      return { ok: true, engine: 'fake', summary: '', details: {}, problems: [] };
+    },
+    async prepare() {
+      return rendering;
+    },
+    async close() {},
+  };
+}
+
+function fakeRendering(log: EngineLog, concurrency: number): RenderEngine {
   return {
     id: 'preview',
     capabilities: { initImage: false, perFrameMotionScale: false, maxFrames: 16, concurrency },
     settingsFingerprint: { fake: true },
     sampler: { steps: 4 },
-    async checkHealth() {
-      return { ok: true, engine: 'fake', summary: '', details: {}, problems: [] };
-    },
+    checkNeeds() {},
     async renderSegment(job, opts) {
       log.running++;
       log.most = Math.max(log.most, log.running);
@@ -45,7 +57,6 @@ function fakeEngine(log: EngineLog, concurrency: number): RenderEngine {
         log.running--;
       }
     },
-    async close() {},
   };
 }
 
@@ -165,18 +176,12 @@ describe('runBatch', () => {
       onEvent: (e) => events.push(e),
       engineFactory: (spec, onNotice) => {
         const engine = fakeEngine(log, 4);
-        let concurrency = 4;
+        const options: Readonly<Record<string, unknown>> = spec.options;
         return {
           ...engine,
-          capabilities: {
-            ...engine.capabilities,
-            get concurrency() {
-              return concurrency;
-            },
-          },
           async prepare() {
-            prepared.push(String(spec.options['checkpoint'] ?? 'default'));
-            if (spec.options['checkpoint'] !== undefined)
+            prepared.push(String(options['checkpoint'] ?? 'default'));
+            if (options['checkpoint'] !== undefined)
               throw usageError(
                 'E_COMFY_MISSING',
                 "ComfyUI cannot render this: checkpoint 'missing.safetensors' is not on the server",
@@ -184,7 +189,7 @@ describe('runBatch', () => {
               );
             // Three of the four slots' servers were left out: what is left is one.
             onNotice('ComfyUI at http://gpu2:8188 is left out of this render');
-            concurrency = 1;
+            return fakeRendering(log, 1);
           },
         };
       },

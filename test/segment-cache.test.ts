@@ -50,13 +50,14 @@ async function keyframesFor(
   });
 }
 
-const engine = createPreviewEngine();
+const engine = await createPreviewEngine().prepare({});
 const settings: PlanSettings = {
   engineId: 'preview',
   engineFingerprint: engine.settingsFingerprint,
   width: 64,
   height: 64,
   steps: 4,
+  capabilities: engine.capabilities,
 };
 
 describe('one section’s prompt changes: exactly the segments it touches are rendered again', () => {

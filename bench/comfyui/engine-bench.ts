@@ -112,8 +112,7 @@ function plan(continuity: 'none' | 'anchor', segments: number): RenderPlan {
         denoise: 0.6,
         cfg: 1,
         steps: 4,
-        motionScale: 1.1,
-        motionScalePerFrame: Array.from({ length: 16 }, (_, i) => 1 + i / 30),
+        motion: { kind: 'perFrame', scales: Array.from({ length: 16 }, (_, i) => 1 + i / 30) },
         continuity,
         section: `s${anchor}`,
         initFrom: continuity === 'anchor' && anchor !== index ? anchor : null,
@@ -136,11 +135,11 @@ async function runOnce(
   const engine = createComfyEngine({ url: servers.map((s) => s.url), queueDepth });
   const root = await mkdtemp(join(tmpdir(), 'beatloom-bench-'));
   try {
-    await engine.prepare({});
+    const prepared = await engine.prepare({});
     const run = await openRunDir(root);
     const before = await Promise.all(servers.map(busyTimes));
     const started = performance.now();
-    const summary = await renderSegments(plan(continuity, segments), engine, run);
+    const summary = await renderSegments(plan(continuity, segments), prepared, run);
     const wallMs = performance.now() - started;
     if (summary.rendered !== segments) throw new Error(`rendered ${summary.rendered} of ${segments}`);
     const after = await Promise.all(servers.map(busyTimes));

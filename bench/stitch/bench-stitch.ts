@@ -67,7 +67,7 @@ async function renderPool(): Promise<string> {
   const marker = join(dir, 'complete.json');
   if (existsSync(marker)) return dir;
   await rm(dir, { recursive: true, force: true });
-  const engine = createPreviewEngine();
+  const engine = await createPreviewEngine().prepare({});
   for (let i = 0; i < POOL_SEGMENTS; i++) {
     const segDir = join(dir, String(i).padStart(4, '0'));
     await mkdir(segDir, { recursive: true });
@@ -90,8 +90,7 @@ async function renderPool(): Promise<string> {
       loras: [],
       cfg: 1,
       steps: 4,
-      motionScale: 1,
-      motionScalePerFrame: motion,
+      motion: { kind: 'perFrame', scales: motion },
       continuity: 'none',
       section: 'verse',
     };

@@ -20,7 +20,7 @@
  */
 import { basename, extname, resolve } from 'node:path';
 import { z } from 'zod';
-import { comfyuiConfigSchema } from '../config/engine-config.js';
+import { comfyuiConfigSchema } from '../engines/comfyui/comfy-config.js';
 import { parseSeed, parseSize } from '../config/render-values.js';
 import { ENGINE_IDS, isEngineId, type EngineId } from '../engines/registry.js';
 import { parseFps } from '../shared/media-time.js';

@@ -4,8 +4,8 @@
  * concurrency across every job that uses it. An engine that cannot be prepared (a server
  * without the checkpoint) fails every job that uses it with the same error, without asking again.
  */
-import type { RenderEngine } from '../engines/engine.js';
-import { comfyuiConfigSchema } from '../config/engine-config.js';
+import type { ConfiguredEngine, RenderEngine } from '../engines/engine.js';
+import { comfyuiConfigSchema } from '../engines/comfyui/comfy-config.js';
 import { createEngine } from '../engines/registry.js';
 import { PrioritySlots } from '../scheduling/priority-slots.js';
 import { engineSpecKey, type EngineSpec } from './load-batch.js';
@@ -16,15 +16,20 @@ export interface PooledEngine {
 }
 
 /** Makes the engine for a spec; `onNotice` takes what the user should know that is not an error. */
-export type EngineFactory = (spec: EngineSpec, onNotice: (message: string) => void) => RenderEngine;
+export type EngineFactory = (spec: EngineSpec, onNotice: (message: string) => void) => ConfiguredEngine;
 
-export const defaultEngineFactory: EngineFactory = (spec, onNotice) =>
-  spec.id === 'comfyui'
-    ? createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice })
-    : createEngine({ id: spec.id, onNotice });
+export const defaultEngineFactory: EngineFactory = (spec, onNotice) => {
+  switch (spec.id) {
+    case 'preview':
+      return createEngine({ id: spec.id, onNotice });
+    case 'comfyui':
+      // Batch files give options as written; parsing fills their defaults (a LoRA's strengths).
+      return createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice });
+  }
+};
 
 export class EnginePool {
-  private readonly created: RenderEngine[] = [];
+  private readonly created: ConfiguredEngine[] = [];
   private readonly engines = new Map<string, Promise<PooledEngine>>();
   constructor(
     private readonly factory: EngineFactory = defaultEngineFactory,
@@ -41,9 +46,9 @@ export class EnginePool {
     let pooled = this.engines.get(key);
     if (!pooled) {
       pooled = (async () => {
-        const engine = this.factory(spec, this.onNotice);
-        this.created.push(engine);
-        await engine.prepare?.({ signal });
+        const configured = this.factory(spec, this.onNotice);
+        this.created.push(configured);
+        const engine = await configured.prepare({ signal });
         return { engine, slots: new PrioritySlots(Math.max(1, engine.capabilities.concurrency)) };
       })();
       this.engines.set(key, pooled);

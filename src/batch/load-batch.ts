@@ -9,12 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import {
-  mergeComfyConfigs,
-  resolveComfyPaths,
-  type ComfyuiConfig,
-  type EngineSelection,
-} from '../config/engine-config.js';
+import { mergeComfyConfigs, resolveComfyPaths, type EngineSelection } from '../engines/engine-config.js';
+import type { ComfyuiConfig } from '../engines/comfyui/comfy-config.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
 import { parseFps } from '../shared/media-time.js';
 import { serverUrls } from '../engines/comfyui/settings.js';
@@ -33,10 +29,10 @@ import {
   type BatchFileJob,
 } from './batch-schema.js';
 
-export interface EngineSpec {
-  readonly id: EngineId;
-  readonly options: Readonly<Record<string, unknown>>;
-}
+/** A job's engine: the engine config's variants (src/engines/registry.ts), options as the batch file gives them. */
+export type EngineSpec =
+  | { readonly id: 'preview'; readonly options: Readonly<Record<string, unknown>> }
+  | { readonly id: 'comfyui'; readonly options: ComfyuiConfig };
 
 export interface BatchJob {
   /** Position in the batch file: earlier jobs go first wherever jobs queue. */
@@ -54,8 +50,8 @@ export interface Batch {
 /** Jobs with equal specs share one engine (and its concurrency). */
 export function engineSpecKey(spec: EngineSpec): string {
   // `url: "a, b"` and `url: [a, b/]` are the same servers: one engine, one set of slots for them.
-  const url = (spec.options as ComfyuiConfig).url;
-  if (spec.id !== 'comfyui' || url === undefined) return stableStringify(spec);
+  if (spec.id !== 'comfyui' || spec.options.url === undefined) return stableStringify(spec);
+  const { url } = spec.options;
   let urls: string[];
   try {
     urls = serverUrls(url);

@@ -4,14 +4,8 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  loadConfigFile,
-  selectEngine,
-  splitUrlList,
-  type ComfyLora,
-  type ComfyuiConfig,
-  type EngineSelection,
-} from '../config/engine-config.js';
+import { loadConfigFile, selectEngine, splitUrlList, type EngineSelection } from '../engines/engine-config.js';
+import type { ComfyLora, ComfyuiConfig } from '../engines/comfyui/comfy-config.js';
 import { DEFAULT_MOTION_MODEL } from '../engines/comfyui/settings.js';
 import { assertEngineId } from '../engines/registry.js';
 import { usageError } from '../shared/errors.js';

@@ -5,7 +5,7 @@
  * run can look at a run directory while a render works in it. The engine is prepared as for a
  * render (for ComfyUI: its servers are checked), so the plan is the one a render would follow.
  */
-import { createEngine } from '../engines/registry.js';
+import { createEngine, engineConfig } from '../engines/registry.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { describePlan, type PlanOverview } from './describe-plan.js';
 import { estimateEngineTime, type CalibrationCache, type EngineTimeEstimate } from './estimate-engine-time.js';
@@ -36,12 +36,12 @@ export interface DryRunOptions extends TaskOptions {
 
 export async function dryRunSong(request: RenderRequest, options: DryRunOptions = {}): Promise<DryRunReport> {
   const { shared, signal } = options;
-  const engine = shared?.engine ?? createEngine({ ...request.engineOptions, id: request.engineId });
+  const own = shared ? undefined : createEngine(engineConfig(request.engineId, request.engineOptions));
   try {
     // As a render would: a ComfyUI engine checks its servers (nothing is queued), which settles
     // the checkpoint and capabilities that go into the segment hashes, so "already rendered"
     // and the steps in the plan are the truth.
-    if (!shared) await engine.prepare?.({ signal });
+    const engine = shared ? shared.engine : await own!.prepare({ signal });
     const run = runDirAt(request.runDir);
     const { outPath } = await resolveOutput(request);
     const prepare = () => prepareRender(request, engine, run, { ...options, writePlan: false });
@@ -64,6 +64,6 @@ export async function dryRunSong(request: RenderRequest, options: DryRunOptions 
       estimate,
     };
   } finally {
-    if (!shared) await engine.close();
+    await own?.close();
   }
 }

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from '../shared/math.js';
-import type { RenderEngine } from '../engines/engine.js';
+import type { RenderEngine, SegmentMotion } from '../engines/engine.js';
 import type { RenderPlan } from '../pipeline/render-plan.js';
 import { engineKeyOf, readSegmentManifest } from '../pipeline/render-segments.js';
 import type { RunDir } from '../run/run-dir.js';
@@ -135,7 +135,7 @@ export async function calibrateEngine(
       {
         ...segmentJob,
         frameCount: warmFrames,
-        motionScalePerFrame: segmentJob.motionScalePerFrame.slice(0, warmFrames),
+        motion: firstFrames(segmentJob.motion, warmFrames),
       },
       { workDir: join(scratch, 'warm-up'), signal },
     );
@@ -143,6 +143,15 @@ export async function calibrateEngine(
     return result.elapsedMs / (job.frameCount * job.width * job.height);
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function firstFrames(motion: SegmentMotion, frameCount: number): SegmentMotion {
+  switch (motion.kind) {
+    case 'perFrame':
+      return { kind: 'perFrame', scales: motion.scales.slice(0, frameCount) };
+    case 'constant':
+      return motion;
   }
 }
 

@@ -1,12 +1,44 @@
 /**
  * The engine interface (DESIGN.md §4). The pipeline talks to every backend through this and
  * never knows which one it has.
+ *
+ * An engine comes in two stages. A `ConfiguredEngine` (what `createEngine` returns) has its
+ * settings but has not looked at its backend: it can report health, and `prepare` checks the
+ * backend (servers, models; for a native engine, building its models) and resolves to a
+ * `RenderEngine` bound to what it found. Its capabilities, fingerprint and sampler are known
+ * before the plan is made, and the plan follows them; it renders one segment per call. Closing the
+ * configured engine releases whatever the prepared ones use.
  */
 import { z } from 'zod';
 import { fpsSchema } from '../shared/media-time.js';
 import { loraStrengthSchema, promptWeightSchema } from '../keyframes/keyframes-schema.js';
 
 export const continuitySchema = z.enum(['none', 'chain', 'anchor']);
+
+/**
+ * The motion a segment's frames get, in the one form its engine takes (the plan picks it from
+ * `capabilities.perFrameMotionScale`): a scale per frame, or the segment's one scale (the
+ * mapping's reduction of the curve over the segment).
+ */
+export const segmentMotionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('perFrame'), scales: z.array(z.number()).min(1) }).strict(),
+  z.object({ kind: z.literal('constant'), scale: z.number() }).strict(),
+]);
+export type SegmentMotion = z.infer<typeof segmentMotionSchema>;
+
+/** The motion scale at a segment's local frame, whichever form the job has it in. */
+export function motionScaleAt(motion: SegmentMotion, localFrame: number): number {
+  switch (motion.kind) {
+    case 'perFrame': {
+      const scale = motion.scales[localFrame];
+      if (scale === undefined)
+        throw new RangeError(`frame ${localFrame} is past the ${motion.scales.length} motion scales`);
+      return scale;
+    }
+    case 'constant':
+      return motion.scale;
+  }
+}
 
 /** One sampler call: 16 frames (or fewer for a short song) with fixed denoise, cfg and seed. */
 export const segmentJobSchema = z
@@ -31,9 +63,8 @@ export const segmentJobSchema = z
     denoise: z.number().min(0).max(1),
     cfg: z.number().positive(),
     steps: z.number().int().positive(),
-    motionScale: z.number(),
-    /** Motion scale for each frame of the segment (engines without per-frame support use motionScale). */
-    motionScalePerFrame: z.array(z.number()),
+    /** With kind 'perFrame', `scales` has one entry per frame (frameCount). */
+    motion: segmentMotionSchema,
     continuity: continuitySchema,
     section: z.string(),
   })
@@ -44,9 +75,11 @@ export type SegmentJob = z.infer<typeof segmentJobSchema>;
 export interface EngineCapabilities {
   /** Can start a segment from an image (chain / anchor continuity). */
   readonly initImage: boolean;
+  /** Takes a motion scale per frame: the plan gives its jobs `motion.kind` 'perFrame', else 'constant'. */
   readonly perFrameMotionScale: boolean;
+  /** The longest segment it renders, in frames: a plan with a longer one fails before any rendering. */
   readonly maxFrames: number;
-  /** Segments it can render at once (servers × 1 for ComfyUI, cores for preview). */
+  /** Segments it can render at once (ComfyUI: usable servers × queue depth; preview: 1). */
   readonly concurrency: number;
 }
 
@@ -90,6 +123,24 @@ export interface SegmentResult {
   readonly elapsedMs: number;
 }
 
+/** An engine as configured, not yet bound to a backend (see the top). */
+export interface ConfiguredEngine {
+  readonly id: string;
+  checkHealth(options: { signal?: AbortSignal }): Promise<EngineHealth>;
+  /**
+   * Fail fast: checks the backend can render (servers up, models present) before the first
+   * segment, and resolves to the engine bound to it. Throws a BeatloomError that names what is
+   * missing. Each call checks again and returns a new prepared engine.
+   */
+  prepare(options: { signal?: AbortSignal }): Promise<RenderEngine>;
+  /** Releases the backend (connections) of this engine and of every engine it prepared. */
+  close(): Promise<void>;
+}
+
+/**
+ * A prepared engine: its values are fixed when `prepare` resolves, except that concurrency falls
+ * when a server is taken out mid-render.
+ */
 export interface RenderEngine {
   readonly id: string;
   readonly capabilities: EngineCapabilities;
@@ -97,23 +148,15 @@ export interface RenderEngine {
   readonly settingsFingerprint: Readonly<Record<string, unknown>>;
   /**
    * The sampler settings its segments really get (ComfyUI: from the motion module, the config
-   * or a custom workflow), settled by `prepare`. plan.json and run.json record these.
+   * or a custom workflow). plan.json and run.json record these.
    */
   readonly sampler: SamplerSettings;
-  checkHealth(options: { signal?: AbortSignal }): Promise<EngineHealth>;
   /**
-   * Fail fast: check the backend can render (servers up, models present) before the first
-   * segment, and settle `capabilities` and `settingsFingerprint`. Throws a BeatloomError that
-   * names what is missing. Engines without a backend to check leave it out.
+   * Before analysis: throws a BeatloomError naming what one render needs that the backend lacks
+   * (a LoRA its mapping drives). Engines that can render anything accept every need.
    */
-  prepare?(options: { signal?: AbortSignal }): Promise<void>;
-  /**
-   * After `prepare`, before analysis: throws a BeatloomError naming what one render needs that
-   * the backend lacks (a LoRA its mapping drives). Engines that can render anything leave it out.
-   */
-  checkNeeds?(needs: RenderNeeds): void;
+  checkNeeds(needs: RenderNeeds): void;
   renderSegment(job: SegmentJob, options: RenderSegmentOptions): Promise<SegmentResult>;
-  close(): Promise<void>;
 }
 
 /** Frame file name for local frame i (what every engine writes). */

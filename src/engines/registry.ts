@@ -1,21 +1,34 @@
-import type { ComfyuiConfig } from '../config/engine-config.js';
 import { usageError } from '../shared/errors.js';
+import type { ComfyuiConfig } from './comfyui/comfy-config.js';
 import { createComfyEngine } from './comfyui/engine.js';
 import type { ComfyTuning } from './comfyui/settings.js';
-import type { RenderEngine } from './engine.js';
+import type { ConfiguredEngine } from './engine.js';
 import { createPreviewEngine } from './preview/preview-engine.js';
 
 export const ENGINE_IDS = ['preview', 'comfyui'] as const;
 export type EngineId = (typeof ENGINE_IDS)[number];
 
-export interface EngineConfig {
-  readonly id: string;
-  /** Settings of the comfyui engine (from flags, BEATLOOM_COMFY_URL and the config file). */
-  readonly comfyui?: ComfyuiConfig;
-  /** Protocol timings of the comfyui engine; tests shorten them. */
-  readonly comfyTuning?: Partial<ComfyTuning>;
+interface EngineHooks {
   /** Notes for the user that are not errors (e.g. a failed server taken out of the render). */
   readonly onNotice?: (message: string) => void;
+}
+
+/** Which engine renders, with the settings that engine owns: one variant per engine. */
+export type EngineConfig =
+  | (EngineHooks & { readonly id: 'preview' })
+  | (EngineHooks & {
+      readonly id: 'comfyui';
+      /** From flags, BEATLOOM_COMFY_URL and the config file (or a batch file). */
+      readonly comfyui: ComfyuiConfig;
+      /** Protocol timings; tests shorten them. */
+      readonly comfyTuning?: Partial<ComfyTuning>;
+    });
+
+/** What a render request carries besides the engine's id (see engineConfig). */
+export interface EngineOptions extends EngineHooks {
+  /** Settings of the comfyui engine; none given is a comfyui engine without a server (an error when made). */
+  readonly comfyui?: ComfyuiConfig;
+  readonly comfyTuning?: Partial<ComfyTuning>;
 }
 
 export function isEngineId(id: string): id is EngineId {
@@ -27,12 +40,27 @@ export function assertEngineId(id: string): EngineId {
   return id;
 }
 
-export function createEngine(config: EngineConfig): RenderEngine {
-  const id = assertEngineId(config.id);
-  switch (id) {
+/** The config of engine `id` from a request's options; throws a usage error for an unknown id. */
+export function engineConfig(id: string, options: EngineOptions = {}): EngineConfig {
+  const engineId = assertEngineId(id);
+  switch (engineId) {
+    case 'preview':
+      return { id: engineId, onNotice: options.onNotice };
+    case 'comfyui':
+      return {
+        id: engineId,
+        comfyui: options.comfyui ?? {},
+        comfyTuning: options.comfyTuning,
+        onNotice: options.onNotice,
+      };
+  }
+}
+
+export function createEngine(config: EngineConfig): ConfiguredEngine {
+  switch (config.id) {
     case 'preview':
       return createPreviewEngine();
     case 'comfyui':
-      return createComfyEngine(config.comfyui ?? {}, { onNotice: config.onNotice, tuning: config.comfyTuning });
+      return createComfyEngine(config.comfyui, { onNotice: config.onNotice, tuning: config.comfyTuning });
   }
 }

@@ -42,7 +42,10 @@ export interface PrepareOptions extends AnalysisOptions {
 }
 
 /** The engine as planning sees it: prepared already, so its fingerprint and sampler are settled. */
-export type PlanningEngine = Pick<RenderEngine, 'id' | 'settingsFingerprint' | 'sampler' | 'checkNeeds'>;
+export type PlanningEngine = Pick<
+  RenderEngine,
+  'id' | 'settingsFingerprint' | 'sampler' | 'capabilities' | 'checkNeeds'
+>;
 
 export async function prepareRender(
   request: RenderRequest,
@@ -53,7 +56,7 @@ export async function prepareRender(
   const song = await loadSongMapping(request);
   const { mapping, texts } = song;
   // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
-  engine.checkNeeds?.({ loras: Object.keys(mapping.targets.loras) });
+  engine.checkNeeds({ loras: Object.keys(mapping.targets.loras) });
   const mappingSha256 = await hashFile(request.mappingPath);
   await assertReadableFile(request.audioPath);
   const [audioStat, { analysis, keyframes, duration, audioSha256, analyzeMs, keyframesMs }] = await Promise.all([
@@ -68,6 +71,7 @@ export async function prepareRender(
     width: request.width,
     height: request.height,
     steps: engine.sampler.steps,
+    capabilities: engine.capabilities,
   });
   if (options.writePlan) {
     await writeArtifact(run.keyframesJson, keyframesSchema, keyframes);

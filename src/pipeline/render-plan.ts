@@ -8,8 +8,9 @@
  * the hash of exactly the segments it touches, without this file having to learn about it.
  */
 import { z } from 'zod';
-import { segmentJobSchema, type SegmentJob } from '../engines/engine.js';
+import { segmentJobSchema, type EngineCapabilities, type SegmentJob, type SegmentMotion } from '../engines/engine.js';
 import type { Keyframes } from '../keyframes/keyframes-schema.js';
+import { usageError } from '../shared/errors.js';
 import { hashValue } from '../shared/hash.js';
 import { formatFps, fpsSchema } from '../shared/media-time.js';
 
@@ -39,6 +40,8 @@ export interface PlanSettings {
   readonly width: number;
   readonly height: number;
   readonly steps: number;
+  /** What the engine takes: the form of each job's motion, and the longest segment. */
+  readonly capabilities: Pick<EngineCapabilities, 'perFrameMotionScale' | 'maxFrames'>;
 }
 
 /** Which segment's frame a segment starts from, or null (from noise). */
@@ -57,10 +60,26 @@ export function initSourceOf(keyframes: Keyframes, index: number): number | null
   }
 }
 
+/** Fails before anything renders when a segment is longer than the engine can render. */
+function assertSegmentsFit(keyframes: Keyframes, settings: PlanSettings): void {
+  const { maxFrames } = settings.capabilities;
+  const long = keyframes.segments.find((segment) => segment.frameCount > maxFrames);
+  if (long === undefined) return;
+  throw usageError(
+    'E_ENGINE_MAX_FRAMES',
+    `segment ${long.index + 1} is ${long.frameCount} frames long, but the ${settings.engineId} engine renders at most ${maxFrames} frames per segment`,
+    `set segments.frames to ${maxFrames} or less in the mapping`,
+  );
+}
+
 export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): RenderPlan {
+  assertSegmentsFit(keyframes, settings);
   const jobs: PlannedJob[] = [];
   for (const segment of keyframes.segments) {
     const perFrame = keyframes.curves.motionScale.slice(segment.startFrame, segment.startFrame + segment.frameCount);
+    const motion: SegmentMotion = settings.capabilities.perFrameMotionScale
+      ? { kind: 'perFrame', scales: perFrame }
+      : { kind: 'constant', scale: segment.motionScale };
     const { leadFrame: _leadFrame, crossfadeFrames: _crossfadeFrames, ...segmentValues } = segment;
     const initFrom = initSourceOf(keyframes, segment.index);
     const content: Omit<SegmentJob, 'hash'> = {
@@ -80,18 +99,21 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
       denoise: segment.denoise,
       cfg: segment.cfg,
       steps: settings.steps,
-      motionScale: segment.motionScale,
-      motionScalePerFrame: perFrame,
+      motion,
       continuity: keyframes.continuity,
       section: segment.section,
     };
     // Crossfades and lead frames are the stitcher's business, not the engine's: they stay out of
-    // the hash, so re-timing a transition re-renders nothing.
-    const { crossfadeFrames: _crossfade, leadFrame: _lead, ...decisive } = content;
+    // the hash, so re-timing a transition re-renders nothing. The motion is hashed as the
+    // keyframes give it, the segment's scale and its curve: which of the two the engine takes
+    // is in its fingerprint (a server without per-frame nodes is another setup).
+    const { crossfadeFrames: _crossfade, leadFrame: _lead, motion: _motion, ...decisive } = content;
     const hash = hashValue({
       v: SEGMENT_HASH_VERSION,
       ...decisive,
       fps: formatFps(decisive.fps),
+      motionScale: segment.motionScale,
+      motionScalePerFrame: perFrame,
       segment: segmentValues,
       engine: settings.engineFingerprint,
       init: initFrom === null ? null : jobs[initFrom]!.hash,

@@ -2,7 +2,7 @@
  * What a render is asked to make. The CLI and the batch loader resolve every default and path
  * before building one, so the pipeline never sees an undefined option.
  */
-import type { EngineConfig } from '../engines/registry.js';
+import type { EngineOptions } from '../engines/registry.js';
 import type { Rational } from '../shared/media-time.js';
 import type { OutputSettings } from '../stitching/output-settings.js';
 
@@ -23,7 +23,7 @@ export interface SongRequest {
 export interface RenderRequest extends SongRequest {
   readonly engineId: string;
   /** Engine settings besides the id (the comfyui engine's servers and models, a notice sink). */
-  readonly engineOptions?: Omit<EngineConfig, 'id'>;
+  readonly engineOptions?: EngineOptions;
   readonly width: number;
   readonly height: number;
   /** Where the video goes; defaults to <runDir>/out.mp4 (see defaultOutputName). */

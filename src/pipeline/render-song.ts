@@ -4,7 +4,7 @@
  * A batch runs many of these at once, sharing engines and queueing the CPU-heavy stages.
  */
 import type { RenderEngine } from '../engines/engine.js';
-import { createEngine } from '../engines/registry.js';
+import { createEngine, engineConfig } from '../engines/registry.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
 import { ffmpegVersion } from '../ffmpeg/ffmpeg-version.js';
 import type { Rational, SampleDuration } from '../shared/media-time.js';
@@ -63,7 +63,7 @@ export interface RenderSummary {
 
 export async function renderSong(request: RenderRequest, options: RenderOptions = {}): Promise<RenderSummary> {
   const { shared, signal } = options;
-  const engine = shared?.engine ?? createEngine({ ...request.engineOptions, id: request.engineId });
+  const own = shared ? undefined : createEngine(engineConfig(request.engineId, request.engineOptions));
   const inSlot = <T>(slots: SlotRunner | undefined, work: () => Promise<T>): Promise<T> =>
     slots ? slots.run(work, [shared!.priority], signal) : work();
   const audioAbort = new AbortController();
@@ -76,7 +76,7 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
     try {
       const previous = await readArtifact(run.runJson, runRecordSchema);
       // Fail fast: a server without the models is found out before minutes of analysis.
-      if (!shared) await engine.prepare?.({ signal });
+      const engine = shared ? shared.engine : await own!.prepare({ signal });
       const prepared = await inSlot(shared?.prepareSlots, () =>
         prepareRender(request, engine, run, { ...options, writePlan: true }),
       );
@@ -169,6 +169,6 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
   } finally {
     audioAbort.abort();
     await audioTrack?.catch(() => undefined);
-    if (!shared) await engine.close();
+    await own?.close();
   }
 }

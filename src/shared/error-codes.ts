@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'E_ENGINE',
   'E_ENGINE_FLAGS',
   'E_ENGINE_FRAMES',
+  'E_ENGINE_MAX_FRAMES',
   'E_EXPORT_FORMAT',
   'E_FPS',
   'E_FRAMES_COUNT',

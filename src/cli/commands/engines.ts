@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createComfyEngine } from '../../engines/comfyui/engine.js';
 import type { ServerReport } from '../../engines/comfyui/preflight.js';
 import type { ComfySettings } from '../../engines/comfyui/settings.js';
-import { createEngine } from '../../engines/registry.js';
+import { createEngine, engineConfig } from '../../engines/registry.js';
 import { addComfyOptions, resolveEngineSelection, type ComfyFlags } from '../comfy-options.js';
 import { runCommand } from '../run-command.js';
 
@@ -87,7 +87,7 @@ export function registerEngines(program: Command, setExitCode: (code: number) =>
     const code = await runCommand(async (signal) => {
       const selection = await resolveEngineSelection(flags.engine ?? 'comfyui', flags);
       if (selection.engineId !== 'comfyui') {
-        const engine = createEngine({ id: selection.engineId });
+        const engine = createEngine(engineConfig(selection.engineId));
         const health = await engine.checkHealth({ signal });
         await engine.close();
         healthy = health.ok;

@@ -4,11 +4,11 @@
  * files are loaded, so a typo in the map is a one-line error before anything is rendered.
  */
 import { readFile } from 'node:fs/promises';
-import { workflowMapSchema, type WorkflowMap } from '../../config/engine-config.js';
+import { workflowMapSchema, type WorkflowMap } from './comfy-config.js';
 import { parseYamlWithSchema } from '../../config/yaml-file.js';
 import { usageError } from '../../shared/errors.js';
 import { hashValue } from '../../shared/hash.js';
-import type { SegmentJob } from '../engine.js';
+import { motionScaleAt, type SegmentJob } from '../engine.js';
 import { apiGraphSchema, isLink, type ApiGraph } from './comfy-schemas.js';
 import type { CustomWorkflowSource } from './settings.js';
 import { loraStrength, motionSchedule, motionScaleValue, saveFilePrefix } from './workflow.js';
@@ -40,6 +40,8 @@ export interface CustomWorkflow {
   readonly targets: Readonly<Record<TargetField, readonly InputTarget[]>>;
   /** The inputs that get each mapping-driven LoRA's strength, by the LoRA's name in the mapping. */
   readonly loras: Readonly<Record<string, readonly InputTarget[]>>;
+  /** Its motion scale inputs are ADE_ValueScheduling schedules (one value per frame), not one FLOAT. */
+  readonly perFrameMotionScale: boolean;
   /** Identifies graph + map in the segments' content hash. */
   readonly fingerprint: string;
 }
@@ -126,7 +128,32 @@ export function bindWorkflowMap(graph: ApiGraph, map: WorkflowMap, fileName: str
     if (targets[required].length === 0)
       throw usageError('E_COMFY_WORKFLOW_MAP', `workflow map has no ${required} target`, hint);
   }
-  return { fileName, graph, output: map.output, targets, loras, fingerprint: hashValue({ graph, map }) };
+  return {
+    fileName,
+    graph,
+    output: map.output,
+    targets,
+    loras,
+    perFrameMotionScale: takesMotionPerFrame(graph, targets.motionScale),
+    fingerprint: hashValue({ graph, map }),
+  };
+}
+
+/**
+ * Whether the motion scale inputs are schedules (a value per frame) rather than FLOATs. A
+ * segment's motion comes in one form (see SegmentMotion), so a map may not mix the two.
+ */
+function takesMotionPerFrame(graph: ApiGraph, targets: readonly InputTarget[]): boolean {
+  const schedules = targets.filter((target) => scheduleInput(graph, target));
+  const single = targets.find((target) => !scheduleInput(graph, target));
+  if (schedules.length > 0 && single !== undefined) {
+    throw usageError(
+      'E_COMFY_WORKFLOW_MAP',
+      `workflow map motionScale: ${schedules[0]!.node}.${schedules[0]!.input} takes a value per frame, ${single.node}.${single.input} one value; beatloom gives a segment's motion in one form`,
+      'map motionScale to ADE_ValueScheduling.values inputs only, or to single FLOAT inputs only',
+    );
+  }
+  return schedules.length > 0;
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -185,7 +212,23 @@ export function unmappedLoras(workflow: CustomWorkflow, names: readonly string[]
 
 /** Whether the map gives a per-frame schedule (ADE_ValueScheduling.values) rather than one value. */
 export function isScheduleTarget(workflow: CustomWorkflow, target: InputTarget): boolean {
-  return workflow.graph[target.node]?.class_type === 'ADE_ValueScheduling' && target.input === 'values';
+  return scheduleInput(workflow.graph, target);
+}
+
+function scheduleInput(graph: ApiGraph, target: InputTarget): boolean {
+  return graph[target.node]?.class_type === 'ADE_ValueScheduling' && target.input === 'values';
+}
+
+/** The one motion value a FLOAT input gets; such a workflow's engine takes constant motion. */
+function singleMotionScale(workflow: CustomWorkflow, job: SegmentJob): number {
+  switch (job.motion.kind) {
+    case 'constant':
+      return motionScaleValue(job.motion.scale);
+    case 'perFrame':
+      throw new Error(
+        `segment ${job.index + 1} has a motion scale per frame, but ${workflow.fileName} takes one value`,
+      );
+  }
 }
 
 export interface FillOptions {
@@ -202,7 +245,7 @@ export interface FillOptions {
  * once); the built-in graph blends them.
  */
 export function fillCustomWorkflow(workflow: CustomWorkflow, job: SegmentJob, options: FillOptions): ApiGraph {
-  const graph = structuredClone(workflow.graph) as ApiGraph;
+  const graph = structuredClone<ApiGraph>(workflow.graph);
   const set = (field: TargetField, value: (target: InputTarget) => unknown): void => {
     for (const target of workflow.targets[field]) graph[target.node]!.inputs[target.input] = value(target);
   };
@@ -213,8 +256,8 @@ export function fillCustomWorkflow(workflow: CustomWorkflow, job: SegmentJob, op
   set('denoise', () => (options.fromInit ? job.denoise : 1));
   set('motionScale', (target) =>
     isScheduleTarget(workflow, target)
-      ? motionSchedule(Array.from({ length: job.frameCount }, (_, i) => job.motionScalePerFrame[i] ?? job.motionScale))
-      : motionScaleValue(job.motionScale),
+      ? motionSchedule(Array.from({ length: job.frameCount }, (_, i) => motionScaleAt(job.motion, i)))
+      : singleMotionScale(workflow, job),
   );
   if (options.initImage !== undefined) set('initImage', () => options.initImage);
   set('width', () => job.width);

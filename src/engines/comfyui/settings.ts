@@ -4,7 +4,7 @@
  * the 4-step ComfyUI motion module, `sqrt_linear (AnimateDiff)` beta schedule, euler sampler,
  * sgm_uniform scheduler, cfg 1 (the plan's cfg) and steps matching the module.
  */
-import { comfyLoraSchema, type ComfyLora, type ComfyuiConfig, type WorkflowMap } from '../../config/engine-config.js';
+import { comfyLoraSchema, type ComfyLora, type ComfyuiConfig, type WorkflowMap } from './comfy-config.js';
 import { usageError } from '../../shared/errors.js';
 
 export const DEFAULT_MOTION_MODEL = 'animatediff_lightning_4step_comfyui.safetensors';

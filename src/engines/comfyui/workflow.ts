@@ -13,9 +13,9 @@
  * (fixtures 80 and 81), so a segment without LoRAs or blends is exactly that graph; LoRAs and
  * then blend nodes take ids from 20 up, the per-frame motion schedule id 13.
  */
-import type { ComfyLora } from '../../config/engine-config.js';
+import type { ComfyLora } from './comfy-config.js';
 import type { PromptWeight } from '../../keyframes/keyframes-schema.js';
-import type { SegmentJob } from '../engine.js';
+import { motionScaleAt, type SegmentJob } from '../engine.js';
 import type { ApiGraph, ApiNode } from './comfy-schemas.js';
 import type { ComfySettings } from './settings.js';
 
@@ -24,8 +24,6 @@ export type GraphSettings = Pick<
   'motionModel' | 'betaSchedule' | 'steps' | 'sampler' | 'scheduler' | 'loras'
 > & {
   readonly checkpoint: string;
-  /** The server has ADE_ValueScheduling and ADE_MultivalDynamicFloats (a motion scale per frame). */
-  readonly perFrameMotionScale: boolean;
 };
 
 export const NODE = {
@@ -133,12 +131,21 @@ export function averageStrengths(weights: readonly number[]): number[] {
   return strengths;
 }
 
-/** The segment's per-frame motion scales, or undefined when they are all the same. */
-function perFrameValues(job: SegmentJob): number[] | undefined {
-  const values = Array.from({ length: job.frameCount }, (_, i) =>
-    motionScaleValue(job.motionScalePerFrame[i] ?? job.motionScale),
-  );
-  return values.every((v) => v === values[0]) ? undefined : values;
+/**
+ * The values the graph's motion scale takes: one per frame when the job has them and they
+ * differ, else one. Every reduction of a segment's curve (mean, max, min, start, onset) lies
+ * between its lowest and highest frame, so when every frame rounds to one value, the segment's
+ * scale rounds to that value too.
+ */
+function graphMotion(job: SegmentJob): { readonly perFrame: number[] } | { readonly value: number } {
+  switch (job.motion.kind) {
+    case 'constant':
+      return { value: motionScaleValue(job.motion.scale) };
+    case 'perFrame': {
+      const values = Array.from({ length: job.frameCount }, (_, i) => motionScaleValue(motionScaleAt(job.motion, i)));
+      return values.every((v) => v === values[0]) ? { value: values[0]! } : { perFrame: values };
+    }
+  }
 }
 
 /**
@@ -176,18 +183,18 @@ export function buildSegmentGraph(
     clipFrom = id;
   }
 
-  const schedule = settings.perFrameMotionScale ? perFrameValues(job) : undefined;
-  if (schedule) {
+  const motion = graphMotion(job);
+  if ('perFrame' in motion) {
     graph[NODE.motionSchedule] = {
       class_type: 'ADE_ValueScheduling',
-      inputs: { values: motionSchedule(schedule), max_length: job.frameCount },
+      inputs: { values: motionSchedule(motion.perFrame), max_length: job.frameCount },
     };
     // Output 1 of ADE_ValueScheduling is FLOATS: one value per frame.
     graph[NODE.motionScale] = { class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: [NODE.motionSchedule, 1] } };
   } else {
     graph[NODE.motionScale] = {
       class_type: 'ADE_MultivalDynamic',
-      inputs: { float_val: motionScaleValue(job.motionScale) },
+      inputs: { float_val: motion.value },
     };
   }
   graph[NODE.animateDiff] = {

@@ -12,6 +12,8 @@ import { VERSION } from '../../shared/version.js';
 import { fpsValue, frameStartSec } from '../../shared/media-time.js';
 import {
   frameFileName,
+  motionScaleAt,
+  type ConfiguredEngine,
   type RenderEngine,
   type RenderSegmentOptions,
   type SegmentJob,
@@ -31,16 +33,11 @@ export interface PreviewEngineOptions {
   readonly watermark?: boolean;
 }
 
-export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderEngine {
-  const watermark = options.watermark ?? true;
+/** The preview has no backend to check: preparing it only hands out the engine that draws. */
+export function createPreviewEngine(options: PreviewEngineOptions = {}): ConfiguredEngine {
+  const engine = previewEngine(options.watermark ?? true);
   return {
     id: 'preview',
-    capabilities: { initImage: true, perFrameMotionScale: true, maxFrames: 64, concurrency: 1 },
-    settingsFingerprint: { engine: 'preview', drawing: DRAWING_VERSION, watermark },
-    // The preview draws, it does not sample: it records the steps of the AnimateDiff-Lightning
-    // model it stands in for (4, the model card's default), so its plans read like a GPU
-    // engine's and its segment hashes stay those of earlier versions.
-    sampler: { steps: 4 },
     checkHealth() {
       return Promise.resolve({
         ok: true,
@@ -50,6 +47,23 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
         problems: [],
       });
     },
+    prepare() {
+      return Promise.resolve(engine);
+    },
+    async close() {},
+  };
+}
+
+function previewEngine(watermark: boolean): RenderEngine {
+  return {
+    id: 'preview',
+    capabilities: { initImage: true, perFrameMotionScale: true, maxFrames: 64, concurrency: 1 },
+    settingsFingerprint: { engine: 'preview', drawing: DRAWING_VERSION, watermark },
+    // The preview draws, it does not sample: it records the steps of the AnimateDiff-Lightning
+    // model it stands in for (4, the model card's default), so its plans read like a GPU
+    // engine's and its segment hashes stay those of earlier versions.
+    sampler: { steps: 4 },
+    checkNeeds() {},
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       const started = performance.now();
       const { fps } = job;
@@ -59,7 +73,7 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
       const frameFiles: string[] = [];
       for (let j = 0; j < job.frameCount; j++) {
         throwIfAborted(opts.signal);
-        const energy = job.motionScalePerFrame[j] ?? job.motionScale;
+        const energy = motionScaleAt(job.motion, j);
         const rgb = drawFrame(scene, { width: job.width, height: job.height, phase, energy });
         if (init) {
           // img2img: what survives of the init image is (1 − denoise), as with a real sampler.
@@ -76,7 +90,6 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): RenderE
       }
       return { frameFiles, elapsedMs: performance.now() - started };
     },
-    async close() {},
   };
 }
 
