@@ -59,13 +59,15 @@ export function formatAvailable(options: readonly string[], limit = 12): string 
 
 /** One validation error as a phrase that names the input and what was wrong with it. */
 export function describeValidationError(error: ValidationError): string {
-  const input =
-    typeof error.extra_info?.['input_name'] === 'string' ? error.extra_info['input_name'] : undefined;
+  const input = typeof error.extra_info?.['input_name'] === 'string' ? error.extra_info['input_name'] : undefined;
   const received = error.extra_info?.['received_value'];
   switch (error.type) {
     case 'value_not_in_list': {
       const options = offeredOptions(error);
-      const what = received === undefined ? (error.details ?? '') : `'${typeof received === 'string' ? received : JSON.stringify(received)}' is not available`;
+      const what =
+        received === undefined
+          ? (error.details ?? '')
+          : `'${typeof received === 'string' ? received : JSON.stringify(received)}' is not available`;
       return `input ${input ?? '?'}: ${what}${options ? ` (the server has: ${formatAvailable(options)})` : ''}`;
     }
     case 'required_input_missing':
