@@ -70,8 +70,8 @@ unet.eval()
 pe_len = mm_sd["down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.0.pos_encoder.pe"].shape[1]
 if widths == [320, 640, 1280, 1280]:
     # the real module: ADE's own loader path
-    mm_sd = ade.normalize_ad_state_dict(mm_state_dict=mm_sd, mm_name="lightning")
-    mm_sd, info = ade.get_motion_model_info(mm_sd, "lightning")
+    mm_sd, info = ade.normalize_ad_state_dict(mm_state_dict=mm_sd, mm_name="lightning")
+    print("motion module:", info.get_string())
     mm = ade.AnimateDiffModel(mm_state_dict=mm_sd, mm_info=info)
 else:
     # a scaled-down module: the same classes at the test model's widths (AnimateDiffModel fixes 320..1280)

@@ -152,12 +152,12 @@ const F16_TO_F32 = (() => {
 /** Converts raw little-endian tensor bytes of a float dtype to float32. */
 export function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, name: string): Float32Array {
   const count = bytes.byteLength / DTYPE_BYTES[dtype];
+  // F32: a copy (the source may be unaligned); little-endian, like every platform onnxruntime-node ships for
+  if (dtype === 'F32')
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
-    case 'F32':
-      for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
-      return out;
     case 'F16':
       for (let i = 0; i < count; i++) out[i] = F16_TO_F32[view.getUint16(i * 2, true)]!;
       return out;
@@ -198,9 +198,13 @@ export interface SafetensorsInput {
   readonly data: Float32Array;
 }
 
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** Round-to-nearest float16 bits of a float32 value (ties to even, overflow to infinity). */
 function float32ToFloat16Bits(value: number): number {
-  const f32 = new Float32Array([value]);
-  const bits = new Uint32Array(f32.buffer)[0]!;
+  f32Scratch[0] = value;
+  const bits = u32Scratch[0]!;
   const sign = (bits >>> 16) & 0x8000;
   const exponent = ((bits >>> 23) & 0xff) - 127 + 15;
   let mantissa = bits & 0x7fffff;
@@ -209,11 +213,14 @@ function float32ToFloat16Bits(value: number): number {
     if (exponent < -10) return sign;
     mantissa |= 0x800000;
     const shift = 14 - exponent;
-    const half = (mantissa >> shift) + ((mantissa >> (shift - 1)) & 1);
-    return sign | half;
+    const half = mantissa >> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    return sign | (half + (rest > halfway || (rest === halfway && half & 1) ? 1 : 0));
   }
   const rounded = (exponent << 10) | (mantissa >> 13);
-  return sign | (rounded + ((mantissa >> 12) & 1));
+  const rest = mantissa & 0x1fff;
+  return sign | (rounded + (rest > 0x1000 || (rest === 0x1000 && rounded & 1) ? 1 : 0));
 }
 
 /** Writes a .safetensors file (used for scaled-down test models and fixtures). */
@@ -241,9 +248,14 @@ export async function writeSafetensors(
       throw new Error(`tensor ${tensor.name}: ${tensor.data.length} values for shape [${tensor.shape.join(', ')}]`);
     }
     if (tensor.dtype === 'F32') {
-      for (const value of tensor.data) position = out.writeFloatLE(value, position);
+      // little-endian platforms only (every platform onnxruntime-node ships for)
+      out.set(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength), position);
+      position += tensor.data.byteLength;
     } else {
-      for (const value of tensor.data) position = out.writeUInt16LE(float32ToFloat16Bits(value), position);
+      const halves = new Uint16Array(tensor.data.length);
+      for (let i = 0; i < halves.length; i++) halves[i] = float32ToFloat16Bits(tensor.data[i]!);
+      out.set(new Uint8Array(halves.buffer), position);
+      position += halves.byteLength;
     }
   }
   await writeFile(path, out);
