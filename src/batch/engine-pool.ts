@@ -5,7 +5,7 @@
  * without the checkpoint) fails every job that uses it with the same error, without asking again.
  */
 import type { RenderEngine } from '../engines/engine.js';
-import { comfyuiConfigSchema } from '../config/engine-config.js';
+import { comfyuiConfigSchema, nativeConfigSchema } from '../config/engine-config.js';
 import { createEngine } from '../engines/registry.js';
 import { PrioritySlots } from '../pipeline/priority-slots.js';
 import { engineSpecKey, type EngineSpec } from './load-batch.js';
@@ -18,10 +18,16 @@ export interface PooledEngine {
 /** Makes the engine for a spec; `onNotice` takes what the user should know that is not an error. */
 export type EngineFactory = (spec: EngineSpec, onNotice: (message: string) => void) => RenderEngine;
 
-export const defaultEngineFactory: EngineFactory = (spec, onNotice) =>
-  spec.id === 'comfyui'
-    ? createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice })
-    : createEngine({ id: spec.id, onNotice });
+export const defaultEngineFactory: EngineFactory = (spec, onNotice) => {
+  switch (spec.id) {
+    case 'comfyui':
+      return createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice });
+    case 'native':
+      return createEngine({ id: spec.id, native: nativeConfigSchema.parse(spec.options), onNotice });
+    case 'preview':
+      return createEngine({ id: spec.id, onNotice });
+  }
+};
 
 export class EnginePool {
   private readonly created: RenderEngine[] = [];

@@ -14,6 +14,8 @@ import {
   resolveComfyPaths,
   type ComfyuiConfig,
   type EngineSelection,
+  resolveNativePaths,
+  type NativeConfig,
 } from '../config/engine-config.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
 import { parseFps } from '../keyframes/time.js';
@@ -87,6 +89,11 @@ export function jobEngineSpec(
       const fileOptions = (options: Record<string, unknown>): ComfyuiConfig =>
         resolveComfyPaths(options as ComfyuiConfig, baseDir);
       return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
+    }
+    case 'native': {
+      const fileOptions = (options: Record<string, unknown>): NativeConfig =>
+        resolveNativePaths(options as NativeConfig, baseDir);
+      return { id, options: mergeComfyConfigs(base.native ?? {}, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The flags that configure the ComfyUI engine, shared by `render` and `engines check`, and
- * their parsing into the config shape (flags win over BEATLOOM_COMFY_URL and the config file).
+ * The flags that configure the ComfyUI and native engines, shared by `render`, `batch` and
+ * `engines check`, and their parsing into the config shape (flags win over BEATLOOM_COMFY_URL
+ * and the config file).
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -11,6 +12,7 @@ import {
   type ComfyLora,
   type ComfyuiConfig,
   type EngineSelection,
+  type NativeConfig,
 } from '../config/engine-config.js';
 import { DEFAULT_MOTION_MODEL } from '../engines/comfyui/settings.js';
 import { assertEngineId } from '../engines/registry.js';
@@ -25,6 +27,10 @@ export interface ComfyFlags {
   comfySteps?: string;
   comfyWorkflow?: string;
   comfyWorkflowMap?: string;
+  nativeCheckpoint?: string;
+  nativeMotionModel?: string;
+  nativeVocab?: string;
+  nativeCacheDir?: string;
 }
 
 const COMFY_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
@@ -35,6 +41,13 @@ const COMFY_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
   ['comfySteps', '--comfy-steps'],
   ['comfyWorkflow', '--comfy-workflow'],
   ['comfyWorkflowMap', '--comfy-workflow-map'],
+];
+
+const NATIVE_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
+  ['nativeCheckpoint', '--native-checkpoint'],
+  ['nativeMotionModel', '--native-motion-model'],
+  ['nativeVocab', '--native-vocab'],
+  ['nativeCacheDir', '--native-cache-dir'],
 ];
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -48,7 +61,17 @@ export function addComfyOptions(command: Command): Command {
     .option('--comfy-lora <name[:strength]>', 'apply a LoRA; repeat for several', collect, [])
     .option('--comfy-steps <n>', 'sampler steps (default: the steps the Lightning module was distilled for)')
     .option('--comfy-workflow <file>', 'your own API-format workflow instead of the built-in graph')
-    .option('--comfy-workflow-map <file>', 'which inputs of --comfy-workflow beatloom fills in (YAML or JSON)');
+    .option('--comfy-workflow-map <file>', 'which inputs of --comfy-workflow beatloom fills in (YAML or JSON)')
+    .option('--native-checkpoint <file>', 'native engine: SD 1.5 checkpoint (.safetensors, as ComfyUI loads it)')
+    .option('--native-motion-model <file>', 'native engine: AnimateDiff-Lightning motion module (.safetensors)')
+    .option(
+      '--native-vocab <path>',
+      "native engine: CLIP tokenizer files (ComfyUI's comfy/sd1_tokenizer; default: built in)",
+    )
+    .option(
+      '--native-cache-dir <dir>',
+      'native engine: where built ONNX graphs are cached (default: ~/.cache/beatloom/native)',
+    );
 }
 
 /** `detail.safetensors:0.8` → strength 0.8 for model and CLIP; without `:n`, 1. */
@@ -89,10 +112,24 @@ export function comfyConfigFromFlags(flags: ComfyFlags): ComfyuiConfig {
   };
 }
 
+export function nativeConfigFromFlags(flags: ComfyFlags): NativeConfig {
+  const path = (value: string | undefined): string | undefined => (value === undefined ? undefined : resolve(value));
+  return {
+    checkpoint: path(flags.nativeCheckpoint),
+    motionModel: path(flags.nativeMotionModel),
+    vocab: path(flags.nativeVocab),
+    cacheDir: path(flags.nativeCacheDir),
+  };
+}
+
 /** Flags + environment + config file → the engine to use when nothing else says, and its settings. */
 export async function loadEngineSelection(engineFlag: string | undefined, flags: ComfyFlags): Promise<EngineSelection> {
   const loaded = await loadConfigFile({ explicitPath: flags.config, cwd: process.cwd() });
-  const selection = selectEngine(loaded, process.env, { engine: engineFlag, comfyui: comfyConfigFromFlags(flags) });
+  const selection = selectEngine(loaded, process.env, {
+    engine: engineFlag,
+    comfyui: comfyConfigFromFlags(flags),
+    native: nativeConfigFromFlags(flags),
+  });
   assertEngineId(selection.engineId);
   return selection;
 }
@@ -112,6 +149,15 @@ export function assertComfyFlagsUsed(flags: ComfyFlags, engineIds: readonly stri
       'E_ENGINE_FLAGS',
       `${given.map(([, flag]) => flag).join(', ')} only apply to the comfyui engine, not ${engines}`,
       'add --engine comfyui',
+    );
+  }
+  const nativeGiven = NATIVE_FLAG_NAMES.filter(([key]) => flags[key] !== undefined);
+  if (nativeGiven.length > 0 && !engineIds.includes('native')) {
+    const engines = [...new Set(engineIds)].map((id) => `'${id}'`).join(', ');
+    throw usageError(
+      'E_ENGINE_FLAGS',
+      `${nativeGiven.map(([, flag]) => flag).join(', ')} only apply to the native engine, not ${engines}`,
+      'add --engine native',
     );
   }
 }

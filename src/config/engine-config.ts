@@ -82,11 +82,31 @@ export const comfyuiConfigSchema = z
   .strict();
 export type ComfyuiConfig = z.infer<typeof comfyuiConfigSchema>;
 
+/** The `native:` section of the config file (and batch engineOptions for `engine: native`). */
+export const nativeConfigSchema = z
+  .object({
+    /** An SD 1.5 checkpoint (.safetensors, original LDM layout), as ComfyUI's models/checkpoints hold. */
+    checkpoint: z.string().min(1).optional(),
+    /** An AnimateDiff-Lightning motion module (animatediff_lightning_4step_comfyui.safetensors). */
+    motionModel: z.string().min(1).optional(),
+    /** CLIP tokenizer files: ComfyUI's comfy/sd1_tokenizer folder or a merges.txt (default: beatloom's own). */
+    vocab: z.string().min(1).optional(),
+    /** Where the built ONNX graphs are cached (default: ~/.cache/beatloom/native). */
+    cacheDir: z.string().min(1).optional(),
+    /** Sampler steps (default: the steps in the motion module's file name, else 4). */
+    steps: z.number().int().min(1).max(100).optional(),
+    provider: z.enum(['cpu', 'cuda', 'auto']).optional(),
+    threads: z.number().int().min(1).max(256).optional(),
+  })
+  .strict();
+export type NativeConfig = z.infer<typeof nativeConfigSchema>;
+
 export const configFileSchema = z
   .object({
     /** The engine `render` uses when --engine is not given. */
     engine: z.string().min(1).optional(),
     comfyui: comfyuiConfigSchema.optional(),
+    native: nativeConfigSchema.optional(),
   })
   .strict();
 export type ConfigFile = z.infer<typeof configFileSchema>;
@@ -106,8 +126,22 @@ export function resolveComfyPaths(comfyui: ComfyuiConfig, baseDir: string): Comf
   };
 }
 
+/** The native engine's file paths, relative to the config or batch file they were written in. */
+export function resolveNativePaths(native: NativeConfig, baseDir: string): NativeConfig {
+  const at = (path: string | undefined): string | undefined =>
+    path === undefined ? undefined : resolve(baseDir, path);
+  return {
+    ...native,
+    checkpoint: at(native.checkpoint),
+    motionModel: at(native.motionModel),
+    vocab: at(native.vocab),
+    cacheDir: at(native.cacheDir),
+  };
+}
+
 function resolvePaths(config: ConfigFile, baseDir: string): ConfigFile {
-  return config.comfyui ? { ...config, comfyui: resolveComfyPaths(config.comfyui, baseDir) } : config;
+  const withComfy = config.comfyui ? { ...config, comfyui: resolveComfyPaths(config.comfyui, baseDir) } : config;
+  return withComfy.native ? { ...withComfy, native: resolveNativePaths(withComfy.native, baseDir) } : withComfy;
 }
 
 /** Merges ComfyUI settings key by key, later ones winning; a key left undefined does not count as given. */
@@ -173,6 +207,8 @@ export function splitUrlList(text: string, source: string): string[] {
 export interface EngineSelection {
   readonly engineId: string;
   readonly comfyui: ComfyuiConfig;
+  /** Settings of the native engine; absent where nothing set any. */
+  readonly native?: NativeConfig;
 }
 
 /**
@@ -182,12 +218,13 @@ export interface EngineSelection {
 export function selectEngine(
   loaded: LoadedConfig,
   env: Readonly<Record<string, string | undefined>>,
-  flags: { readonly engine?: string; readonly comfyui: ComfyuiConfig },
+  flags: { readonly engine?: string; readonly comfyui: ComfyuiConfig; readonly native?: NativeConfig },
 ): EngineSelection {
   const file = loaded.config.comfyui ?? {};
   const envUrl = env[COMFY_URL_ENV];
   const fromEnv: ComfyuiConfig =
     envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
   const comfyui = mergeComfyConfigs(file, fromEnv, flags.comfyui);
-  return { engineId: flags.engine ?? loaded.config.engine ?? 'preview', comfyui };
+  const native = mergeComfyConfigs(loaded.config.native ?? {}, flags.native ?? {}) as NativeConfig;
+  return { engineId: flags.engine ?? loaded.config.engine ?? 'preview', comfyui, native };
 }
