@@ -1,7 +1,9 @@
 /**
  * Runs beatloom's native graphs on the inputs of a reference file written by reference.py and prints the
  * maximum absolute and relative error of every output against ComfyUI's.
- *   npx tsx scripts/native-reference/compare.ts CHECKPOINT MOTION_MODULE REFERENCE.safetensors [CACHE_DIR]
+ *   npx tsx scripts/native-reference/compare.ts CHECKPOINT MOTION_MODULE REFERENCE.safetensors [--cache DIR] [--fp64 REF64.safetensors]
+ * With --fp64 (made by reference_fp64.py) the UNet output is also compared with a float64 run of the same
+ * ComfyUI modules, next to ComfyUI's own float32 error, which says how much of the difference is float32 itself.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +12,20 @@ import { buildNativeGraphs } from '../../src/engines/native/build-graphs.js';
 import { readSafetensors, readTensorFloat32, type SafetensorsFile } from '../../src/engines/native/safetensors.js';
 import { readFile } from 'node:fs/promises';
 
-const [checkpointPath, motionModulePath, referencePath, cacheDir = join(tmpdir(), 'beatloom-native-cache')] =
-  process.argv.slice(2);
+const args = process.argv.slice(2);
+function option(name: string): string | undefined {
+  const index = args.indexOf(name);
+  if (index < 0) return undefined;
+  const [value] = args.splice(index, 2).slice(1);
+  return value;
+}
+const cacheDir = option('--cache') ?? join(tmpdir(), 'beatloom-native-cache');
+const fp64Path = option('--fp64');
+const [checkpointPath, motionModulePath, referencePath] = args;
 if (!checkpointPath || !motionModulePath || !referencePath) {
-  console.error('usage: compare.ts CHECKPOINT MOTION_MODULE REFERENCE.safetensors [CACHE_DIR]');
+  console.error(
+    'usage: compare.ts CHECKPOINT MOTION_MODULE REFERENCE.safetensors [--cache DIR] [--fp64 REF64.safetensors]',
+  );
   process.exit(2);
 }
 
@@ -65,6 +77,14 @@ for (const [label, path, inputs, output] of cases) {
   const actual = result[output.split('.')[1]!]!.data as Float32Array;
   const expected = await readTensorFloat32(ref, output);
   const { maxAbs, maxRel, refMaxAbs } = errors(actual, expected);
+  if (fp64Path && output === 'unet.eps') {
+    const exact = await readTensorFloat32(await readSafetensors(fp64Path), 'unet.eps');
+    const native = errors(actual, exact);
+    const comfy = errors(expected, exact);
+    console.log(
+      `${'vs float64'.padEnd(14)} native max abs ${native.maxAbs.toExponential(2)} (rel ${native.maxRel.toExponential(2)}), ComfyUI float32 max abs ${comfy.maxAbs.toExponential(2)} (rel ${comfy.maxRel.toExponential(2)})`,
+    );
+  }
   console.log(
     `${label.padEnd(14)} max abs ${maxAbs.toExponential(2)}  max rel ${maxRel.toExponential(2)} (of |ref| max ${refMaxAbs.toFixed(3)})  load ${loadMs} ms, run ${runMs} ms`,
   );
