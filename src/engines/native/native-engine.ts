@@ -260,12 +260,18 @@ export function imageToRgb(image: Float32Array, width: number, height: number, f
   return rgb;
 }
 
-export async function renderNativeSegment(
+export interface SegmentLatents {
+  /** The sampled latents, frameCount · frameSize (sampler space). */
+  readonly samples: Float32Array;
+  readonly frameSize: number;
+}
+
+/** Tokenise, encode, sample: the segment's latents before decoding. */
+export async function sampleNativeLatents(
   deployment: NativeDeployment,
   job: SegmentJob,
   options: NativeSegmentOptions,
-): Promise<SegmentResult> {
-  const started = performance.now();
+): Promise<SegmentLatents> {
   const { ort, sessions, schedule, sigmas, graphs, settings } = deployment;
   const { signal } = options;
   throwIfAborted(signal);
@@ -343,15 +349,43 @@ export async function renderNativeSegment(
     signal,
     onStep: (done, total) => options.onProgress?.({ segmentIndex: job.index, step: done, totalSteps: total }),
   });
+  return { samples, frameSize };
+}
 
+/** One frame's latent through the VAE decoder → [3, height, width] in [0, 1]. */
+export async function decodeNativeFrame(
+  deployment: NativeDeployment,
+  latents: SegmentLatents,
+  frame: number,
+  width: number,
+  height: number,
+): Promise<Float32Array> {
+  const { ort, sessions, graphs } = deployment;
+  const { samples, frameSize } = latents;
+  const out = await sessions.vaeDecoder.run({
+    latent: new ort.Tensor('float32', samples.subarray(frame * frameSize, (frame + 1) * frameSize), [
+      1,
+      graphs.dims.latentChannels,
+      height / 8,
+      width / 8,
+    ]),
+  });
+  return tensorData(out.image, 'the VAE decoder');
+}
+
+export async function renderNativeSegment(
+  deployment: NativeDeployment,
+  job: SegmentJob,
+  options: NativeSegmentOptions,
+): Promise<SegmentResult> {
+  const started = performance.now();
+  const latents = await sampleNativeLatents(deployment, job, options);
   // One frame at a time through the decoder: its activations at 512×512 are hundreds of MB a frame.
   const frameFiles: string[] = [];
-  for (let j = 0; j < frameCount; j++) {
-    throwIfAborted(signal);
-    const out = await sessions.vaeDecoder.run({
-      latent: new ort.Tensor('float32', samples.subarray(j * frameSize, (j + 1) * frameSize), [1, channels, h, w]),
-    });
-    const rgb = imageToRgb(tensorData(out.image, 'the VAE decoder'), job.width, job.height, 0);
+  for (let j = 0; j < job.frameCount; j++) {
+    throwIfAborted(options.signal);
+    const image = await decodeNativeFrame(deployment, latents, j, job.width, job.height);
+    const rgb = imageToRgb(image, job.width, job.height, 0);
     const name = frameFileName(j);
     await writeFile(join(options.workDir, name), encodePng({ width: job.width, height: job.height, data: rgb }));
     frameFiles.push(name);
