@@ -276,6 +276,18 @@ describe('buildNativeGraphs on the tiny model', () => {
       const ones = new ort.Tensor('float32', Float32Array.from([1, 1, 1, 1]), [4]);
       const unscaled = (await session.run({ ...feeds, motion_scale: ones })).eps!.data as Float32Array;
       expect(maxAbsError(unscaled, expected)).toBeGreaterThan(1e-3);
+      // the context's token axis is dynamic (ComfyUI concatenates 77-token chunks of a long prompt):
+      // every token twice attends exactly as once
+      const context = feeds.context.data as Float32Array;
+      const doubled = new Float32Array(context.length * 2);
+      for (let frame = 0; frame < 4; frame++) {
+        const one = context.subarray(frame * 77 * 64, (frame + 1) * 77 * 64);
+        doubled.set(one, frame * 154 * 64);
+        doubled.set(one, frame * 154 * 64 + 77 * 64);
+      }
+      const long = await session.run({ ...feeds, context: new ort.Tensor('float32', doubled, [4, 154, 64]) });
+      expect(long.eps!.dims).toEqual([4, 4, 8, 8]);
+      expect(maxAbsError(long.eps!.data as Float32Array, expected)).toBeLessThan(TOLERANCE);
     } finally {
       await session.release();
     }

@@ -17,7 +17,7 @@ import { readSafetensors } from './safetensors.js';
  * files' bytes and of this builder's version. A build goes to a temporary folder renamed into place
  * when complete, so a crash or cancel never leaves a half-built cache entry that later runs would use.
  */
-export const NATIVE_GRAPHS_VERSION = 1;
+export const NATIVE_GRAPHS_VERSION = 2;
 
 export interface NativeGraphFiles {
   readonly textEncoder: string;

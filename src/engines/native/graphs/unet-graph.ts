@@ -17,7 +17,7 @@ import { Layers } from './layers.js';
  * SpatialTransformer of a block, or after its ResBlock when it has none, the mid block's between its
  * transformer and second ResBlock. The F frames of one video are the batch.
  *
- * in  `sample` [F, 4, h, w], `timestep` [F], `context` [F, 77, D], `motion_scale` [F]
+ * in  `sample` [F, 4, h, w], `timestep` [F], `context` [F, T, D] (T = 77 per prompt chunk), `motion_scale` [F]
  * out `eps` [F, 4, h, w]
  *
  * `motion_scale` multiplies the temporal attention's keys of each frame, which is what ADE does with a
@@ -147,7 +147,7 @@ export function buildUnetGraph(
   const motion = new Layers(g, motionFile);
   const sample = g.input('sample', 'float', ['F', dims.inChannels, 'h', 'w']);
   const timestep = g.input('timestep', 'float', ['F']);
-  const context = g.input('context', 'float', ['F', 77, dims.contextDim]);
+  const context = g.input('context', 'float', ['F', 'T', dims.contextDim]);
   const motionScale = g.input('motion_scale', 'float', ['F']);
   const pre = UNET_PREFIX;
 
