@@ -85,6 +85,29 @@ describe('determinism and continuity', () => {
     for (const name of names) expect(await readFile(join(b, name))).toEqual(await readFile(join(a, name)));
   });
 
+  it('takes a prompt longer than one 77-token chunk whole, with a shorter negative prompt at cfg 1.5', async () => {
+    const deployment = await engine.deployment();
+    expect(deployment.contextTokens).toBeUndefined();
+    const long = 'a neon city at night in the rain, '.repeat(12);
+    const base = segmentJob(64, 4, 1.5, [1, 1, 1, 1]);
+    const calls: number[] = [];
+    const run = deployment.sessions.unet.run.bind(deployment.sessions.unet);
+    deployment.sessions.unet.run = (async (feeds: Parameters<typeof run>[0]) => {
+      calls.push((feeds as Record<string, { dims: readonly number[] }>).context!.dims[1]!);
+      return run(feeds);
+    }) as typeof deployment.sessions.unet.run;
+    try {
+      await sampleNativeLatents(
+        deployment,
+        { ...base, prompt: long, promptBlend: [{ prompt: long, negativePrompt: 'blurry', weight: 1 }] },
+        { workDir: dir },
+      );
+    } finally {
+      deployment.sessions.unet.run = run;
+    }
+    expect(calls).toEqual([154, 77, 154, 77, 154, 77, 154, 77]);
+  });
+
   it('gives a song frame the same noise in every segment that holds it', () => {
     const frameSize = 4 * 8 * 8;
     const first = segmentNoise(3, 0, 16, frameSize);

@@ -403,6 +403,13 @@ export interface NativeEngine extends RenderEngine {
 
 export function createNativeEngine(config: NativeConfig, options: NativeEngineOptions = {}): NativeEngine {
   const settings = resolveNativeSettings(config);
+  // The one notice a segment can give (a prompt cut to the graph's context) is worth saying once per render.
+  let noticed = false;
+  const noticeOnce = (message: string): void => {
+    if (noticed) return;
+    noticed = true;
+    options.onNotice?.(message);
+  };
   let preparing: Promise<NativeDeployment> | undefined;
   let prepared: NativeDeployment | undefined;
   const deployment = (signal?: AbortSignal): Promise<NativeDeployment> => {
@@ -474,7 +481,7 @@ export function createNativeEngine(config: NativeConfig, options: NativeEngineOp
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       throwIfAborted(opts.signal);
       const d = await deployment(opts.signal);
-      return renderNativeSegment(d, job, { ...opts, onNotice: options.onNotice });
+      return renderNativeSegment(d, job, { ...opts, onNotice: noticeOnce });
     },
     async close() {
       const d = prepared ?? (await preparing?.catch(() => undefined));
