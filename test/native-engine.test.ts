@@ -24,6 +24,8 @@ import {
   stepsFromMotionModel,
 } from '../src/engines/native/native-settings.js';
 import { readSafetensors, readTensorFloat32 } from '../src/engines/native/safetensors.js';
+import { parseBatch } from '../src/batch/load-batch.js';
+import { parseConfigFile } from '../src/config/engine-config.js';
 import { BeatloomError } from '../src/shared/errors.js';
 import { tempDir } from './helpers/media.js';
 import { errors, segmentJob, SEGMENT_MOTION } from './helpers/native-segment-case.js';
@@ -222,6 +224,32 @@ describe('settings', () => {
     expect(settings.provider).toBe('auto');
     expect(resolveNativeSettings({ checkpoint: 'a', motionModel: 'b', steps: 3 }).steps).toBe(3);
     expect(resolveNativeSettings({ checkpoint: 'a', motionModel: 'b' }).steps).toBe(4);
+  });
+
+  it('reads native: in the config file and engineOptions in a batch file, paths relative to the file', () => {
+    const config = parseConfigFile(
+      'engine: native\nnative:\n  checkpoint: m/sd15.safetensors\n  threads: 2\n',
+      '/cfg/c.yaml',
+    );
+    expect(config.native).toEqual({ checkpoint: '/cfg/m/sd15.safetensors', threads: 2 });
+    expect(() => parseConfigFile('native:\n  provider: tpu\n', '/cfg/c.yaml')).toThrow(/native\.provider/);
+    const batch = parseBatch(
+      [
+        'version: 1',
+        'defaults: { engine: native, engineOptions: { checkpoint: sd.safetensors, motionModel: mm.safetensors } }',
+        'jobs:',
+        '  - { audio: a.wav }',
+        '  - { audio: b.wav, engineOptions: { cacheDir: cache } }',
+      ].join('\n'),
+      '/jobs/batch.yaml',
+    );
+    expect(batch.jobs.map((job) => job.engine)).toEqual([
+      { id: 'native', options: { checkpoint: '/jobs/sd.safetensors', motionModel: '/jobs/mm.safetensors' } },
+      {
+        id: 'native',
+        options: { checkpoint: '/jobs/sd.safetensors', motionModel: '/jobs/mm.safetensors', cacheDir: '/jobs/cache' },
+      },
+    ]);
   });
 
   it('caches graphs under XDG_CACHE_HOME or ~/.cache', () => {

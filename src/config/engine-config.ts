@@ -226,5 +226,6 @@ export function selectEngine(
     envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
   const comfyui = mergeComfyConfigs(file, fromEnv, flags.comfyui);
   const native = mergeComfyConfigs(loaded.config.native ?? {}, flags.native ?? {}) as NativeConfig;
-  return { engineId: flags.engine ?? loaded.config.engine ?? 'preview', comfyui, native };
+  const engineId = flags.engine ?? loaded.config.engine ?? 'preview';
+  return Object.keys(native).length > 0 ? { engineId, comfyui, native } : { engineId, comfyui };
 }
