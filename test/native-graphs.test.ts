@@ -21,6 +21,7 @@ import {
   TINY_VAE,
   writeMidlessMotionModule,
   writeSdxlLikeCheckpoint,
+  writeTinyLora,
   writeTinyModels,
   writeTruncatedCopy,
   writeWrongShapeCheckpoint,
@@ -28,7 +29,8 @@ import {
 } from './helpers/native-tiny-model.js';
 
 // Made by scripts/native-reference/reference.py from ComfyUI 0.8.0's and AnimateDiff-Evolved's own
-// modules on writeTinyModels(dir, 1) (see scripts/native-reference/README.md).
+// modules on writeTinyModels(dir, 1), with writeTinyLora merged at strengths 0.8 / 0.6 for the lora.*
+// outputs (see scripts/native-reference/README.md).
 const REFERENCE = fileURLToPath(
   new URL('./fixtures/native/native-tiny-comfyui-reference.safetensors', import.meta.url),
 );
@@ -339,5 +341,51 @@ describe('buildNativeGraphs on the tiny model', () => {
       expect((await caught(buildNativeGraphs({ checkpointPath, motionModulePath, cacheDir: other }))).code).toBe(code);
     }
     await expect(stat(other)).rejects.toThrow();
+  });
+
+  it("merges a kohya LoRA as ComfyUI's LoraLoader does, under its own cache key", async () => {
+    const loraPath = join(dir, 'tiny-lora.safetensors');
+    await writeTinyLora(loraPath);
+    const withLora = await buildNativeGraphs({
+      ...tiny,
+      cacheDir,
+      loras: [{ path: loraPath, strengthModel: 0.8, strengthClip: 0.6 }],
+    });
+    expect(join(withLora.unet, '..')).not.toBe(join(files.unet, '..'));
+    const ref = await readSafetensors(REFERENCE);
+    const ids = ref.tensors.get('text.input_ids')!;
+    const raw = await import('node:fs/promises').then((fs) => fs.readFile(REFERENCE));
+    const idValues = new BigInt64Array(
+      raw.buffer.slice(raw.byteOffset + ids.fileOffset, raw.byteOffset + ids.fileOffset + ids.byteLength),
+    );
+    const hidden = await run(
+      withLora.textEncoder,
+      { input_ids: new ort.Tensor('int64', idValues, [2, 77]) },
+      'hidden_states',
+    );
+    expect(maxAbsError(hidden, await readTensorFloat32(ref, 'lora.text.hidden_states'))).toBeLessThan(TOLERANCE);
+    const feeds = {
+      sample: await refTensor('unet.sample'),
+      timestep: await refTensor('unet.timestep'),
+      context: await refTensor('unet.context'),
+      motion_scale: await refTensor('unet.motion_scale'),
+    };
+    const eps = await run(withLora.unet, feeds, 'eps');
+    expect(maxAbsError(eps, await readTensorFloat32(ref, 'lora.unet.eps'))).toBeLessThan(TOLERANCE);
+    expect(maxAbsError(eps, await readTensorFloat32(ref, 'unet.eps'))).toBeGreaterThan(1e-2);
+  });
+
+  it('rejects a file that is not an SD 1.5 LoRA', async () => {
+    const error = await caught(
+      buildNativeGraphs({
+        ...tiny,
+        cacheDir,
+        loras: [{ path: tiny.motionModulePath, strengthModel: 1, strengthClip: 1 }],
+      }),
+    );
+    expect(error.code).toBe('E_NATIVE_LORA');
+    expect(error.message).toBe(
+      `${tiny.motionModulePath} is not an SD 1.5 LoRA: none of its tensors names a module of the checkpoint`,
+    );
   });
 });

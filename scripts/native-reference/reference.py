@@ -1,17 +1,20 @@
 # Reference tensors for beatloom's native engine, from ComfyUI's own modules (comfy.sd1_clip,
 # comfy.ldm...openaimodel, AnimateDiff-Evolved's motion_module_ad, comfy.ldm.models.autoencoder).
 # Run inside the ComfyUI chroot (see scripts/native-reference/README.md):
-#   python3 reference.py CHECKPOINT MOTION_MODULE OUT.safetensors FRAMES LATENT_SIZE
-# Writes the inputs and outputs of one text-encoder, UNet+motion, VAE decode and VAE encode pass.
+#   python3 reference.py CHECKPOINT MOTION_MODULE OUT.safetensors FRAMES LATENT_SIZE [LORA STRENGTH_MODEL STRENGTH_CLIP]
+# Writes the inputs and outputs of one text-encoder, UNet+motion, VAE decode and VAE encode pass; with a
+# LoRA, also the text encoder and UNet outputs after comfy.lora merges it (as LoraLoader does).
 import sys
 import comfy.options
 comfy.options.enable_args_parsing()
 ckpt_path, mm_path, out_path, frames, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+lora_args = sys.argv[6:9]
 sys.argv = [sys.argv[0], "--cpu"]
 import torch
 import comfy.ops
 import comfy.utils
 import comfy.sd1_clip
+import comfy.lora
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
 from comfy.ldm.models.autoencoder import AutoencoderKL
 from safetensors.torch import save_file
@@ -53,6 +56,27 @@ ids = torch.tensor([prompt, empty], dtype=torch.int64)
 hidden = clip([prompt, empty])[0].float()
 out["text.input_ids"] = ids
 out["text.hidden_states"] = hidden.contiguous()
+
+lora_sd = comfy.utils.load_torch_file(lora_args[0]) if lora_args else None
+
+
+def merge_lora(module, wrapper_name, key_map, strength):
+    """comfy.lora.load_lora + calculate_weight on `module`'s parameters, as ModelPatcher applies them."""
+    patches = comfy.lora.load_lora(lora_sd, key_map, log_missing=False)
+    params = dict(module.named_parameters())
+    for key, adapter in patches.items():
+        name = key[len(wrapper_name) + 1:]
+        weight = params[name]
+        weight.data = comfy.lora.calculate_weight([(strength, adapter, 1.0, None, None)], weight.data.clone(), key)
+    return len(patches)
+
+
+if lora_sd is not None:
+    wrapper = torch.nn.Module()
+    wrapper.clip_l = clip
+    n = merge_lora(clip, "clip_l", comfy.lora.model_lora_keys_clip(wrapper, {}), float(lora_args[2]))
+    print("lora: text encoder modules patched", n)
+    out["lora.text.hidden_states"] = clip([prompt, empty])[0].float().contiguous()
 
 # ---- UNet + AnimateDiff v2 motion modules
 unet_sd = prefixed(sd, "model.diffusion_model.")
@@ -103,6 +127,14 @@ out["unet.timestep"] = timestep
 out["unet.context"] = context.contiguous()
 out["unet.motion_scale"] = motion_scale
 out["unet.eps"] = eps.contiguous()
+if lora_sd is not None:
+    import types
+    wrapper = torch.nn.Module()
+    wrapper.diffusion_model = unet
+    wrapper.model_config = types.SimpleNamespace(unet_config=config)
+    n = merge_lora(unet, "diffusion_model", comfy.lora.model_lora_keys_unet(wrapper, {}), float(lora_args[1]))
+    print("lora: unet modules patched", n)
+    out["lora.unet.eps"] = unet(sample, timesteps=timestep, context=context, transformer_options={}).float().contiguous()
 del unet, mm
 
 # ---- VAE

@@ -151,3 +151,38 @@ export async function writeMidlessMotionModule(target: string, seed = 1): Promis
     tinyMotionTensors(seed).filter((tensor) => !tensor.name.startsWith('mid_block.')),
   );
 }
+
+// ---------------------------------------------------------------- LoRA
+
+export const TINY_LORA_FILE = 'tiny-lora.safetensors';
+
+/**
+ * A kohya-format LoRA for the tiny model (rank 4, alpha 2): diffusers-named attention and feed-forward
+ * modules, an LDM-named 1×1 conv, a 3×3 conv (LoCon), and text-encoder projections.
+ */
+export async function writeTinyLora(path: string, seed = 1): Promise<void> {
+  const random = prng(seed + 2000);
+  const rank = 4;
+  const modules: [string, number[], number[]][] = [
+    // [module, down shape, up shape]
+    ['lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q', [rank, 32], [32, rank]],
+    ['lora_unet_up_blocks_1_attentions_2_transformer_blocks_0_attn2_to_k', [rank, 64], [64, rank]],
+    ['lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2', [rank, 256], [64, rank]],
+    ['lora_unet_input_blocks_4_1_proj_in', [rank, 64, 1, 1], [64, rank, 1, 1]],
+    ['lora_unet_down_blocks_1_resnets_0_conv1', [rank, 32, 3, 3], [64, rank, 1, 1]],
+    ['lora_te_text_model_encoder_layers_0_self_attn_q_proj', [rank, 64], [64, rank]],
+    ['lora_te_text_model_encoder_layers_1_mlp_fc1', [rank, 64], [256, rank]],
+  ];
+  const tensors: SafetensorsInput[] = [];
+  for (const [module, down, up] of modules) {
+    tensors.push({
+      name: `${module}.lora_down.weight`,
+      dtype: 'F32',
+      shape: down,
+      data: tensorValues('w', down, random),
+    });
+    tensors.push({ name: `${module}.lora_up.weight`, dtype: 'F32', shape: up, data: tensorValues('w', up, random) });
+    tensors.push({ name: `${module}.alpha`, dtype: 'F32', shape: [], data: Float32Array.from([2]) });
+  }
+  await writeSafetensors(path, tensors, { note: 'beatloom tiny LoRA' });
+}

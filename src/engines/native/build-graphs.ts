@@ -6,6 +6,7 @@ import { AbortedError, BeatloomError, throwIfAborted } from '../../shared/errors
 import { buildTextEncoderGraph } from './graphs/text-encoder-graph.js';
 import { buildUnetGraph } from './graphs/unet-graph.js';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph } from './graphs/vae-graphs.js';
+import { readLoraPatches, type NativeLora } from './lora.js';
 import { nativeModelDims, validateCheckpoint, validateMotionModule, type NativeModelDims } from './model-spec.js';
 import type { GraphBuilder } from './onnx/graph-builder.js';
 import { writeOnnxModel } from './onnx/write-onnx.js';
@@ -43,6 +44,8 @@ export interface BuildNativeGraphsOptions {
   readonly checkpointPath: string;
   readonly motionModulePath: string;
   readonly cacheDir: string;
+  /** Merged into the UNet and text encoder weights (ComfyUI LoraLoader semantics); part of the cache key. */
+  readonly loras?: readonly NativeLora[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: NativeBuildProgress) => void;
 }
@@ -60,6 +63,7 @@ interface Manifest {
   readonly version: number;
   readonly checkpointSha256: string;
   readonly motionModuleSha256: string;
+  readonly loras: readonly { sha256: string; strengthModel: number; strengthClip: number }[];
   readonly dims: NativeModelDims;
 }
 
@@ -134,14 +138,27 @@ export async function buildNativeGraphs(options: BuildNativeGraphsOptions): Prom
   const checkpointDims = validateCheckpoint(checkpoint);
   const motionDims = validateMotionModule(motionFile, checkpointDims.unet);
   const dims = nativeModelDims(checkpointDims, motionDims);
+  const loras = options.loras ?? [];
+  const patches = await readLoraPatches(loras, dims.unet, dims.clip);
 
   await mkdir(cacheDir, { recursive: true });
   const checkpointSha256 = await fileSha256(checkpointPath, cacheDir, options);
   const motionModuleSha256 = await fileSha256(motionModulePath, cacheDir, options);
-  const key = createHash('sha256')
-    .update(`beatloom-native-graphs/v${NATIVE_GRAPHS_VERSION}\n${checkpointSha256}\n${motionModuleSha256}\n`)
-    .digest('hex')
-    .slice(0, 32);
+  const loraKeys: { sha256: string; strengthModel: number; strengthClip: number }[] = [];
+  for (const lora of loras) {
+    loraKeys.push({
+      sha256: await fileSha256(lora.path, cacheDir, options),
+      strengthModel: lora.strengthModel,
+      strengthClip: lora.strengthClip,
+    });
+  }
+  const keyText = [
+    `beatloom-native-graphs/v${NATIVE_GRAPHS_VERSION}`,
+    checkpointSha256,
+    motionModuleSha256,
+    ...loraKeys.map((lora) => `lora ${lora.sha256} ${lora.strengthModel} ${lora.strengthClip}`),
+  ].join('\n');
+  const key = createHash('sha256').update(`${keyText}\n`).digest('hex').slice(0, 32);
   const finalDir = join(cacheDir, key);
   if (await cachedEntry(finalDir)) {
     options.onProgress?.({ stage: 'cached', dir: finalDir });
@@ -152,10 +169,10 @@ export async function buildNativeGraphs(options: BuildNativeGraphsOptions): Prom
   await mkdir(tempDir, { recursive: true });
   try {
     const graphs: [NativeGraphName, () => GraphBuilder][] = [
-      ['textEncoder', () => buildTextEncoderGraph(checkpoint, dims.clip)],
+      ['textEncoder', () => buildTextEncoderGraph(checkpoint, dims.clip, patches)],
       ['vaeDecoder', () => buildVaeDecoderGraph(checkpoint, dims.vae)],
       ['vaeEncoder', () => buildVaeEncoderGraph(checkpoint, dims.vae)],
-      ['unet', () => buildUnetGraph(checkpoint, motionFile, dims.unet, dims.motion)],
+      ['unet', () => buildUnetGraph(checkpoint, motionFile, dims.unet, dims.motion, patches)],
     ];
     for (const [name, build] of graphs) {
       throwIfAborted(signal);
@@ -165,7 +182,13 @@ export async function buildNativeGraphs(options: BuildNativeGraphsOptions): Prom
           options.onProgress?.({ stage: 'building', graph: name, doneBytes, totalBytes }),
       });
     }
-    const manifest: Manifest = { version: NATIVE_GRAPHS_VERSION, checkpointSha256, motionModuleSha256, dims };
+    const manifest: Manifest = {
+      version: NATIVE_GRAPHS_VERSION,
+      checkpointSha256,
+      motionModuleSha256,
+      loras: loraKeys,
+      dims,
+    };
     await writeFile(join(tempDir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     try {
       await rename(tempDir, finalDir);

@@ -1,3 +1,4 @@
+import { applyLoraPatches, type LoraPatches } from '../lora.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
 import { readTensorFloat32, type SafetensorsFile } from '../safetensors.js';
 
@@ -9,7 +10,15 @@ export class Layers {
   constructor(
     readonly g: GraphBuilder,
     readonly file: SafetensorsFile,
+    /** LoRA patches merged into the weights they name (checkpoint tensor name → patches). */
+    private readonly patches: LoraPatches = new Map(),
   ) {}
+
+  private async load(name: string): Promise<Float32Array> {
+    const data = await readTensorFloat32(this.file, name);
+    const patches = this.patches.get(name);
+    return patches ? applyLoraPatches(name, this.dimsOf(name), data, patches) : data;
+  }
 
   private dimsOf(name: string): readonly number[] {
     const entry = this.file.tensors.get(name);
@@ -19,20 +28,20 @@ export class Layers {
 
   /** The tensor as stored. */
   tensor(name: string, dims?: readonly number[]): string {
-    return this.g.weight(name, dims ?? this.dimsOf(name), () => readTensorFloat32(this.file, name));
+    return this.g.weight(name, dims ?? this.dimsOf(name), () => this.load(name));
   }
 
   /** A per-channel vector shaped [C, 1, 1] to broadcast over NCHW. */
   channelVector(name: string): string {
     const [channels] = this.dimsOf(name);
-    return this.g.weight(`${name}:c11`, [channels!, 1, 1], () => readTensorFloat32(this.file, name));
+    return this.g.weight(`${name}:c11`, [channels!, 1, 1], () => this.load(name));
   }
 
   /** A Linear weight [out, in] transposed to [in, out] for MatMul. */
   linearWeight(name: string): string {
     const [out, inp] = this.dimsOf(name) as [number, number];
     return this.g.weight(`${name}:T`, [inp, out], async () => {
-      const data = await readTensorFloat32(this.file, name);
+      const data = await this.load(name);
       const transposed = new Float32Array(data.length);
       for (let o = 0; o < out; o++) {
         const row = o * inp;

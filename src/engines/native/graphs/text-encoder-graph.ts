@@ -1,3 +1,4 @@
+import type { LoraPatches } from '../lora.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import { CLIP_PREFIX, CLIP_TOKENS, type ClipDims } from '../model-spec.js';
 import type { SafetensorsFile } from '../safetensors.js';
@@ -9,9 +10,9 @@ import { Layers } from './layers.js';
  * through final_layer_norm (sd1_clip: layer="last", layer_norm_hidden_state=True).
  * in `input_ids` int64 [B, 77] → out `hidden_states` [B, 77, D].
  */
-export function buildTextEncoderGraph(file: SafetensorsFile, dims: ClipDims): GraphBuilder {
+export function buildTextEncoderGraph(file: SafetensorsFile, dims: ClipDims, patches?: LoraPatches): GraphBuilder {
   const g = new GraphBuilder('beatloom_text_encoder');
-  const l = new Layers(g, file);
+  const l = new Layers(g, file, patches);
   const c = CLIP_PREFIX;
   const d = dims.width;
   const ids = g.input('input_ids', 'int64', ['B', CLIP_TOKENS]);

@@ -1,3 +1,4 @@
+import type { LoraPatches } from '../lora.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import {
   LEVELS,
@@ -141,9 +142,10 @@ export function buildUnetGraph(
   motionFile: SafetensorsFile,
   dims: UnetDims,
   motionDims: MotionDims,
+  patches?: LoraPatches,
 ): GraphBuilder {
   const g = new GraphBuilder('beatloom_unet_animatediff');
-  const l = new Layers(g, checkpoint);
+  const l = new Layers(g, checkpoint, patches);
   const motion = new Layers(g, motionFile);
   const sample = g.input('sample', 'float', ['F', dims.inChannels, 'h', 'w']);
   const timestep = g.input('timestep', 'float', ['F']);
