@@ -191,13 +191,25 @@ describe('model spec', () => {
     );
   });
 
-  it('rejects a motion module without a mid block (v1 / v3)', async () => {
+  it('rejects a motion module without a mid block (v1 / v3) or for SDXL', async () => {
     const midless = join(dir, 'v3.safetensors');
     await writeMidlessMotionModule(midless);
     const error = await caught(readSafetensors(midless).then((file) => validateMotionModule(file, TINY_UNET)));
     expect(error.code).toBe('E_NATIVE_MODEL_FAMILY');
     expect(error.message).toBe(
       `${midless} is not an AnimateDiff v2 motion module: it has no mid block (AnimateDiff v1 or v3)`,
+    );
+    const sdxlModule = join(dir, 'sdxl-motion.safetensors');
+    const names = [...(await readSafetensors(tiny.motionModulePath)).tensors.keys()];
+    await writeSafetensors(
+      sdxlModule,
+      names
+        .filter((name) => !name.startsWith('down_blocks.3.') && !name.startsWith('up_blocks.3.'))
+        .map((name) => ({ name, dtype: 'F32' as const, shape: [1], data: new Float32Array(1) })),
+    );
+    const sdxl = await caught(readSafetensors(sdxlModule).then((file) => validateMotionModule(file, TINY_UNET)));
+    expect(sdxl.message).toBe(
+      `${sdxlModule} is not an AnimateDiff v2 motion module: it has 3 down blocks (an SDXL motion module)`,
     );
   });
 });

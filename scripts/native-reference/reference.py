@@ -49,7 +49,7 @@ if "text_projection.weight" not in clip_sd:
     clip_sd["text_projection.weight"] = torch.eye(width)
 missing, unexpected = clip.transformer.load_state_dict(clip_sd, strict=False)
 assert not [m for m in missing if "position_ids" not in m], missing
-# a real prompt's ids ("a photo of a cat dancing, neon lights") and the empty prompt
+# a prompt-shaped id sequence (bos, 9 word ids, eos, padding) and the empty prompt
 prompt = [49406, 320, 1125, 539, 320, 2368, 7865, 267, 13919, 3073, 49407] + [49407] * 66
 empty = [49406] + [49407] * 76
 ids = torch.tensor([prompt, empty], dtype=torch.int64)
