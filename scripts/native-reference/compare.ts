@@ -2,6 +2,8 @@
  * Runs beatloom's native graphs on the inputs of a reference file written by reference.py and prints the
  * maximum absolute and relative error of every output against ComfyUI's.
  *   npx tsx scripts/native-reference/compare.ts CHECKPOINT MOTION_MODULE REFERENCE.safetensors [--cache DIR] [--fp64 REF64.safetensors]
+ *     [--lora LORA.safetensors,STRENGTH_MODEL,STRENGTH_CLIP]
+ * With --lora the graphs are built with the LoRA merged and compared with the reference's lora.* outputs.
  * With --fp64 (made by reference_fp64.py) the UNet output is also compared with a float64 run of the same
  * ComfyUI modules, next to ComfyUI's own float32 error, which says how much of the difference is float32 itself.
  */
@@ -21,6 +23,11 @@ function option(name: string): string | undefined {
 }
 const cacheDir = option('--cache') ?? join(tmpdir(), 'beatloom-native-cache');
 const fp64Path = option('--fp64');
+const loraOption = option('--lora')?.split(',');
+const loras = loraOption
+  ? [{ path: loraOption[0]!, strengthModel: Number(loraOption[1]), strengthClip: Number(loraOption[2]) }]
+  : [];
+const outputName = (name: string): string => (loras.length > 0 && !name.startsWith('vae') ? `lora.${name}` : name);
 const [checkpointPath, motionModulePath, referencePath] = args;
 if (!checkpointPath || !motionModulePath || !referencePath) {
   console.error(
@@ -56,7 +63,7 @@ export function errors(
 }
 
 const started = Date.now();
-const files = await buildNativeGraphs({ checkpointPath, motionModulePath, cacheDir });
+const files = await buildNativeGraphs({ checkpointPath, motionModulePath, cacheDir, loras });
 console.log(`graphs ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${join(files.unet, '..')}`);
 const ref = await readSafetensors(referencePath);
 const cases: [string, string, string[], string][] = [
@@ -75,9 +82,9 @@ for (const [label, path, inputs, output] of cases) {
   const result = await session.run(feeds);
   const runMs = Date.now() - runStart;
   const actual = result[output.split('.')[1]!]!.data as Float32Array;
-  const expected = await readTensorFloat32(ref, output);
+  const expected = await readTensorFloat32(ref, outputName(output));
   const { maxAbs, maxRel, refMaxAbs } = errors(actual, expected);
-  if (fp64Path && output === 'unet.eps') {
+  if (fp64Path && output === 'unet.eps' && loras.length === 0) {
     const exact = await readTensorFloat32(await readSafetensors(fp64Path), 'unet.eps');
     const native = errors(actual, exact);
     const comfy = errors(expected, exact);
