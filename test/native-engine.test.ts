@@ -29,7 +29,12 @@ import { parseConfigFile } from '../src/config/engine-config.js';
 import { BeatloomError } from '../src/shared/errors.js';
 import { tempDir } from './helpers/media.js';
 import { errors, segmentJob, SEGMENT_MOTION } from './helpers/native-segment-case.js';
-import { writeTinyModels, writeTruncatedCopy, type TinyModelPaths } from './helpers/native-tiny-model.js';
+import {
+  writeTinyLora,
+  writeTinyModels,
+  writeTruncatedCopy,
+  type TinyModelPaths,
+} from './helpers/native-tiny-model.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/native/native-segment-tiny.safetensors', import.meta.url));
 
@@ -128,6 +133,32 @@ describe('determinism and continuity', () => {
   });
 });
 
+describe('LoRAs', () => {
+  it('merges a LoRA at a fixed strength into its own cached graphs, which render other frames', async () => {
+    const lora = join(dir, 'tiny-lora.safetensors');
+    await writeTinyLora(lora);
+    const withLora = createNativeEngine({
+      checkpoint: models.checkpointPath,
+      motionModel: models.motionModulePath,
+      cacheDir: join(dir, 'graphs'),
+      provider: 'cpu',
+      loras: [{ path: lora, strengthModel: 1, strengthClip: 0.5 }],
+    });
+    try {
+      expect(withLora.settingsFingerprint.loras).toEqual([`${lora}:1:0.5`]);
+      const plain = await engine.deployment();
+      const merged = await withLora.deployment();
+      expect(merged.graphKey).not.toBe(plain.graphKey);
+      const job = segmentJob(64, 2, 1, [1, 1]);
+      const a = await sampleNativeLatents(plain, job, { workDir: dir });
+      const b = await sampleNativeLatents(merged, job, { workDir: dir });
+      expect(errors(b.samples, a.samples).maxAbs).toBeGreaterThan(1e-3);
+    } finally {
+      await withLora.close();
+    }
+  });
+});
+
 describe('conditioning', () => {
   const tokenizer = new ClipTokenizer(loadClipVocabulary());
   // A stand-in text encoder: token id and position, so weights and chunks are visible in the values.
@@ -207,7 +238,7 @@ describe('bad input', () => {
     const job = { ...segmentJob(64, 2, 1, [1, 1]), width: 60 };
     const error = await failure(() => engine.renderSegment(job, { workDir: dir }));
     expect(error.code).toBe('E_NATIVE_SIZE');
-    expect(() => engine.checkNeeds!({ loras: ['detail'] })).toThrow(/LoRAs \(detail\)/);
+    expect(() => engine.checkNeeds!({ loras: ['detail'] })).toThrow(/LoRA strengths per segment \(detail\)/);
     expect(() => engine.checkNeeds!({ loras: [] })).not.toThrow();
   });
 });

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
   mergeComfyConfigs,
+  mergeNativeConfigs,
   resolveComfyPaths,
   type ComfyuiConfig,
   type EngineSelection,
@@ -93,7 +94,7 @@ export function jobEngineSpec(
     case 'native': {
       const fileOptions = (options: Record<string, unknown>): NativeConfig =>
         resolveNativePaths(options as NativeConfig, baseDir);
-      return { id, options: mergeComfyConfigs(base.native ?? {}, fileOptions(fromDefaults), fileOptions(fromJob)) };
+      return { id, options: mergeNativeConfigs(base.native ?? {}, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }
 }

@@ -31,6 +31,7 @@ export interface ComfyFlags {
   nativeMotionModel?: string;
   nativeVocab?: string;
   nativeCacheDir?: string;
+  nativeLora?: string[];
 }
 
 const COMFY_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
@@ -48,6 +49,7 @@ const NATIVE_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
   ['nativeMotionModel', '--native-motion-model'],
   ['nativeVocab', '--native-vocab'],
   ['nativeCacheDir', '--native-cache-dir'],
+  ['nativeLora', '--native-lora'],
 ];
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -71,17 +73,18 @@ export function addComfyOptions(command: Command): Command {
     .option(
       '--native-cache-dir <dir>',
       'native engine: where built ONNX graphs are cached (default: ~/.cache/beatloom/native)',
-    );
+    )
+    .option('--native-lora <file[:strength]>', 'native engine: merge a LoRA at a fixed strength; repeat', collect, []);
 }
 
 /** `detail.safetensors:0.8` → strength 0.8 for model and CLIP; without `:n`, 1. */
-export function parseLoraFlag(text: string): ComfyLora {
+export function parseLoraFlag(text: string, flag = '--comfy-lora'): ComfyLora {
   const match = /^([^:].*?)(?::(-?\d+(?:\.\d+)?))?$/.exec(text.trim());
   const strength = match?.[2] === undefined ? 1 : Number(match[2]);
   if (!match || match[1]!.trim() === '' || strength < -100 || strength > 100) {
     throw usageError(
       'E_COMFY_LORA',
-      `invalid --comfy-lora: '${text}'`,
+      `invalid ${flag}: '${text}'`,
       'give NAME or NAME:STRENGTH, e.g. --comfy-lora detail_tweaker.safetensors:0.7',
     );
   }
@@ -105,7 +108,8 @@ export function comfyConfigFromFlags(flags: ComfyFlags): ComfyuiConfig {
     url: flags.comfyUrl === undefined ? undefined : splitUrlList(flags.comfyUrl, '--comfy-url'),
     checkpoint: flags.comfyCheckpoint,
     motionModel: flags.comfyMotionModel,
-    loras: flags.comfyLora && flags.comfyLora.length > 0 ? flags.comfyLora.map(parseLoraFlag) : undefined,
+    loras:
+      flags.comfyLora && flags.comfyLora.length > 0 ? flags.comfyLora.map((text) => parseLoraFlag(text)) : undefined,
     steps: flags.comfySteps === undefined ? undefined : parseStepsFlag(flags.comfySteps),
     workflow: flags.comfyWorkflow === undefined ? undefined : resolve(flags.comfyWorkflow),
     workflowMap: flags.comfyWorkflowMap === undefined ? undefined : resolve(flags.comfyWorkflowMap),
@@ -119,6 +123,13 @@ export function nativeConfigFromFlags(flags: ComfyFlags): NativeConfig {
     motionModel: path(flags.nativeMotionModel),
     vocab: path(flags.nativeVocab),
     cacheDir: path(flags.nativeCacheDir),
+    loras:
+      flags.nativeLora && flags.nativeLora.length > 0
+        ? flags.nativeLora.map((text) => {
+            const lora = parseLoraFlag(text, '--native-lora');
+            return { path: resolve(lora.name), strengthModel: lora.strengthModel, strengthClip: lora.strengthClip };
+          })
+        : undefined,
   };
 }
 
@@ -151,7 +162,10 @@ export function assertComfyFlagsUsed(flags: ComfyFlags, engineIds: readonly stri
       'add --engine comfyui',
     );
   }
-  const nativeGiven = NATIVE_FLAG_NAMES.filter(([key]) => flags[key] !== undefined);
+  const nativeGiven = NATIVE_FLAG_NAMES.filter(([key]) => {
+    const value = flags[key];
+    return Array.isArray(value) ? value.length > 0 : value !== undefined;
+  });
   if (nativeGiven.length > 0 && !engineIds.includes('native')) {
     const engines = [...new Set(engineIds)].map((id) => `'${id}'`).join(', ');
     throw usageError(

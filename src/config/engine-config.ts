@@ -97,6 +97,18 @@ export const nativeConfigSchema = z
     steps: z.number().int().min(1).max(100).optional(),
     provider: z.enum(['cpu', 'cuda', 'auto']).optional(),
     threads: z.number().int().min(1).max(256).optional(),
+    /** LoRA files merged into the weights at fixed strengths when the graphs are built. */
+    loras: z
+      .array(
+        z
+          .object({
+            path: z.string().min(1),
+            strengthModel: z.number().min(-100).max(100).default(1),
+            strengthClip: z.number().min(-100).max(100).default(1),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 export type NativeConfig = z.infer<typeof nativeConfigSchema>;
@@ -136,12 +148,22 @@ export function resolveNativePaths(native: NativeConfig, baseDir: string): Nativ
     motionModel: at(native.motionModel),
     vocab: at(native.vocab),
     cacheDir: at(native.cacheDir),
+    loras: native.loras?.map((lora) => ({ ...lora, path: resolve(baseDir, lora.path) })),
   };
 }
 
 function resolvePaths(config: ConfigFile, baseDir: string): ConfigFile {
   const withComfy = config.comfyui ? { ...config, comfyui: resolveComfyPaths(config.comfyui, baseDir) } : config;
   return withComfy.native ? { ...withComfy, native: resolveNativePaths(withComfy.native, baseDir) } : withComfy;
+}
+
+/** Merges native engine settings key by key, later ones winning; a key left undefined does not count as given. */
+export function mergeNativeConfigs(...configs: readonly NativeConfig[]): NativeConfig {
+  const merged: Record<string, unknown> = {};
+  for (const config of configs) {
+    for (const [key, value] of Object.entries(config)) if (value !== undefined) merged[key] = value;
+  }
+  return merged as NativeConfig;
 }
 
 /** Merges ComfyUI settings key by key, later ones winning; a key left undefined does not count as given. */
@@ -225,7 +247,7 @@ export function selectEngine(
   const fromEnv: ComfyuiConfig =
     envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
   const comfyui = mergeComfyConfigs(file, fromEnv, flags.comfyui);
-  const native = mergeComfyConfigs(loaded.config.native ?? {}, flags.native ?? {}) as NativeConfig;
+  const native = mergeNativeConfigs(loaded.config.native ?? {}, flags.native ?? {});
   const engineId = flags.engine ?? loaded.config.engine ?? 'preview';
   return Object.keys(native).length > 0 ? { engineId, comfyui, native } : { engineId, comfyui };
 }

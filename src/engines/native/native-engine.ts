@@ -105,6 +105,7 @@ export async function prepareNativeDeployment(
     checkpointPath: settings.checkpoint,
     motionModulePath: settings.motionModel,
     cacheDir: settings.cacheDir,
+    loras: settings.loras,
     signal: options.signal,
     onProgress: options.onBuildProgress,
   });
@@ -436,6 +437,8 @@ export function createNativeEngine(config: NativeConfig, options: NativeEngineOp
         sampler: 'euler',
         scheduler: 'sgm_uniform',
         vocab: settings.vocab ?? 'shipped',
+        // Before prepare the LoRA files by path; after it their hashes are in the graphs' key.
+        loras: prepared ? [] : settings.loras.map((l) => `${l.path}:${l.strengthModel}:${l.strengthClip}`),
       };
     },
     sampler: { steps: settings.steps },
@@ -447,8 +450,8 @@ export function createNativeEngine(config: NativeConfig, options: NativeEngineOp
       if (needs.loras.length > 0) {
         throw usageError(
           'E_NATIVE_LORA',
-          `the mapping drives LoRAs (${needs.loras.join(', ')}), which the native engine does not apply yet`,
-          'render this mapping with --engine comfyui, or remove targets.loras from it',
+          `the mapping drives LoRA strengths per segment (${needs.loras.join(', ')}); the native engine merges LoRAs at fixed strengths when it builds its graphs`,
+          'give the LoRA at a fixed strength with --native-lora FILE[:STRENGTH] and remove it from targets.loras, or render with --engine comfyui',
         );
       }
     },

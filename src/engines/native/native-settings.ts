@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { NativeConfig } from '../../config/engine-config.js';
 import { usageError } from '../../shared/errors.js';
+import type { NativeLora } from './lora.js';
 
 export type NativeProvider = 'cpu' | 'cuda' | 'auto';
 
@@ -19,6 +20,8 @@ export interface NativeSettings {
   readonly provider: NativeProvider;
   /** onnxruntime's intra-op threads; undefined: its default (one per core). */
   readonly threads: number | undefined;
+  /** Merged into the weights when the graphs are built (a new cache entry per set). */
+  readonly loras: readonly NativeLora[];
 }
 
 /** AnimateDiff-Lightning's file names say the steps it was distilled for: `…_4step_comfyui.safetensors`. */
@@ -57,5 +60,10 @@ export function resolveNativeSettings(config: NativeConfig): NativeSettings {
     steps: config.steps ?? stepsFromMotionModel(motionModel) ?? 4,
     provider: config.provider ?? 'auto',
     threads: config.threads,
+    loras: (config.loras ?? []).map((lora) => ({
+      path: resolve(lora.path),
+      strengthModel: lora.strengthModel ?? 1,
+      strengthClip: lora.strengthClip ?? 1,
+    })),
   };
 }
