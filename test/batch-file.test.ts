@@ -184,7 +184,7 @@ describe('batch file', () => {
     [
       'an unknown engine',
       'version: 1\njobs:\n  - { audio: a.wav, prompt: x, engine: dalle }\n',
-      "/work/jobs/batch.yaml:3:40: jobs[0].engine: unknown engine 'dalle'; use one of: preview, comfyui",
+      "/work/jobs/batch.yaml:3:40: jobs[0].engine: unknown engine 'dalle'; use one of: preview, comfyui, native",
     ],
     [
       'an option the engine does not take',

@@ -1,18 +1,21 @@
 /**
- * One contract every render engine keeps, run against each: the preview engine on the CPU and
- * the comfyui engine against the fake ComfyUI server.
+ * One contract every render engine keeps, run against each: the preview engine on the CPU, the
+ * comfyui engine against the fake ComfyUI server, and the native engine on a tiny model of the
+ * SD 1.5 + AnimateDiff architecture written at test time.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createComfyEngine } from '../src/engines/comfyui/engine.js';
 import type { ConfiguredEngine, EngineProgress, RenderEngine, SegmentJob } from '../src/engines/engine.js';
+import { createNativeEngine } from '../src/engines/native/native-engine.js';
 import { createPreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { BeatloomError, isAbortError } from '../src/shared/errors.js';
 import { decodePng, encodePng } from '../src/raster/png.js';
 import { startFakeComfy, type FakeComfy } from './comfyui/fake-comfy-server.js';
 import { meanAbsDiff, tempDir } from './helpers/media.js';
 import { rational } from '../src/shared/media-time.js';
+import { writeTinyModels, type TinyModelPaths } from './helpers/native-tiny-model.js';
 
 const JOB: SegmentJob = {
   index: 2,
@@ -45,6 +48,7 @@ interface EngineUnderTest {
 }
 
 let server: FakeComfy | undefined;
+let tiny: { models: TinyModelPaths; cacheDir: string } | undefined;
 const ENGINES: EngineUnderTest[] = [
   { name: 'preview', setUp: async () => undefined, make: () => createPreviewEngine(), tearDown: async () => undefined },
   {
@@ -58,6 +62,21 @@ const ENGINES: EngineUnderTest[] = [
         { tuning: { connectTimeoutMs: 5_000, pollIntervalMs: 50, retryDelayMs: 10 } },
       ),
     tearDown: async () => server?.close(),
+  },
+  {
+    name: 'native',
+    setUp: async () => {
+      const dir = await tempDir('beatloom-native-contract-');
+      tiny = { models: await writeTinyModels(dir), cacheDir: join(dir, 'graphs') };
+    },
+    make: () =>
+      createNativeEngine({
+        checkpoint: tiny!.models.checkpointPath,
+        motionModel: tiny!.models.motionModulePath,
+        cacheDir: tiny!.cacheDir,
+        provider: 'cpu',
+      }),
+    tearDown: async () => undefined,
   },
 ];
 

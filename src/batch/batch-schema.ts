@@ -21,6 +21,7 @@
 import { basename, extname, resolve } from 'node:path';
 import { z } from 'zod';
 import { comfyuiConfigSchema } from '../engines/comfyui/comfy-config.js';
+import { nativeConfigSchema } from '../engines/native/native-config.js';
 import { parseSeed, parseSize } from '../config/render-values.js';
 import { ENGINE_IDS, isEngineId, type EngineId } from '../engines/registry.js';
 import { parseFps } from '../shared/media-time.js';
@@ -51,6 +52,8 @@ export const ENGINE_OPTION_SCHEMAS: Readonly<Record<EngineId, z.ZodType<Record<s
   preview: z.object({}).strict(),
   // The same keys as the config file's `comfyui:` section (url, checkpoint, motionModel, loras…).
   comfyui: comfyuiConfigSchema,
+  // The same keys as the config file's `native:` section (checkpoint, motionModel, vocab, cacheDir…).
+  native: nativeConfigSchema,
 };
 
 const engineIdSchema = z.string().superRefine((id, ctx) => {

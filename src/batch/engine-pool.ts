@@ -6,6 +6,7 @@
  */
 import type { ConfiguredEngine, RenderEngine } from '../engines/engine.js';
 import { comfyuiConfigSchema } from '../engines/comfyui/comfy-config.js';
+import { nativeConfigSchema } from '../engines/native/native-config.js';
 import { createEngine } from '../engines/registry.js';
 import { PrioritySlots } from '../scheduling/priority-slots.js';
 import { engineSpecKey, type EngineSpec } from './load-batch.js';
@@ -25,6 +26,8 @@ export const defaultEngineFactory: EngineFactory = (spec, onNotice) => {
     case 'comfyui':
       // Batch files give options as written; parsing fills their defaults (a LoRA's strengths).
       return createEngine({ id: spec.id, comfyui: comfyuiConfigSchema.parse(spec.options), onNotice });
+    case 'native':
+      return createEngine({ id: spec.id, native: nativeConfigSchema.parse(spec.options), onNotice });
   }
 };
 

@@ -9,8 +9,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { mergeComfyConfigs, resolveComfyPaths, type EngineSelection } from '../engines/engine-config.js';
+import {
+  mergeComfyConfigs,
+  mergeNativeConfigs,
+  resolveComfyPaths,
+  resolveNativePaths,
+  type EngineSelection,
+} from '../engines/engine-config.js';
 import type { ComfyuiConfig } from '../engines/comfyui/comfy-config.js';
+import type { NativeConfig } from '../engines/native/native-config.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
 import { parseFps } from '../shared/media-time.js';
 import { serverUrls } from '../engines/comfyui/settings.js';
@@ -32,7 +39,8 @@ import {
 /** A job's engine: the engine config's variants (src/engines/registry.ts), options as the batch file gives them. */
 export type EngineSpec =
   | { readonly id: 'preview'; readonly options: Readonly<Record<string, unknown>> }
-  | { readonly id: 'comfyui'; readonly options: ComfyuiConfig };
+  | { readonly id: 'comfyui'; readonly options: ComfyuiConfig }
+  | { readonly id: 'native'; readonly options: NativeConfig };
 
 export interface BatchJob {
   /** Position in the batch file: earlier jobs go first wherever jobs queue. */
@@ -82,6 +90,11 @@ export function jobEngineSpec(
       // The batch schema checked both against comfyuiConfigSchema; their paths are relative to the batch file.
       const fileOptions = (options: Record<string, unknown>): ComfyuiConfig => resolveComfyPaths(options, baseDir);
       return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
+    }
+    case 'native': {
+      const fileOptions = (options: Record<string, unknown>): NativeConfig =>
+        resolveNativePaths(options as NativeConfig, baseDir);
+      return { id, options: mergeNativeConfigs(base.native ?? {}, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }
 }

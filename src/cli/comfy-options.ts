@@ -1,11 +1,13 @@
 /**
- * The flags that configure the ComfyUI engine, shared by `render` and `engines check`, and
- * their parsing into the config shape (flags win over BEATLOOM_COMFY_URL and the config file).
+ * The flags that configure the ComfyUI and native engines, shared by `render`, `batch` and
+ * `engines check`, and their parsing into the config shape (flags win over BEATLOOM_COMFY_URL
+ * and the config file).
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile, selectEngine, splitUrlList, type EngineSelection } from '../engines/engine-config.js';
 import type { ComfyLora, ComfyuiConfig } from '../engines/comfyui/comfy-config.js';
+import type { NativeConfig } from '../engines/native/native-config.js';
 import { DEFAULT_MOTION_MODEL } from '../engines/comfyui/settings.js';
 import { assertEngineId } from '../engines/registry.js';
 import { usageError } from '../shared/errors.js';
@@ -19,6 +21,11 @@ export interface ComfyFlags {
   comfySteps?: string;
   comfyWorkflow?: string;
   comfyWorkflowMap?: string;
+  nativeCheckpoint?: string;
+  nativeMotionModel?: string;
+  nativeVocab?: string;
+  nativeCacheDir?: string;
+  nativeLora?: string[];
 }
 
 const COMFY_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
@@ -29,6 +36,14 @@ const COMFY_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
   ['comfySteps', '--comfy-steps'],
   ['comfyWorkflow', '--comfy-workflow'],
   ['comfyWorkflowMap', '--comfy-workflow-map'],
+];
+
+const NATIVE_FLAG_NAMES: ReadonlyArray<[keyof ComfyFlags, string]> = [
+  ['nativeCheckpoint', '--native-checkpoint'],
+  ['nativeMotionModel', '--native-motion-model'],
+  ['nativeVocab', '--native-vocab'],
+  ['nativeCacheDir', '--native-cache-dir'],
+  ['nativeLora', '--native-lora'],
 ];
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -42,17 +57,28 @@ export function addComfyOptions(command: Command): Command {
     .option('--comfy-lora <name[:strength]>', 'apply a LoRA; repeat for several', collect, [])
     .option('--comfy-steps <n>', 'sampler steps (default: the steps the Lightning module was distilled for)')
     .option('--comfy-workflow <file>', 'your own API-format workflow instead of the built-in graph')
-    .option('--comfy-workflow-map <file>', 'which inputs of --comfy-workflow beatloom fills in (YAML or JSON)');
+    .option('--comfy-workflow-map <file>', 'which inputs of --comfy-workflow beatloom fills in (YAML or JSON)')
+    .option('--native-checkpoint <file>', 'native engine: SD 1.5 checkpoint (.safetensors, as ComfyUI loads it)')
+    .option('--native-motion-model <file>', 'native engine: AnimateDiff-Lightning motion module (.safetensors)')
+    .option(
+      '--native-vocab <path>',
+      "native engine: CLIP tokenizer files (ComfyUI's comfy/sd1_tokenizer; default: built in)",
+    )
+    .option(
+      '--native-cache-dir <dir>',
+      'native engine: where built ONNX graphs are cached (default: ~/.cache/beatloom/native)',
+    )
+    .option('--native-lora <file[:strength]>', 'native engine: merge a LoRA at a fixed strength; repeat', collect, []);
 }
 
 /** `detail.safetensors:0.8` → strength 0.8 for model and CLIP; without `:n`, 1. */
-export function parseLoraFlag(text: string): ComfyLora {
+export function parseLoraFlag(text: string, flag = '--comfy-lora'): ComfyLora {
   const match = /^([^:].*?)(?::(-?\d+(?:\.\d+)?))?$/.exec(text.trim());
   const strength = match?.[2] === undefined ? 1 : Number(match[2]);
   if (!match || match[1]!.trim() === '' || strength < -100 || strength > 100) {
     throw usageError(
       'E_COMFY_LORA',
-      `invalid --comfy-lora: '${text}'`,
+      `invalid ${flag}: '${text}'`,
       'give NAME or NAME:STRENGTH, e.g. --comfy-lora detail_tweaker.safetensors:0.7',
     );
   }
@@ -76,17 +102,39 @@ export function comfyConfigFromFlags(flags: ComfyFlags): ComfyuiConfig {
     url: flags.comfyUrl === undefined ? undefined : splitUrlList(flags.comfyUrl, '--comfy-url'),
     checkpoint: flags.comfyCheckpoint,
     motionModel: flags.comfyMotionModel,
-    loras: flags.comfyLora && flags.comfyLora.length > 0 ? flags.comfyLora.map(parseLoraFlag) : undefined,
+    loras:
+      flags.comfyLora && flags.comfyLora.length > 0 ? flags.comfyLora.map((text) => parseLoraFlag(text)) : undefined,
     steps: flags.comfySteps === undefined ? undefined : parseStepsFlag(flags.comfySteps),
     workflow: flags.comfyWorkflow === undefined ? undefined : resolve(flags.comfyWorkflow),
     workflowMap: flags.comfyWorkflowMap === undefined ? undefined : resolve(flags.comfyWorkflowMap),
   };
 }
 
+export function nativeConfigFromFlags(flags: ComfyFlags): NativeConfig {
+  const path = (value: string | undefined): string | undefined => (value === undefined ? undefined : resolve(value));
+  return {
+    checkpoint: path(flags.nativeCheckpoint),
+    motionModel: path(flags.nativeMotionModel),
+    vocab: path(flags.nativeVocab),
+    cacheDir: path(flags.nativeCacheDir),
+    loras:
+      flags.nativeLora && flags.nativeLora.length > 0
+        ? flags.nativeLora.map((text) => {
+            const lora = parseLoraFlag(text, '--native-lora');
+            return { path: resolve(lora.name), strengthModel: lora.strengthModel, strengthClip: lora.strengthClip };
+          })
+        : undefined,
+  };
+}
+
 /** Flags + environment + config file → the engine to use when nothing else says, and its settings. */
 export async function loadEngineSelection(engineFlag: string | undefined, flags: ComfyFlags): Promise<EngineSelection> {
   const loaded = await loadConfigFile({ explicitPath: flags.config, cwd: process.cwd() });
-  const selection = selectEngine(loaded, process.env, { engine: engineFlag, comfyui: comfyConfigFromFlags(flags) });
+  const selection = selectEngine(loaded, process.env, {
+    engine: engineFlag,
+    comfyui: comfyConfigFromFlags(flags),
+    native: nativeConfigFromFlags(flags),
+  });
   assertEngineId(selection.engineId);
   return selection;
 }
@@ -106,6 +154,18 @@ export function assertComfyFlagsUsed(flags: ComfyFlags, engineIds: readonly stri
       'E_ENGINE_FLAGS',
       `${given.map(([, flag]) => flag).join(', ')} only apply to the comfyui engine, not ${engines}`,
       'add --engine comfyui',
+    );
+  }
+  const nativeGiven = NATIVE_FLAG_NAMES.filter(([key]) => {
+    const value = flags[key];
+    return Array.isArray(value) ? value.length > 0 : value !== undefined;
+  });
+  if (nativeGiven.length > 0 && !engineIds.includes('native')) {
+    const engines = [...new Set(engineIds)].map((id) => `'${id}'`).join(', ');
+    throw usageError(
+      'E_ENGINE_FLAGS',
+      `${nativeGiven.map(([, flag]) => flag).join(', ')} only apply to the native engine, not ${engines}`,
+      'add --engine native',
     );
   }
 }

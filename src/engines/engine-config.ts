@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { comfyuiConfigSchema, type ComfyuiConfig } from './comfyui/comfy-config.js';
+import { nativeConfigSchema, type NativeConfig } from './native/native-config.js';
 import { usageError } from '../shared/errors.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
 
@@ -22,6 +23,7 @@ export const configFileSchema = z
     /** The engine `render` uses when --engine is not given. */
     engine: z.string().min(1).optional(),
     comfyui: comfyuiConfigSchema.optional(),
+    native: nativeConfigSchema.optional(),
   })
   .strict();
 export type ConfigFile = z.infer<typeof configFileSchema>;
@@ -41,8 +43,32 @@ export function resolveComfyPaths(comfyui: ComfyuiConfig, baseDir: string): Comf
   };
 }
 
+/** The native engine's file paths, relative to the config or batch file they were written in. */
+export function resolveNativePaths(native: NativeConfig, baseDir: string): NativeConfig {
+  const at = (path: string | undefined): string | undefined =>
+    path === undefined ? undefined : resolve(baseDir, path);
+  return {
+    ...native,
+    checkpoint: at(native.checkpoint),
+    motionModel: at(native.motionModel),
+    vocab: at(native.vocab),
+    cacheDir: at(native.cacheDir),
+    loras: native.loras?.map((lora) => ({ ...lora, path: resolve(baseDir, lora.path) })),
+  };
+}
+
 function resolvePaths(config: ConfigFile, baseDir: string): ConfigFile {
-  return config.comfyui ? { ...config, comfyui: resolveComfyPaths(config.comfyui, baseDir) } : config;
+  const withComfy = config.comfyui ? { ...config, comfyui: resolveComfyPaths(config.comfyui, baseDir) } : config;
+  return withComfy.native ? { ...withComfy, native: resolveNativePaths(withComfy.native, baseDir) } : withComfy;
+}
+
+/** Merges native engine settings key by key, later ones winning; a key left undefined does not count as given. */
+export function mergeNativeConfigs(...configs: readonly NativeConfig[]): NativeConfig {
+  const merged: Record<string, unknown> = {};
+  for (const config of configs) {
+    for (const [key, value] of Object.entries(config)) if (value !== undefined) merged[key] = value;
+  }
+  return merged as NativeConfig;
 }
 
 /** Merges ComfyUI settings key by key, later ones winning; a key left undefined does not count as given. */
@@ -108,6 +134,8 @@ export function splitUrlList(text: string, source: string): string[] {
 export interface EngineSelection {
   readonly engineId: string;
   readonly comfyui: ComfyuiConfig;
+  /** Settings of the native engine; absent where nothing set any. */
+  readonly native?: NativeConfig;
 }
 
 /**
@@ -117,12 +145,14 @@ export interface EngineSelection {
 export function selectEngine(
   loaded: LoadedConfig,
   env: Readonly<Record<string, string | undefined>>,
-  flags: { readonly engine?: string; readonly comfyui: ComfyuiConfig },
+  flags: { readonly engine?: string; readonly comfyui: ComfyuiConfig; readonly native?: NativeConfig },
 ): EngineSelection {
   const file = loaded.config.comfyui ?? {};
   const envUrl = env[COMFY_URL_ENV];
   const fromEnv: ComfyuiConfig =
     envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
   const comfyui = mergeComfyConfigs(file, fromEnv, flags.comfyui);
-  return { engineId: flags.engine ?? loaded.config.engine ?? 'preview', comfyui };
+  const native = mergeNativeConfigs(loaded.config.native ?? {}, flags.native ?? {});
+  const engineId = flags.engine ?? loaded.config.engine ?? 'preview';
+  return Object.keys(native).length > 0 ? { engineId, comfyui, native } : { engineId, comfyui };
 }

@@ -3,9 +3,11 @@ import type { ComfyuiConfig } from './comfyui/comfy-config.js';
 import { createComfyEngine } from './comfyui/engine.js';
 import type { ComfyTuning } from './comfyui/settings.js';
 import type { ConfiguredEngine } from './engine.js';
+import type { NativeConfig } from './native/native-config.js';
+import { createNativeEngine } from './native/native-engine.js';
 import { createPreviewEngine } from './preview/preview-engine.js';
 
-export const ENGINE_IDS = ['preview', 'comfyui'] as const;
+export const ENGINE_IDS = ['preview', 'comfyui', 'native'] as const;
 export type EngineId = (typeof ENGINE_IDS)[number];
 
 interface EngineHooks {
@@ -22,6 +24,11 @@ export type EngineConfig =
       readonly comfyui: ComfyuiConfig;
       /** Protocol timings; tests shorten them. */
       readonly comfyTuning?: Partial<ComfyTuning>;
+    })
+  | (EngineHooks & {
+      readonly id: 'native';
+      /** From flags and the config file's `native:` section (or a batch file). */
+      readonly native: NativeConfig;
     });
 
 /** What a render request carries besides the engine's id (see engineConfig). */
@@ -29,6 +36,8 @@ export interface EngineOptions extends EngineHooks {
   /** Settings of the comfyui engine; none given is a comfyui engine without a server (an error when made). */
   readonly comfyui?: ComfyuiConfig;
   readonly comfyTuning?: Partial<ComfyTuning>;
+  /** Settings of the native engine; none given is an error when it is made (no model files). */
+  readonly native?: NativeConfig;
 }
 
 export function isEngineId(id: string): id is EngineId {
@@ -53,6 +62,8 @@ export function engineConfig(id: string, options: EngineOptions = {}): EngineCon
         comfyTuning: options.comfyTuning,
         onNotice: options.onNotice,
       };
+    case 'native':
+      return { id: engineId, native: options.native ?? {}, onNotice: options.onNotice };
   }
 }
 
@@ -62,5 +73,7 @@ export function createEngine(config: EngineConfig): ConfiguredEngine {
       return createPreviewEngine();
     case 'comfyui':
       return createComfyEngine(config.comfyui, { onNotice: config.onNotice, tuning: config.comfyTuning });
+    case 'native':
+      return createNativeEngine(config.native, { onNotice: config.onNotice });
   }
 }

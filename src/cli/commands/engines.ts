@@ -80,14 +80,14 @@ export function registerEngines(program: Command, setExitCode: (code: number) =>
   const check = engines
     .command('check')
     .description('is the engine ready? (for ComfyUI: version, device, VRAM, queue, models found)')
-    .option('-e, --engine <id>', 'engine to check: comfyui (default) or preview')
+    .option('-e, --engine <id>', 'engine to check: comfyui (default), native or preview')
     .option('--json', 'print the report as JSON lines on stdout');
   addComfyOptions(check).action(async (flags: CheckFlags) => {
     let healthy = true;
     const code = await runCommand(async (signal) => {
       const selection = await resolveEngineSelection(flags.engine ?? 'comfyui', flags);
       if (selection.engineId !== 'comfyui') {
-        const engine = createEngine(engineConfig(selection.engineId));
+        const engine = createEngine(engineConfig(selection.engineId, { native: selection.native }));
         const health = await engine.checkHealth({ signal });
         await engine.close();
         healthy = health.ok;

@@ -46,7 +46,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
       'the video to write (default: <run-dir>/out.mp4, out.webm for vp9), or the folder for --frames-only',
     )
     .option('-m, --mapping <yaml>', 'how the music drives the picture (default: mappings/default.yaml)')
-    .option('-e, --engine <id>', 'render engine: preview or comfyui (default: the config file’s, else preview)')
+    .option('-e, --engine <id>', 'render engine: preview, comfyui or native (default: the config file’s, else preview)')
     .option('--fps <fps>', 'frame rate: an integer or a ratio like 24000/1001', '8')
     .option('--size <WxH>', 'frame size in pixels', '512x512')
     .option('--seed <n>', 'base seed', '1234')
@@ -80,7 +80,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         negativePrompt: flags.negative,
         mappingPath: resolve(flags.mapping ?? DEFAULT_MAPPING_PATH),
         engineId: selection.engineId,
-        engineOptions: { comfyui: selection.comfyui, onNotice },
+        engineOptions: { comfyui: selection.comfyui, native: selection.native, onNotice },
         fps,
         width: size.width,
         height: size.height,
