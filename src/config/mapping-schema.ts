@@ -275,11 +275,17 @@ export const seedSchema = z
   .strict();
 
 /**
- * How the incoming segment's weight rises across a crossfade: any easing a signal takes (one table,
- * keyframes/easing.ts). `ease-in` and `ease-out` are older names of easeInQuad and easeOutQuad.
+ * How the incoming segment's weight rises across a crossfade. The curves are easings of the one
+ * table signals use too (keyframes/easing.ts): `ease-in` and `ease-out` are easeInQuad and easeOutQuad.
  */
-export const CROSSFADE_CURVE_ALIASES = { 'ease-in': 'easeInQuad', 'ease-out': 'easeOutQuad' } as const;
-export const crossfadeCurveSchema = z.enum([...EASINGS, 'ease-in', 'ease-out']);
+export const CROSSFADE_CURVE_EASINGS = {
+  linear: 'linear',
+  smoothstep: 'smoothstep',
+  smootherstep: 'smootherstep',
+  'ease-in': 'easeInQuad',
+  'ease-out': 'easeOutQuad',
+} as const satisfies Record<string, Easing>;
+export const crossfadeCurveSchema = z.enum(['linear', 'smoothstep', 'smootherstep', 'ease-in', 'ease-out']);
 
 /** How segments meet in the stitched video. The crossfade length is segments.crossfade. */
 export const transitionsSchema = z

@@ -3,12 +3,11 @@
  * Frame k of the fade (0 ≤ k < C) sits at x = (k + 1) / (C + 1), so neither end is a pure copy of
  * one segment (those are the frames just outside the fade); the curve maps x to the weight.
  */
-import { CROSSFADE_CURVE_ALIASES, type CrossfadeCurve, type Easing } from '../config/mapping-schema.js';
+import { CROSSFADE_CURVE_EASINGS, type CrossfadeCurve } from '../config/mapping-schema.js';
 import { ease } from '../keyframes/easing.js';
 
 export function curveValue(curve: CrossfadeCurve, x: number): number {
-  const easing: Easing = curve === 'ease-in' || curve === 'ease-out' ? CROSSFADE_CURVE_ALIASES[curve] : curve;
-  return ease(easing, x);
+  return ease(CROSSFADE_CURVE_EASINGS[curve], x);
 }
 
 /** Weight of the incoming segment at frame k of a crossfade that is `crossfadeFrames` long. */
