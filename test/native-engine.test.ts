@@ -101,10 +101,10 @@ describe('determinism and continuity', () => {
     const base = segmentJob(64, 4, 1.5, [1, 1, 1, 1]);
     const calls: number[] = [];
     const run = deployment.sessions.unet.run.bind(deployment.sessions.unet);
-    deployment.sessions.unet.run = (async (feeds: Parameters<typeof run>[0]) => {
+    deployment.sessions.unet.run = async (feeds: Parameters<typeof run>[0]) => {
       calls.push((feeds as Record<string, { dims: readonly number[] }>).context!.dims[1]!);
       return run(feeds);
-    }) as typeof deployment.sessions.unet.run;
+    };
     try {
       await sampleNativeLatents(
         deployment,
@@ -226,13 +226,13 @@ describe('bad input', () => {
       motionModel: models.motionModulePath,
       cacheDir,
     });
-    const error = await failure(() => missing.prepare!({}));
+    const error = await failure(() => missing.prepare({}));
     expect(error.kind).toBe('usage');
     expect(error.message).toContain('nope.safetensors');
     const truncated = join(dir, 'truncated.safetensors');
     await writeTruncatedCopy(models.checkpointPath, truncated);
     const cut = createNativeEngine({ checkpoint: truncated, motionModel: models.motionModulePath, cacheDir });
-    expect((await failure(() => cut.prepare!({}))).message).toContain('truncated.safetensors');
+    expect((await failure(() => cut.prepare({}))).message).toContain('truncated.safetensors');
     expect((await readdir(cacheDir).catch(() => [])).filter((name) => !name.endsWith('.json'))).toEqual([]);
     const health = await cut.checkHealth({});
     expect(health.ok).toBe(false);

@@ -184,7 +184,7 @@ async function main(): Promise<void> {
     },
   };
 
-  const url = values['comfy-url']!;
+  const url = values['comfy-url'];
   if (!tiny && (await comfyAnswers(url))) {
     const comfy = createComfyEngine({
       url,

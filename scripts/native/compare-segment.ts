@@ -19,6 +19,7 @@ import {
   decodeNativeFrame,
   prepareNativeDeployment,
   sampleNativeLatents,
+  releaseSessions,
 } from '../../src/engines/native/native-engine.js';
 import { resolveNativeSettings } from '../../src/engines/native/native-settings.js';
 import { readSafetensors, readTensorFloat32, writeSafetensors } from '../../src/engines/native/safetensors.js';
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
     sessionLoadSec: deployment.loadMs / 1000,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  await Promise.all(Object.values(deployment.sessions).map((s) => s.release()));
+  await releaseSessions(deployment.sessions);
 
   if (values.fixture) {
     const framePlane = 3 * size * size;

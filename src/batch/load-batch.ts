@@ -92,8 +92,7 @@ export function jobEngineSpec(
       return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
     case 'native': {
-      const fileOptions = (options: Record<string, unknown>): NativeConfig =>
-        resolveNativePaths(options as NativeConfig, baseDir);
+      const fileOptions = (options: Record<string, unknown>): NativeConfig => resolveNativePaths(options, baseDir);
       return { id, options: mergeNativeConfigs(base.native ?? {}, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }

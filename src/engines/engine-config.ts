@@ -68,7 +68,7 @@ export function mergeNativeConfigs(...configs: readonly NativeConfig[]): NativeC
   for (const config of configs) {
     for (const [key, value] of Object.entries(config)) if (value !== undefined) merged[key] = value;
   }
-  return merged as NativeConfig;
+  return merged;
 }
 
 /** Merges ComfyUI settings key by key, later ones winning; a key left undefined does not count as given. */

@@ -141,6 +141,8 @@ export function loadClipVocabulary(path: string = SHIPPED_MERGES_PATH): ClipVoca
 // ---------------------------------------------------------------- text cleaning
 
 /** Python's str.isspace(): Unicode White_Space plus the four ASCII separators. */
+// The ASCII file/group/record/unit separators are whitespace to Python, so they are here.
+// eslint-disable-next-line no-control-regex
 const PY_SPACE = /[\p{White_Space}\x1c-\x1f]/u;
 /** The `regex` module's `\s` (what CLIP's whitespace_clean folds): Unicode White_Space. */
 const WHITESPACE_RUN = /\p{White_Space}+/gu;

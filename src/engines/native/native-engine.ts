@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type * as OnnxRuntime from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { NativeConfig } from './native-config.js';
 import { BeatloomError, throwIfAborted, usageError } from '../../shared/errors.js';
@@ -40,7 +41,7 @@ const ENGINE_VERSION = 1;
 /** Frames one sampling takes before context windows: AnimateDiff's context length. */
 const MAX_FRAMES = 64;
 
-type Ort = typeof import('onnxruntime-node');
+type Ort = typeof OnnxRuntime;
 
 export interface NativeSessions {
   readonly textEncoder: InferenceSession;
@@ -115,7 +116,7 @@ export async function prepareNativeDeployment(
   throwIfAborted(options.signal);
   const tokenizer = new ClipTokenizer(loadClipVocabulary(settings.vocab));
   const loaded = performance.now();
-  const ort = (await import('onnxruntime-node')) as Ort;
+  const ort: Ort = await import('onnxruntime-node');
   const provider = chooseProvider(settings.provider);
   const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
@@ -164,7 +165,7 @@ function fixedContextTokens(unet: InferenceSession): number | undefined {
   return typeof tokens === 'number' && tokens > 0 ? tokens : undefined;
 }
 
-async function releaseSessions(sessions: NativeSessions): Promise<void> {
+export async function releaseSessions(sessions: NativeSessions): Promise<void> {
   await Promise.allSettled(Object.values(sessions).map((s: InferenceSession) => s.release()));
 }
 

@@ -93,7 +93,7 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
 function neighbour(x: number, awayFromZero: boolean): number {
   f32Scratch[0] = x;
   u32Scratch[0] = u32Scratch[0]! + (awayFromZero ? 1 : -1);
-  return f32Scratch[0]!;
+  return f32Scratch[0];
 }
 
 /** float32 a·b + c rounded once, for float32 a, b, c (their product is exact in float64). */
