@@ -335,6 +335,20 @@ function checkVersion(doc: Document, fileName: string, lineCounter: LineCounter)
   if (!isMap(root)) return;
   const pair = root.items.find((p) => isScalar(p.key) && p.key.value === 'version');
   if (!pair) {
+    // A typo of 'version' ('verison:', 'Version:') is named, not reported as missing.
+    const typo = root.items.find(
+      (p) => isScalar(p.key) && typeof p.key.value === 'string' && closestWord(p.key.value, ['version']) === 'version',
+    );
+    if (typo) {
+      const key = String((typo.key as { value: unknown }).value);
+      throw yamlError(
+        fileName,
+        C.unknownKey,
+        positionOf(typo.key as Node, lineCounter),
+        `unknown key '${key}' — did you mean 'version'?`,
+        `spell it 'version: ${MAPPING_VERSION}'`,
+      );
+    }
     throw yamlError(
       fileName,
       C.noVersion,
