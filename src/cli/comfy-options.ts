@@ -94,7 +94,7 @@ export async function loadEngineSelection(engineFlag: string | undefined, flags:
   const loaded = await loadConfigFile({ explicitPath: flags.config, cwd: process.cwd() });
   const selection = selectEngine(loaded, process.env, { engine: engineFlag, comfyui: comfyConfigFromFlags(flags) });
   assertEngineId(selection.engineId);
-  return selection;
+  return { ...selection, configPath: loaded.path };
 }
 
 /**

@@ -173,6 +173,8 @@ export function splitUrlList(text: string, source: string): string[] {
 export interface EngineSelection {
   readonly engineId: string;
   readonly comfyui: ComfyuiConfig;
+  /** The config file the settings came from, if any (no output may be it). */
+  readonly configPath?: string | undefined;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { analysisEvents } from '../../analysis/analysis-events.js';
@@ -7,6 +8,7 @@ import { assertReadableFile } from '../../ffmpeg/decode-audio.js';
 import { renderPng } from '../../plot/render-png.js';
 import { renderSvg } from '../../plot/render-svg.js';
 import { usageError } from '../../shared/errors.js';
+import { assertNotAnInput } from '../../shared/same-file.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs-atomic.js';
 import { runCommand } from '../run-command.js';
 
@@ -55,10 +57,23 @@ export function registerAnalyze(program: Command, setExitCode: (code: number) =>
             'give one of them (use -o to also write the full analysis to a file)',
           );
         await assertReadableFile(audio);
-        const analysis = await analyzeFile(resolve(audio), { signal });
         const outPath =
           flags.out ??
           (flags.json || flags.events || flags.plot ? undefined : `${basename(audio, extname(audio))}.analysis.json`);
+        for (const [path, what] of [
+          [outPath, 'analysis'],
+          [flags.plot, 'plot'],
+        ] as const) {
+          if (path === undefined) continue;
+          await assertNotAnInput({ path, what }, [{ path: audio, what: 'the audio input' }]);
+          if ((await stat(path).catch(() => undefined))?.isDirectory())
+            throw usageError(
+              'E_OUTPUT_DIR',
+              `${what} ${path} is a folder`,
+              'give a file path, e.g. song.analysis.json',
+            );
+        }
+        const analysis = await analyzeFile(resolve(audio), { signal });
         if (outPath !== undefined) await writeJsonAtomic(resolve(outPath), analysis);
         if (flags.plot !== undefined && plotFormat !== undefined) {
           const figure = analysisFigure(analysis);
