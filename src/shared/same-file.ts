@@ -54,7 +54,9 @@ function sameFile(a: Identity, b: Identity): boolean {
 
 function howSame(outPath: string, inPath: string, out: Identity, source: Identity): string {
   if (resolve(outPath) === resolve(inPath)) return '';
-  return out.real === source.real ? ' (by a link or ..)' : ' (the same file on disk: a hard link, or another case of its name)';
+  return out.real === source.real
+    ? ' (by a link or ..)'
+    : ' (the same file on disk: a hard link, or another case of its name)';
 }
 
 function isInside(child: string, folder: string): boolean {

@@ -332,7 +332,7 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
       );
     const frameFiles = refs.map((_, i) => frameFileName(i));
     await forEachLimit(refs, DOWNLOADS_AT_ONCE, async (ref, i) => {
-      const bytes = await client.view(ref, { signal });
+      const bytes = await client.view(ref, { signal, size: { width: job.width, height: job.height } });
       let size;
       try {
         size = await verifyPng(bytes);
