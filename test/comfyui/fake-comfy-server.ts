@@ -671,8 +671,13 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       for (let next = chunks.next(); !next.done && !res.destroyed && !dead; next = chunks.next()) {
         if (!res.write(next.value))
           await new Promise<void>((resume) => {
-            res.once('drain', resume);
-            res.once('close', resume);
+            const go = (): void => {
+              res.off('drain', go);
+              res.off('close', go);
+              resume();
+            };
+            res.on('drain', go);
+            res.on('close', go);
           });
         if (pauseMs > 0) await sleep(pauseMs);
       }

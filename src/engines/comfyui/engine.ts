@@ -175,6 +175,8 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
   /** The server's file for each LoRA a mapping drives (`add_detail` → `add_detail.safetensors`). */
   const loraFiles = new Map<string, string>();
   let blendNoticeGiven = false;
+  /** Why each server was taken out (the first failure seen on it). */
+  const firstFailure = new Map<string, Error>();
   let preparing: Promise<void> | undefined;
 
   // Before prepare() the checkpoint may not be known yet; renderSegment always prepares first.
@@ -420,9 +422,12 @@ export function createComfyEngine(config: ComfyuiConfig, options: ComfyEngineOpt
         } catch (error) {
           if (!isServerFailure(error) || opts.signal?.aborted) throw error;
           const first = !pool!.isRemoved(server);
+          if (first) firstFailure.set(server.url, error);
           const left = pool!.remove(server, error.message);
           server.value.close();
-          if (left === 0) throw settings.urls.length === 1 ? error : pool!.noServersLeft();
+          // Closing cuts the server's other requests: their segments report why it was given up, not the cut.
+          if (left === 0)
+            throw settings.urls.length === 1 ? (firstFailure.get(server.url) ?? error) : pool!.noServersLeft();
           if (first) {
             notice(
               `ComfyUI at ${server.url} is taken out of this render (${error.message}); its segments move to ${left === 1 ? 'the one server left' : `the ${left} servers left`}`,
