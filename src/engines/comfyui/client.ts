@@ -459,8 +459,14 @@ export class ComfyClient {
     const epoch = this.socket.epoch;
     try {
       throwIfAborted(signal);
-      // Not aborted half-way: a POST the server has taken must give us the id to cancel it by.
-      const promptId = await this.submit(graph);
+      // The POST itself is not aborted (a prompt the server has taken must give us the id to cancel
+      // it by), but a stop does not wait for it: it is cancelled when its id comes, in the background.
+      const submitting = this.submit(graph);
+      const promptId = await untilAborted(submitting, signal).catch((error: unknown) => {
+        if (signal?.aborted)
+          void submitting.then((id) => this.cancelWithin(id, CANCEL_BUDGET_MS)).catch(() => undefined);
+        throw error;
+      });
       const watch = this.watch(promptId, options.onProgress);
       // A socket that dropped (or never came) while we queued may have lost our first events.
       if (this.socket.epoch !== epoch || !this.socket.connected) watch.resync = true;
@@ -626,6 +632,17 @@ export class ComfyClient {
       delayMs = Math.min(500, delayMs * 2);
     }
   }
+}
+
+/** `work`, or an AbortedError as soon as `signal` fires (the work itself goes on). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(new AbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function firstLine(body: Buffer): string {
