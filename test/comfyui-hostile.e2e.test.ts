@@ -53,12 +53,12 @@ describe('no server can make beatloom hang', () => {
   });
 
   it('the first permanent failure stops every other segment, even on a server that stopped answering', async () => {
-    const [a, b] = await Promise.all([startFakeComfy({ segmentMs: 400 }), startFakeComfy({ segmentMs: 60_000 })]);
+    const [a, b] = await Promise.all([startFakeComfy({ segmentMs: 400 }), startFakeComfy({ segmentMs: 20_000 })]);
     open.push(a, b);
     const dir = await tempDir();
     const song = join(dir, 'song.wav');
     await makeClickTrack(song, { durationSec: 8, bpm: 120 });
-    // b takes a segment that would run a minute, then stops answering anything (the cancel included).
+    // b takes a segment that would run 20 s, then stops answering anything (the cancel included).
     let armed = false;
     const arm = setInterval(() => {
       if (armed || b.prompts.length === 0) return;
@@ -87,7 +87,7 @@ describe('no server can make beatloom hang', () => {
     expect(armed).toBe(true);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/beatloom: error: .*CUDA out of memory/);
-    // Stopped at once: b's minute-long segment and its unanswered cancel do not hold the error or the exit.
+    // Stopped at once: b's 20 s segment and its unanswered cancel do not hold the error or the exit.
     expect(result.errorAtMs).toBeLessThan(45_000);
     expect(result.exitAtMs - result.errorAtMs).toBeLessThan(3_000);
   });
