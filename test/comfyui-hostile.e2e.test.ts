@@ -85,6 +85,8 @@ describe('no server can make beatloom hang', () => {
       dir,
     ).finally(() => clearInterval(arm));
     expect(armed).toBe(true);
+    // The render ended while b's segment still ran: nothing waited for it.
+    expect(b.prompts[0]!.status).toBe('running');
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/beatloom: error: .*CUDA out of memory/);
     // Stopped at once: b's 20 s segment and its unanswered cancel do not hold the error or the exit.
