@@ -7,7 +7,7 @@
  * job can change the checkpoint and keep the servers. The defaults' engineOptions are for the
  * defaults' engine: a job on another engine does not take them.
  */
-import { readFile } from 'node:fs/promises';
+import { readUserText } from '../shared/read-text.js';
 import { dirname, join, resolve } from 'node:path';
 import {
   mergeComfyConfigs,
@@ -139,8 +139,9 @@ export function parseBatch(text: string, path: string, base: EngineSelection = N
 export async function loadBatch(path: string, base: EngineSelection = NO_ENGINE_SELECTION): Promise<Batch> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
+    text = await readUserText(path, 'batch file');
+  } catch (error) {
+    if (error instanceof BeatloomError) throw error;
     throw usageError('E_BATCH_MISSING', `batch file not found: ${path}`, 'give the path of a YAML batch file');
   }
   return guardInputs(parseBatch(text, path, base), base.configPath);

@@ -5,10 +5,10 @@
  * and a config file (`beatloom.config.yaml` in the working folder, or `--config <file>`). A batch
  * file's defaults and jobs go over all three (src/batch/load-batch.ts). The schemas here describe what a user may write; the engine resolves its defaults once.
  */
-import { readFile } from 'node:fs/promises';
+import { readUserText } from '../shared/read-text.js';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { usageError } from '../shared/errors.js';
+import { BeatloomError, usageError } from '../shared/errors.js';
 import { parseYamlWithSchema } from './yaml-file.js';
 
 export const CONFIG_FILE_NAMES = ['beatloom.config.yaml', 'beatloom.config.yml'] as const;
@@ -140,8 +140,9 @@ export async function loadConfigFile(options: { explicitPath?: string; cwd: stri
   for (const path of candidates) {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = await readUserText(path, 'config file');
     } catch (error) {
+      if (error instanceof BeatloomError) throw error;
       if (options.explicitPath !== undefined) {
         throw usageError(
           'E_CONFIG_MISSING',

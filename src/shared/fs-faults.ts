@@ -108,7 +108,7 @@ export async function whyNotCreatable(path: string, error: unknown): Promise<str
   for (;;) {
     const info = await stat(head).catch(() => undefined);
     if (info) {
-      if (!info.isDirectory()) return head === path ? 'it is a file, not a folder' : `${head} is a file, not a folder`;
+      if (!info.isDirectory()) return `${head} is a file, not a folder`;
       break;
     }
     const parent = dirname(head);

@@ -74,6 +74,16 @@ export async function assertNotAnInput(
   inputs: ReadonlyArray<NamedPath | undefined>,
 ): Promise<void> {
   const out = await identify(output.path);
+  // Writing goes through a temp file renamed into place: that would replace a device or a fifo
+  // (as root, `-o /dev/full` replaced the device node with JSON).
+  const kind = await stat(output.path).catch(() => undefined);
+  if (kind && !kind.isFile() && !kind.isDirectory()) {
+    throw usageError(
+      'E_OUTPUT_NOT_FILE',
+      `${output.what} ${output.path} is a device, fifo or socket, not a file`,
+      'give the path of a file to write',
+    );
+  }
   for (const input of inputs) {
     if (input === undefined) continue;
     const source = await identify(input.path);
