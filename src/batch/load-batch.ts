@@ -7,8 +7,8 @@
  * job can change the checkpoint and keep the servers. The defaults' engineOptions are for the
  * defaults' engine: a job on another engine does not take them.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readUserText } from '../shared/read-text.js';
+import { dirname, join, resolve } from 'node:path';
 import {
   mergeComfyConfigs,
   mergeNativeConfigs,
@@ -25,7 +25,9 @@ import type { EngineId } from '../engines/registry.js';
 import { parseSize } from '../config/render-values.js';
 import { RENDER_DEFAULTS, type RenderRequest } from '../pipeline/render-request.js';
 import { DEFAULT_MAPPING_PATH } from '../shared/package-root.js';
-import { usageError } from '../shared/errors.js';
+import { BeatloomError, usageError } from '../shared/errors.js';
+import { assertNotAnInput, type NamedPath } from '../shared/same-file.js';
+import { inputsOf } from '../pipeline/output-path.js';
 import { stableStringify } from '../shared/hash.js';
 import {
   batchFileSchema,
@@ -144,9 +146,33 @@ export function parseBatch(text: string, path: string, base: EngineSelection = N
 export async function loadBatch(path: string, base: EngineSelection = NO_ENGINE_SELECTION): Promise<Batch> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
+    text = await readUserText(path, 'batch file');
+  } catch (error) {
+    if (error instanceof BeatloomError) throw error;
     throw usageError('E_BATCH_MISSING', `batch file not found: ${path}`, 'give the path of a YAML batch file');
   }
-  return parseBatch(text, path, base);
+  return guardInputs(parseBatch(text, path, base), base.configPath);
+}
+
+/**
+ * No job writes over what any job reads (its song, its mapping, another job's song, the batch
+ * file, the config file): checked for every job before any work, and again by each render.
+ */
+async function guardInputs(batch: Batch, configPath: string | undefined): Promise<Batch> {
+  const readFiles: NamedPath[] = [
+    { path: batch.path, what: 'the batch file' },
+    ...(configPath === undefined ? [] : [{ path: configPath, what: 'the config file' }]),
+    ...batch.jobs.flatMap((job) => inputsOf(job.request).map((p) => ({ ...p, what: `${p.what} of job ${job.name}` }))),
+  ];
+  const jobs = batch.jobs.map((job) => ({ ...job, request: { ...job.request, readFiles } }));
+  for (const job of jobs) {
+    const outPath = job.request.outPath ?? join(job.request.runDir, 'out.mp4');
+    try {
+      await assertNotAnInput({ path: outPath, what: 'output' }, inputsOf(job.request));
+    } catch (error) {
+      if (!(error instanceof BeatloomError)) throw error;
+      throw usageError(error.code, `${batch.path}: job ${job.name}: ${error.message}`, error.hint);
+    }
+  }
+  return { ...batch, jobs };
 }

@@ -13,6 +13,7 @@ import { JobTurns } from '../scheduling/job-turns.js';
 import { PrioritySlots } from '../scheduling/priority-slots.js';
 import { renderSong, type SharedResources } from '../pipeline/render-song.js';
 import { BeatloomError, formatErrorLine, isAbortError } from '../shared/errors.js';
+import { fsFaultError } from '../shared/fs-faults.js';
 import type { ProgressEvent } from '../shared/progress.js';
 import type { BatchEvent, BatchResult, JobError, JobOutcome, JobResult } from './batch-events.js';
 import { EnginePool, type EngineFactory } from './engine-pool.js';
@@ -28,7 +29,8 @@ export interface BatchOptions {
   readonly engineFactory?: EngineFactory;
 }
 
-export function jobErrorOf(error: unknown): JobError {
+export function jobErrorOf(thrown: unknown): JobError {
+  const error = fsFaultError(thrown) ?? thrown;
   if (error instanceof BeatloomError) return { code: error.code, message: formatErrorLine(error), unexpected: false };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'E_UNEXPECTED', message, unexpected: true, stack: error instanceof Error ? error.stack : undefined };

@@ -136,7 +136,7 @@ export async function loadEngineSelection(engineFlag: string | undefined, flags:
     native: nativeConfigFromFlags(flags),
   });
   assertEngineId(selection.engineId);
-  return selection;
+  return { ...selection, configPath: loaded.path };
 }
 
 /**

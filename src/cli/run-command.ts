@@ -3,6 +3,7 @@
  * (0 ok, 1 failure, 2 usage/config, 130 interrupted), and anything unexpected prints its stack.
  */
 import { BeatloomError, formatErrorLine, isAbortError } from '../shared/errors.js';
+import { fsFaultError } from '../shared/fs-faults.js';
 
 export type Action = (signal: AbortSignal) => Promise<void>;
 
@@ -39,8 +40,10 @@ export async function runCommand(action: Action, beforeError: () => void = () =>
   try {
     await action(controller.signal);
     return 0;
-  } catch (error) {
+  } catch (thrown) {
     beforeError();
+    // A full disk, a read-only mount, no memory: one line, not a stack (exit 1).
+    const error = fsFaultError(thrown) ?? thrown;
     const code = exitCodeFor(error);
     if (code === 130) process.stderr.write('beatloom: interrupted — run the same command again to resume\n');
     else if (error instanceof BeatloomError) process.stderr.write(`beatloom: error: ${formatErrorLine(error)}\n`);

@@ -2,11 +2,11 @@
  * Reads a mapping file. Every problem is one line that names the file, line and column, the key
  * path, what is wrong and what is allowed, with an error code per kind of problem (exit code 2).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { usageError, type BeatloomError } from '../shared/errors.js';
-import { MAPPING_VERSION, mappingSchema, type Mapping } from './mapping-schema.js';
+import { BeatloomError, usageError } from '../shared/errors.js';
+import { MAPPING_VERSION, MAX_SCHEDULE_ENTRIES, mappingSchema, type Mapping } from './mapping-schema.js';
 import { DURATION_HELP, TIME_HELP } from './units.js';
 import { formatKeyPath, yamlNodeFor } from './yaml-file.js';
 import type { ErrorCode } from '../shared/error-codes.js';
@@ -41,6 +41,7 @@ export const MAPPING_ERROR_CODES = {
   time: 'E_MAPPING_TIME',
   reference: 'E_MAPPING_REFERENCE',
   rule: 'E_MAPPING_RULE',
+  tooLarge: 'E_MAPPING_TOO_LARGE',
 } as const;
 
 /** Edit distance, for "did you mean" suggestions. */
@@ -307,6 +308,20 @@ function checkVersion(doc: Document, fileName: string, lineCounter: LineCounter)
   if (!isMap(root)) return;
   const pair = root.items.find((p) => isScalar(p.key) && p.key.value === 'version');
   if (!pair) {
+    // A typo of 'version' ('verison:', 'Version:') is named, not reported as missing.
+    const typo = root.items.find(
+      (p) => isScalar(p.key) && typeof p.key.value === 'string' && closestWord(p.key.value, ['version']) === 'version',
+    );
+    if (typo) {
+      const key = String((typo.key as { value: unknown }).value);
+      throw yamlError(
+        fileName,
+        C.unknownKey,
+        positionOf(typo.key as Node, lineCounter),
+        `unknown key '${key}' — did you mean 'version'?`,
+        `spell it 'version: ${MAPPING_VERSION}'`,
+      );
+    }
     throw yamlError(
       fileName,
       C.noVersion,
@@ -406,12 +421,30 @@ export function parseMapping(text: string, fileName: string): Mapping {
   throw yamlError(fileName, code, pos, `${keyPath ? `${keyPath}: ` : ''}${what}${more}`, EXAMPLE_HINT);
 }
 
+/** A mapping is a few kB; past this it is not one a person wrote (and YAML parsing it would take minutes). */
+export const MAX_MAPPING_BYTES = 16 * 1024 * 1024;
+
 export async function loadMapping(path: string): Promise<Mapping> {
   const C = MAPPING_ERROR_CODES;
   let text: string;
   try {
+    // Not a plain file (a fifo, a device) would block or never end: refused before reading.
+    const info = await stat(path);
+    if (!info.isFile() && !info.isDirectory())
+      throw usageError(
+        C.unreadable,
+        `cannot read the mapping ${path}: it is not a regular file`,
+        'give --mapping a YAML file',
+      );
+    if (info.size > MAX_MAPPING_BYTES)
+      throw usageError(
+        C.tooLarge,
+        `the mapping ${path} is ${Math.round(info.size / (1024 * 1024))} MB: a mapping is at most ${MAX_MAPPING_BYTES / (1024 * 1024)} MB`,
+        `keep prompts.schedule to at most ${MAX_SCHEDULE_ENTRIES} entries`,
+      );
     text = await readFile(path, 'utf8');
   } catch (error) {
+    if (error instanceof BeatloomError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw usageError(
@@ -427,5 +460,13 @@ export async function loadMapping(path: string): Promise<Mapping> {
       'give --mapping the path of a YAML mapping file',
     );
   }
+  // Counted before parsing, which is the slow part: a schedule past the limit is refused in milliseconds.
+  const items = text.match(/^[ \t]*- /gm)?.length ?? 0;
+  if (items > MAX_SCHEDULE_ENTRIES + 1000)
+    throw usageError(
+      C.tooLarge,
+      `the mapping ${path} has ${items} list entries: prompts.schedule takes at most ${MAX_SCHEDULE_ENTRIES}`,
+      'use fewer schedule entries (a section entry covers every section with that label)',
+    );
   return parseMapping(text, path);
 }

@@ -300,6 +300,9 @@ export const transitionsSchema = z
   })
   .strict();
 
+/** Planning is linear in entries, but a schedule past this is a mistake, not a plan (issue 11). */
+export const MAX_SCHEDULE_ENTRIES = 100_000;
+
 export const promptEntrySchema = z
   .object({
     prompt: z.string().min(1).meta({ description: 'The prompt; {prompt} stands for the --prompt text.' }),
@@ -332,6 +335,7 @@ export const promptsSchema = z
     schedule: z
       .array(promptEntrySchema)
       .min(1)
+      .max(MAX_SCHEDULE_ENTRIES)
       .default([{ prompt: '{prompt}' }])
       .meta({
         description:

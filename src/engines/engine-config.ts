@@ -7,12 +7,12 @@
  * `comfyui:` is the engine's own schema (src/engines/comfyui/comfy-config.ts); the engine resolves
  * its defaults once.
  */
-import { readFile } from 'node:fs/promises';
+import { readUserText } from '../shared/read-text.js';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { comfyuiConfigSchema, type ComfyuiConfig } from './comfyui/comfy-config.js';
 import { nativeConfigSchema, type NativeConfig } from './native/native-config.js';
-import { usageError } from '../shared/errors.js';
+import { BeatloomError, usageError } from '../shared/errors.js';
 import { parseYamlWithSchema } from '../config/yaml-file.js';
 
 export const CONFIG_FILE_NAMES = ['beatloom.config.yaml', 'beatloom.config.yml'] as const;
@@ -101,8 +101,9 @@ export async function loadConfigFile(options: { explicitPath?: string; cwd: stri
   for (const path of candidates) {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = await readUserText(path, 'config file');
     } catch (error) {
+      if (error instanceof BeatloomError) throw error;
       if (options.explicitPath !== undefined) {
         throw usageError(
           'E_CONFIG_MISSING',
@@ -136,6 +137,8 @@ export interface EngineSelection {
   readonly comfyui: ComfyuiConfig;
   /** Settings of the native engine; absent where nothing set any. */
   readonly native?: NativeConfig;
+  /** The config file the settings came from, if any (no output may be it). */
+  readonly configPath?: string | undefined;
 }
 
 /**

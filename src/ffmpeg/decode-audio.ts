@@ -84,7 +84,13 @@ export async function assertReadableFile(path: string): Promise<void> {
   let info;
   try {
     info = await stat(path);
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP')
+      throw usageError(
+        'E_INPUT_MISSING',
+        `input ${path} is a loop of symbolic links`,
+        'give the path of the file itself',
+      );
     throw usageError('E_INPUT_MISSING', `input not found: ${path}`, 'check the path and try again');
   }
   if (!info.isFile())

@@ -70,7 +70,9 @@ export async function inspectVideo(path: string, options: InspectOptions): Promi
     proc.child.kill('SIGKILL');
     if (
       error instanceof ProcessError &&
-      /matches no streams|Invalid data found|moov atom not found|does not contain any stream/i.test(error.stderrTail)
+      /matches no streams|Invalid data found|moov atom not found|does not contain any stream|Invalid argument|Unknown input format|could not find codec|End of file/i.test(
+        error.stderrTail,
+      )
     ) {
       throw usageError(
         'E_VIDEO_UNREADABLE',

@@ -12,7 +12,7 @@ export class ProcessError extends BeatloomError {
     const how = exitCode === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${exitCode}`;
     const last = lastMeaningfulLine(stderrTail);
     super('E_PROCESS', `${command} ${how}${last ? `: ${last}` : ''}`, {
-      hint: 'see the lines above; if the input is fine, please report this with the command you ran',
+      hint: `${last ? `that is ${command}'s last line of output; ` : ''}if the input is fine, please report this with the command you ran`,
     });
     this.name = 'ProcessError';
     this.exitCode = exitCode;

@@ -9,7 +9,13 @@ import type { PromptTexts } from '../config/prompt-texts.js';
 import { round } from '../shared/math.js';
 import { KEYFRAMES_VERSION, type Keyframes, type KeyframeSegment, type PromptWeight } from './keyframes-schema.js';
 import { planSegments, type Alignment, type PlannedSegment } from './plan-segments.js';
-import { promptChangeFrames, promptWeightsAtFrames, schedulePrompts } from './prompt-schedule.js';
+import {
+  promptChangeFrames,
+  promptMixAtFrames,
+  promptWeightsAtFrames,
+  schedulePrompts,
+  type PromptMix,
+} from './prompt-schedule.js';
 import { seedEventTimes, seedsForSegments } from './seed-schedule.js';
 import { beatGridOf, FALLBACK_BPM, gridOf, signalAtFrames, type SignalContext } from './signals.js';
 import { durationSec, frameAtSec, frameCountFor, type Rational, type SampleDuration } from '../shared/media-time.js';
@@ -137,6 +143,7 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
   missingSections.push(...schedule.missingSections);
   if (missingSections.length > 0) warnings.push(missingSectionsWarning(missingSections));
   const promptWeights = promptWeightsAtFrames(schedule, fps, frameCount);
+  const promptMix = promptMixAtFrames(schedule, fps, frameCount);
 
   // A segment belongs to the section in effect at its lead frame (the frame a section starts in counts).
   const sectionStartFrames = analysis.sections.map((s) => frameAtSec(s.startSec, fps));
@@ -159,7 +166,7 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
     round(reduceOverSegment(curve, segment, how, onsets), 4);
 
   const segments: KeyframeSegment[] = planned.map((segment, k) => {
-    const blend = promptBlendAt(schedule.prompts, promptWeights, segment.leadFrame);
+    const blend = promptBlendAt(schedule.prompts, promptMix, segment.leadFrame);
     return {
       ...segment,
       section: analysis.sections[sectionOf(segment)]?.label ?? 'verse',
@@ -229,11 +236,24 @@ function alignmentFor(analysis: Analysis, mapping: Mapping, fps: Rational, warni
 /** The prompts with weight at a frame, strongest first (ties: schedule order), weights rounded and summing to 1. */
 function promptBlendAt(
   prompts: ReadonlyArray<{ prompt: string; negativePrompt: string }>,
-  weights: readonly Float64Array[],
+  mix: PromptMix,
   frame: number,
 ): PromptWeight[] {
-  const present = prompts
-    .map((p, i) => ({ ...p, weight: weights[i]![frame] ?? 0, order: i }))
+  // Only the (at most two) prompts with weight at the frame: linear in segments, whatever the number of prompts.
+  const current = mix.current[frame];
+  const next = mix.next[frame] ?? -1;
+  const nextWeight = mix.nextWeight[frame] ?? 0;
+  const candidates =
+    current === undefined
+      ? []
+      : next >= 0
+        ? [
+            { index: current, weight: 1 - nextWeight },
+            { index: next, weight: nextWeight },
+          ]
+        : [{ index: current, weight: 1 }];
+  const present = candidates
+    .map(({ index, weight }) => ({ ...prompts[index]!, weight, order: index }))
     .filter((p) => p.weight > 1e-6)
     .sort((a, b) => b.weight - a.weight || a.order - b.order);
   if (present.length === 0) return [{ ...prompts[0]!, weight: 1 }];

@@ -1,6 +1,7 @@
 /**
  * `beatloom analyze`: a song → its analysis, written as JSON and drawn as a figure where asked.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Analysis } from '../analysis/analysis-schema.js';
 import { analyzeFile } from '../analysis/analyze.js';
@@ -8,7 +9,9 @@ import { assertReadableFile } from '../ffmpeg/decode-audio.js';
 import { analysisFigure } from '../plot/analysis-figure.js';
 import { renderPng } from '../plot/render-png.js';
 import { renderSvg } from '../plot/render-svg.js';
+import { usageError } from '../shared/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../shared/fs-atomic.js';
+import { assertNotAnInput } from '../shared/same-file.js';
 
 export type PlotFormat = 'png' | 'svg';
 
@@ -24,6 +27,16 @@ export async function analyzeSong(
   options: { signal?: AbortSignal } = {},
 ): Promise<Analysis> {
   await assertReadableFile(request.audioPath);
+  // Checked before any work: no destination is the song, and none is a folder.
+  for (const [path, what] of [
+    [request.outPath, 'analysis'],
+    [request.plot?.path, 'plot'],
+  ] as const) {
+    if (path === undefined) continue;
+    await assertNotAnInput({ path, what }, [{ path: request.audioPath, what: 'the audio input' }]);
+    if ((await stat(path).catch(() => undefined))?.isDirectory())
+      throw usageError('E_OUTPUT_DIR', `${what} ${path} is a folder`, 'give a file path, e.g. song.analysis.json');
+  }
   const analysis = await analyzeFile(resolve(request.audioPath), { signal: options.signal });
   if (request.outPath !== undefined) await writeJsonAtomic(resolve(request.outPath), analysis);
   if (request.plot !== undefined) {

@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { basename, dirname, extname } from 'node:path';
 import type { VideoCodec } from '../ffmpeg/args.js';
 import { usageError } from '../shared/errors.js';
 import { tempPathFor } from '../shared/fs-atomic.js';
@@ -11,7 +11,9 @@ import {
   type OutputSettings,
 } from '../stitching/output-settings.js';
 import { isFramesOutputEntry } from '../stitching/stitch-video.js';
-import type { RenderRequest } from './render-request.js';
+import type { RenderRequest, SongRequest } from './render-request.js';
+import { whyNotCreatable } from '../shared/fs-faults.js';
+import { assertNotAnInput, assertNotRunDirContent, type NamedPath } from '../shared/same-file.js';
 
 const EXTENSIONS: Readonly<Record<VideoCodec, readonly string[]>> = {
   h264: ['.mp4', '.m4v', '.mov'],
@@ -46,7 +48,7 @@ export async function assertWritableFile(
     throw usageError(
       'E_OUTPUT_EXT',
       `${label.what} ${path} does not end in ${extensions.join(' or ')}`,
-      `name the ${label.what} file with ${extensions[0]}, e.g. ${label.example}`,
+      `name the ${label.what} file with ${extensions[0]}, e.g. ${basename(path, extname(path)) || 'out'}${extensions[0]}`,
     );
   }
   const existing = await stat(path).catch(() => undefined);
@@ -68,7 +70,7 @@ async function assertCreatable(path: string, label: WritableFileLabel = OUTPUT_L
   } catch (error) {
     throw usageError(
       'E_OUTPUT_UNWRITABLE',
-      `cannot write ${label.what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      `cannot write ${label.what} ${path}: ${await whyNotCreatable(folder, error)}`,
       `choose a writable location with ${label.flag}`,
       error,
     );
@@ -112,7 +114,54 @@ export async function resolveOutput(request: RenderRequest): Promise<{ output: O
   const output = request.output ?? DEFAULT_OUTPUT_SETTINGS;
   assertPostStepsFit(output, request);
   const outPath = request.outPath ?? join(request.runDir, defaultOutputName(output));
+  await assertNotAnInput({ path: outPath, what: 'output', folder: output.target === 'frames' }, inputsOf(request));
+  await assertNotRunDirContent({ path: outPath, what: 'output' }, request.runDir, RENDER_OUTPUT_NAMES);
+  await assertUsableRunDir(request.runDir);
   if (output.target === 'frames') await assertWritableFolder(outPath);
   else await assertWritableOutput(outPath, output.codec);
   return { output, outPath };
+}
+
+/** What a render may write in its own run directory (defaultOutputName's names). */
+const RENDER_OUTPUT_NAMES = ['out.mp4', 'out.webm', 'frames'];
+
+/** Every file a song request reads: none of them may be an output. */
+export function inputsOf(request: SongRequest & Pick<Partial<RenderRequest>, 'engineOptions'>): NamedPath[] {
+  const comfy = request.engineOptions?.comfyui;
+  return [
+    { path: request.audioPath, what: 'the audio input' },
+    { path: request.mappingPath, what: 'the mapping' },
+    ...(comfy?.workflow !== undefined ? [{ path: comfy.workflow, what: 'the workflow' }] : []),
+    ...(typeof comfy?.workflowMap === 'string' ? [{ path: comfy.workflowMap, what: 'the workflow map' }] : []),
+    ...(request.readFiles ?? []),
+  ];
+}
+
+/**
+ * The run directory is a folder that can be written: not a file, not on a read-only disk. Said
+ * about the run directory (and --run-dir), not about the output inside it.
+ */
+export async function assertUsableRunDir(runDir: string): Promise<void> {
+  const existing = await stat(runDir).catch(() => undefined);
+  if (existing && !existing.isDirectory())
+    throw usageError(
+      'E_RUN_DIR',
+      `the run directory ${runDir} is a file, not a folder`,
+      'give --run-dir a folder (new or an earlier run directory)',
+    );
+  const probe = tempPathFor(join(runDir, 'probe'));
+  try {
+    await mkdir(runDir, { recursive: true });
+    const handle = await open(probe, 'wx');
+    await handle.close();
+  } catch (error) {
+    throw usageError(
+      'E_RUN_DIR',
+      `cannot write to the run directory ${runDir}: ${await whyNotCreatable(runDir, error)}`,
+      'choose a writable folder with --run-dir',
+      error,
+    );
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
+  }
 }

@@ -4,6 +4,7 @@
  */
 import type { EngineOptions } from '../engines/registry.js';
 import type { Rational } from '../shared/media-time.js';
+import type { NamedPath } from '../shared/same-file.js';
 import type { OutputSettings } from '../stitching/output-settings.js';
 
 /** What both `plan` and `render` are asked: a song, a mapping and what it needs to become keyframes. */
@@ -18,6 +19,8 @@ export interface SongRequest {
   readonly seed: number;
   /** The run directory (analysis.json is cached there). */
   readonly runDir: string;
+  /** Other files the command reads (a config or batch file, another job's song): never an output. */
+  readonly readFiles?: readonly NamedPath[];
 }
 
 export interface RenderRequest extends SongRequest {

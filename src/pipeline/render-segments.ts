@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { frameFileName, type RenderEngine } from '../engines/engine.js';
 import { AbortedError, BeatloomError, isAbortError, throwIfAborted } from '../shared/errors.js';
 import { tempPathFor, writeJsonAtomic } from '../shared/fs-atomic.js';
+import { fsFaultError } from '../shared/fs-faults.js';
 import { hashValue } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { PrioritySlots } from '../scheduling/priority-slots.js';
@@ -236,7 +237,7 @@ export async function renderSegments(
     } catch (error) {
       setPartial(job.index, 0);
       await rm(tempDir, { recursive: true, force: true });
-      throw error;
+      throw fsFaultError(error, tempDir) ?? error;
     } finally {
       slots.release();
     }

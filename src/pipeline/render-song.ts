@@ -20,6 +20,7 @@ import { openRunDir, readArtifact, writeArtifact } from '../run/run-dir.js';
 import { runRecordSchema, stoppedRecord, type RunRecord } from '../run/run-record.js';
 import { buildRunRecord } from './build-run-record.js';
 import { stitchOutput } from './stitch-output.js';
+import { freeSpaceWarning } from './free-space.js';
 
 export type { RenderRequest, SongRequest } from './render-request.js';
 
@@ -90,6 +91,8 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
         startedAt,
       });
       await writeArtifact(run.runJson, runRecordSchema, record);
+      const spaceWarning = await freeSpaceWarning(prepared.plan, run);
+      if (spaceWarning) request.engineOptions?.onNotice?.(spaceWarning);
 
       // The song's track is encoded while the segments render, and kept in the run directory for later stitches.
       audioTrack =

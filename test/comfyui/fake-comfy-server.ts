@@ -85,6 +85,12 @@ export interface FakeComfyFaults {
   rewriteImages: ((images: SavedImage[]) => unknown[]) | undefined;
   /** Truncate the next N /view bodies. */
   corruptViews: number;
+  /**
+   * Hostile bodies for the next matching requests (status 200): 'endless' streams zeros until the
+   * client hangs up, 'drip' sends one byte every 100 ms, 'huge' sends `bytes` of valid JSON
+   * (`[0,0,…]`), 'lying' announces a Content-Length of 10 GiB and sends a few bytes.
+   */
+  hostile: Array<HttpFault & { body: 'endless' | 'drip' | 'huge' | 'lying'; bytes?: number }>;
 }
 
 export interface PromptRecord {
@@ -169,6 +175,7 @@ function noFaults(): FakeComfyFaults {
     acceptWithNodeErrors: false,
     rewriteImages: undefined,
     corruptViews: 0,
+    hostile: [],
   };
 }
 
@@ -657,6 +664,74 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     json(res, 200, { name, subfolder, type: 'input' });
   };
 
+  /** Writes `chunks` with backpressure until they end, the client hangs up or the server dies. */
+  const stream = async (res: ServerResponse, chunks: Iterator<Buffer>, pauseMs: number): Promise<void> => {
+    hanging.add(res);
+    try {
+      for (let next = chunks.next(); !next.done && !res.destroyed && !dead; next = chunks.next()) {
+        if (!res.write(next.value))
+          await new Promise<void>((resume) => {
+            const go = (): void => {
+              res.off('drain', go);
+              res.off('close', go);
+              resume();
+            };
+            res.on('drain', go);
+            res.on('close', go);
+          });
+        if (pauseMs > 0) await sleep(pauseMs);
+      }
+      if (!res.destroyed) res.end();
+    } finally {
+      hanging.delete(res);
+    }
+  };
+  const sendHostile = async (
+    res: ServerResponse,
+    kind: FakeComfyFaults['hostile'][number]['body'],
+    bytes: number,
+  ): Promise<void> => {
+    const zeros = Buffer.alloc(64 * 1024);
+    switch (kind) {
+      case 'endless':
+        res.writeHead(200, { 'content-type': 'image/png' });
+        return stream(
+          res,
+          (function* () {
+            for (;;) yield zeros;
+          })(),
+          0,
+        );
+      case 'drip':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return stream(
+          res,
+          (function* () {
+            for (;;) yield Buffer.from(' ');
+          })(),
+          100,
+        );
+      case 'lying':
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(10 * 1024 ** 3) });
+        res.write('{}');
+        hanging.add(res);
+        return;
+      case 'huge': {
+        const piece = Buffer.from('0,'.repeat(32 * 1024));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return stream(
+          res,
+          (function* () {
+            yield Buffer.from('[');
+            for (let sent = 0; sent < bytes; sent += piece.length) yield piece;
+            yield Buffer.from('0]');
+          })(),
+          0,
+        );
+      }
+    }
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname.startsWith('/api/') ? url.pathname.slice(4) : url.pathname;
@@ -667,6 +742,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       hanging.add(res);
       return;
     }
+    const hostile = takeFault(faults.hostile, method, path);
+    if (hostile) return sendHostile(res, hostile.body, hostile.bytes ?? 1 << 30);
     const delay = takeFault(faults.delayHttp, method, path);
     if (delay) await sleep(delay.delayMs);
     const failure = takeFault(faults.failHttp, method, path);
@@ -795,6 +872,32 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     },
     setSegmentMs(ms: number) {
       segmentMs = ms;
+    },
+  };
+}
+
+/**
+ * A host:port that accepts connections and never answers (a wrong port, a hung proxy): every
+ * request and WebSocket upgrade waits forever. `connections` counts what was accepted.
+ */
+export async function startSilentServer(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+  const { createServer: createTcpServer } = await import('node:net');
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createTcpServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => accepted,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((done) => server.close(() => done()));
     },
   };
 }

@@ -46,6 +46,18 @@ export const BAD_MAPPINGS: readonly BadMapping[] = [
   { name: 'a binary file', text: { special: 'binary' }, code: 'E_MAPPING_NOT_TEXT', message: 'FILE: not a text file' },
   { name: 'an empty file', text: '', code: 'E_MAPPING_EMPTY', message: 'FILE: the mapping is empty' },
   {
+    name: "a typo in the 'version' key",
+    text: REPLACE('version: 2', 'verison: 2'),
+    code: 'E_MAPPING_UNKNOWN_KEY',
+    message: "FILE:1:1: unknown key 'verison' — did you mean 'version'?",
+  },
+  {
+    name: "'Version' in capitals",
+    text: REPLACE('version: 2', 'Version: 2'),
+    code: 'E_MAPPING_UNKNOWN_KEY',
+    message: "FILE:1:1: unknown key 'Version' — did you mean 'version'?",
+  },
+  {
     name: 'only comments',
     text: '# nothing here yet\n',
     code: 'E_MAPPING_EMPTY',

@@ -17,6 +17,7 @@ export function runCli(
     cwd?: string;
     env?: Readonly<Record<string, string | undefined>>;
     onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void;
+    onStderr?: (text: string) => void;
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
@@ -30,7 +31,10 @@ export function runCli(
       stdout += text;
       options.onStdout?.(text, (signal) => child.kill(signal));
     });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+      options.onStderr?.(text);
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -88,6 +88,7 @@ export function registerRender(program: Command, setExitCode: (code: number) => 
         runDir,
         outPath: flags.out === undefined ? undefined : resolve(flags.out),
         output,
+        readFiles: selection.configPath === undefined ? [] : [{ path: selection.configPath, what: 'the config file' }],
       };
       if (flags.dryRun) {
         const report = await dryRunSong(request, { signal, onProgress: reporter.onProgress, force: flags.force });

@@ -45,6 +45,14 @@ import {
   promptRejectedError,
 } from './comfy-errors.js';
 import { DEFAULT_TUNING, type ComfyTuning } from './settings.js';
+import {
+  BodyTooLargeError,
+  formatBytes,
+  MAX_JSON_BYTES,
+  MAX_OBJECT_INFO_BYTES,
+  maxPngBytes,
+  readBoundedBody,
+} from './bounded-body.js';
 import { ComfySocket } from './socket.js';
 
 export interface PromptProgress {
@@ -74,6 +82,10 @@ interface RequestOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly retries?: number;
+  /** The largest body to accept (default: MAX_JSON_BYTES). */
+  readonly maxBytes?: number;
+  /** What the body is, for the message when it is too large ("a 512x512 PNG"). */
+  readonly expected?: string;
 }
 
 /** What one queued prompt has told us so far. */
@@ -92,7 +104,14 @@ interface Watch {
 }
 
 const MAX_EARLY_PROMPTS = 32;
+/** Events kept per unknown prompt: a server repeating one forever must not grow memory. */
+const MAX_EARLY_EVENTS = 256;
 const CANCEL_TIMEOUT_MS = 5_000;
+/**
+ * How long a failed or stopped render waits for its cancel requests (so a live server's GPU is
+ * freed) before it gives up on them: a hung server must not delay the error line (issue 11).
+ */
+const CANCEL_BUDGET_MS = 2_000;
 
 export function newClientId(): string {
   return `beatloom-${randomBytes(6).toString('hex')}`;
@@ -108,6 +127,8 @@ export class ComfyClient {
   private readonly early = new Map<string, WsMessage[]>();
   /** The prompt the server last said it runs: progress from old servers carries no prompt_id. */
   private runningPromptId: string | undefined;
+  /** Aborted by close(): every request still in flight (a retry, a poll, a download) stops. */
+  private readonly lifetime = new AbortController();
 
   constructor(baseUrl: string, options: { clientId?: string; tuning?: Partial<ComfyTuning> } = {}) {
     this.baseUrl = baseUrl;
@@ -135,8 +156,10 @@ export class ComfyClient {
     return this.socket.connected;
   }
 
+  /** Closes the socket and cuts every request still in flight, so nothing keeps the process waiting. */
   close(): void {
     this.socket.close();
+    this.lifetime.abort();
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------
@@ -151,12 +174,16 @@ export class ComfyClient {
           () => undefined,
         );
       throwIfAborted(options.signal);
+      if (this.lifetime.signal.aborted) throw this.closedFailure();
+      // The limit covers the whole exchange, body included: a server that drips its reply is as stuck as a silent one.
       const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      const signal = AbortSignal.any([timeout, this.lifetime.signal, ...(options.signal ? [options.signal] : [])]);
+      let answered = false;
       try {
         const headers = typeof options.body === 'string' ? { 'content-type': 'application/json' } : undefined;
         const response = await fetch(`${this.baseUrl}${path}`, { method, body: options.body, headers, signal });
-        const body = Buffer.from(await response.arrayBuffer());
+        answered = true;
+        const body = await readBoundedBody(response, options.maxBytes ?? MAX_JSON_BYTES);
         if (response.status < 500) return { status: response.status, body };
         failure = new ComfyServerFailure(
           this.baseUrl,
@@ -164,20 +191,41 @@ export class ComfyClient {
         );
       } catch (error) {
         if (options.signal?.aborted) throw new AbortedError();
-        failure = timeout.aborted
-          ? new ComfyServerFailure(
-              this.baseUrl,
-              `ComfyUI at ${this.baseUrl} did not answer ${method} ${path.split('?')[0]} within ${timeoutMs} ms`,
-              error,
-            )
-          : new ComfyServerFailure(
-              this.baseUrl,
-              `cannot reach ComfyUI at ${this.baseUrl}: ${describeNetworkError(error)}`,
-              error,
-            );
+        if (this.lifetime.signal.aborted) throw this.closedFailure();
+        if (error instanceof BodyTooLargeError) throw this.tooLarge(method, path, error, options.expected);
+        // A server that let the whole limit pass without answering will not answer a second try sooner.
+        if (timeout.aborted)
+          throw new ComfyServerFailure(
+            this.baseUrl,
+            `ComfyUI at ${this.baseUrl} did not ${answered ? 'finish its reply to' : 'answer'} ${method} ${path.split('?')[0]} within ${timeoutMs} ms`,
+            error,
+          );
+        failure = new ComfyServerFailure(
+          this.baseUrl,
+          `cannot reach ComfyUI at ${this.baseUrl}: ${describeNetworkError(error)}`,
+          error,
+        );
       }
     }
     throw failure!;
+  }
+
+  /** A request cut by close(): the server was given up (taken out of the render, or the render ended). */
+  private closedFailure(): ComfyServerFailure {
+    return new ComfyServerFailure(
+      this.baseUrl,
+      `ComfyUI at ${this.baseUrl} was given up while a request was in flight`,
+    );
+  }
+
+  private tooLarge(method: string, path: string, error: BodyTooLargeError, expected: string | undefined): Error {
+    const size = error.declared
+      ? `announced ${formatBytes(error.seenBytes)}`
+      : `sent more than ${formatBytes(error.limitBytes)}`;
+    return new ComfyServerFailure(
+      this.baseUrl,
+      `ComfyUI at ${this.baseUrl} ${size} for ${method} ${path.split('?')[0]}, more than ${expected ?? 'such a reply'} can take (${formatBytes(error.limitBytes)}); beatloom stopped reading it`,
+    );
   }
 
   private parseJson<T>(reply: HttpReply, schema: z.ZodType<T>, what: string): T {
@@ -219,7 +267,12 @@ export class ComfyClient {
 
   objectInfo(options: RequestOptions = {}): Promise<ObjectInfo> {
     // The whole node catalogue is about a megabyte with custom nodes: allow it more time.
-    return this.getJson('/object_info', objectInfoSchema, { timeoutMs: this.tuning.requestTimeoutMs * 2, ...options });
+    return this.getJson('/object_info', objectInfoSchema, {
+      timeoutMs: this.tuning.requestTimeoutMs * 2,
+      maxBytes: MAX_OBJECT_INFO_BYTES,
+      expected: 'a node catalogue',
+      ...options,
+    });
   }
 
   systemStats(options: RequestOptions = {}): Promise<SystemStats> {
@@ -235,10 +288,18 @@ export class ComfyClient {
     return history[promptId];
   }
 
-  async view(ref: FileRef, options: RequestOptions = {}): Promise<Buffer> {
+  /** One output image; `size` (the frame the render expects) caps how much of it is read. */
+  async view(
+    ref: FileRef,
+    options: RequestOptions & { readonly size?: { readonly width: number; readonly height: number } } = {},
+  ): Promise<Buffer> {
     const query = new URLSearchParams({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
     const path = `/view?${query.toString()}`;
-    const reply = await this.request('GET', path, { retries: this.tuning.retries, ...options });
+    const { size, ...rest } = options;
+    const limits = size
+      ? { maxBytes: maxPngBytes(size.width, size.height), expected: `a ${size.width}x${size.height} PNG` }
+      : { maxBytes: MAX_JSON_BYTES, expected: 'an image' };
+    const reply = await this.request('GET', path, { retries: this.tuning.retries, ...limits, ...rest });
     if (reply.status !== 200)
       throw this.unexpectedStatus('GET', `/view ${ref.subfolder ? `${ref.subfolder}/` : ''}${ref.filename}`, reply);
     return reply.body;
@@ -312,6 +373,16 @@ export class ComfyClient {
     }
   }
 
+  /** cancel(), given up after `budgetMs`: a hung server must not hold the render's error line back. */
+  private async cancelWithin(promptId: string, budgetMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.cancel(promptId).catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
   // ---- events ----------------------------------------------------------------------------------
 
   private onMessage(message: WsMessage): void {
@@ -342,6 +413,7 @@ export class ComfyClient {
       return;
     }
     const list = this.early.get(promptId) ?? [];
+    if (list.length >= MAX_EARLY_EVENTS) return;
     list.push(message);
     this.early.set(promptId, list);
     if (this.early.size > MAX_EARLY_PROMPTS) this.early.delete(this.early.keys().next().value!);
@@ -387,8 +459,14 @@ export class ComfyClient {
     const epoch = this.socket.epoch;
     try {
       throwIfAborted(signal);
-      // Not aborted half-way: a POST the server has taken must give us the id to cancel it by.
-      const promptId = await this.submit(graph);
+      // The POST itself is not aborted (a prompt the server has taken must give us the id to cancel
+      // it by), but a stop does not wait for it: it is cancelled when its id comes, in the background.
+      const submitting = this.submit(graph);
+      const promptId = await untilAborted(submitting, signal).catch((error: unknown) => {
+        if (signal?.aborted)
+          void submitting.then((id) => this.cancelWithin(id, CANCEL_BUDGET_MS)).catch(() => undefined);
+        throw error;
+      });
       const watch = this.watch(promptId, options.onProgress);
       // A socket that dropped (or never came) while we queued may have lost our first events.
       if (this.socket.epoch !== epoch || !this.socket.connected) watch.resync = true;
@@ -399,7 +477,7 @@ export class ComfyClient {
       } catch (error) {
         if (signal?.aborted || isAbortError(error)) {
           watch.cancelling = true;
-          await this.cancel(promptId);
+          await this.cancelWithin(promptId, CANCEL_BUDGET_MS);
           throw new AbortedError();
         }
         // A stuck or lost prompt must not keep the GPU busy if the server comes back.
@@ -554,6 +632,17 @@ export class ComfyClient {
       delayMs = Math.min(500, delayMs * 2);
     }
   }
+}
+
+/** `work`, or an AbortedError as soon as `signal` fires (the work itself goes on). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(new AbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function firstLine(body: Buffer): string {

@@ -3,10 +3,10 @@
  * map of which node inputs beatloom fills in for each segment. Everything is checked when the
  * files are loaded, so a typo in the map is a one-line error before anything is rendered.
  */
-import { readFile } from 'node:fs/promises';
+import { readUserText } from '../../shared/read-text.js';
 import { workflowMapSchema, type WorkflowMap } from './comfy-config.js';
 import { parseYamlWithSchema } from '../../config/yaml-file.js';
-import { usageError } from '../../shared/errors.js';
+import { BeatloomError, usageError } from '../../shared/errors.js';
 import { hashValue } from '../../shared/hash.js';
 import { motionScaleAt, type SegmentJob } from '../engine.js';
 import { apiGraphSchema, isLink, type ApiGraph } from './comfy-schemas.js';
@@ -158,8 +158,9 @@ function takesMotionPerFrame(graph: ApiGraph, targets: readonly InputTarget[]): 
 
 async function readText(path: string, what: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readUserText(path, what);
   } catch (error) {
+    if (error instanceof BeatloomError) throw error;
     throw usageError(
       'E_COMFY_WORKFLOW',
       `${what} not found: ${path}`,

@@ -102,6 +102,8 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
     deployment.servers.map((server) => ({ url: server.url, value: server })),
     settings.queueDepth,
   );
+  /** Why each server was taken out (the first failure seen on it). */
+  const firstFailure = new Map<string, Error>();
   const blendNotice = once((segmentIndex: number) =>
     notice(
       `the workflow map has one prompt input: segments where the mapping blends prompts (segment ${segmentIndex + 1} is one) get their strongest prompt; the built-in graph blends them`,
@@ -135,9 +137,12 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
         } catch (error) {
           if (!isServerFailure(error) || opts.signal?.aborted) throw error;
           const first = !pool.isRemoved(server);
+          if (first) firstFailure.set(server.url, error);
           const left = pool.remove(server, error.message);
           server.value.client.close();
-          if (left === 0) throw settings.urls.length === 1 ? error : pool.noServersLeft();
+          // Closing cuts the server's other requests: their segments report why it was given up, not the cut.
+          if (left === 0)
+            throw settings.urls.length === 1 ? (firstFailure.get(server.url) ?? error) : pool.noServersLeft();
           if (first) {
             notice(
               `ComfyUI at ${server.url} is taken out of this render (${error.message}); its segments move to ${left === 1 ? 'the one server left' : `the ${left} servers left`}`,

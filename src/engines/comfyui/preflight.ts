@@ -243,11 +243,19 @@ export async function inspectServer(
     checkpoint: undefined,
   };
   let stats, queue, objectInfo;
+  // The first request to fail stops the other two: a silent server is reported at the first timeout.
+  const stop = new AbortController();
+  const asked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const first = <T>(reply: Promise<T>): Promise<T> =>
+    reply.catch((error: unknown) => {
+      stop.abort();
+      throw error;
+    });
   try {
     [stats, queue, objectInfo] = await Promise.all([
-      client.systemStats({ signal }),
-      client.queue({ signal }),
-      client.objectInfo({ signal }),
+      first(client.systemStats({ signal: asked })),
+      first(client.queue({ signal: asked })),
+      first(client.objectInfo({ signal: asked })),
     ]);
   } catch (error) {
     if (!isServerFailure(error) && !(error instanceof BeatloomError && error.code === 'E_COMFY_PROTOCOL')) throw error;

@@ -200,7 +200,7 @@ export async function renderOnServer(
     );
   const frameFiles = refs.map((_, i) => frameFileName(i));
   await forEachLimit(refs, DOWNLOADS_AT_ONCE, async (ref, i) => {
-    const bytes = await client.view(ref, { signal });
+    const bytes = await client.view(ref, { signal, size: { width: job.width, height: job.height } });
     let size;
     try {
       size = await verifyPng(bytes);

@@ -39,8 +39,13 @@ export interface ComfyTuning {
   readonly retryDelayMs: number;
 }
 
+/**
+ * A request that gets no answer within requestTimeoutMs is not retried (a server silent for that
+ * long will not answer a second try sooner), so a host:port that accepts connections and never
+ * answers is reported after 10 s (20 s for /object_info), not after 91 s (issue 11).
+ */
 export const DEFAULT_TUNING: ComfyTuning = {
-  requestTimeoutMs: 30_000,
+  requestTimeoutMs: 10_000,
   segmentTimeoutMs: 30 * 60_000,
   connectTimeoutMs: 5_000,
   heartbeatMs: 15_000,

@@ -21,6 +21,8 @@ export interface ComfySocketOptions {
 }
 
 const MAX_BACKOFF_MS = 2_000;
+/** The largest socket message accepted: previews of big frames are a few MB; past this the socket is dropped. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export class ComfySocket {
   private ws: WebSocket | undefined;
@@ -95,6 +97,8 @@ export class ComfySocket {
     const ws = new WebSocket(this.options.url, {
       handshakeTimeout: this.options.connectTimeoutMs,
       perMessageDeflate: false,
+      // ws buffers a whole message (100 MB by default); ComfyUI's are JSON events and JPEG previews.
+      maxPayload: MAX_MESSAGE_BYTES,
     });
     this.ws = ws;
     ws.on('open', () => {
