@@ -498,9 +498,9 @@ function preparedNativeEngine(
         );
       }
     },
-    renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
+    async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       throwIfAborted(opts.signal);
-      return renderNativeSegment(deployment, job, { ...opts, onNotice: noticeOnce });
+      return await renderNativeSegment(deployment, job, { ...opts, onNotice: noticeOnce });
     },
   };
 }
