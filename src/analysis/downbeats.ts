@@ -36,8 +36,14 @@ export interface DownbeatResult {
   readonly positions: number[];
 }
 
+/**
+ * Prior of each bar length (beats per bar) given how the beat divides. Simple meters: 4/4, then
+ * 3/4, then 2/4; the longer and odd bars of progressive rock, jazz-rock and folk (6/4, 5/4, 7/4)
+ * are rarer but real, and are taken only where the repetition and the downbeat cues clearly
+ * prefer them (their log prior costs 2.1 to 2.8 against 4/4).
+ */
 const METER_PRIOR: Readonly<Record<2 | 3, Readonly<Record<number, number>>>> = {
-  2: { 4: 1, 3: 0.5, 2: 0.2 },
+  2: { 4: 1, 3: 0.5, 2: 0.2, 6: 0.12, 5: 0.08, 7: 0.06 },
   3: { 2: 1, 4: 0.5, 3: 0.3 },
 };
 /** Weight of the repetition evidence (a difference of mean cosine similarities) against the log prior. */
@@ -46,7 +52,8 @@ const REPETITION_WEIGHT = 12;
 const CUE_WEIGHT = 2;
 /** Log-probability of restarting the bar at a beat that is not the next position. */
 const RESTART_LOG_PROB = -12;
-const MAX_LAG = 12;
+/** Lags compared (beats): two bars of the longest bar considered. */
+const MAX_LAG = 14;
 
 function timeSignatureOf(beatsPerBar: number, subdivision: 2 | 3): string {
   return subdivision === 3 ? `${beatsPerBar * 3}/8` : `${beatsPerBar}/4`;
@@ -179,13 +186,15 @@ export function chooseMeter(
   cuesFor: (beatsPerBar: number) => readonly number[],
   subdivision: 2 | 3,
 ): Meter {
-  const candidates = [4, 3, 2].map((beatsPerBar) => {
-    const score =
-      Math.log(METER_PRIOR[subdivision][beatsPerBar]!) +
-      REPETITION_WEIGHT * repetitionEvidence(repetition, beatsPerBar) +
-      CUE_WEIGHT * cueContrast(cuesFor(beatsPerBar), beatsPerBar);
-    return { beatsPerBar, score };
-  });
+  const candidates = Object.keys(METER_PRIOR[subdivision])
+    .map(Number)
+    .map((beatsPerBar) => {
+      const score =
+        Math.log(METER_PRIOR[subdivision][beatsPerBar]!) +
+        REPETITION_WEIGHT * repetitionEvidence(repetition, beatsPerBar) +
+        CUE_WEIGHT * cueContrast(cuesFor(beatsPerBar), beatsPerBar);
+      return { beatsPerBar, score };
+    });
   candidates.sort((a, b) => b.score - a.score);
   const best = candidates[0]!;
   const margin = best.score - candidates[1]!.score;
