@@ -239,14 +239,18 @@ export function downbeatCues(
     return beatFrames[i]!;
   };
   // Where a window reaches past the first or last beat it holds silence or a fade: no evidence.
-  const inside = (b: number): boolean => b - span >= 0 && b + span < beatFrames.length;
-  const change = beatFrames.map((f, b) =>
-    inside(b)
-      ? 1 - cosine(Array.from(chromaMean(beatAt(b - span), f)), Array.from(chromaMean(f, beatAt(b + span))))
-      : NaN,
-  );
-  const typical = median(change.filter((c) => !Number.isNaN(c)));
-  const harmony = change.map((c) => (Number.isNaN(c) ? typical : c));
+  const changeOver = (span: number): number[] => {
+    const change = beatFrames.map((f, b) =>
+      b - span >= 0 && b + span < beatFrames.length
+        ? 1 - cosine(Array.from(chromaMean(beatAt(b - span), f)), Array.from(chromaMean(f, beatAt(b + span))))
+        : NaN,
+    );
+    const typical = median(change.filter((c) => !Number.isNaN(c)));
+    return clipped(zScores(change.map((c) => (Number.isNaN(c) ? typical : c))));
+  };
+  const spans = [...new Set([1, span, beatsPerBar])];
+  const changes = spans.map(changeOver);
+  const harmony = beatFrames.map((_, b) => changes.reduce((sum, c) => sum + c[b]!, 0) / spans.length);
   const zb = clipped(zScores(bass));
   const zh = clipped(zScores(harmony));
   const zs = clipped(
@@ -311,7 +315,7 @@ export function estimateDownbeats(
   }
   const cues = new Map<number, number[]>();
   const cuesFor = (beatsPerBar: number): number[] => {
-    const key = Math.max(1, Math.floor(beatsPerBar / 2));
+    const key = beatsPerBar;
     if (!cues.has(key)) cues.set(key, downbeatCues(beatFrames, features, beatsPerBar, snare));
     return cues.get(key)!;
   };
