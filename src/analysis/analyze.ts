@@ -41,7 +41,7 @@ import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
-import { beatEnvelope, findOnsets } from './onsets.js';
+import { beatEnvelope, findOnsets, onsetEnvelope } from './onsets.js';
 import { refineOnsetSec } from './onset-timing.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
@@ -138,17 +138,47 @@ function beatPresence(path: TempoPath, envelope: Float32Array, frameRate: number
   };
 }
 
+/** How much more periodic the pitched envelope must be than the percussive one to be used instead. */
+const PITCHED_SALIENCE_RATIO = 1.5;
+
+/**
+ * The envelope the beat is tracked on, and its tempo path. The beat envelope (regions equalised,
+ * onsets.ts) is made for drums: kick and snare count as much as the many hat bands. In music
+ * without drums that equalisation blows up the sparse regions (a bass note once a bar, the few
+ * bright partials above 3.8 kHz) until the bar, not the beat, is what recurs, and bowed or blown
+ * notes that swell in leave the beat level with little periodicity (measured: a synthetic string
+ * piece at 72 BPM has a beat-level periodicity of 0.13 on the beat envelope, 0.68 on the plain
+ * onset envelope; test/analysis-synth.test.ts). The plain onset envelope (every region as it
+ * rises, so the chords and melody in the middle registers carry the pulse) is therefore tracked
+ * as well, and used where it is clearly the more periodic of the two; on music with drums the two
+ * agree or the beat envelope wins (both sets: at most 1.33 times, trap's 16th hats).
+ */
+async function pulseEnvelope(
+  features: FrameFeatures,
+  frameRate: number,
+): Promise<{ envelope: Float32Array; path: TempoPath }> {
+  const percussive = beatEnvelope(features);
+  const percussivePath = await trackTempo(percussive, frameRate);
+  const pitched = onsetEnvelope(features);
+  const pitchedPath = await trackTempo(pitched, frameRate);
+  const salience = (p: TempoPath): number => (p.salience.length > 0 ? median(p.salience) : 0);
+  return salience(pitchedPath) >= MIN_BEAT_SALIENCE &&
+    salience(pitchedPath) > PITCHED_SALIENCE_RATIO * salience(percussivePath)
+    ? { envelope: pitched, path: pitchedPath }
+    : { envelope: percussive, path: percussivePath };
+}
+
 export async function analyzeFeatures(features: FrameFeatures, source: SourceInfo): Promise<Analysis> {
   const { sampleRateHz, hopSamples } = features;
   const frameRate = sampleRateHz / hopSamples;
   const durationSec = features.sampleCount / sampleRateHz;
   const toSec = (frame: number): number =>
     round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
-  const beatEnv = beatEnvelope(features);
   const loudRms = quantile(features.rms, 0.9);
   const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
-
-  const path = silent ? undefined : await trackTempo(beatEnv, frameRate);
+  const pulse = silent ? undefined : await pulseEnvelope(features, frameRate);
+  const beatEnv = pulse?.envelope ?? beatEnvelope(features);
+  const path = pulse?.path;
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
   const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
