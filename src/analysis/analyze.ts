@@ -52,6 +52,8 @@ export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
 
 /** Below this beat-level periodicity (normalised autocorrelation) a passage has no beat. */
 const MIN_BEAT_SALIENCE = 0.2;
+/** The least share of the song's tempo windows that must hear a beat for the song to have one. */
+const MIN_PULSE_SHARE = 1 / 3;
 /** Local accent level (mean beat envelope over ± this, s) below a tenth of the song's typical: no beat there. */
 const ACTIVITY_SEC = 2;
 const MIN_ACTIVITY_RATIO = 0.1;
@@ -138,6 +140,19 @@ function beatPresence(path: TempoPath, envelope: Float32Array, frameRate: number
   };
 }
 
+/**
+ * Whether the song has a beat: a beat-level periodicity of at least MIN_BEAT_SALIENCE in at least
+ * MIN_PULSE_SHARE of the tempo windows. Music whose pulse comes and goes (a fanfare between
+ * sustained chords, a piece with free-time passages) keeps its beats where they are heard, and
+ * loses them where they are not (beatless.ts); noise and silence have none anywhere.
+ */
+function hasPulse(path: TempoPath): boolean {
+  if (path.salience.length === 0) return false;
+  let pulsed = 0;
+  for (const s of path.salience) if (s >= MIN_BEAT_SALIENCE) pulsed++;
+  return pulsed >= MIN_PULSE_SHARE * path.salience.length;
+}
+
 /** How much more periodic the pitched envelope must be than the percussive one to be used instead. */
 const PITCHED_SALIENCE_RATIO = 1.5;
 
@@ -180,7 +195,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const beatEnv = pulse?.envelope ?? beatEnvelope(features);
   const path = pulse?.path;
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
-  const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
+  const hasBeat = path !== undefined && hasPulse(path);
   const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
   const snare = snareActivation(features);
   const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
