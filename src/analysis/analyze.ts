@@ -43,6 +43,7 @@ import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
 import { beatEnvelope, findOnsets, onsetEnvelope } from './onsets.js';
 import { refineOnsetSec } from './onset-timing.js';
+import { followLocalTempo } from './local-tempo.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from './signal-utils.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
@@ -196,7 +197,8 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const path = pulse?.path;
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && hasPulse(path);
-  const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
+  const local = hasBeat ? await followLocalTempo(beatEnv, path) : undefined;
+  const tracked = local ? trackBeats(beatEnv, periodAtFrames(local, features.frameCount)) : [];
   const snare = snareActivation(features);
   const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
   const beatFrames = hasBeat
@@ -206,7 +208,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
         rms: features.rms,
         envelopeStride: ENVELOPE_STRIDE,
         loudRms,
-        present: beatPresence(path, beatEnv, frameRate),
+        present: beatPresence(local!, beatEnv, frameRate),
       })
     : [];
   const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
