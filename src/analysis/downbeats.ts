@@ -300,6 +300,87 @@ export function barPositions(cues: readonly number[], beatsPerBar: number): numb
   return positions;
 }
 
+/** Log-probability of a bar in another meter than the one before it (a meter change). */
+const METER_CHANGE_LOG_PROB = -5;
+/** Log-probability, per bar, of a bar in another meter than the song's. */
+const OTHER_METER_BAR_LOG_PROB = -1.5;
+
+/**
+ * Bar positions when the meter may change from bar to bar: a Viterbi over (meter, position in
+ * the bar) for every candidate meter, advancing one position per beat; at the end of a bar the
+ * next bar may be of another meter at a cost (METER_CHANGE_LOG_PROB), and every bar in a meter
+ * other than the song's costs a little more (OTHER_METER_BAR_LOG_PROB), so the song's meter
+ * holds unless the downbeat cues of the other bar length are clearly better over more than a
+ * bar or two. The restart anywhere (barPositions) stays. `cuesFor(M)` are the downbeat cues for
+ * bars of M beats (their harmony spans depend on M).
+ */
+export function barPositionsWithMeterChanges(
+  cuesFor: (beatsPerBar: number) => readonly number[],
+  meters: readonly number[],
+  primary: number,
+): number[] {
+  const n = cuesFor(primary).length;
+  if (n === 0) return [];
+  const states: Array<{ m: number; p: number }> = [];
+  for (const m of meters) for (let p = 0; p < m; p++) states.push({ m, p });
+  const index = new Map(states.map((s, i) => [`${s.m}:${s.p}`, i]));
+  const barCost = (m: number): number => (m === primary ? 0 : OTHER_METER_BAR_LOG_PROB);
+  const emit = (b: number, i: number): number => (states[i]!.p === 0 ? cuesFor(states[i]!.m)[b]! : 0);
+  const k = states.length;
+  let score = Float64Array.from(states, (s, i) => emit(0, i) + barCost(s.m));
+  const back: Int16Array[] = [];
+  for (let b = 1; b < n; b++) {
+    let bestAny = 0;
+    for (let i = 1; i < k; i++) if (score[i]! > score[bestAny]!) bestAny = i;
+    // The best bar end of each meter, for the bars that begin now.
+    let bestEnd = -1;
+    let bestEndScore = -Infinity;
+    const endOf = new Map<number, number>();
+    for (const m of meters) {
+      const i = index.get(`${m}:${m - 1}`)!;
+      endOf.set(m, i);
+      if (score[i]! > bestEndScore) {
+        bestEndScore = score[i]!;
+        bestEnd = i;
+      }
+    }
+    const next = new Float64Array(k);
+    const from = new Int16Array(k);
+    for (let i = 0; i < k; i++) {
+      const { m, p } = states[i]!;
+      let best: number;
+      let arg: number;
+      if (p > 0) {
+        arg = index.get(`${m}:${p - 1}`)!;
+        best = score[arg]!;
+      } else {
+        arg = endOf.get(m)!;
+        best = score[arg]! + barCost(m);
+        if (bestEnd !== arg && bestEndScore + METER_CHANGE_LOG_PROB + barCost(m) > best) {
+          best = bestEndScore + METER_CHANGE_LOG_PROB + barCost(m);
+          arg = bestEnd;
+        }
+      }
+      if (bestAny !== arg && score[bestAny]! + RESTART_LOG_PROB > best) {
+        best = score[bestAny]! + RESTART_LOG_PROB;
+        arg = bestAny;
+      }
+      next[i] = best + emit(b, i);
+      from[i] = arg;
+    }
+    back.push(from);
+    score = next;
+  }
+  let state = 0;
+  for (let i = 1; i < k; i++) if (score[i]! > score[state]!) state = i;
+  const positions = new Array<number>(n);
+  for (let b = n - 1; b >= 0; b--) {
+    positions[b] = states[state]!.p + 1;
+    if (b > 0) state = back[b - 1]![state]!;
+  }
+  return positions;
+}
+
 /** `snare` is `snareActivation(features)` (beat-phase.ts). */
 export function estimateDownbeats(
   beatFrames: readonly number[],
@@ -320,5 +401,6 @@ export function estimateDownbeats(
     return cues.get(key)!;
   };
   const meter = chooseMeter(repetitionByLag(rhythmVectors(beatFrames, features)), cuesFor, subdivision);
-  return { meter, positions: barPositions(cuesFor(meter.beatsPerBar), meter.beatsPerBar) };
+  const meters = Object.keys(METER_PRIOR[subdivision]).map(Number);
+  return { meter, positions: barPositionsWithMeterChanges(cuesFor, meters, meter.beatsPerBar) };
 }

@@ -12,7 +12,13 @@
  */
 export interface PitchedPieceOptions {
   readonly sampleRateHz?: number;
-  readonly tempo: ReadonlyArray<{ readonly bpm: number; readonly bars: number; readonly endBpm?: number }>;
+  /** Tempo segments; a segment's `beatsPerBar` (a change of meter) overrides the piece's. */
+  readonly tempo: ReadonlyArray<{
+    readonly bpm: number;
+    readonly bars: number;
+    readonly endBpm?: number;
+    readonly beatsPerBar?: number;
+  }>;
   readonly beatsPerBar: number;
   readonly voice: 'piano' | 'strings';
   readonly leadInSec?: number;
@@ -43,15 +49,18 @@ export function makePitchedPiece(options: PitchedPieceOptions): PitchedPiece {
   const rate = options.sampleRateHz ?? 22050;
   const lead = options.leadInSec ?? 0.5;
   const accent = options.downbeatAccent ?? 1.4;
-  const m = options.beatsPerBar;
   const beats: number[] = [];
   const downbeats: number[] = [];
+  /** Position of each beat in its bar (0 = downbeat). */
+  const positions: number[] = [];
   let t = lead;
   for (const segment of options.tempo) {
+    const m = segment.beatsPerBar ?? options.beatsPerBar;
     const count = segment.bars * m;
     const endBpm = segment.endBpm ?? segment.bpm;
     for (let i = 0; i < count; i++) {
       if (i % m === 0) downbeats.push(t);
+      positions.push(i % m);
       beats.push(t);
       const bpm = segment.bpm + ((endBpm - segment.bpm) * i) / Math.max(1, count - 1);
       t += 60 / bpm;
@@ -86,9 +95,10 @@ export function makePitchedPiece(options: PitchedPieceOptions): PitchedPiece {
     }
   };
 
+  let bar = -1;
   beats.forEach((beat, i) => {
-    const pos = i % m;
-    const bar = Math.floor(i / m);
+    const pos = positions[i]!;
+    if (pos === 0) bar++;
     const chord = PROGRESSION[bar % PROGRESSION.length]!;
     const next = beats[i + 1] ?? end;
     const beatSec = next - beat;
