@@ -173,11 +173,13 @@ async function pulseEnvelope(
   features: FrameFeatures,
   frameRate: number,
 ): Promise<{ envelope: Float32Array; path: TempoPath }> {
+  const salience = (p: TempoPath): number => (p.salience.length > 0 ? median(p.salience) : 0);
   const percussive = beatEnvelope(features);
   const percussivePath = await trackTempo(percussive, frameRate);
+  // Periodicity is at most 1: past 1 / PITCHED_SALIENCE_RATIO the pitched envelope cannot win.
+  if (PITCHED_SALIENCE_RATIO * salience(percussivePath) >= 1) return { envelope: percussive, path: percussivePath };
   const pitched = onsetEnvelope(features);
   const pitchedPath = await trackTempo(pitched, frameRate);
-  const salience = (p: TempoPath): number => (p.salience.length > 0 ? median(p.salience) : 0);
   return salience(pitchedPath) >= MIN_BEAT_SALIENCE &&
     salience(pitchedPath) > PITCHED_SALIENCE_RATIO * salience(percussivePath)
     ? { envelope: pitched, path: pitchedPath }

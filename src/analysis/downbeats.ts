@@ -206,6 +206,19 @@ export function chooseMeter(
   };
 }
 
+/** Running sums of the chroma over envelope frames: row e holds the sums of frames 0 … e − 1. */
+const prefixCache = new WeakMap<FrameFeatures, Float64Array>();
+function chromaPrefixSums(features: FrameFeatures): Float64Array {
+  const cached = prefixCache.get(features);
+  if (cached) return cached;
+  const n = features.envelopeCount;
+  const out = new Float64Array((n + 1) * 12);
+  for (let e = 0; e < n; e++)
+    for (let c = 0; c < 12; c++) out[(e + 1) * 12 + c] = out[e * 12 + c]! + features.chroma[e * 12 + c]!;
+  prefixCache.set(features, out);
+  return out;
+}
+
 /**
  * Per beat: how much it looks like a bar's first beat: bass accent + harmonic change − snare,
  * each z-scored. The harmonic change compares the chroma of the half bar before the beat with
@@ -224,11 +237,12 @@ export function downbeatCues(
   const low = features.accents[0]!;
   const bass = beatFrames.map((f) => peakNear(low, f, 2));
   const envCount = features.envelopeCount;
-  const chromaMean = (fromFrame: number, toFrame: number): Float64Array => {
-    const acc = new Float64Array(12);
-    const lo = Math.max(0, Math.round(fromFrame / ENVELOPE_STRIDE));
+  const cumulative = chromaPrefixSums(features);
+  const chromaMean = (fromFrame: number, toFrame: number): number[] => {
+    const lo = Math.min(envCount, Math.max(0, Math.round(fromFrame / ENVELOPE_STRIDE)));
     const hi = Math.min(envCount, Math.max(lo + 1, Math.round(toFrame / ENVELOPE_STRIDE)));
-    for (let e = lo; e < hi; e++) for (let c = 0; c < 12; c++) acc[c]! += features.chroma[e * 12 + c]!;
+    const acc = new Array<number>(12);
+    for (let c = 0; c < 12; c++) acc[c] = cumulative[hi * 12 + c]! - cumulative[lo * 12 + c]!;
     return acc;
   };
   const beatAt = (i: number): number => {
@@ -242,7 +256,7 @@ export function downbeatCues(
   const changeOver = (span: number): number[] => {
     const change = beatFrames.map((f, b) =>
       b - span >= 0 && b + span < beatFrames.length
-        ? 1 - cosine(Array.from(chromaMean(beatAt(b - span), f)), Array.from(chromaMean(f, beatAt(b + span))))
+        ? 1 - cosine(chromaMean(beatAt(b - span), f), chromaMean(f, beatAt(b + span)))
         : NaN,
     );
     const typical = median(change.filter((c) => !Number.isNaN(c)));
