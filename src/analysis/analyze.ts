@@ -10,17 +10,22 @@
  *    beat envelope (regions equalised, so kick and snare count as much as hats).
  * 3. Tempo path (tempo.ts): windowed autocorrelation; the metrical level is chosen by a
  *    Klapuri-style model with a tempo prior and a prior on how the beat subdivides; a Viterbi
- *    pass follows ramps and tempo changes.
- * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the tempo path.
+ *    pass follows ramps and tempo changes. Music without drums: the plain onset envelope (the
+ *    chords and melody as they rise) is tracked too and used where it is clearly the more
+ *    periodic (`pulseEnvelope`). The path is then refined on 5 s windows on the same level
+ *    (local-tempo.ts), so ritardandi and accelerandi are followed.
+ * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the refined path.
  *    Phase (beat-phase.ts): the tracked beats against the offbeats between them, judged by the
  *    accents, the kick/bass band and an alternating snare (the backbeat); where the offbeats win
  *    (syncopated funk, a reggae one drop) the beats move there.
- * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs whose beat-level
- *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0; inside a
- *    song, long silences and pulseless passages lose their beats (beatless.ts).
- * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
- *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
- *    (negatively) snare cues.
+ * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs where less than a third
+ *    of the tempo windows hear a beat-level periodicity (noise, free time) get no beats, bpm null
+ *    and confidence 0; inside a song, long silences and pulseless passages lose their beats
+ *    (beatless.ts).
+ * 6. Meter and downbeats (downbeats.ts): bar length (2 to 7 beats, or 2 to 4 dotted beats) from
+ *    the repetition of the rhythm pattern under a meter prior; downbeats by a Viterbi over
+ *    (meter, bar position) with bass, harmonic change (over a beat, half a bar and a bar) and
+ *    (negatively) snare cues, where a bar of another meter may follow at a cost (meter changes).
  * 7. Onsets (onsets.ts): SuperFlux peak picking on the summed envelope, and on its own above
  *    3.8 kHz for hats and cymbals that louder drums mask there.
  * 8. Onset times (onset-timing.ts): the envelopes peak where a 46 ms window sees the largest
