@@ -61,6 +61,27 @@ describe('music without drums (synthesised pieces with known beats)', () => {
     expect(analysis.downbeats).toHaveLength(24);
   });
 
+  it.each([
+    [4, 1],
+    [3, 1],
+    [4, 2],
+  ])(
+    'a %i-beat bar with a pickup of %i beat(s): the pickup has its beats, counted back from the first bar',
+    async (beatsPerBar, pickupBeats) => {
+      const { piece, analysis } = await analyse({
+        tempo: [{ bpm: 100, bars: 14 }],
+        beatsPerBar,
+        voice: 'piano',
+        pickupBeats,
+      });
+      expect(analysis.beats).toHaveLength(piece.beats.length);
+      expect(analysis.downbeats[0]).toBeCloseTo(piece.downbeats[0]!, 2);
+      expect(analysis.beatPositions.join('')).toBe(
+        Array.from(piece.beats, (_, i) => ((beatsPerBar - pickupBeats + i) % beatsPerBar) + 1).join(''),
+      );
+    },
+  );
+
   it('a ritardando (100 → 70 BPM over the last six bars) is followed to the end', async () => {
     const { piece, analysis } = await analyse({
       tempo: [

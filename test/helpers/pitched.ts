@@ -24,6 +24,8 @@ export interface PitchedPieceOptions {
   readonly leadInSec?: number;
   /** Loudness of the bar's first beat relative to the others (1: no accent). */
   readonly downbeatAccent?: number;
+  /** Beats of melody alone before the first bar (an anacrusis), at the first segment's tempo. */
+  readonly pickupBeats?: number;
 }
 
 export interface PitchedPiece {
@@ -54,6 +56,13 @@ export function makePitchedPiece(options: PitchedPieceOptions): PitchedPiece {
   /** Position of each beat in its bar (0 = downbeat). */
   const positions: number[] = [];
   let t = lead;
+  const pickup = options.pickupBeats ?? 0;
+  for (let i = 0; i < pickup; i++) {
+    const m = options.tempo[0]!.beatsPerBar ?? options.beatsPerBar;
+    positions.push(m - pickup + i);
+    beats.push(t);
+    t += 60 / options.tempo[0]!.bpm;
+  }
   for (const segment of options.tempo) {
     const m = segment.beatsPerBar ?? options.beatsPerBar;
     const count = segment.bars * m;
@@ -99,8 +108,12 @@ export function makePitchedPiece(options: PitchedPieceOptions): PitchedPiece {
   beats.forEach((beat, i) => {
     const pos = positions[i]!;
     if (pos === 0) bar++;
-    const chord = PROGRESSION[bar % PROGRESSION.length]!;
     const next = beats[i + 1] ?? end;
+    if (bar < 0) {
+      note(MELODY[(MELODY.length + i - pickup) % MELODY.length]!, beat, next - beat, 0.06);
+      return;
+    }
+    const chord = PROGRESSION[bar % PROGRESSION.length]!;
     const beatSec = next - beat;
     const gain = pos === 0 ? accent : 1;
     if (pos === 0) {
