@@ -338,6 +338,9 @@ export function barPositionsWithMeterChanges(
   const states: Array<{ m: number; p: number }> = [];
   for (const m of meters) for (let p = 0; p < m; p++) states.push({ m, p });
   const index = new Map(states.map((s, i) => [`${s.m}:${s.p}`, i]));
+  /** The state one beat earlier in the same bar (p > 0), or the last position of the same meter (p = 0). */
+  const previous = Int16Array.from(states, ({ m, p }) => index.get(`${m}:${p > 0 ? p - 1 : m - 1}`)!);
+  const barEnds = Int16Array.from(meters, (m) => index.get(`${m}:${m - 1}`)!);
   const barCost = (m: number): number => (m === primary ? 0 : OTHER_METER_BAR_LOG_PROB);
   const emit = (b: number, i: number): number => (states[i]!.p === 0 ? cuesFor(states[i]!.m)[b]! : 0);
   const k = states.length;
@@ -349,10 +352,7 @@ export function barPositionsWithMeterChanges(
     // The best bar end of each meter, for the bars that begin now.
     let bestEnd = -1;
     let bestEndScore = -Infinity;
-    const endOf = new Map<number, number>();
-    for (const m of meters) {
-      const i = index.get(`${m}:${m - 1}`)!;
-      endOf.set(m, i);
+    for (const i of barEnds) {
       if (score[i]! > bestEndScore) {
         bestEndScore = score[i]!;
         bestEnd = i;
@@ -364,11 +364,10 @@ export function barPositionsWithMeterChanges(
       const { m, p } = states[i]!;
       let best: number;
       let arg: number;
+      arg = previous[i]!;
       if (p > 0) {
-        arg = index.get(`${m}:${p - 1}`)!;
         best = score[arg]!;
       } else {
-        arg = endOf.get(m)!;
         best = score[arg]! + barCost(m);
         if (bestEnd !== arg && bestEndScore + METER_CHANGE_LOG_PROB + barCost(m) > best) {
           best = bestEndScore + METER_CHANGE_LOG_PROB + barCost(m);
