@@ -34,7 +34,10 @@ export const analysisSchema = z
       })
       .strict(),
     beats: z.array(z.number().nonnegative()),
-    /** Position of each beat in its bar: 1 on downbeats, up to `beatsPerBar`. */
+    /**
+     * Position of each beat in its bar: 1 on downbeats, up to the bar's length, which is
+     * `beatsPerBar` except in bars of another meter (a meter change: up to 7).
+     */
     beatPositions: z.array(z.number().int().min(1).max(16)),
     downbeats: z.array(z.number().nonnegative()),
     /** Tempo in effect from each time on; a new entry wherever it moves by more than 1.5 %. */

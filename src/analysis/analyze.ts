@@ -10,17 +10,22 @@
  *    beat envelope (regions equalised, so kick and snare count as much as hats).
  * 3. Tempo path (tempo.ts): windowed autocorrelation; the metrical level is chosen by a
  *    Klapuri-style model with a tempo prior and a prior on how the beat subdivides; a Viterbi
- *    pass follows ramps and tempo changes.
- * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the tempo path.
+ *    pass follows ramps and tempo changes. Music without drums: the plain onset envelope (the
+ *    chords and melody as they rise) is tracked too and used where it is clearly the more
+ *    periodic (`pulseEnvelope`). The path is then refined on 5 s windows on the same level
+ *    (local-tempo.ts), so ritardandi and accelerandi are followed.
+ * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the refined path.
  *    Phase (beat-phase.ts): the tracked beats against the offbeats between them, judged by the
  *    accents, the kick/bass band and an alternating snare (the backbeat); where the offbeats win
  *    (syncopated funk, a reggae one drop) the beats move there.
- * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs whose beat-level
- *    periodicity is too weak (noise, free time) get no beats, bpm null and confidence 0; inside a
- *    song, long silences and pulseless passages lose their beats (beatless.ts).
- * 6. Meter and downbeats (downbeats.ts): bar length from the repetition of the rhythm pattern
- *    under a meter prior; downbeats by a Viterbi over bar positions with bass, harmony and
- *    (negatively) snare cues.
+ * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs where less than a third
+ *    of the tempo windows hear a beat-level periodicity (noise, free time) get no beats, bpm null
+ *    and confidence 0; inside a song, long silences and pulseless passages lose their beats
+ *    (beatless.ts).
+ * 6. Meter and downbeats (downbeats.ts): bar length (2 to 7 beats, or 2 to 4 dotted beats) from
+ *    the repetition of the rhythm pattern under a meter prior; downbeats by a Viterbi over
+ *    (meter, bar position) with bass, harmonic change (over a beat, half a bar and a bar) and
+ *    (negatively) snare cues, where a bar of another meter may follow at a cost (meter changes).
  * 7. Onsets (onsets.ts): SuperFlux peak picking on the summed envelope, and on its own above
  *    3.8 kHz for hats and cymbals that louder drums mask there.
  * 8. Onset times (onset-timing.ts): the envelopes peak where a 46 ms window sees the largest
@@ -41,8 +46,9 @@ import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
 import { ENVELOPE_STRIDE, FeatureExtractor, type FrameFeatures } from './feature-extractor.js';
-import { beatEnvelope, findOnsets } from './onsets.js';
+import { beatEnvelope, findOnsets, onsetEnvelope } from './onsets.js';
 import { refineOnsetSec } from './onset-timing.js';
+import { followLocalTempo } from './local-tempo.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from '../shared/math.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
@@ -52,6 +58,8 @@ export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
 
 /** Below this beat-level periodicity (normalised autocorrelation) a passage has no beat. */
 const MIN_BEAT_SALIENCE = 0.2;
+/** The least share of the song's tempo windows that must hear a beat for the song to have one. */
+const MIN_PULSE_SHARE = 1 / 3;
 /** Local accent level (mean beat envelope over ± this, s) below a tenth of the song's typical: no beat there. */
 const ACTIVITY_SEC = 2;
 const MIN_ACTIVITY_RATIO = 0.1;
@@ -138,20 +146,66 @@ function beatPresence(path: TempoPath, envelope: Float32Array, frameRate: number
   };
 }
 
+/**
+ * Whether the song has a beat: a beat-level periodicity of at least MIN_BEAT_SALIENCE in at least
+ * MIN_PULSE_SHARE of the tempo windows. Music whose pulse comes and goes (a fanfare between
+ * sustained chords, a piece with free-time passages) keeps its beats where they are heard, and
+ * loses them where they are not (beatless.ts); noise and silence have none anywhere.
+ */
+function hasPulse(path: TempoPath): boolean {
+  if (path.salience.length === 0) return false;
+  let pulsed = 0;
+  for (const s of path.salience) if (s >= MIN_BEAT_SALIENCE) pulsed++;
+  return pulsed >= MIN_PULSE_SHARE * path.salience.length;
+}
+
+/** How much more periodic the pitched envelope must be than the percussive one to be used instead. */
+const PITCHED_SALIENCE_RATIO = 1.5;
+
+/**
+ * The envelope the beat is tracked on, and its tempo path. The beat envelope (regions equalised,
+ * onsets.ts) is made for drums: kick and snare count as much as the many hat bands. In music
+ * without drums that equalisation blows up the sparse regions (a bass note once a bar, the few
+ * bright partials above 3.8 kHz) until the bar, not the beat, is what recurs, and bowed or blown
+ * notes that swell in leave the beat level with little periodicity (measured: a synthetic string
+ * piece at 72 BPM has a beat-level periodicity of 0.13 on the beat envelope, 0.68 on the plain
+ * onset envelope; test/analysis-synth.test.ts). The plain onset envelope (every region as it
+ * rises, so the chords and melody in the middle registers carry the pulse) is therefore tracked
+ * as well, and used where it is clearly the more periodic of the two; on music with drums the two
+ * agree or the beat envelope wins (both sets: at most 1.33 times, trap's 16th hats).
+ */
+async function pulseEnvelope(
+  features: FrameFeatures,
+  frameRate: number,
+): Promise<{ envelope: Float32Array; path: TempoPath }> {
+  const salience = (p: TempoPath): number => (p.salience.length > 0 ? median(p.salience) : 0);
+  const percussive = beatEnvelope(features);
+  const percussivePath = await trackTempo(percussive, frameRate);
+  // Periodicity is at most 1: past 1 / PITCHED_SALIENCE_RATIO the pitched envelope cannot win.
+  if (PITCHED_SALIENCE_RATIO * salience(percussivePath) >= 1) return { envelope: percussive, path: percussivePath };
+  const pitched = onsetEnvelope(features);
+  const pitchedPath = await trackTempo(pitched, frameRate);
+  return salience(pitchedPath) >= MIN_BEAT_SALIENCE &&
+    salience(pitchedPath) > PITCHED_SALIENCE_RATIO * salience(percussivePath)
+    ? { envelope: pitched, path: pitchedPath }
+    : { envelope: percussive, path: percussivePath };
+}
+
 export async function analyzeFeatures(features: FrameFeatures, source: SourceInfo): Promise<Analysis> {
   const { sampleRateHz, hopSamples } = features;
   const frameRate = sampleRateHz / hopSamples;
   const durationSec = features.sampleCount / sampleRateHz;
   const toSec = (frame: number): number =>
     round(Math.min(durationSec, Math.max(0, refineOnsetSec(frame / frameRate, features))), 4);
-  const beatEnv = beatEnvelope(features);
   const loudRms = quantile(features.rms, 0.9);
   const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
-
-  const path = silent ? undefined : await trackTempo(beatEnv, frameRate);
+  const pulse = silent ? undefined : await pulseEnvelope(features, frameRate);
+  const beatEnv = pulse?.envelope ?? beatEnvelope(features);
+  const path = pulse?.path;
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
-  const hasBeat = path !== undefined && confidence >= MIN_BEAT_SALIENCE;
-  const tracked = hasBeat ? trackBeats(beatEnv, periodAtFrames(path, features.frameCount)) : [];
+  const hasBeat = path !== undefined && hasPulse(path);
+  const local = hasBeat ? await followLocalTempo(beatEnv, path) : undefined;
+  const tracked = local ? trackBeats(beatEnv, periodAtFrames(local, features.frameCount)) : [];
   const snare = snareActivation(features);
   const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
   const beatFrames = hasBeat
@@ -161,7 +215,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
         rms: features.rms,
         envelopeStride: ENVELOPE_STRIDE,
         loudRms,
-        present: beatPresence(path, beatEnv, frameRate),
+        present: beatPresence(local!, beatEnv, frameRate),
       })
     : [];
   const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;

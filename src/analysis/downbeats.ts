@@ -36,8 +36,14 @@ export interface DownbeatResult {
   readonly positions: number[];
 }
 
+/**
+ * Prior of each bar length (beats per bar) given how the beat divides. Simple meters: 4/4, then
+ * 3/4, then 2/4; the longer and odd bars of progressive rock, jazz-rock and folk (6/4, 5/4, 7/4)
+ * are rarer but real, and are taken only where the repetition and the downbeat cues clearly
+ * prefer them (their log prior costs 2.1 to 2.8 against 4/4).
+ */
 const METER_PRIOR: Readonly<Record<2 | 3, Readonly<Record<number, number>>>> = {
-  2: { 4: 1, 3: 0.5, 2: 0.2 },
+  2: { 4: 1, 3: 0.5, 2: 0.2, 6: 0.12, 5: 0.08, 7: 0.06 },
   3: { 2: 1, 4: 0.5, 3: 0.3 },
 };
 /** Weight of the repetition evidence (a difference of mean cosine similarities) against the log prior. */
@@ -46,7 +52,8 @@ const REPETITION_WEIGHT = 12;
 const CUE_WEIGHT = 2;
 /** Log-probability of restarting the bar at a beat that is not the next position. */
 const RESTART_LOG_PROB = -12;
-const MAX_LAG = 12;
+/** Lags compared (beats): two bars of the longest bar considered. */
+const MAX_LAG = 14;
 
 function timeSignatureOf(beatsPerBar: number, subdivision: 2 | 3): string {
   return subdivision === 3 ? `${beatsPerBar * 3}/8` : `${beatsPerBar}/4`;
@@ -179,13 +186,15 @@ export function chooseMeter(
   cuesFor: (beatsPerBar: number) => readonly number[],
   subdivision: 2 | 3,
 ): Meter {
-  const candidates = [4, 3, 2].map((beatsPerBar) => {
-    const score =
-      Math.log(METER_PRIOR[subdivision][beatsPerBar]!) +
-      REPETITION_WEIGHT * repetitionEvidence(repetition, beatsPerBar) +
-      CUE_WEIGHT * cueContrast(cuesFor(beatsPerBar), beatsPerBar);
-    return { beatsPerBar, score };
-  });
+  const candidates = Object.keys(METER_PRIOR[subdivision])
+    .map(Number)
+    .map((beatsPerBar) => {
+      const score =
+        Math.log(METER_PRIOR[subdivision][beatsPerBar]!) +
+        REPETITION_WEIGHT * repetitionEvidence(repetition, beatsPerBar) +
+        CUE_WEIGHT * cueContrast(cuesFor(beatsPerBar), beatsPerBar);
+      return { beatsPerBar, score };
+    });
   candidates.sort((a, b) => b.score - a.score);
   const best = candidates[0]!;
   const margin = best.score - candidates[1]!.score;
@@ -195,6 +204,19 @@ export function chooseMeter(
     timeSignature: timeSignatureOf(best.beatsPerBar, subdivision),
     confidence: Math.max(0, Math.min(1, 1 - Math.exp(-margin))),
   };
+}
+
+/** Running sums of the chroma over envelope frames: row e holds the sums of frames 0 … e − 1. */
+const prefixCache = new WeakMap<FrameFeatures, Float64Array>();
+function chromaPrefixSums(features: FrameFeatures): Float64Array {
+  const cached = prefixCache.get(features);
+  if (cached) return cached;
+  const n = features.envelopeCount;
+  const out = new Float64Array((n + 1) * 12);
+  for (let e = 0; e < n; e++)
+    for (let c = 0; c < 12; c++) out[(e + 1) * 12 + c] = out[e * 12 + c]! + features.chroma[e * 12 + c]!;
+  prefixCache.set(features, out);
+  return out;
 }
 
 /**
@@ -215,11 +237,12 @@ export function downbeatCues(
   const low = features.accents[0]!;
   const bass = beatFrames.map((f) => peakNear(low, f, 2));
   const envCount = features.envelopeCount;
-  const chromaMean = (fromFrame: number, toFrame: number): Float64Array => {
-    const acc = new Float64Array(12);
-    const lo = Math.max(0, Math.round(fromFrame / ENVELOPE_STRIDE));
+  const cumulative = chromaPrefixSums(features);
+  const chromaMean = (fromFrame: number, toFrame: number): number[] => {
+    const lo = Math.min(envCount, Math.max(0, Math.round(fromFrame / ENVELOPE_STRIDE)));
     const hi = Math.min(envCount, Math.max(lo + 1, Math.round(toFrame / ENVELOPE_STRIDE)));
-    for (let e = lo; e < hi; e++) for (let c = 0; c < 12; c++) acc[c]! += features.chroma[e * 12 + c]!;
+    const acc = new Array<number>(12);
+    for (let c = 0; c < 12; c++) acc[c] = cumulative[hi * 12 + c]! - cumulative[lo * 12 + c]!;
     return acc;
   };
   const beatAt = (i: number): number => {
@@ -230,14 +253,18 @@ export function downbeatCues(
     return beatFrames[i]!;
   };
   // Where a window reaches past the first or last beat it holds silence or a fade: no evidence.
-  const inside = (b: number): boolean => b - span >= 0 && b + span < beatFrames.length;
-  const change = beatFrames.map((f, b) =>
-    inside(b)
-      ? 1 - cosine(Array.from(chromaMean(beatAt(b - span), f)), Array.from(chromaMean(f, beatAt(b + span))))
-      : NaN,
-  );
-  const typical = median(change.filter((c) => !Number.isNaN(c)));
-  const harmony = change.map((c) => (Number.isNaN(c) ? typical : c));
+  const changeOver = (span: number): number[] => {
+    const change = beatFrames.map((f, b) =>
+      b - span >= 0 && b + span < beatFrames.length
+        ? 1 - cosine(chromaMean(beatAt(b - span), f), chromaMean(f, beatAt(b + span)))
+        : NaN,
+    );
+    const typical = median(change.filter((c) => !Number.isNaN(c)));
+    return clipped(zScores(change.map((c) => (Number.isNaN(c) ? typical : c))));
+  };
+  const spans = [...new Set([1, span, beatsPerBar])];
+  const changes = spans.map(changeOver);
+  const harmony = beatFrames.map((_, b) => changes.reduce((sum, c) => sum + c[b]!, 0) / spans.length);
   const zb = clipped(zScores(bass));
   const zh = clipped(zScores(harmony));
   const zs = clipped(
@@ -287,6 +314,86 @@ export function barPositions(cues: readonly number[], beatsPerBar: number): numb
   return positions;
 }
 
+/** Log-probability of a bar in another meter than the one before it (a meter change). */
+const METER_CHANGE_LOG_PROB = -5;
+/** Log-probability, per bar, of a bar in another meter than the song's. */
+const OTHER_METER_BAR_LOG_PROB = -1.5;
+
+/**
+ * Bar positions when the meter may change from bar to bar: a Viterbi over (meter, position in
+ * the bar) for every candidate meter, advancing one position per beat; at the end of a bar the
+ * next bar may be of another meter at a cost (METER_CHANGE_LOG_PROB), and every bar in a meter
+ * other than the song's costs a little more (OTHER_METER_BAR_LOG_PROB), so the song's meter
+ * holds unless the downbeat cues of the other bar length are clearly better over more than a
+ * bar or two. The restart anywhere (barPositions) stays. `cuesFor(M)` are the downbeat cues for
+ * bars of M beats (their harmony spans depend on M).
+ */
+export function barPositionsWithMeterChanges(
+  cuesFor: (beatsPerBar: number) => readonly number[],
+  meters: readonly number[],
+  primary: number,
+): number[] {
+  const n = cuesFor(primary).length;
+  if (n === 0) return [];
+  const states: Array<{ m: number; p: number }> = [];
+  for (const m of meters) for (let p = 0; p < m; p++) states.push({ m, p });
+  const index = new Map(states.map((s, i) => [`${s.m}:${s.p}`, i]));
+  /** The state one beat earlier in the same bar (p > 0), or the last position of the same meter (p = 0). */
+  const previous = Int16Array.from(states, ({ m, p }) => index.get(`${m}:${p > 0 ? p - 1 : m - 1}`)!);
+  const barEnds = Int16Array.from(meters, (m) => index.get(`${m}:${m - 1}`)!);
+  const barCost = (m: number): number => (m === primary ? 0 : OTHER_METER_BAR_LOG_PROB);
+  const emit = (b: number, i: number): number => (states[i]!.p === 0 ? cuesFor(states[i]!.m)[b]! : 0);
+  const k = states.length;
+  let score = Float64Array.from(states, (s, i) => emit(0, i) + barCost(s.m));
+  const back: Int16Array[] = [];
+  for (let b = 1; b < n; b++) {
+    let bestAny = 0;
+    for (let i = 1; i < k; i++) if (score[i]! > score[bestAny]!) bestAny = i;
+    // The best bar end of each meter, for the bars that begin now.
+    let bestEnd = -1;
+    let bestEndScore = -Infinity;
+    for (const i of barEnds) {
+      if (score[i]! > bestEndScore) {
+        bestEndScore = score[i]!;
+        bestEnd = i;
+      }
+    }
+    const next = new Float64Array(k);
+    const from = new Int16Array(k);
+    for (let i = 0; i < k; i++) {
+      const { m, p } = states[i]!;
+      let best: number;
+      let arg: number;
+      arg = previous[i]!;
+      if (p > 0) {
+        best = score[arg]!;
+      } else {
+        best = score[arg]! + barCost(m);
+        if (bestEnd !== arg && bestEndScore + METER_CHANGE_LOG_PROB + barCost(m) > best) {
+          best = bestEndScore + METER_CHANGE_LOG_PROB + barCost(m);
+          arg = bestEnd;
+        }
+      }
+      if (bestAny !== arg && score[bestAny]! + RESTART_LOG_PROB > best) {
+        best = score[bestAny]! + RESTART_LOG_PROB;
+        arg = bestAny;
+      }
+      next[i] = best + emit(b, i);
+      from[i] = arg;
+    }
+    back.push(from);
+    score = next;
+  }
+  let state = 0;
+  for (let i = 1; i < k; i++) if (score[i]! > score[state]!) state = i;
+  const positions = new Array<number>(n);
+  for (let b = n - 1; b >= 0; b--) {
+    positions[b] = states[state]!.p + 1;
+    if (b > 0) state = back[b - 1]![state]!;
+  }
+  return positions;
+}
+
 /** `snare` is `snareActivation(features)` (beat-phase.ts). */
 export function estimateDownbeats(
   beatFrames: readonly number[],
@@ -302,10 +409,11 @@ export function estimateDownbeats(
   }
   const cues = new Map<number, number[]>();
   const cuesFor = (beatsPerBar: number): number[] => {
-    const key = Math.max(1, Math.floor(beatsPerBar / 2));
+    const key = beatsPerBar;
     if (!cues.has(key)) cues.set(key, downbeatCues(beatFrames, features, beatsPerBar, snare));
     return cues.get(key)!;
   };
   const meter = chooseMeter(repetitionByLag(rhythmVectors(beatFrames, features)), cuesFor, subdivision);
-  return { meter, positions: barPositions(cuesFor(meter.beatsPerBar), meter.beatsPerBar) };
+  const meters = Object.keys(METER_PRIOR[subdivision]).map(Number);
+  return { meter, positions: barPositionsWithMeterChanges(cuesFor, meters, meter.beatsPerBar) };
 }

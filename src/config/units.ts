@@ -1,7 +1,7 @@
 /**
  * Lengths and positions in the units musicians use. Lengths: seconds (`0.25s`, `120ms`), frames
  * (`2f`, `2 frames`), beats (`0.5b`, `1 beat`) and bars (`1 bar`, `2 bars`); a plain number is
- * seconds. Beats and bars follow the song's own beats (see keyframes/time.ts): "1 beat" is as
+ * seconds. Beats and bars follow the song's own beats (see keyframes/beat-grid.ts): "1 beat" is as
  * long as the beat it starts on, so a length in beats stretches and shrinks with the tempo.
  * Positions in time: seconds (`83.5`, `'83.5s'`) or minutes and seconds (`'1:23.5'`).
  */
