@@ -19,7 +19,7 @@
  * periodicity the long window measures more reliably), the long window's tempo and periodicity
  * are kept.
  */
-import { createAutocorrelation } from './power-spectrum.js';
+import { createAutocorrelation, windowAutocorrelation } from './power-spectrum.js';
 import type { TempoPath } from './tempo.js';
 
 const LOCAL_WINDOW_SEC = 5;
@@ -77,18 +77,11 @@ export async function followLocalTempo(envelope: Float32Array, path: TempoPath):
     const centre = start + windowFrames / 2;
     centres[w] = centre;
     base[w] = interpolate(path.windowCentres, path.bpm, centre, true);
-    let mean = 0;
-    for (let i = 0; i < windowFrames; i++) mean += envelope[start + i]!;
-    mean /= windowFrames;
-    ac.input.fill(0);
-    for (let i = 0; i < windowFrames; i++) ac.input[i] = envelope[start + i]! - mean;
-    ac.compute();
-    const zero = ac.output[0]! / windowFrames;
-    if (!(zero > 0)) return;
+    const value = windowAutocorrelation(ac, envelope, start, windowFrames);
+    if (!value) return;
     const acf = (lag: number): number => {
       const i = Math.floor(lag);
       if (i < 0 || i + 1 >= windowFrames) return 0;
-      const value = (k: number): number => ac.output[k]! / (windowFrames - k) / zero;
       return Math.max(value(i), value(i + 1));
     };
     for (let s = 0; s < states; s++) {

@@ -128,3 +128,25 @@ export async function createAutocorrelation(length: number): Promise<Autocorrela
     },
   };
 }
+
+/**
+ * The unbiased autocorrelation of envelope[start, start + windowFrames), mean removed, relative
+ * to its variance: lag → each lag's sum over its own overlap / the zero-lag value. Undefined for
+ * a flat window. The function reads `ac`'s output: use it before the next compute.
+ */
+export function windowAutocorrelation(
+  ac: Autocorrelation,
+  envelope: ArrayLike<number>,
+  start: number,
+  windowFrames: number,
+): ((lag: number) => number) | undefined {
+  let mean = 0;
+  for (let i = 0; i < windowFrames; i++) mean += envelope[start + i]!;
+  mean /= windowFrames;
+  ac.input.fill(0);
+  for (let i = 0; i < windowFrames; i++) ac.input[i] = envelope[start + i]! - mean;
+  ac.compute();
+  const zero = ac.output[0]! / windowFrames;
+  if (!(zero > 0)) return undefined;
+  return (lag) => ac.output[lag]! / (windowFrames - lag) / zero;
+}

@@ -25,7 +25,7 @@
  *    transition that lets the tempo drift by a few percent per window and jump (a change of
  *    section tempo) at a fixed cost.
  */
-import { createAutocorrelation } from './power-spectrum.js';
+import { createAutocorrelation, windowAutocorrelation } from './power-spectrum.js';
 
 export const MIN_BPM = 50;
 export const MAX_BPM = 220;
@@ -92,19 +92,9 @@ export async function windowedSalience(
   const acf: Float32Array[] = [];
   const centres = new Float64Array(starts.length);
   starts.forEach((start, w) => {
-    let mean = 0;
-    for (let i = 0; i < windowFrames; i++) mean += envelope[start + i]!;
-    mean /= windowFrames;
-    ac.input.fill(0);
-    for (let i = 0; i < windowFrames; i++) ac.input[i] = envelope[start + i]! - mean;
-    ac.compute();
-    const zero = ac.output[0]! / windowFrames;
+    const value = windowAutocorrelation(ac, envelope, start, windowFrames);
     const out = new Float32Array(maxLag + 1);
-    if (zero > 0) {
-      // Unbiased: each lag's sum over its own overlap, relative to the variance.
-      for (let lag = 0; lag <= maxLag && lag < windowFrames; lag++)
-        out[lag] = ac.output[lag]! / (windowFrames - lag) / zero;
-    }
+    if (value) for (let lag = 0; lag <= maxLag && lag < windowFrames; lag++) out[lag] = value(lag);
     acf.push(out);
     centres[w] = start + windowFrames / 2;
   });
