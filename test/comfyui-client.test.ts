@@ -325,6 +325,9 @@ describe('ComfyClient cancelling (Ctrl-C)', () => {
     while (server.prompts.length < 2) await new Promise((r) => setTimeout(r, 5));
     controller.abort();
     await expect(ours).rejects.toBeInstanceOf(AbortedError);
+    // A stop does not wait for a POST /prompt still in flight: its prompt is deleted once its id comes.
+    for (let waited = 0; server.queueDeletes.length === 0 && waited < 5_000; waited += 5)
+      await new Promise((r) => setTimeout(r, 5));
     expect(server.queueDeletes).toEqual([server.prompts[1]!.id]);
     expect(server.interrupts).toEqual([]);
     expect(imageNames((await theirs).outputs)).toHaveLength(16);

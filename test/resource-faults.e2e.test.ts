@@ -99,22 +99,22 @@ describe('resource faults as one line', () => {
       if ('unmount' in mount) await mount.unmount();
     });
 
-    it('names the run directory and --run-dir, not the output inside it', async (context) => {
+    it('names the run directory and --run-dir, not the output inside it, as an environment fault (exit 1)', async (context) => {
       if ('skip' in mount) return context.skip(mount.skip);
       for (const runDir of [join(mount.path, 'new-run'), join(mount.path, 'old-run')]) {
         const result = await runCli(['render', song, '-p', 'x', '--run-dir', runDir]);
-        expect(result.code).toBe(2);
+        expect(result.code).toBe(1);
         expect(errorLines(result.stderr)).toEqual([
           `beatloom: error: cannot write to the run directory ${runDir}: the file system is read-only (EROFS) — choose a writable folder with --run-dir`,
         ]);
       }
     });
 
-    it('a read-only place for -o is named as such', async (context) => {
+    it('a read-only place for -o is named as such (exit 1)', async (context) => {
       if ('skip' in mount) return context.skip(mount.skip);
       const out = join(mount.path, 'videos', 'out.mp4');
       const result = await runCli(['render', song, '-p', 'x', '--run-dir', join(dir, 'r'), '-o', out]);
-      expect(result.code).toBe(2);
+      expect(result.code).toBe(1);
       expect(errorLines(result.stderr)).toEqual([
         `beatloom: error: cannot write output ${out}: the file system is read-only (EROFS) — choose a writable location with -o`,
       ]);

@@ -1,7 +1,8 @@
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
 import type { VideoCodec } from '../ffmpeg/args.js';
-import { usageError } from '../shared/errors.js';
+import { BeatloomError, usageError } from '../shared/errors.js';
+import type { ErrorCode } from '../shared/error-codes.js';
 import { tempPathFor } from '../shared/fs-atomic.js';
 import { join } from 'node:path';
 import {
@@ -57,6 +58,18 @@ export async function assertWritableFile(
   await assertCreatable(path, label);
 }
 
+/** The faults of the machine, not of the command: a read-only or full disk, no permission, no file handles. */
+const ENVIRONMENT_FAULT = /\((EROFS|ENOSPC|EDQUOT|EACCES|EPERM|EMFILE|ENFILE|ENOMEM)\)/;
+
+/** A destination that cannot be written: exit 1 when the machine is why (ENVIRONMENT_FAULT), else a usage error. */
+function unwritable(code: ErrorCode, what: string, why: string, hint: string, cause: unknown): BeatloomError {
+  return new BeatloomError(code, `${what}: ${why}`, {
+    hint,
+    cause,
+    kind: ENVIRONMENT_FAULT.test(why) ? 'failure' : 'usage',
+  });
+}
+
 const OUTPUT_LABEL: WritableFileLabel = { what: 'output', flag: '-o', example: 'out.mp4' };
 
 /** Creates (and removes) a file next to `path`: its folder exists or can be made, and is writable. */
@@ -68,9 +81,10 @@ async function assertCreatable(path: string, label: WritableFileLabel = OUTPUT_L
     const handle = await open(probe, 'wx');
     await handle.close();
   } catch (error) {
-    throw usageError(
+    throw unwritable(
       'E_OUTPUT_UNWRITABLE',
-      `cannot write ${label.what} ${path}: ${await whyNotCreatable(folder, error)}`,
+      `cannot write ${label.what} ${path}`,
+      await whyNotCreatable(folder, error),
       `choose a writable location with ${label.flag}`,
       error,
     );
@@ -155,9 +169,10 @@ export async function assertUsableRunDir(runDir: string): Promise<void> {
     const handle = await open(probe, 'wx');
     await handle.close();
   } catch (error) {
-    throw usageError(
+    throw unwritable(
       'E_RUN_DIR',
-      `cannot write to the run directory ${runDir}: ${await whyNotCreatable(runDir, error)}`,
+      `cannot write to the run directory ${runDir}`,
+      await whyNotCreatable(runDir, error),
       'choose a writable folder with --run-dir',
       error,
     );
