@@ -10,8 +10,7 @@
 import { readUserText } from '../shared/read-text.js';
 import { dirname, join, resolve } from 'node:path';
 import {
-  mergeComfyConfigs,
-  mergeNativeConfigs,
+  mergeEngineSettings,
   resolveComfyPaths,
   resolveNativePaths,
   type EngineSelection,
@@ -91,11 +90,11 @@ export function jobEngineSpec(
     case 'comfyui': {
       // The batch schema checked both against comfyuiConfigSchema; their paths are relative to the batch file.
       const fileOptions = (options: Record<string, unknown>): ComfyuiConfig => resolveComfyPaths(options, baseDir);
-      return { id, options: mergeComfyConfigs(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
+      return { id, options: mergeEngineSettings(base.comfyui, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
     case 'native': {
       const fileOptions = (options: Record<string, unknown>): NativeConfig => resolveNativePaths(options, baseDir);
-      return { id, options: mergeNativeConfigs(base.native ?? {}, fileOptions(fromDefaults), fileOptions(fromJob)) };
+      return { id, options: mergeEngineSettings(base.native ?? {}, fileOptions(fromDefaults), fileOptions(fromJob)) };
     }
   }
 }

@@ -62,22 +62,13 @@ function resolvePaths(config: ConfigFile, baseDir: string): ConfigFile {
   return withComfy.native ? { ...withComfy, native: resolveNativePaths(withComfy.native, baseDir) } : withComfy;
 }
 
-/** Merges native engine settings key by key, later ones winning; a key left undefined does not count as given. */
-export function mergeNativeConfigs(...configs: readonly NativeConfig[]): NativeConfig {
+/** Merges engine settings key by key, later ones winning; a key left undefined does not count as given. */
+export function mergeEngineSettings<T extends object>(...configs: readonly T[]): T {
   const merged: Record<string, unknown> = {};
   for (const config of configs) {
     for (const [key, value] of Object.entries(config)) if (value !== undefined) merged[key] = value;
   }
-  return merged;
-}
-
-/** Merges ComfyUI settings key by key, later ones winning; a key left undefined does not count as given. */
-export function mergeComfyConfigs(...configs: readonly ComfyuiConfig[]): ComfyuiConfig {
-  const merged: Record<string, unknown> = {};
-  for (const config of configs) {
-    for (const [key, value] of Object.entries(config)) if (value !== undefined) merged[key] = value;
-  }
-  return merged;
+  return merged as T;
 }
 
 export function parseConfigFile(text: string, fileName: string): ConfigFile {
@@ -154,8 +145,8 @@ export function selectEngine(
   const envUrl = env[COMFY_URL_ENV];
   const fromEnv: ComfyuiConfig =
     envUrl !== undefined && envUrl.trim() !== '' ? { url: splitUrlList(envUrl, COMFY_URL_ENV) } : {};
-  const comfyui = mergeComfyConfigs(file, fromEnv, flags.comfyui);
-  const native = mergeNativeConfigs(loaded.config.native ?? {}, flags.native ?? {});
+  const comfyui = mergeEngineSettings(file, fromEnv, flags.comfyui);
+  const native = mergeEngineSettings(loaded.config.native ?? {}, flags.native ?? {});
   const engineId = flags.engine ?? loaded.config.engine ?? 'preview';
   return Object.keys(native).length > 0 ? { engineId, comfyui, native } : { engineId, comfyui };
 }

@@ -1,6 +1,6 @@
 /**
  * A local stand-in for a ComfyUI 0.8.0 server with AnimateDiff-Evolved, on 127.0.0.1, built
- * from the transcripts in ../shared/fixtures/comfyui-0.8.0 and ComfyUI's server.py:
+ * from the transcripts in test/fixtures/comfyui-0.8.0 and ComfyUI's server.py:
  *
  * - HTTP: /prompt (validated against the fixture /object_info like execution.py does, with the
  *   same 400 bodies), /queue, /interrupt (targeted or global), /history, /view, /upload/image,

@@ -1,7 +1,7 @@
 /**
  * The fake server's graph validation: ComfyUI 0.8.0's `validate_prompt` / `validate_inputs`
  * (execution.py) re-implemented from reading it, checked against the HTTP 400 bodies recorded in
- * ../shared/fixtures/comfyui-0.8.0 (cases 10–16, 82). Types are checked against /object_info.
+ * test/fixtures/comfyui-0.8.0 (cases 10–16, 82). Types are checked against /object_info.
  */
 
 export type ObjectInfoJson = Record<string, NodeClassJson>;

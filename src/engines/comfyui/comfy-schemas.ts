@@ -1,6 +1,6 @@
 /**
  * zod schemas for everything a ComfyUI server sends: HTTP bodies and WebSocket messages, as
- * recorded from ComfyUI 0.8.0 (../shared/fixtures/comfyui-0.8.0) and read in its server.py /
+ * recorded from ComfyUI 0.8.0 (test/fixtures/comfyui-0.8.0) and read in its server.py /
  * execution.py. Unknown extra fields are allowed (servers add them); missing or mistyped fields
  * we rely on are not.
  */
