@@ -32,6 +32,8 @@ const JOB: SegmentJob = {
   promptBlend: [{ prompt: 'neon city, rain', negativePrompt: 'blurry', weight: 1 }],
   loras: [],
   seed: 7,
+  noiseFrame: 0,
+  heldFrames: 0,
   denoise: 0.5,
   cfg: 1,
   steps: 4,

@@ -92,6 +92,7 @@ function plan(continuity: 'none' | 'anchor', segments: number): RenderPlan {
     width: SIZE,
     height: SIZE,
     continuity,
+    notices: [],
     jobs: Array.from({ length: segments }, (_, index) => {
       const anchor = index - (index % ANCHOR_EVERY);
       return {
@@ -109,6 +110,8 @@ function plan(continuity: 'none' | 'anchor', segments: number): RenderPlan {
         loras: [],
         negativePrompt: 'blurry',
         seed: 1000 + index,
+        noiseFrame: 0,
+        heldFrames: 0,
         denoise: 0.6,
         cfg: 1,
         steps: 4,
@@ -116,6 +119,7 @@ function plan(continuity: 'none' | 'anchor', segments: number): RenderPlan {
         continuity,
         section: `s${anchor}`,
         initFrom: continuity === 'anchor' && anchor !== index ? anchor : null,
+        holdFrom: null,
       };
     }),
   };

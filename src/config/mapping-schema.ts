@@ -7,6 +7,7 @@
  * within 0..1, …) are checked here so that a mapping that validates cannot go silently wrong.
  */
 import { z } from 'zod';
+import { continuitySchema } from '../shared/continuity.js';
 import { sectionLabelSchema } from '../analysis/analysis-schema.js';
 import { durationSchema, timePositionSchema, type MusicalDuration } from './units.js';
 
@@ -249,9 +250,14 @@ export const segmentsSchema = z
       .enum(['none', 'beats', 'downbeats'])
       .default('downbeats')
       .meta({ description: 'Put transitions on beats or bar starts where the stride allows.' }),
-    continuity: z.enum(['none', 'chain', 'anchor']).default('none').meta({
+    continuity: continuitySchema.default('continue').meta({
       description:
-        "none: each segment from noise; chain: from the previous segment's last frame; anchor: from its section's first segment.",
+        "continue (default): each segment holds the previous one's last frames and carries on from them; take: a section (or chunk of takeFrames) in one sampling with context windows and prompt travel; " +
+        "none: each segment from noise; chain: from the previous segment's frame where it starts; anchor: from its section's first frame.",
+    }),
+    takeFrames: z.number().int().min(16).max(1024).default(192).meta({
+      description:
+        'take: the longest stretch sampled at once; longer sections are split into chunks that continue each other.',
     }),
   })
   .strict();

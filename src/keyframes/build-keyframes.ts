@@ -193,6 +193,7 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
     sampleCount: duration.sampleCount,
     sampleRateHz: duration.sampleRateHz,
     continuity: mapping.segments.continuity,
+    takeFrames: mapping.segments.takeFrames,
     bpm: analysis.bpm,
     beatsPerBar: analysis.beatsPerBar,
     warnings,

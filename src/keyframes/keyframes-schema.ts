@@ -1,5 +1,6 @@
 /** keyframes.json: every signal and parameter per video frame, and the segments (DESIGN.md §2). */
 import { z } from 'zod';
+import { continuitySchema } from '../shared/continuity.js';
 import { fpsSchema } from '../shared/media-time.js';
 
 export const KEYFRAMES_VERSION = 2;
@@ -46,7 +47,9 @@ export const keyframesSchema = z
     durationSec: z.number().nonnegative(),
     sampleCount: z.number().int().nonnegative(),
     sampleRateHz: z.number().int().positive(),
-    continuity: z.enum(['none', 'chain', 'anchor']),
+    continuity: continuitySchema,
+    /** take continuity: the longest stretch sampled at once. */
+    takeFrames: z.number().int().positive(),
     bpm: z.number().positive().nullable(),
     beatsPerBar: z.number().int().positive(),
     /** Things the plan could not do as the mapping asks (no beat to align to, a section the song lacks…). */

@@ -6,7 +6,7 @@
  * Rendering reads it and never changes it.
  */
 import { BeatloomError, usageError } from '../../shared/errors.js';
-import type { EngineCapabilities, RenderNeeds, SamplerSettings } from '../engine.js';
+import { MAX_TAKE_FRAMES, type EngineCapabilities, type RenderNeeds, type SamplerSettings } from '../engine.js';
 import type { ComfyClient } from './client.js';
 import { loadCustomWorkflow, unmappedLoras, workflowOwnSteps, type CustomWorkflow } from './custom-workflow.js';
 import { checkBuiltin, inspectServer, resolveLoraFile, type ServerReport } from './preflight.js';
@@ -140,6 +140,11 @@ function capabilitiesOf(graph: ComfyGraphSource, servers: number, settings: Comf
   const custom = graph.kind === 'custom' ? graph.workflow : undefined;
   return {
     initImage: custom ? custom.targets.initImage.length > 0 : true,
+    // Held frames, takes and the effect are built into our own graph; a custom workflow has
+    // no target for them.
+    continuation: custom === undefined,
+    takeFrames: custom ? 0 : MAX_TAKE_FRAMES,
+    motionEffect: custom === undefined,
     perFrameMotionScale: custom ? custom.perFrameMotionScale : graph.kind === 'builtin' && graph.perFrameMotionScale,
     maxFrames: MAX_FRAMES,
     // Each server runs one of our segments and has the next ones queued (at prepare time; the
