@@ -83,6 +83,9 @@ describe('describePlan', () => {
       width: 64,
       height: 32,
       continuity: 'none',
+      notices: [
+        'targets.denoise has no effect with segments.continuity none: every segment starts from noise (denoise 1); use continue, chain or anchor',
+      ],
       segments: 5,
       framesPerSegment: 16,
       toRender: 3,

@@ -91,9 +91,11 @@ describe('buildRenderPlan: what the engine can do', () => {
     expect(error).toBeInstanceOf(BeatloomError);
     expect((error as BeatloomError).code).toBe('E_ENGINE_MAX_FRAMES');
     expect((error as BeatloomError).message).toBe(
-      'segment 1 is 48 frames long, but the comfyui engine renders at most 32 frames per segment',
+      'segment 1 is 48 frames long, but the comfyui engine samples at most 32 frames at once without context windows',
     );
-    expect((error as BeatloomError).hint).toBe('set segments.frames to 32 or less in the mapping');
+    expect((error as BeatloomError).hint).toBe(
+      'set segments.frames to 32 or less in the mapping, or segments.continuity: take',
+    );
     expect(
       buildRenderPlan(long, {
         ...SETTINGS,

@@ -198,11 +198,9 @@ function ignoredTargetNotices(
   const notices: string[] = [];
   const fromImage = jobs.filter((job) => job.initFrom !== null || job.heldFrames > 0).length;
   if (fromImage === 0 && keyframes.segments.length > 0) {
-    const why =
-      continuity === 'none'
-        ? 'segments.continuity none: every segment starts from noise (denoise 1)'
-        : `no job starts from an image or held frames (${continuity})`;
-    notices.push(`targets.denoise has no effect: ${why}; use continuity continue, chain or anchor`);
+    notices.push(
+      `targets.denoise has no effect with segments.continuity ${continuity}: every segment starts from noise (denoise 1); use continue, chain or anchor`,
+    );
   } else if (continuity === 'take' && fromImage < jobs.length) {
     notices.push(
       `targets.denoise applies only where a take continues the previous chunk (${fromImage} of ${jobs.length} takes); the others start from noise`,

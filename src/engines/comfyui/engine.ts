@@ -127,12 +127,15 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
       const started = performance.now();
       throwIfAborted(opts.signal);
       const init = opts.initImagePath !== undefined ? await readInitImage(opts.initImagePath, job) : undefined;
+      const held = await Promise.all((opts.heldFramePaths ?? []).map((path) => readInitImage(path, job)));
+      if (held.length !== job.heldFrames)
+        throw new Error(`segment ${job.index + 1} holds ${job.heldFrames} frames, but ${held.length} were given`);
       if (deployment.graph.kind === 'custom' && new Set(job.promptBlend.map((entry) => entry.prompt)).size > 1)
         blendNotice(job.index);
       for (;;) {
         const server = await pool.acquire(opts.signal);
         try {
-          const frameFiles = await renderOnServer(deployment, server.value, job, { ...opts, init });
+          const frameFiles = await renderOnServer(deployment, server.value, job, { ...opts, init, held });
           return { frameFiles, elapsedMs: performance.now() - started };
         } catch (error) {
           if (!isServerFailure(error) || opts.signal?.aborted) throw error;

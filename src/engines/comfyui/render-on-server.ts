@@ -125,6 +125,8 @@ function neutralImage(width: number, height: number): InitImage {
 export interface RenderOnServerOptions {
   /** The segment's init image (chain / anchor continuity), read and checked once for every attempt. */
   readonly init: InitImage | undefined;
+  /** The frames a continuation holds (continue / take), read and checked once for every attempt. */
+  readonly held?: readonly InitImage[];
   /** An empty folder for the frames. */
   readonly workDir: string;
   readonly signal?: AbortSignal;
@@ -141,6 +143,7 @@ function segmentGraph(
   job: SegmentJob,
   initName: string | undefined,
   fromInit: boolean,
+  heldNames: readonly string[],
 ): { readonly graph: ApiGraph; readonly output: string; readonly reportsSteps: (node: string | undefined) => boolean } {
   const source = deployment.graph;
   switch (source.kind) {
@@ -163,7 +166,7 @@ function segmentGraph(
         job.loras.map((lora) => lora.name),
       ).files;
       return {
-        graph: buildSegmentGraph(job, source.settings, initName, loraFiles),
+        graph: buildSegmentGraph(job, source.settings, initName, loraFiles, heldNames),
         output: NODE.save,
         // The sampler's steps are the progress.
         reportsSteps: (node) => node === NODE.sampler || node === undefined,
@@ -185,7 +188,9 @@ export async function renderOnServer(
     deployment.graph.kind === 'custom' ? deployment.graph.workflow.targets.initImage.length > 0 : init !== undefined;
   const image = init ?? (wantsImage ? neutralImage(job.width, job.height) : undefined);
   const initName = image ? await upload(client, image, signal) : undefined;
-  const { graph, output, reportsSteps } = segmentGraph(deployment, job, initName, init !== undefined);
+  const heldNames: string[] = [];
+  for (const frame of options.held ?? []) heldNames.push(await upload(client, frame, signal));
+  const { graph, output, reportsSteps } = segmentGraph(deployment, job, initName, init !== undefined, heldNames);
   const result = await client.runPrompt(graph, {
     signal,
     onProgress: (p) => {
