@@ -201,6 +201,12 @@ export interface RenderEngine {
    * (a LoRA its mapping drives). Engines that can render anything accept every need.
    */
   checkNeeds(needs: RenderNeeds): void;
+  /**
+   * After planning, before any rendering: what the user should know about these jobs on this
+   * backend (guardrails: steps against the module's, cfg, a negative prompt cfg ignores).
+   * Throws a BeatloomError for jobs the backend would refuse.
+   */
+  reviewJobs?(jobs: readonly SegmentJob[]): string[];
   renderSegment(job: SegmentJob, options: RenderSegmentOptions): Promise<SegmentResult>;
 }
 

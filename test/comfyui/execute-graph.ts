@@ -99,6 +99,8 @@ export interface ExecHooks {
   step(nodeId: string, value: number, max: number): Promise<void>;
   readInput(name: string): Buffer | undefined;
   saveImages(prefix: string, images: Images, type: 'output' | 'temp'): SavedImage[];
+  /** SaveLatent: the file's bytes under the output folder. */
+  saveLatent(prefix: string, bytes: Buffer): SavedImage;
   drawFrames(spec: FrameSpec): Uint8Array[];
 }
 
@@ -475,6 +477,32 @@ async function evaluate(
     case 'VAEDecode': {
       const latent = linked['samples'] as Latent;
       return { values: [{ kind: 'image', width: latent.width, height: latent.height, frames: latent.rendered ?? [] }] };
+    }
+    case 'SaveLatent': {
+      // The fake's latents are its pictures: a JSON header line, then each frame's RGB bytes.
+      const latent = linked['samples'] as Latent;
+      const frames = latent.rendered ?? latent.pixels ?? [];
+      const head = Buffer.from(
+        `${JSON.stringify({ width: latent.width, height: latent.height, frames: frames.length })}\n`,
+      );
+      const saved = hooks.saveLatent(String(input('filename_prefix')), Buffer.concat([head, ...frames]));
+      return { values: [], ui: { latents: [saved] } };
+    }
+    case 'LoadLatent': {
+      const name = String(input('latent'));
+      const bytes = hooks.readInput(name);
+      if (!bytes) throw fail('FileNotFoundError', `[Errno 2] No such file or directory: '${name}'`);
+      const end = bytes.indexOf(10);
+      const head = JSON.parse(bytes.subarray(0, end).toString()) as { width: number; height: number; frames: number };
+      const size = head.width * head.height * 3;
+      const pixels = Array.from({ length: head.frames }, (_, i) =>
+        Uint8Array.from(bytes.subarray(end + 1 + i * size, end + 1 + (i + 1) * size)),
+      );
+      return {
+        values: [
+          { kind: 'latent', width: head.width, height: head.height, frames: head.frames, pixels, init: pixels[0] },
+        ],
+      };
     }
     case 'SaveImage':
     case 'PreviewImage': {

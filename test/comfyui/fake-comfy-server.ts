@@ -437,6 +437,15 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
         return path.startsWith(dirs.input + sep) && existsSync(path) ? readFileSync(path) : undefined;
       },
       saveImages,
+      saveLatent: (prefix: string, bytes: Buffer): SavedImage => {
+        const { folder, subfolder, name } = outputPathFor(prefix, 'output');
+        const key = `${folder}|${name}`;
+        const counter = counters.get(key) ?? 1;
+        counters.set(key, counter + 1);
+        const filename = `${name}_${String(counter).padStart(5, '0')}_.latent`;
+        outputFiles.set(join(folder, filename), bytes);
+        return { filename, subfolder, type: 'output' };
+      },
       drawFrames: framesFor,
     };
     const finish = async (
@@ -542,6 +551,12 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const objectInfoNow = (): ObjectInfoJson => {
     const files = readdirSync(dirs.input).sort();
     patchCombo(objectInfo, 'LoadImage', 'image', files);
+    patchCombo(
+      objectInfo,
+      'LoadLatent',
+      'latent',
+      files.filter((f) => f.endsWith('.latent')),
+    );
     return objectInfo;
   };
   const queueItem = (item: PromptRecord): unknown[] => [

@@ -8,6 +8,7 @@
  * moves to another server and the failed one is taken out, with a note.
  */
 import { throwIfAborted } from '../../shared/errors.js';
+import { guardrailNotices } from './guardrails.js';
 import type {
   ConfiguredEngine,
   EngineHealth,
@@ -27,7 +28,7 @@ import {
   prepareComfyDeployment,
   type ComfyDeployment,
 } from './prepare-comfy-deployment.js';
-import { readInitImage, renderOnServer } from './render-on-server.js';
+import { readHeld, readInitImage, renderOnServer } from './render-on-server.js';
 import { ServerPool } from './server-pool.js';
 import { resolveComfySettings, type ComfySettings, type ComfyTuning } from './settings.js';
 
@@ -122,14 +123,22 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
     settingsFingerprint: deployment.settingsFingerprint,
     sampler: deployment.sampler,
     checkNeeds: (needs: RenderNeeds) => checkDeploymentNeeds(deployment, needs),
+    reviewJobs: (jobs) =>
+      guardrailNotices(
+        {
+          motionModel: deployment.settings.motionModel,
+          steps: deployment.sampler.steps,
+          betaSchedule: deployment.settings.betaSchedule,
+          cfgMax: deployment.graph.kind === 'builtin' ? deployment.graph.cfgMax : undefined,
+        },
+        jobs,
+      ),
 
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       const started = performance.now();
       throwIfAborted(opts.signal);
       const init = opts.initImagePath !== undefined ? await readInitImage(opts.initImagePath, job) : undefined;
-      const held = await Promise.all((opts.heldFramePaths ?? []).map((path) => readInitImage(path, job)));
-      if (held.length !== job.heldFrames)
-        throw new Error(`segment ${job.index + 1} holds ${job.heldFrames} frames, but ${held.length} were given`);
+      const held = await readHeld(opts.heldFramePaths ?? [], job);
       if (deployment.graph.kind === 'custom' && new Set(job.promptBlend.map((entry) => entry.prompt)).size > 1)
         blendNotice(job.index);
       for (;;) {

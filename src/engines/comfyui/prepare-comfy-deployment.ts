@@ -32,6 +32,10 @@ export type ComfyGraphSource =
       readonly settings: GraphSettings;
       /** Every server has ADE_ValueScheduling and ADE_MultivalDynamicFloats (a motion scale per frame). */
       readonly perFrameMotionScale: boolean;
+      /** Every server has context options and prompt scheduling (takes). */
+      readonly takes: boolean;
+      /** The lowest cfg limit among the servers, when they say. */
+      readonly cfgMax: number | undefined;
     }
   | { readonly kind: 'custom'; readonly workflow: CustomWorkflow };
 
@@ -105,6 +109,11 @@ function builtinSource(settings: ComfySettings, usable: readonly ServerReport[])
       loras: settings.loras,
     }),
     perFrameMotionScale: usable.every((r) => r.catalogue?.perFrameMotionScale === true),
+    takes: usable.every((r) => r.catalogue?.takes === true),
+    cfgMax: usable.reduce<number | undefined>((low, r) => {
+      const max = r.catalogue?.cfgMax;
+      return max === undefined ? low : low === undefined ? max : Math.min(low, max);
+    }, undefined),
   });
 }
 
@@ -143,7 +152,7 @@ function capabilitiesOf(graph: ComfyGraphSource, servers: number, settings: Comf
     // Held frames, takes and the effect are built into our own graph; a custom workflow has
     // no target for them.
     continuation: custom === undefined,
-    takeFrames: custom ? 0 : MAX_TAKE_FRAMES,
+    takeFrames: graph.kind === 'builtin' && graph.takes ? MAX_TAKE_FRAMES : 0,
     motionEffect: custom === undefined,
     perFrameMotionScale: custom ? custom.perFrameMotionScale : graph.kind === 'builtin' && graph.perFrameMotionScale,
     maxFrames: MAX_FRAMES,

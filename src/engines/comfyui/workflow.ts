@@ -55,7 +55,25 @@ export const NODE = {
   effectSchedule: '17',
   encodeHeld: '18',
   lastHeld: '19',
+  // Far above the ids handed out from FIRST_EXTRA_ID.
+  loadHeldLatent: '1000',
+  saveLatent: '1001',
 } as const;
+
+/** Where the graph saves its latents (SaveLatent, under the server's output folder). */
+export function latentFilePrefix(segmentIndex: number): string {
+  return `beatloom/latents/seg_${String(segmentIndex).padStart(4, '0')}`;
+}
+
+/**
+ * What a continuation holds: its predecessor's latents (a .latent file the previous segment's
+ * SaveLatent wrote, uploaded to the input folder), from local frame `from` on — the exact
+ * latents, so the held frames decode to the very frames they continue — or, when the
+ * predecessor left no latents, its frames as uploaded images, encoded again.
+ */
+export type HeldInput =
+  | { readonly kind: 'latent'; readonly name: string; readonly from: number }
+  | { readonly kind: 'images'; readonly names: readonly string[] };
 /** AnimateDiff-Evolved's context window for takes: the module's 16 frames, 4 shared (what users run). */
 export const TAKE_CONTEXT = { length: 16, overlap: 4 } as const;
 /** ADE_AnimateDiffLoRALoader's strength limits. */
@@ -211,7 +229,7 @@ export function buildSegmentGraph(
   settings: GraphSettings,
   initImage?: string,
   loraFiles?: ReadonlyMap<string, string>,
-  heldImages?: readonly string[],
+  held?: HeldInput,
   motionLoraFiles?: ReadonlyMap<string, string>,
 ): ApiGraph {
   const graph: Record<string, ApiNode> = {};
@@ -324,7 +342,7 @@ export function buildSegmentGraph(
     ? NODE.negative
     : encodeBlend(NODE.negative, negatives.length > 1 ? negatives : [{ text: job.negativePrompt, weight: 1 }]);
 
-  const latentFrom = addLatent(graph, job, initImage, heldImages, newId);
+  const latentFrom = addLatent(graph, job, initImage, held, newId);
   const fromImage = initImage !== undefined;
   graph[NODE.sampler] = {
     class_type: 'KSamplerAdvanced',
@@ -349,6 +367,11 @@ export function buildSegmentGraph(
   graph[NODE.save] = {
     class_type: 'SaveImage',
     inputs: { images: [NODE.decode, 0], filename_prefix: saveFilePrefix(job.index) },
+  };
+  // The latents too: the next segment continues from them exactly.
+  graph[NODE.saveLatent] = {
+    class_type: 'SaveLatent',
+    inputs: { samples: [NODE.sampler, 0], filename_prefix: latentFilePrefix(job.index) },
   };
   return graph;
 }
@@ -378,16 +401,22 @@ function addLatent(
   graph: Record<string, ApiNode>,
   job: SegmentJob,
   initImage: string | undefined,
-  heldImages: readonly string[] | undefined,
+  held: HeldInput | undefined,
   newId: () => string,
 ): string {
-  if (heldImages && heldImages.length > 0) {
-    if (heldImages.length !== job.heldFrames || job.heldFrames >= job.frameCount)
-      throw new RangeError(
-        `segment ${job.index + 1} holds ${job.heldFrames} of ${job.frameCount} frames but got ${heldImages.length} images`,
-      );
+  if (held && job.heldFrames > 0) {
+    if (job.heldFrames >= job.frameCount || (held.kind === 'images' && held.names.length !== job.heldFrames))
+      throw new RangeError(`segment ${job.index + 1} holds ${job.heldFrames} of ${job.frameCount} frames`);
+    if (held.kind === 'latent') {
+      graph[NODE.loadHeldLatent] = { class_type: 'LoadLatent', inputs: { latent: held.name } };
+      graph[NODE.encodeHeld] = {
+        class_type: 'LatentFromBatch',
+        inputs: { samples: [NODE.loadHeldLatent, 0], batch_index: held.from, length: job.heldFrames },
+      };
+      return addHeldLatent(graph, job, newId);
+    }
     let images = '';
-    heldImages.forEach((name, i) => {
+    held.names.forEach((name, i) => {
       const load = i === 0 ? NODE.loadInit : newId();
       graph[load] = { class_type: 'LoadImage', inputs: { image: name } };
       if (i === 0) {
@@ -399,26 +428,7 @@ function addLatent(
       images = batch;
     });
     graph[NODE.encodeHeld] = { class_type: 'VAEEncode', inputs: { pixels: [images, 0], vae: [NODE.checkpoint, 2] } };
-    // The frames after the held ones start from the last held frame, re-noised by denoise.
-    graph[NODE.lastHeld] = {
-      class_type: 'LatentFromBatch',
-      inputs: { samples: [NODE.encodeHeld, 0], batch_index: job.heldFrames - 1, length: 1 },
-    };
-    graph[NODE.repeatInit] = {
-      class_type: 'RepeatLatentBatch',
-      inputs: { samples: [NODE.lastHeld, 0], amount: job.frameCount - job.heldFrames },
-    };
-    const joined = newId();
-    graph[joined] = {
-      class_type: 'LatentBatch',
-      inputs: { samples1: [NODE.encodeHeld, 0], samples2: [NODE.repeatInit, 0] },
-    };
-    const masked = newId();
-    graph[masked] = {
-      class_type: 'SetLatentNoiseMask',
-      inputs: { samples: [joined, 0], mask: [addHoldMask(graph, job, newId), 0] },
-    };
-    return masked;
+    return addHeldLatent(graph, job, newId);
   }
   if (initImage !== undefined) {
     graph[NODE.loadInit] = { class_type: 'LoadImage', inputs: { image: initImage } };
@@ -437,4 +447,28 @@ function addLatent(
     inputs: { width: job.width, height: job.height, batch_size: job.frameCount },
   };
   return NODE.emptyLatent;
+}
+
+/** The held latents (NODE.encodeHeld) joined with the last of them repeated for the frames to come, under the hold mask. */
+function addHeldLatent(graph: Record<string, ApiNode>, job: SegmentJob, newId: () => string): string {
+  // The frames after the held ones start from the last held frame, re-noised by denoise.
+  graph[NODE.lastHeld] = {
+    class_type: 'LatentFromBatch',
+    inputs: { samples: [NODE.encodeHeld, 0], batch_index: job.heldFrames - 1, length: 1 },
+  };
+  graph[NODE.repeatInit] = {
+    class_type: 'RepeatLatentBatch',
+    inputs: { samples: [NODE.lastHeld, 0], amount: job.frameCount - job.heldFrames },
+  };
+  const joined = newId();
+  graph[joined] = {
+    class_type: 'LatentBatch',
+    inputs: { samples1: [NODE.encodeHeld, 0], samples2: [NODE.repeatInit, 0] },
+  };
+  const masked = newId();
+  graph[masked] = {
+    class_type: 'SetLatentNoiseMask',
+    inputs: { samples: [joined, 0], mask: [addHoldMask(graph, job, newId), 0] },
+  };
+  return masked;
 }
