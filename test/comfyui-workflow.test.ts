@@ -40,6 +40,79 @@ function fixtureGraph(name: string): unknown {
   return fixtureJson<{ request: { body: { prompt: unknown } } }>(name).request.body.prompt;
 }
 
+describe('buildSegmentGraph: the instrument', () => {
+  it('drives the motion effect per frame (effect_multival) and motion LoRAs at the segment’s strength', () => {
+    const job = segmentJob({
+      frameCount: 4,
+      motion: { kind: 'constant', scale: 1 },
+      effect: { kind: 'perFrame', scales: [1, 0.5, 0.25, 0] },
+      motionLoras: [
+        { name: 'pan_left', strength: 0.8 },
+        { name: 'zoom_in', strength: 12 },
+      ],
+    });
+    const graph = buildSegmentGraph(
+      job,
+      FIXTURE_SETTINGS,
+      undefined,
+      undefined,
+      undefined,
+      new Map([['pan_left', 'v2_lora_PanLeft.ckpt']]),
+    );
+    expect(graph['17']).toEqual({
+      class_type: 'ADE_ValueScheduling',
+      inputs: { values: '0=1, 1=0.5, 2=0.25, 3=0', max_length: 4 },
+    });
+    expect(graph['16']).toEqual({ class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: ['17', 1] } });
+    expect(graph['20']).toEqual({
+      class_type: 'ADE_AnimateDiffLoRALoader',
+      inputs: { name: 'v2_lora_PanLeft.ckpt', strength: 0.8 },
+    });
+    // ADE's limit is 10.
+    expect(graph['21']).toEqual({
+      class_type: 'ADE_AnimateDiffLoRALoader',
+      inputs: { name: 'zoom_in', strength: 10, prev_motion_lora: ['20', 0] },
+    });
+    expect(graph['3']!.inputs['motion_lora']).toEqual(['21', 0]);
+    expect(graph['3']!.inputs['effect_multival']).toEqual(['16', 0]);
+  });
+
+  it('starts an init image or held frames at the step its denoise gives on the module’s grid', () => {
+    const fromImage = buildSegmentGraph(
+      segmentJob({ denoise: 0.5, continuity: 'chain' }),
+      { ...FIXTURE_SETTINGS, steps: 4 },
+      'init.png',
+    );
+    expect(fromImage['7']!.inputs['start_at_step']).toBe(2);
+    const held = buildSegmentGraph(
+      segmentJob({ denoise: 0.75, heldFrames: 4, continuity: 'continue' }),
+      { ...FIXTURE_SETTINGS, steps: 4 },
+      undefined,
+      undefined,
+      { kind: 'latent', name: 'beatloom_held_x.latent', from: 12 },
+    );
+    expect(held['7']!.inputs['start_at_step']).toBe(1);
+    expect(held['1000']).toEqual({ class_type: 'LoadLatent', inputs: { latent: 'beatloom_held_x.latent' } });
+    expect(held['18']).toEqual({
+      class_type: 'LatentFromBatch',
+      inputs: { samples: ['1000', 0], batch_index: 12, length: 4 },
+    });
+    expect(held['19']).toEqual({
+      class_type: 'LatentFromBatch',
+      inputs: { samples: ['18', 0], batch_index: 3, length: 1 },
+    });
+    expect(held['12']).toEqual({ class_type: 'RepeatLatentBatch', inputs: { samples: ['19', 0], amount: 12 } });
+    const solids = Object.values(held)
+      .filter((node) => node.class_type === 'SolidMask')
+      .map((node) => node.inputs['value']);
+    expect(solids).toEqual([0, 1]);
+    const repeats = Object.values(held)
+      .filter((node) => node.class_type === 'RepeatImageBatch')
+      .map((node) => node.inputs['amount']);
+    expect(repeats).toEqual([4, 12]);
+  });
+});
+
 describe('buildSegmentGraph', () => {
   it('txt2img is exactly the graph that ran on real ComfyUI 0.8.0 with AnimateDiff-Evolved (fixture 80)', () => {
     expect(buildSegmentGraph(JOB, FIXTURE_SETTINGS)).toEqual(fixtureGraph('80_ade_txt2img_16f_post.json'));
@@ -102,21 +175,26 @@ describe('buildSegmentGraph', () => {
       model: ['21', 0],
       model_name: 'animatediff_lightning_4step_comfyui.safetensors',
       beta_schedule: 'sqrt_linear (AnimateDiff)',
+      sample_settings: ['14', 0],
       scale_multival: ['2', 0],
     });
     expect(graph['4']!.inputs['clip']).toEqual(['21', 1]);
     expect(graph['5']!.inputs['clip']).toEqual(['21', 1]);
     expect(graph['7']!.inputs).toEqual({
       model: ['3', 0],
-      positive: ['4', 0],
-      negative: ['5', 0],
-      latent_image: ['6', 0],
-      seed: 42,
+      add_noise: 'enable',
+      noise_seed: 42,
       steps: 4,
       cfg: 1.5,
       sampler_name: 'euler',
       scheduler: 'sgm_uniform',
-      denoise: 1,
+      positive: ['4', 0],
+      negative: ['5', 0],
+      latent_image: ['6', 0],
+      // From noise: every step of the module's grid, whatever the segment's denoise.
+      start_at_step: 0,
+      end_at_step: 10000,
+      return_with_leftover_noise: 'disable',
     });
     expect(graph['9']!.inputs['filename_prefix']).toBe('beatloom/seg_0000');
   });
@@ -252,6 +330,7 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
       '7',
       '8',
       '9',
+      '14',
       '20',
       '21',
       '22',
@@ -260,6 +339,7 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
       '25',
       '26',
       '27',
+      '1001',
     ]);
   });
 

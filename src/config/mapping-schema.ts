@@ -365,12 +365,22 @@ export const targetsSchema = z
       .record(z.string().min(1), targetSchema)
       .default({})
       .meta({ description: 'LoRA name → strength per segment.' }),
+    motionEffect: targetSchema.optional().meta({
+      description:
+        "AnimateDiff's motion effect per frame (0..1: how much the motion module acts; ADE effect_multival). Unset: full effect.",
+    }),
+    motionLoras: z.record(z.string().min(1), targetSchema).default({}).meta({
+      description:
+        'Motion LoRA name → strength per segment (ADE_AnimateDiffLoRALoader, 0..10), e.g. a camera move on drops.',
+    }),
   })
   .strict();
 
 /** Hard limits on what a target may reach: engines reject anything outside. */
 const TARGET_LIMITS: Readonly<Record<string, readonly [number, number]>> = {
   motionScale: [0, Infinity],
+  motionEffect: [0, 1],
+  motionLoras: [0, 10],
   denoise: [0, 1],
   cfg: [Number.MIN_VALUE, Infinity],
 };
@@ -392,6 +402,22 @@ function checkMapping(mapping: z.output<typeof mappingObjectSchema>, ctx: z.core
         ['loras', name],
         t,
         [-Infinity, Infinity],
+      ],
+    ),
+    ...(mapping.targets.motionEffect
+      ? [
+          [['motionEffect'], mapping.targets.motionEffect, TARGET_LIMITS.motionEffect!] as [
+            string[],
+            z.output<typeof targetSchema>,
+            readonly [number, number],
+          ],
+        ]
+      : []),
+    ...Object.entries(mapping.targets.motionLoras).map(
+      ([name, t]): [string[], z.output<typeof targetSchema>, readonly [number, number]] => [
+        ['motionLoras', name],
+        t,
+        TARGET_LIMITS.motionLoras!,
       ],
     ),
   ];

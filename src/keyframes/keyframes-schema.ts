@@ -36,6 +36,8 @@ export const keyframeSegmentSchema = z
     /** Every prompt with weight at the lead frame, strongest first; weights sum to 1. */
     promptBlend: z.array(promptWeightSchema).min(1),
     loras: z.array(loraStrengthSchema),
+    /** Motion LoRA strengths (only when the mapping drives motion LoRAs). */
+    motionLoras: z.array(loraStrengthSchema).optional(),
   })
   .strict();
 
@@ -63,6 +65,9 @@ export const keyframesSchema = z
         denoise: z.array(z.number()),
         cfg: z.array(z.number()),
         loras: z.record(z.string(), z.array(z.number())),
+        /** The motion module's effect per frame, when the mapping drives it. */
+        motionEffect: z.array(z.number()).optional(),
+        motionLoras: z.record(z.string(), z.array(z.number())).optional(),
       })
       .strict(),
     /** Each distinct prompt with its weight per video frame (the weights of a frame sum to 1). */

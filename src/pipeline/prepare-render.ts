@@ -56,7 +56,10 @@ export async function prepareRender(
   const song = await loadSongMapping(request);
   const { mapping, texts } = song;
   // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
-  engine.checkNeeds({ loras: Object.keys(mapping.targets.loras) });
+  engine.checkNeeds({
+    loras: Object.keys(mapping.targets.loras),
+    motionLoras: Object.keys(mapping.targets.motionLoras),
+  });
   const mappingSha256 = await hashFile(request.mappingPath);
   await assertReadableFile(request.audioPath);
   const [audioStat, { analysis, keyframes, duration, audioSha256, analyzeMs, keyframesMs }] = await Promise.all([

@@ -278,6 +278,8 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
       cfg: segment.cfg,
       steps: settings.steps,
       motion,
+      ...effectOf(keyframes, unit, settings.capabilities.motionEffect),
+      ...(segment.motionLoras ? { motionLoras: segment.motionLoras } : {}),
       ...(promptSchedule ? { promptSchedule } : {}),
       continuity,
       section: segment.section,
@@ -306,6 +308,8 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
       `segments.continuity: ${continuity}, but ${noOverlap} segment(s) share no frame with the one before: they start from noise (set segments.minOverlap to 1 or more)`,
     );
   notices.push(...ignoredTargetNotices(keyframes, continuity, jobs, units));
+  if (keyframes.curves.motionEffect && !settings.capabilities.motionEffect)
+    notices.push(`targets.motionEffect has no effect: the ${settings.engineId} engine has no motion effect input`);
   return {
     version: PLAN_VERSION,
     engine: settings.engineId,
@@ -317,6 +321,13 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
     notices,
     jobs,
   };
+}
+
+/** The motion effect of a unit's frames, when the mapping drives it and the engine takes it. */
+function effectOf(keyframes: Keyframes, unit: Unit, engineTakesIt: boolean): Pick<SegmentJob, 'effect'> {
+  const curve = keyframes.curves.motionEffect;
+  if (!curve || !engineTakesIt) return {};
+  return { effect: { kind: 'perFrame', scales: curve.slice(unit.startFrame, unit.startFrame + unit.frameCount) } };
 }
 
 /** chain / anchor on units (one segment each, as takes never start from an image). */

@@ -180,17 +180,23 @@ export type LoraResolution = { readonly file: string } | { readonly problem: str
  * `add_detail.safetensors` (or `sd15/add_detail.pt`) when exactly one LoRA file has that name.
  * An exact file name always wins. (The config file names files exactly, like its checkpoint.)
  */
-export function resolveLoraFile(available: readonly string[], name: string): LoraResolution {
+export function resolveLoraFile(
+  available: readonly string[],
+  name: string,
+  kind: 'loras' | 'motionLoras' = 'loras',
+): LoraResolution {
   if (available.includes(name)) return { file: name };
   const matches = available.filter((file) => loraStem(file) === name);
   if (matches.length === 1) return { file: matches[0]! };
+  const what = kind === 'loras' ? 'LoRA' : 'motion LoRA';
   if (matches.length > 1) {
     return {
-      problem: `LoRA '${name}' from the mapping matches several files on the server (${matches.join(', ')}); name the file in the mapping's targets.loras`,
+      problem: `${what} '${name}' from the mapping matches several files on the server (${matches.join(', ')}); name the file in the mapping's targets.${kind}`,
     };
   }
+  const folder = kind === 'loras' ? 'ComfyUI/models/loras' : 'ComfyUI/models/animatediff_motion_lora';
   return {
-    problem: `LoRA '${name}' from the mapping is not on the server (it has: ${formatAvailable(available)}); put it in ComfyUI/models/loras or change targets.loras in the mapping`,
+    problem: `${what} '${name}' from the mapping is not on the server (it has: ${formatAvailable(available)}); put it in ${folder} or change targets.${kind} in the mapping`,
   };
 }
 

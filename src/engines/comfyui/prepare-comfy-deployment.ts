@@ -23,6 +23,8 @@ export interface DeployedServer {
   readonly client: ComfyClient;
   /** Its LoRA files: what the mapping's LoRA names resolve to. */
   readonly loras: readonly string[];
+  /** Its motion LoRA files (ADE_AnimateDiffLoRALoader). */
+  readonly motionLoras: readonly string[];
 }
 
 /** The graph each segment is sent as. */
@@ -189,7 +191,12 @@ export async function prepareComfyDeployment(
     );
   }
   const servers = usable.map((r) =>
-    Object.freeze({ url: r.url, client: clients[reports.indexOf(r)]!, loras: r.catalogue?.loras ?? [] }),
+    Object.freeze({
+      url: r.url,
+      client: clients[reports.indexOf(r)]!,
+      loras: r.catalogue?.loras ?? [],
+      motionLoras: r.catalogue?.motionLoras ?? [],
+    }),
   );
   return Object.freeze({
     settings,
@@ -208,6 +215,7 @@ export async function prepareComfyDeployment(
 export function resolveMappingLoras(
   deployment: ComfyDeployment,
   names: readonly string[],
+  kind: 'loras' | 'motionLoras' = 'loras',
 ): { readonly files: ReadonlyMap<string, string>; readonly problems: readonly string[] } {
   const { servers } = deployment;
   const files = new Map<string, string>();
@@ -216,7 +224,7 @@ export function resolveMappingLoras(
     const before = problems.length;
     const found = new Set<string>();
     for (const server of servers) {
-      const resolution = resolveLoraFile(server.loras, name);
+      const resolution = resolveLoraFile(kind === 'loras' ? server.loras : server.motionLoras, name, kind);
       if ('problem' in resolution)
         problems.push(servers.length > 1 ? `${server.url}: ${resolution.problem}` : resolution.problem);
       else found.add(resolution.file);
@@ -235,6 +243,13 @@ export function checkDeploymentNeeds(deployment: ComfyDeployment, needs: RenderN
   const { graph, settings } = deployment;
   switch (graph.kind) {
     case 'custom': {
+      if ((needs.motionLoras ?? []).length > 0) {
+        throw usageError(
+          'E_COMFY_WORKFLOW_MAP',
+          `the mapping drives motion LoRAs (${needs.motionLoras!.join(', ')}), but a custom workflow has no input for them`,
+          'load the motion LoRA in your workflow at a fixed strength and remove targets.motionLoras, or use the built-in graph',
+        );
+      }
       const missing = unmappedLoras(graph.workflow, needs.loras);
       if (missing.length > 0) {
         const example = `loras: { ${missing[0]}: [<LoraLoader id>.strength_model, <LoraLoader id>.strength_clip] }`;
@@ -247,7 +262,10 @@ export function checkDeploymentNeeds(deployment: ComfyDeployment, needs: RenderN
       return;
     }
     case 'builtin': {
-      const { problems } = resolveMappingLoras(deployment, needs.loras);
+      const problems = [
+        ...resolveMappingLoras(deployment, needs.loras).problems,
+        ...resolveMappingLoras(deployment, needs.motionLoras ?? [], 'motionLoras').problems,
+      ];
       if (problems.length > 0) {
         throw usageError(
           'E_COMFY_MISSING',

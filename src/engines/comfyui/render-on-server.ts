@@ -206,7 +206,18 @@ function segmentGraph(
         job.loras.map((lora) => lora.name),
       ).files;
       return {
-        graph: buildSegmentGraph(job, source.settings, initName, loraFiles, held),
+        graph: buildSegmentGraph(
+          job,
+          source.settings,
+          initName,
+          loraFiles,
+          held,
+          resolveMappingLoras(
+            deployment,
+            (job.motionLoras ?? []).map((lora) => lora.name),
+            'motionLoras',
+          ).files,
+        ),
         output: NODE.save,
         // The sampler's steps are the progress.
         reportsSteps: (node) => node === NODE.sampler || node === undefined,
