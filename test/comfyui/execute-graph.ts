@@ -19,6 +19,7 @@ interface Model {
     model: string;
     scale: number[] | number;
     context: boolean;
+    contextWindow?: { length: number; overlap: number };
     /** ADE sample settings' batch_offset: the noise of frame i is that of frame batchOffset + i. */
     batchOffset: number;
     effect?: number[] | number;
@@ -96,7 +97,7 @@ export interface ExecHooks {
   /** `executed` for a node that has something to show (SaveImage's images). */
   executed(nodeId: string, ui: Record<string, unknown>): void;
   /** One sampler step: sends progress (and a preview), waits the step's share of the time, may throw to interrupt. */
-  step(nodeId: string, value: number, max: number): Promise<void>;
+  step(nodeId: string, value: number, max: number, workFrames: number): Promise<void>;
   readInput(name: string): Buffer | undefined;
   saveImages(prefix: string, images: Images, type: 'output' | 'temp'): SavedImage[];
   /** SaveLatent: the file's bytes under the output folder. */
@@ -359,6 +360,9 @@ async function evaluate(
               model: String(input('model_name')),
               scale,
               context: linked['context_options'] !== undefined,
+              ...(linked['context_options']
+                ? { contextWindow: linked['context_options'] as { length: number; overlap: number } }
+                : {}),
               batchOffset: settings?.batchOffset ?? 0,
               ...(effect === undefined ? {} : { effect }),
               motionLoras: (linked['motion_lora'] as { loras: string[] } | undefined)?.loras ?? [],
@@ -471,7 +475,14 @@ async function evaluate(
             return frame.map((value, p) => Math.round(source[p]! * keep + value * (1 - keep)));
           })
         : drawn;
-      for (let step = start + 1; step <= steps; step++) await hooks.step(id, step, steps);
+      // The frames the model computes per step: context windows of 16 sharing 4 cover a take more than once.
+      const context = model.motion?.contextWindow;
+      const windows =
+        context && latent.frames > context.length
+          ? Math.ceil((latent.frames - context.overlap) / (context.length - context.overlap))
+          : 1;
+      const workFrames = windows === 1 ? latent.frames : windows * context!.length;
+      for (let step = start + 1; step <= steps; step++) await hooks.step(id, step, steps, workFrames);
       return { values: [{ ...latent, rendered }] };
     }
     case 'VAEDecode': {

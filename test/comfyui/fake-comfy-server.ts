@@ -36,6 +36,11 @@ export interface FakeComfyOptions {
   readonly loras?: readonly string[];
   /** How long the sampler of one prompt takes, spread over its steps. */
   readonly segmentMs?: number;
+  /**
+   * Instead of segmentMs: each sampler step costs this much per frame the model computes (a take's
+   * context windows compute their shared frames twice), like a GPU whose time follows the work.
+   */
+  readonly frameStepMs?: number;
   /** The history is written this long after execution_success. */
   readonly historyDelayMs?: number;
   /** 'drawn': frames from the graph's values; 'noise': the same noisy frames for every prompt (benchmarks). */
@@ -362,6 +367,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     send(item.clientId, 'execution_start', startMessage);
     send(item.clientId, 'execution_cached', cachedMessage);
     const executed: string[] = [];
+    let lastStepAt: number | undefined;
     const hooks = {
       executing: (nodeId: string) => {
         if (dead) throw new Died();
@@ -374,7 +380,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           ui['images'] = faults.rewriteImages(ui['images'] as SavedImage[]);
         send(item.clientId, 'executed', { node: nodeId, display_node: nodeId, output: ui, prompt_id: item.id });
       },
-      step: async (nodeId: string, value: number, max: number) => {
+      step: async (nodeId: string, value: number, max: number, workFrames: number) => {
         if (faults.dieAtStep === value) {
           faults.dieAtStep = undefined;
           await kill();
@@ -399,7 +405,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           faults.errorAtStep = undefined;
           throw new NodeFailure(nodeId, item.graph[nodeId]!.class_type, type, message);
         }
-        const due = item.startedAt! + (duration * value) / max;
+        const due =
+          options.frameStepMs === undefined
+            ? item.startedAt! + (duration * value) / max
+            : (lastStepAt ?? item.startedAt!) + options.frameStepMs * workFrames;
+        lastStepAt = due;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         if (dead) throw new Died();

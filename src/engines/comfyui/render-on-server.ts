@@ -157,9 +157,13 @@ export function latentUploadName(bytes: Uint8Array): string {
   return `beatloom_held_${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.latent`;
 }
 
-/** A .latent file: safetensors of frames × 4 × h/8 × w/8 float32, plus the graph as metadata. */
+/**
+ * The most a .latent file may be: a real one is safetensors of frames × 4 × h/8 × w/8 float32
+ * plus the graph as metadata, far below this; the bound (the size of the frames as raw RGB, plus
+ * 4 MiB) only stops a server from sending without end.
+ */
 export function maxLatentBytes(job: Pick<SegmentJob, 'frameCount' | 'width' | 'height'>): number {
-  return job.frameCount * 4 * Math.ceil(job.height / 8) * Math.ceil(job.width / 8) * 4 + 4 * 1024 * 1024;
+  return job.frameCount * job.width * job.height * 3 + 4 * 1024 * 1024;
 }
 
 export interface RenderOnServerOptions {
