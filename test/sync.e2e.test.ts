@@ -235,7 +235,8 @@ describe('render output options', () => {
     await writeFile(
       mapping,
       flash
-        .replace('align: beats', 'align: downbeats')
+        // Every boundary a transition (continue would make most of them continuations, without a fade).
+        .replace('align: beats', 'align: downbeats\n  continuity: none')
         .replace(/transitions:[\s\S]*$/, 'transitions:\n  curve: smoothstep\n  cutOn: downbeats\n'),
     );
     // 100 BPM: bar starts fall inside frames at 12 fps, never on a frame boundary, where the

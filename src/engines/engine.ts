@@ -151,8 +151,14 @@ export interface EngineProgress {
   readonly totalSteps: number;
 }
 
+/**
+ * The files an engine may leave beside a segment's frames for the segment that continues it
+ * (they are kept in the segment's folder): ComfyUI's latents, the preview's drawing state.
+ */
+export const ENGINE_STATE_FILES: readonly string[] = ['latents.latent', 'preview-state.json'];
+
 export interface RenderSegmentOptions {
-  /** An empty folder the engine writes the segment's frames into. */
+  /** An empty folder the engine writes the segment's frames into (and its ENGINE_STATE_FILES). */
   readonly workDir: string;
   /** For chain / anchor continuity: the image the segment starts from. */
   readonly initImagePath?: string;
