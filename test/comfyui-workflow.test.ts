@@ -20,6 +20,7 @@ import {
   segmentLoras,
   type GraphSettings,
 } from '../src/engines/comfyui/workflow.js';
+import { renderPlanSchema } from '../src/pipeline/render-plan.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { segmentJob } from './helpers/segment-job.js';
 
@@ -31,6 +32,21 @@ const FIXTURE_SETTINGS: GraphSettings = {
   motionModel: 'animatediff_lightning_4step_comfyui.safetensors',
   betaSchedule: 'sqrt_linear (AnimateDiff)',
   steps: 2,
+  sampler: 'euler',
+  scheduler: 'sgm_uniform',
+  loras: [],
+};
+
+/** The jobs of the render whose prompts fixtures 90 and 91 recorded, and its settings. */
+const RECORDED_JOBS = fixtureJson<{ jobs: unknown[] }>('90_91_ade_continue_plan.json').jobs.map((job) => {
+  const { initFrom: _initFrom, holdFrom: _holdFrom, ...rest } = renderPlanSchema.shape.jobs.element.parse(job);
+  return rest;
+});
+const RECORDED_SETTINGS: GraphSettings = {
+  checkpoint: 'sd15_random.safetensors',
+  motionModel: 'animatediff_lightning_4step_comfyui.safetensors',
+  betaSchedule: 'sqrt_linear (AnimateDiff)',
+  steps: 4,
   sampler: 'euler',
   scheduler: 'sgm_uniform',
   loras: [],
@@ -114,17 +130,33 @@ describe('buildSegmentGraph: the instrument', () => {
 });
 
 describe('buildSegmentGraph', () => {
-  it('txt2img is exactly the graph that ran on real ComfyUI 0.8.0 with AnimateDiff-Evolved (fixture 80)', () => {
-    expect(buildSegmentGraph(JOB, FIXTURE_SETTINGS)).toEqual(fixtureGraph('80_ade_txt2img_16f_post.json'));
+  it('from noise it is exactly the graph that ran on real ComfyUI 0.8.0 with AnimateDiff-Evolved (fixture 90)', () => {
+    const [first] = RECORDED_JOBS;
+    expect(buildSegmentGraph(first!, RECORDED_SETTINGS)).toEqual(fixtureGraph('90_ade_continue_first_post.json'));
   });
 
-  it('chain continuity is exactly the img2img graph of fixture 81: LoadImage → VAEEncode → RepeatLatentBatch 16, denoise 0.6', () => {
+  it('a continuation is exactly the graph of fixture 91: the uploaded latents from frame 10, the last repeated, the hold mask', () => {
+    const [, held] = RECORDED_JOBS;
+    const upload = fixtureJson<{ body: { name: string } }>('91_ade_continue_held_upload.json').body.name;
+    const graph = buildSegmentGraph(held!, RECORDED_SETTINGS, undefined, undefined, {
+      kind: 'latent',
+      name: upload,
+      from: held!.startFrame - RECORDED_JOBS[0]!.startFrame,
+    });
+    expect(graph).toEqual(fixtureGraph('91_ade_continue_held_post.json'));
+  });
+
+  it('chain continuity starts from the init image: LoadImage → VAEEncode → RepeatLatentBatch, at the denoise step', () => {
     const graph = buildSegmentGraph(
       { ...JOB, index: 1, continuity: 'chain' },
       FIXTURE_SETTINGS,
       'beatloom_seg_0000_last.png',
     );
-    expect(graph).toEqual(fixtureGraph('81_ade_img2img_chain_post.json'));
+    // Fixture 81's img2img chain, on KSamplerAdvanced now.
+    const recorded = fixtureGraph('81_ade_img2img_chain_post.json') as Record<string, unknown>;
+    for (const id of ['10', '11', '12']) expect(graph[id]).toEqual(recorded[id]);
+    expect(graph['7']!.inputs['latent_image']).toEqual(['12', 0]);
+    expect(graph['7']!.inputs['start_at_step']).toBe(1);
   });
 
   it('a per-frame motion scale becomes ADE_ValueScheduling (one value per frame) → ADE_MultivalDynamicFloats', () => {
