@@ -1,0 +1,64 @@
+/** The seam report (pipeline/measure-seams.ts) as terminal lines: a summary, and a table of boundaries. */
+import type { SeamBoundary, SeamReport } from '../pipeline/measure-seams.js';
+
+const num = (value: number | null, digits = 2): string => (value === null ? '–' : value.toFixed(digits));
+
+const COLUMNS = [
+  ['boundary', 9],
+  ['shared', 6],
+  ['lead', 5],
+  ['fade', 4],
+  ['across', 7],
+  ['jump', 7],
+  ['within', 7],
+  ['ratio', 6],
+  ['opening', 7],
+  ['restart', 7],
+] as const;
+
+function row(cells: readonly string[], plan: string, verdict: string): string {
+  return `  ${cells.map((cell, i) => cell.padStart(COLUMNS[i]![1])).join(' ')}  ${plan.padEnd(26)}  ${verdict}`;
+}
+
+function boundaryRow(b: SeamBoundary): string {
+  const plan = b.planned === 'transition' ? `transition (${b.reasons.join(', ')})` : 'continuation';
+  return row(
+    [
+      `${b.from}→${b.to}`,
+      String(b.sharedFrames),
+      String(b.leadFrame),
+      String(b.crossfadeFrames),
+      num(b.across),
+      num(b.jump),
+      num(b.within),
+      num(b.ratio),
+      num(b.opening),
+      num(b.restartScore),
+    ],
+    plan,
+    b.verdict,
+  );
+}
+
+/** One line: what the boundaries add up to, with the thresholds that judged them. */
+export function formatSeamSummary(report: SeamReport): string {
+  const { summary: s, thresholds: t } = report;
+  const ratio = s.ratio ? `change/within median ${num(s.ratio.median)}, max ${num(s.ratio.max)}` : 'no continuations';
+  const restart = s.restartScore ? `; restart score median ${num(s.restartScore.median)}` : '';
+  return (
+    `${report.segments} segments, ${s.boundaries} boundaries (${s.continuations} continuations, ${s.transitions} planned transitions): ` +
+    `${ratio}${restart}; ${s.seams} seams (ratio ≥ ${t.seamRatio}), ${s.restarts} restarts (score ≥ ${t.restartScore})`
+  );
+}
+
+/** The table of boundaries, a header first; differences are mean absolute RGB differences, 0–255. */
+export function formatSeamTable(report: SeamReport): string[] {
+  return [
+    row(
+      COLUMNS.map(([name]) => name),
+      'plan',
+      'verdict',
+    ),
+    ...report.boundaries.map(boundaryRow),
+  ];
+}

@@ -1,0 +1,357 @@
+/**
+ * Seams measured, not assumed (DESIGN.md §3, issue 13): for every segment boundary of a run
+ * directory, how much the two segments disagree on the frames they share in time, against how
+ * much the picture moves between neighbouring frames inside a segment, and how much the second
+ * segment's opening repeats the first one's opening (a restart: the same noise and prompt drawing
+ * the same clip again).
+ *
+ * All differences are the mean absolute difference of two frames over every RGB byte, 0–255.
+ * Per boundary k → k+1 (segments a and b, timeline spans [start, start + frameCount)):
+ * - `across`: the mean, over the timeline frames f in both spans, of |a[f − start_a] − b[f − start_b]|;
+ *   null when the spans do not overlap.
+ * - `jump`: a[lead − 1 − start_a] against b[lead − start_b], what a hard cut at the lead frame shows;
+ *   null when a frame is outside its segment.
+ * - `within`: the median of both segments' consecutive-frame differences (the typical step of the
+ *   motion); 0 for two one-frame segments.
+ * - `change`: `across`, or `jump` where the spans do not overlap. `ratio` = change / max(within,
+ *   WITHIN_FLOOR): how many steps of motion the boundary is worth. A take that continues through
+ *   the boundary has ratio ≈ 0 (the shared frames are the same moment); ≈ 1 is no more than the
+ *   motion itself.
+ * - `opening`: the mean of |b[i] − a[i]| over the first m = min(OPENING_FRAMES, both counts) frames.
+ *   `restartScore` = 1 − opening / change, clamped to [0, 1]: 1 when b opens exactly as a opened
+ *   (a restart), 0 when b's opening is at least as far from a's opening as from the frames it shares
+ *   with a (a continuation, or unrelated new imagery). 0 when change is 0: the overlap agrees, so
+ *   there is nothing visible to restart. With a stride under m frames b's opening overlaps a's in
+ *   time, so a continuation scores high there too; plans stride at least half a segment (8 of 16).
+ *
+ * The plan marks a boundary as a `transition` where it asks for new imagery: a new seed or a new
+ * section between k and k+1. Elsewhere it is a `continuation` and should not be visible. Verdicts:
+ * `restart` where restartScore ≥ RESTART_SCORE (never intended, planned or not), else `transition`
+ * where planned, else `seam` where ratio ≥ SEAM_RATIO, else `continuous`.
+ *
+ * Memory: two segments' frames at most (the boundary's), decoded with the project's PNG codec.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { z } from 'zod';
+import { frameFileName } from '../engines/engine.js';
+import { decodePngAsync } from '../raster/png.js';
+import { runDirAt, segmentDirName } from '../run/run-dir.js';
+import { BeatloomError, throwIfAborted } from '../shared/errors.js';
+import { median } from '../shared/math.js';
+
+/** A boundary worth at least this many steps of motion is a seam (a continuation should be ≈ 0). */
+export const SEAM_RATIO = 2;
+/** A restart score from here up is a restart: b's opening is at most half as far from a's opening as from a. */
+export const RESTART_SCORE = 0.5;
+/** Frames of each opening compared for the restart score (a quarter of a 16-frame segment). */
+export const OPENING_FRAMES = 4;
+/**
+ * The least `within` a ratio divides by, half a level: a still picture (within 0) whose overlap
+ * disagrees gets a large finite ratio, and an agreeing one 0.
+ */
+export const WITHIN_FLOOR = 0.5;
+
+/**
+ * What seams need of plan.json: the jobs' spans, transitions and imagery choices. Loose, so a plan
+ * with more fields (another continuity mode, other job values) is measured just the same.
+ */
+export const seamPlanSchema = z.looseObject({
+  jobs: z
+    .array(
+      z.looseObject({
+        index: z.number().int().nonnegative(),
+        startFrame: z.number().int().nonnegative(),
+        frameCount: z.number().int().positive(),
+        leadFrame: z.number().int().nonnegative(),
+        crossfadeFrames: z.number().int().nonnegative(),
+        seed: z.number().int(),
+        section: z.string(),
+      }),
+    )
+    .min(1),
+});
+export type SeamPlan = z.infer<typeof seamPlanSchema>;
+export type SeamSegment = SeamPlan['jobs'][number];
+
+const nullableNumber = z.number().nullable();
+
+export const seamBoundarySchema = z
+  .object({
+    /** Segment indices: the boundary from segment `from` to segment `to`. */
+    from: z.number().int().nonnegative(),
+    to: z.number().int().nonnegative(),
+    /** Timeline frames in both spans. */
+    sharedFrames: z.number().int().nonnegative(),
+    leadFrame: z.number().int().nonnegative(),
+    crossfadeFrames: z.number().int().nonnegative(),
+    /** What the plan means here: new imagery (a transition) or the same take going on. */
+    planned: z.enum(['continuation', 'transition']),
+    /** Why the plan calls it a transition (empty for a continuation). */
+    reasons: z.array(z.enum(['seed', 'section'])),
+    across: nullableNumber,
+    jump: nullableNumber,
+    within: z.number(),
+    ratio: nullableNumber,
+    opening: z.number(),
+    restartScore: nullableNumber,
+    verdict: z.enum(['continuous', 'seam', 'restart', 'transition']),
+  })
+  .strict();
+export type SeamBoundary = z.infer<typeof seamBoundarySchema>;
+
+const statsSchema = z.object({ median: z.number(), max: z.number() }).strict().nullable();
+
+export const seamSummarySchema = z
+  .object({
+    boundaries: z.number().int().nonnegative(),
+    continuations: z.number().int().nonnegative(),
+    transitions: z.number().int().nonnegative(),
+    /** Boundaries whose verdict is `restart` (planned or not). */
+    restarts: z.number().int().nonnegative(),
+    /** Continuations whose verdict is `seam`. */
+    seams: z.number().int().nonnegative(),
+    /** Over continuations: change / within, and across and within themselves. */
+    ratio: statsSchema,
+    across: statsSchema,
+    within: statsSchema,
+    /** Over every boundary. */
+    restartScore: statsSchema,
+  })
+  .strict();
+export type SeamSummary = z.infer<typeof seamSummarySchema>;
+
+export const seamReportSchema = z
+  .object({
+    runDir: z.string(),
+    segments: z.number().int().positive(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    thresholds: z
+      .object({
+        seamRatio: z.number(),
+        restartScore: z.number(),
+        openingFrames: z.number().int(),
+        withinFloor: z.number(),
+      })
+      .strict(),
+    boundaries: z.array(seamBoundarySchema),
+    summary: seamSummarySchema,
+  })
+  .strict();
+export type SeamReport = z.infer<typeof seamReportSchema>;
+
+/** A segment's decoded frames (RGB, one per local frame) and their consecutive differences. */
+export interface DecodedSegment {
+  readonly segment: SeamSegment;
+  readonly frames: readonly Uint8Array[];
+  /** steps[i] = difference of frames i and i + 1. */
+  readonly steps: readonly number[];
+}
+
+/** Mean absolute difference of two RGB frames of equal size, 0–255. */
+export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) throw new RangeError(`frames of ${a.length} and ${b.length} bytes`);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return a.length === 0 ? 0 : sum / a.length;
+}
+
+export function decodedSegment(segment: SeamSegment, frames: readonly Uint8Array[]): DecodedSegment {
+  const steps = frames.slice(1).map((frame, i) => meanAbsDiff(frames[i]!, frame));
+  return { segment, frames, steps };
+}
+
+const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
+
+/** Local frame of segment `s` at timeline frame `f`, or undefined outside its span. */
+function frameAt(s: DecodedSegment, f: number): Uint8Array | undefined {
+  const local = f - s.segment.startFrame;
+  return local >= 0 && local < s.segment.frameCount ? s.frames[local] : undefined;
+}
+
+/** The boundary between two neighbouring decoded segments (see the top of the file). */
+export function measureBoundary(a: DecodedSegment, b: DecodedSegment): SeamBoundary {
+  const sa = a.segment;
+  const sb = b.segment;
+  const sharedStart = Math.max(sa.startFrame, sb.startFrame);
+  const sharedEnd = Math.min(sa.startFrame + sa.frameCount, sb.startFrame + sb.frameCount);
+  const sharedFrames = Math.max(0, sharedEnd - sharedStart);
+  let across: number | null = null;
+  if (sharedFrames > 0) {
+    let sum = 0;
+    for (let f = sharedStart; f < sharedEnd; f++) sum += meanAbsDiff(frameAt(a, f)!, frameAt(b, f)!);
+    across = sum / sharedFrames;
+  }
+  const beforeLead = frameAt(a, sb.leadFrame - 1);
+  const atLead = frameAt(b, sb.leadFrame);
+  const jump = beforeLead && atLead ? meanAbsDiff(beforeLead, atLead) : null;
+  const within = a.steps.length + b.steps.length === 0 ? 0 : median([...a.steps, ...b.steps]);
+  const change = across ?? jump;
+  const ratio = change === null ? null : change / Math.max(within, WITHIN_FLOOR);
+  const m = Math.min(OPENING_FRAMES, sa.frameCount, sb.frameCount);
+  let opening = 0;
+  for (let i = 0; i < m; i++) opening += meanAbsDiff(a.frames[i]!, b.frames[i]!);
+  opening /= m;
+  const restartScore = change === null ? null : change === 0 ? 0 : clamp01(1 - opening / change);
+  const reasons: SeamBoundary['reasons'] = [];
+  if (sa.seed !== sb.seed) reasons.push('seed');
+  if (sa.section !== sb.section) reasons.push('section');
+  const planned = reasons.length > 0 ? 'transition' : 'continuation';
+  const verdict: SeamBoundary['verdict'] =
+    restartScore !== null && restartScore >= RESTART_SCORE
+      ? 'restart'
+      : planned === 'transition'
+        ? 'transition'
+        : ratio !== null && ratio >= SEAM_RATIO
+          ? 'seam'
+          : 'continuous';
+  return {
+    from: sa.index,
+    to: sb.index,
+    sharedFrames,
+    leadFrame: sb.leadFrame,
+    crossfadeFrames: sb.crossfadeFrames,
+    planned,
+    reasons,
+    across,
+    jump,
+    within,
+    ratio,
+    opening,
+    restartScore,
+    verdict,
+  };
+}
+
+function stats(values: readonly (number | null)[]): { median: number; max: number } | null {
+  const present = values.filter((v): v is number => v !== null);
+  return present.length === 0 ? null : { median: median(present), max: Math.max(...present) };
+}
+
+export function summarizeSeams(boundaries: readonly SeamBoundary[]): SeamSummary {
+  const continuations = boundaries.filter((b) => b.planned === 'continuation');
+  return {
+    boundaries: boundaries.length,
+    continuations: continuations.length,
+    transitions: boundaries.length - continuations.length,
+    restarts: boundaries.filter((b) => b.verdict === 'restart').length,
+    seams: continuations.filter((b) => b.verdict === 'seam').length,
+    ratio: stats(continuations.map((b) => b.ratio)),
+    across: stats(continuations.map((b) => b.across)),
+    within: stats(continuations.map((b) => b.within)),
+    restartScore: stats(boundaries.map((b) => b.restartScore)),
+  };
+}
+
+async function readPlan(path: string): Promise<SeamPlan> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new BeatloomError(
+      'E_RUN_DIR',
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        kind: 'usage',
+        hint: 'give the run directory of a finished render (it holds plan.json and segments/)',
+        cause: error,
+      },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new BeatloomError('E_RUN_DIR', `${path} is not JSON: ${(error as Error).message}`, {
+      kind: 'usage',
+      hint: 'render again to rewrite the plan',
+      cause: error,
+    });
+  }
+  const parsed = seamPlanSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new BeatloomError('E_RUN_DIR', `${path} is not a render plan: ${issue.path.join('.')}: ${issue.message}`, {
+      kind: 'usage',
+      hint: 'render again to rewrite the plan',
+    });
+  }
+  return {
+    ...parsed.data,
+    jobs: [...parsed.data.jobs].sort((x, y) => x.startFrame - y.startFrame || x.index - y.index),
+  };
+}
+
+interface FrameSize {
+  readonly width: number;
+  readonly height: number;
+  readonly path: string;
+}
+
+async function loadSegment(
+  root: string,
+  segmentsDir: string,
+  segment: SeamSegment,
+  size: { current: FrameSize | undefined },
+): Promise<DecodedSegment> {
+  const dir = join(segmentsDir, segmentDirName(segment.index));
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < segment.frameCount; i++) {
+    const path = join(dir, frameFileName(i));
+    let file: Buffer;
+    try {
+      file = await readFile(path);
+    } catch (error) {
+      throw new BeatloomError(
+        'E_FRAME_MISSING',
+        `segment ${segment.index} has no frame ${i} (${relative(root, path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        { hint: 'finish the render first (run the same render command again): seams are measured on every segment' },
+      );
+    }
+    const image = await decodePngAsync(file, path);
+    const seen = size.current;
+    if (seen === undefined) size.current = { width: image.width, height: image.height, path };
+    else if (seen.width !== image.width || seen.height !== image.height) {
+      throw new BeatloomError(
+        'E_FRAME_SIZE',
+        `${relative(root, path)} is ${image.width}x${image.height}, but ${relative(root, seen.path)} is ${seen.width}x${seen.height}`,
+        { hint: 'the run directory mixes renders of different sizes: render again with --force' },
+      );
+    }
+    frames.push(image.data);
+  }
+  return decodedSegment(segment, frames);
+}
+
+/**
+ * Measures every boundary of the run directory `root` (its plan.json and segments/NNNN/ frames),
+ * holding two segments' frames at a time.
+ */
+export async function measureSeams(root: string, options: { signal?: AbortSignal } = {}): Promise<SeamReport> {
+  const run = runDirAt(root);
+  const plan = await readPlan(run.planJson);
+  const size: { current: FrameSize | undefined } = { current: undefined };
+  const boundaries: SeamBoundary[] = [];
+  let previous = await loadSegment(root, run.segmentsDir, plan.jobs[0]!, size);
+  for (const job of plan.jobs.slice(1)) {
+    throwIfAborted(options.signal);
+    const next = await loadSegment(root, run.segmentsDir, job, size);
+    boundaries.push(measureBoundary(previous, next));
+    previous = next;
+  }
+  return {
+    runDir: root,
+    segments: plan.jobs.length,
+    width: size.current!.width,
+    height: size.current!.height,
+    thresholds: {
+      seamRatio: SEAM_RATIO,
+      restartScore: RESTART_SCORE,
+      openingFrames: OPENING_FRAMES,
+      withinFloor: WITHIN_FLOOR,
+    },
+    boundaries,
+    summary: summarizeSeams(boundaries),
+  };
+}
