@@ -1,0 +1,230 @@
+/**
+ * Seams on tiny run directories written here: synthetic frames whose differences are known
+ * exactly (every byte of a frame moves by the same amount), so across, jump, within, opening and
+ * the restart score have exact expected values.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { frameFileName } from '../src/engines/engine.js';
+import { measureSeams, seamReportSchema } from '../src/pipeline/measure-seams.js';
+import { encodePng } from '../src/raster/png.js';
+import { segmentDirName } from '../src/run/run-dir.js';
+import { BeatloomError } from '../src/shared/errors.js';
+import { tempDir } from './helpers/media.js';
+
+const W = 4;
+const H = 2;
+
+interface Job {
+  startFrame: number;
+  frameCount: number;
+  leadFrame: number;
+  crossfadeFrames?: number;
+  seed?: number;
+  section?: string;
+}
+
+/** A frame whose byte j is base + j (a fixed spatial gradient) plus `level`, as RGB. */
+function frame(level: number, width = W, height = H): Uint8Array {
+  const data = new Uint8Array(width * height * 3);
+  for (let j = 0; j < data.length; j++) data[j] = level + j;
+  return data;
+}
+
+/**
+ * A run directory with plan.json (the fields seams read, plus some they ignore) and every
+ * segment's frames: `level(segment, localFrame)` gives the frame's offset.
+ */
+async function writeRun(
+  jobs: readonly Job[],
+  level: (segment: number, local: number) => number,
+  size: (segment: number) => [number, number] = () => [W, H],
+): Promise<string> {
+  const root = await tempDir('beatloom-seams-');
+  const planJobs = jobs.map((job, index) => ({
+    index,
+    hash: `h${index}`,
+    crossfadeFrames: 2,
+    seed: 7,
+    section: 'verse',
+    prompt: 'x',
+    ...job,
+  }));
+  await writeFile(join(root, 'plan.json'), JSON.stringify({ version: 1, engine: 'test', jobs: planJobs }));
+  for (const [index, job] of planJobs.entries()) {
+    const dir = join(root, 'segments', segmentDirName(index));
+    await mkdir(dir, { recursive: true });
+    const [width, height] = size(index);
+    for (let i = 0; i < job.frameCount; i++)
+      await writeFile(
+        join(dir, frameFileName(i)),
+        encodePng({ width, height, data: frame(level(index, i), width, height) }),
+      );
+  }
+  return root;
+}
+
+const TWO: Job[] = [
+  { startFrame: 0, frameCount: 16, leadFrame: 0, crossfadeFrames: 0 },
+  { startFrame: 12, frameCount: 16, leadFrame: 14 },
+];
+
+describe('measureSeams', () => {
+  it('one take through the boundary: identical overlap → across 0, ratio 0, no restart; within is the step', async () => {
+    // Frame level 3 per timeline frame: both segments draw the same moment at the same time.
+    const root = await writeRun(TWO, (s, i) => 3 * (TWO[s]!.startFrame + i));
+    const report = await measureSeams(root);
+    expect(seamReportSchema.parse(report)).toEqual(report);
+    expect(report).toMatchObject({ segments: 2, width: W, height: H });
+    expect(report.boundaries).toEqual([
+      {
+        from: 0,
+        to: 1,
+        sharedFrames: 4,
+        leadFrame: 14,
+        crossfadeFrames: 2,
+        planned: 'continuation',
+        reasons: [],
+        across: 0,
+        jump: 3, // timeline frames 13 and 14
+        within: 3,
+        ratio: 0,
+        opening: 36, // segment 1 opens 12 frames later: 12 steps of 3
+        restartScore: 0,
+        verdict: 'continuous',
+      },
+    ]);
+    expect(report.summary).toEqual({
+      boundaries: 1,
+      continuations: 1,
+      transitions: 0,
+      restarts: 0,
+      seams: 0,
+      ratio: { median: 0, max: 0 },
+      across: { median: 0, max: 0 },
+      within: { median: 3, max: 3 },
+      restartScore: { median: 0, max: 0 },
+    });
+  });
+
+  it('a segment that opens as its predecessor opened is a restart: score 1', async () => {
+    // Both segments' local frame i is level 5·i: the same clip again, 12 frames later.
+    const root = await writeRun(TWO, (_s, i) => 5 * i);
+    const [b] = (await measureSeams(root)).boundaries;
+    expect(b).toMatchObject({ across: 60, jump: 55, within: 5, ratio: 12, opening: 0, restartScore: 1 });
+    expect(b!.verdict).toBe('restart');
+  });
+
+  it('an overlap that disagrees by a constant is a seam; its opening is far from a restart', async () => {
+    // Segment 1 is the same take 20 levels brighter: across 20 = 4 steps of 5.
+    const root = await writeRun(TWO, (s, i) => 5 * (TWO[s]!.startFrame + i) + (s === 1 ? 20 : 0));
+    const [b] = (await measureSeams(root)).boundaries;
+    expect(b).toMatchObject({ across: 20, within: 5, ratio: 4, opening: 80, restartScore: 0, verdict: 'seam' });
+    expect((await measureSeams(root)).summary).toMatchObject({ seams: 1, restarts: 0, ratio: { median: 4, max: 4 } });
+  });
+
+  it('restart score between 0 and 1: 1 − opening / across', async () => {
+    // Segment 1 opens 15 levels off segment 0's opening and 45 off the frames it shares: 1 − 15/45.
+    const root = await writeRun(TWO, (s, i) => 5 * i + (s === 1 ? 15 : 0));
+    const [b] = (await measureSeams(root)).boundaries;
+    expect(b).toMatchObject({ across: 45, opening: 15 });
+    expect(b!.restartScore).toBeCloseTo(1 - 15 / 45, 12);
+  });
+
+  it('a new seed or section is a planned transition, not a seam; a restart stays a restart', async () => {
+    const jobs: Job[] = [
+      { startFrame: 0, frameCount: 8, leadFrame: 0, crossfadeFrames: 0 },
+      { startFrame: 6, frameCount: 8, leadFrame: 7, seed: 8 },
+      { startFrame: 12, frameCount: 8, leadFrame: 13, seed: 8, section: 'drop' },
+      { startFrame: 18, frameCount: 8, leadFrame: 19, seed: 9, section: 'outro' },
+      { startFrame: 24, frameCount: 8, leadFrame: 25, seed: 9, section: 'outro' },
+    ];
+    // Segments 0–3 are unrelated pictures (a new level each, still within); segment 4 restarts 3.
+    const root = await writeRun(jobs, (s, i) => (s === 4 ? 120 : 40 * s) + i);
+    const report = await measureSeams(root);
+    expect(report.boundaries.map((b) => [b.planned, b.reasons, b.verdict])).toEqual([
+      ['transition', ['seed'], 'transition'],
+      ['transition', ['section'], 'transition'],
+      ['transition', ['seed', 'section'], 'transition'],
+      ['continuation', [], 'restart'],
+    ]);
+    // Unrelated imagery 40 levels apart, 6 frames later in the take: across 40 − 6, opening 40.
+    expect(report.boundaries[0]).toMatchObject({ across: 34, opening: 40, restartScore: 0, within: 1, ratio: 34 });
+    expect(report.boundaries[3]).toMatchObject({ across: 6, opening: 0, restartScore: 1 });
+    expect(report.summary).toMatchObject({ boundaries: 4, continuations: 1, transitions: 3, restarts: 1, seams: 0 });
+  });
+
+  it('within is the median over both segments; segments that do not overlap are judged by the jump at the lead', async () => {
+    const jobs: Job[] = [
+      { startFrame: 0, frameCount: 4, leadFrame: 0, crossfadeFrames: 0 },
+      { startFrame: 4, frameCount: 4, leadFrame: 4, crossfadeFrames: 0 },
+    ];
+    // Steps of 1 in segment 0 (levels 0,1,2,3), of 3 in segment 1 (levels 13,16,19,22).
+    const root = await writeRun(jobs, (s, i) => (s === 0 ? i : 13 + 3 * i));
+    const [b] = (await measureSeams(root)).boundaries;
+    expect(b).toMatchObject({ sharedFrames: 0, across: null, jump: 10, within: 2, ratio: 5, opening: 16 });
+    expect(b!.restartScore).toBe(0);
+  });
+
+  it('a still picture (within 0) divides by the floor of half a level', async () => {
+    const root = await writeRun(TWO, (s) => (s === 0 ? 100 : 110));
+    const [b] = (await measureSeams(root)).boundaries;
+    expect(b).toMatchObject({ across: 10, within: 0, ratio: 20, opening: 10, restartScore: 0, verdict: 'seam' });
+  });
+
+  it('holds the plan’s order by start, whatever plan.json lists first', async () => {
+    const root = await writeRun(TWO, (s, i) => 3 * (TWO[s]!.startFrame + i));
+    const plan = JSON.parse(await readFile(join(root, 'plan.json'), 'utf8')) as { jobs: unknown[] };
+    plan.jobs.reverse();
+    await writeFile(join(root, 'plan.json'), JSON.stringify(plan));
+    expect((await measureSeams(root)).boundaries.map((b) => [b.from, b.to, b.across])).toEqual([[0, 1, 0]]);
+  });
+
+  describe('bad run directories: one clear error', () => {
+    const failure = async (root: string): Promise<BeatloomError> => {
+      try {
+        await measureSeams(root);
+      } catch (error) {
+        expect(error).toBeInstanceOf(BeatloomError);
+        return error as BeatloomError;
+      }
+      throw new Error('measureSeams did not fail');
+    };
+
+    it('segments of different sizes', async () => {
+      const root = await writeRun(
+        TWO,
+        () => 0,
+        (s) => (s === 0 ? [W, H] : [2, 2]),
+      );
+      const error = await failure(root);
+      expect(error.code).toBe('E_FRAME_SIZE');
+      expect(error.message).toBe(
+        `${join('segments', '0001', 'frame-0000.png')} is 2x2, but ${join('segments', '0000', 'frame-0000.png')} is 4x2`,
+      );
+      expect(error.hint).toMatch(/different sizes: render again with --force/);
+    });
+
+    it('a segment not rendered', async () => {
+      const root = await writeRun(TWO, () => 0);
+      await rm(join(root, 'segments', '0001', frameFileName(15)));
+      const error = await failure(root);
+      expect(error.code).toBe('E_FRAME_MISSING');
+      expect(error.message).toBe(`segment 1 has no frame 15 (${join('segments', '0001', 'frame-0015.png')}: ENOENT)`);
+    });
+
+    it('no plan.json, or one that is not a plan', async () => {
+      const empty = await tempDir('beatloom-seams-');
+      const missing = await failure(empty);
+      expect([missing.code, missing.kind]).toEqual(['E_RUN_DIR', 'usage']);
+      expect(missing.message).toBe(`cannot read ${join(empty, 'plan.json')}: ENOENT`);
+      await writeFile(join(empty, 'plan.json'), JSON.stringify({ jobs: [{ index: 0, startFrame: -1 }] }));
+      const bad = await failure(empty);
+      expect(bad.code).toBe('E_RUN_DIR');
+      expect(bad.message).toMatch(/plan\.json is not a render plan: jobs\.0\.startFrame: /);
+      await writeFile(join(empty, 'plan.json'), '{');
+      expect((await failure(empty)).message).toMatch(/plan\.json is not JSON: /);
+    });
+  });
+});
