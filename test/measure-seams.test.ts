@@ -21,6 +21,7 @@ interface Job {
   frameCount: number;
   leadFrame: number;
   crossfadeFrames?: number;
+  heldFrames?: number;
   seed?: number;
   section?: string;
 }
@@ -86,11 +87,15 @@ describe('measureSeams', () => {
         crossfadeFrames: 2,
         planned: 'continuation',
         reasons: [],
+        heldFrames: 0,
         across: 0,
         jump: 3, // timeline frames 13 and 14
         within: 3,
+        maxStep: 3,
         ratio: 0,
+        jumpRatio: 1,
         opening: 36, // segment 1 opens 12 frames later: 12 steps of 3
+        openingAcross: 0,
         restartScore: 0,
         verdict: 'continuous',
       },
@@ -102,6 +107,7 @@ describe('measureSeams', () => {
       restarts: 0,
       seams: 0,
       ratio: { median: 0, max: 0 },
+      jumpRatio: { median: 1, max: 1 },
       across: { median: 0, max: 0 },
       within: { median: 3, max: 3 },
       restartScore: { median: 0, max: 0 },
@@ -112,7 +118,16 @@ describe('measureSeams', () => {
     // Both segments' local frame i is level 5·i: the same clip again, 12 frames later.
     const root = await writeRun(TWO, (_s, i) => 5 * i);
     const [b] = (await measureSeams(root)).boundaries;
-    expect(b).toMatchObject({ across: 60, jump: 55, within: 5, ratio: 12, opening: 0, restartScore: 1 });
+    expect(b).toMatchObject({
+      across: 60,
+      jump: 55,
+      within: 5,
+      ratio: 12,
+      jumpRatio: 11,
+      opening: 0,
+      openingAcross: 60,
+      restartScore: 1,
+    });
     expect(b!.verdict).toBe('restart');
   });
 
@@ -120,7 +135,17 @@ describe('measureSeams', () => {
     // Segment 1 is the same take 20 levels brighter: across 20 = 4 steps of 5.
     const root = await writeRun(TWO, (s, i) => 5 * (TWO[s]!.startFrame + i) + (s === 1 ? 20 : 0));
     const [b] = (await measureSeams(root)).boundaries;
-    expect(b).toMatchObject({ across: 20, within: 5, ratio: 4, opening: 80, restartScore: 0, verdict: 'seam' });
+    expect(b).toMatchObject({
+      across: 20,
+      jump: 25,
+      within: 5,
+      ratio: 4,
+      jumpRatio: 5,
+      opening: 80,
+      openingAcross: 20,
+      restartScore: 0,
+      verdict: 'seam',
+    });
     expect((await measureSeams(root)).summary).toMatchObject({ seams: 1, restarts: 0, ratio: { median: 4, max: 4 } });
   });
 
@@ -128,7 +153,7 @@ describe('measureSeams', () => {
     // Segment 1 opens 15 levels off segment 0's opening and 45 off the frames it shares: 1 − 15/45.
     const root = await writeRun(TWO, (s, i) => 5 * i + (s === 1 ? 15 : 0));
     const [b] = (await measureSeams(root)).boundaries;
-    expect(b).toMatchObject({ across: 45, opening: 15 });
+    expect(b).toMatchObject({ across: 45, opening: 15, openingAcross: 45 });
     expect(b!.restartScore).toBeCloseTo(1 - 15 / 45, 12);
   });
 
@@ -150,12 +175,21 @@ describe('measureSeams', () => {
       ['continuation', [], 'restart'],
     ]);
     // Unrelated imagery 40 levels apart, 6 frames later in the take: across 40 − 6, opening 40.
-    expect(report.boundaries[0]).toMatchObject({ across: 34, opening: 40, restartScore: 0, within: 1, ratio: 34 });
-    expect(report.boundaries[3]).toMatchObject({ across: 6, opening: 0, restartScore: 1 });
+    // Against segment 0 at the same moments (its last frame once it has ended): 34, 34, 35, 36.
+    expect(report.boundaries[0]).toMatchObject({
+      across: 34,
+      opening: 40,
+      openingAcross: 34.75,
+      restartScore: 0,
+      within: 1,
+      maxStep: 1,
+      ratio: 34,
+    });
+    expect(report.boundaries[3]).toMatchObject({ across: 6, opening: 0, openingAcross: 5.25, restartScore: 1 });
     expect(report.summary).toMatchObject({ boundaries: 4, continuations: 1, transitions: 3, restarts: 1, seams: 0 });
   });
 
-  it('within is the median over both segments; segments that do not overlap are judged by the jump at the lead', async () => {
+  it('within is the median over both segments; segments that do not overlap have no ratio, only the jump at the lead', async () => {
     const jobs: Job[] = [
       { startFrame: 0, frameCount: 4, leadFrame: 0, crossfadeFrames: 0 },
       { startFrame: 4, frameCount: 4, leadFrame: 4, crossfadeFrames: 0 },
@@ -163,14 +197,76 @@ describe('measureSeams', () => {
     // Steps of 1 in segment 0 (levels 0,1,2,3), of 3 in segment 1 (levels 13,16,19,22).
     const root = await writeRun(jobs, (s, i) => (s === 0 ? i : 13 + 3 * i));
     const [b] = (await measureSeams(root)).boundaries;
-    expect(b).toMatchObject({ sharedFrames: 0, across: null, jump: 10, within: 2, ratio: 5, opening: 16 });
+    expect(b).toMatchObject({
+      sharedFrames: 0,
+      across: null,
+      jump: 10,
+      within: 2,
+      maxStep: 3,
+      ratio: null,
+      jumpRatio: 10 / 3,
+      opening: 16,
+      openingAcross: 14.5, // against segment 0's last frame (level 3)
+      verdict: 'seam',
+    });
     expect(b!.restartScore).toBe(0);
   });
 
   it('a still picture (within 0) divides by the floor of half a level', async () => {
     const root = await writeRun(TWO, (s) => (s === 0 ? 100 : 110));
     const [b] = (await measureSeams(root)).boundaries;
-    expect(b).toMatchObject({ across: 10, within: 0, ratio: 20, opening: 10, restartScore: 0, verdict: 'seam' });
+    expect(b).toMatchObject({
+      across: 10,
+      within: 0,
+      maxStep: 0,
+      ratio: 20,
+      jumpRatio: 20,
+      opening: 10,
+      restartScore: 0,
+      verdict: 'seam',
+    });
+  });
+
+  describe('a segment that holds its predecessor’s last frames (continue)', () => {
+    const HELD: Job[] = [
+      { startFrame: 0, frameCount: 16, leadFrame: 0, crossfadeFrames: 0 },
+      { startFrame: 12, frameCount: 16, leadFrame: 16, crossfadeFrames: 0, heldFrames: 4 },
+    ];
+
+    it('continuing the take: across 0, the lead an ordinary step, no restart', async () => {
+      const root = await writeRun(HELD, (s, i) => 3 * (HELD[s]!.startFrame + i));
+      const [b] = (await measureSeams(root)).boundaries;
+      expect(b).toMatchObject({
+        heldFrames: 4,
+        across: 0,
+        jump: 3,
+        within: 3,
+        maxStep: 3,
+        ratio: 0,
+        jumpRatio: 1,
+        opening: 36, // local frames 4–7, the first it draws
+        openingAcross: 7.5, // against segment 0's last frame: 3, 6, 9, 12
+        restartScore: 0,
+        verdict: 'continuous',
+      });
+    });
+
+    it('held frames, then the clip again from its start: the overlap agrees, the lead jumps, a restart', async () => {
+      // Frames 0–3 held (segment 0's 12–15), then segment 0's frames 4… again.
+      const root = await writeRun(HELD, (s, i) => (s === 1 && i < 4 ? 3 * (12 + i) : 3 * i));
+      const [b] = (await measureSeams(root)).boundaries;
+      expect(b).toMatchObject({
+        across: 0,
+        jump: 33,
+        within: 3,
+        maxStep: 3, // the step out of the held frames is the boundary's, not segment 1's motion
+        jumpRatio: 11,
+        opening: 0,
+        openingAcross: 28.5,
+        restartScore: 1,
+        verdict: 'restart',
+      });
+    });
   });
 
   it('holds the plan’s order by start, whatever plan.json lists first', async () => {

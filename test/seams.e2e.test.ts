@@ -66,7 +66,7 @@ describe('beatloom verify: seams of the run directory', () => {
       segments: jobs.length,
       width: 64,
       height: 64,
-      thresholds: { seamRatio: 2, restartScore: 0.5, openingFrames: 4, withinFloor: 0.5 },
+      thresholds: { seamRatio: 2, jumpRatio: 1.5, restartScore: 0.5, openingFrames: 4, withinFloor: 0.5 },
     });
     expect(seams!.boundaries.map((b) => [b.from, b.to, b.sharedFrames, b.leadFrame, b.crossfadeFrames])).toEqual(
       jobs
@@ -85,9 +85,10 @@ describe('beatloom verify: seams of the run directory', () => {
         .map((b, i) => (b.seed !== jobs[i]!.seed || b.section !== jobs[i]!.section ? 'transition' : 'continuation')),
     );
 
-    // The first boundary, recomputed from the PNGs: across, jump, within, opening, ratio, score.
+    // The first boundary (the default mapping holds no frames), recomputed from the PNGs.
     const [a, b] = jobs;
     const first = seams!.boundaries[0]!;
+    expect(first.heldFrames).toBe(0);
     const shared = a!.startFrame + a!.frameCount - b!.startFrame;
     let across = 0;
     for (let f = b!.startFrame; f < b!.startFrame + shared; f++)
@@ -97,16 +98,27 @@ describe('beatloom verify: seams of the run directory', () => {
     for (const s of [0, 1])
       for (let i = 1; i < jobs[s]!.frameCount; i++) steps.push(meanAbsDiff(await frame(s, i - 1), await frame(s, i)));
     let opening = 0;
-    for (let i = 0; i < 4; i++) opening += meanAbsDiff(await frame(0, i), await frame(1, i));
+    let openingAcross = 0;
+    const stride = b!.startFrame - a!.startFrame;
+    for (let i = 0; i < 4; i++) {
+      opening += meanAbsDiff(await frame(0, i), await frame(1, i));
+      openingAcross += meanAbsDiff(await frame(0, Math.min(a!.frameCount - 1, i + stride)), await frame(1, i));
+    }
     opening /= 4;
-    expect(first.across).toBe(across);
-    expect(first.jump).toBe(
-      meanAbsDiff(await frame(0, b!.leadFrame - 1 - a!.startFrame), await frame(1, b!.leadFrame - b!.startFrame)),
+    openingAcross /= 4;
+    const jump = meanAbsDiff(
+      await frame(0, b!.leadFrame - 1 - a!.startFrame),
+      await frame(1, b!.leadFrame - b!.startFrame),
     );
+    expect(first.across).toBe(across);
+    expect(first.jump).toBe(jump);
     expect(first.within).toBe(median(steps));
+    expect(first.maxStep).toBe(Math.max(...steps));
     expect(first.opening).toBe(opening);
+    expect(first.openingAcross).toBe(openingAcross);
     expect(first.ratio).toBe(across / Math.max(median(steps), 0.5));
-    expect(first.restartScore).toBe(Math.min(1, Math.max(0, 1 - opening / across)));
+    expect(first.jumpRatio).toBe(jump / Math.max(Math.max(...steps), 0.5));
+    expect(first.restartScore).toBe(Math.min(1, Math.max(0, 1 - opening / openingAcross)));
 
     const summary = seams!.summary;
     expect(summary.boundaries).toBe(jobs.length - 1);
@@ -138,7 +150,7 @@ describe('beatloom verify: seams of the run directory', () => {
     expect(lines.at(-1)).toBe(seamLines[0]);
     expect(seamLines[0]).toMatch(
       new RegExp(
-        `^seams {4}${jobs.length} segments, ${jobs.length - 1} boundaries \\(\\d+ continuations, \\d+ planned transitions\\): .*; \\d+ seams \\(ratio ≥ 2\\), [1-9]\\d* restarts \\(score ≥ 0\\.5\\)$`,
+        `^seams {4}${jobs.length} segments, ${jobs.length - 1} boundaries \\(\\d+ continuations, \\d+ planned transitions\\): .*; \\d+ seams \\(across\\/within ≥ 2 or jump\\/max step ≥ 1\\.5\\), [1-9]\\d* restarts \\(score ≥ 0\\.5\\)$`,
       ),
     );
 
@@ -147,9 +159,11 @@ describe('beatloom verify: seams of the run directory', () => {
     const table = verbose.stdout.trim().split('\n').slice(lines.length);
     expect(table.length).toBe(jobs.length); // a header and a line per boundary
     expect(table[0]).toMatch(
-      /^ +boundary +shared +lead +fade +across +jump +within +ratio +opening +restart +plan +verdict$/,
+      /^ +boundary +shared +held +lead +fade +across +jump +within +maxstep +ratio +jumpr +opening +o\.across +restart +plan +verdict$/,
     );
-    expect(table[1]).toMatch(/^ +0→1 +\d+ +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +0\.00 +1\.00 +\S.* +restart$/);
+    expect(table[1]).toMatch(
+      /^ +0→1 +\d+ +0 +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +0\.00 +[\d.]+ +1\.00 +\S.* +restart$/,
+    );
 
     const json = await runCli(['verify', video, '--audio', song, '--run-dir', restarted, '--json']);
     const first = verifyReportSchema.parse(JSON.parse(json.stdout)).seams!.boundaries[0]!;

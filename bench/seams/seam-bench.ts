@@ -8,8 +8,10 @@
  *
  * Differences are mean absolute RGB differences (0–255). `across`: the two segments on the frames
  * they share; `within`: the median step between neighbouring frames inside them; `ratio`: across
- * over within (≈ 0 for one continuous take); `restart`: 1 − opening / across (1 when a segment
- * opens as its predecessor opened). Planned transitions (new seed or section) are counted apart.
+ * over within (≈ 0 for one continuous take); `jumpr`: the step at the lead frame over the largest
+ * step inside the segments (≤ 1 for one take); `restart`: 1 − opening / openingAcross (1 when a
+ * segment opens as its predecessor opened). Planned transitions (new seed or section) are counted
+ * apart. The definitions are at the top of src/pipeline/measure-seams.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -63,6 +65,8 @@ for (const dir of dirs.map((d) => resolve(d))) {
     num(s.within?.median),
     num(s.ratio?.median),
     num(s.ratio?.max),
+    num(s.jumpRatio?.median),
+    num(s.jumpRatio?.max),
     num(s.restartScore?.median),
     num(s.restartScore?.max),
     String(s.seams),
@@ -81,6 +85,8 @@ if (!json && rows.length > 0) {
     'within~',
     'ratio~',
     'ratio^',
+    'jumpr~',
+    'jumpr^',
     'restart~',
     'restart^',
     'seams',
@@ -90,6 +96,8 @@ if (!json && rows.length > 0) {
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   process.stdout.write(`\n${line(header)}\n${rows.map(line).join('\n')}\n`);
-  process.stdout.write('(~ median, ^ max; across, within, ratio over continuations; restart over every boundary)\n');
+  process.stdout.write(
+    '(~ median, ^ max; across, within, ratio = across/within, jumpr = jump/max step over continuations; restart over every boundary)\n',
+  );
 }
 if (failed) process.exitCode = 1;

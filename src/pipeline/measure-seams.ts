@@ -1,33 +1,40 @@
 /**
  * Seams measured, not assumed (DESIGN.md §3, issue 13): for every segment boundary of a run
- * directory, how much the two segments disagree on the frames they share in time, against how
- * much the picture moves between neighbouring frames inside a segment, and how much the second
- * segment's opening repeats the first one's opening (a restart: the same noise and prompt drawing
- * the same clip again).
+ * directory, how much the two segments disagree on the frames they share in time and how big the
+ * step at the lead frame is, against how much the picture moves between neighbouring frames inside
+ * the segments, and how much the second segment's opening repeats the first one's opening (a
+ * restart: the same noise and prompt drawing the same clip again).
  *
  * All differences are the mean absolute difference of two frames over every RGB byte, 0–255.
  * Per boundary k → k+1 (segments a and b, timeline spans [start, start + frameCount)):
  * - `across`: the mean, over the timeline frames f in both spans, of |a[f − start_a] − b[f − start_b]|;
- *   null when the spans do not overlap.
- * - `jump`: a[lead − 1 − start_a] against b[lead − start_b], what a hard cut at the lead frame shows;
- *   null when a frame is outside its segment.
+ *   null when the spans do not overlap. One take through the boundary: 0.
+ * - `jump`: a[lead − 1 − start_a] against b[lead − start_b], the step at the lead frame as a hard cut
+ *   shows it; null when a frame is outside its segment. One take: an ordinary step of its motion.
  * - `within`: the median of both segments' consecutive-frame differences (the typical step of the
- *   motion); 0 for two one-frame segments.
- * - `change`: `across`, or `jump` where the spans do not overlap. `ratio` = change / max(within,
- *   WITHIN_FLOOR): how many steps of motion the boundary is worth. A take that continues through
- *   the boundary has ratio ≈ 0 (the shared frames are the same moment); ≈ 1 is no more than the
- *   motion itself.
- * - `opening`: the mean of |b[i] − a[i]| over the first m = min(OPENING_FRAMES, both counts) frames.
- *   `restartScore` = 1 − opening / change, clamped to [0, 1]: 1 when b opens exactly as a opened
- *   (a restart), 0 when b's opening is at least as far from a's opening as from the frames it shares
- *   with a (a continuation, or unrelated new imagery). 0 when change is 0: the overlap agrees, so
- *   there is nothing visible to restart. With a stride under m frames b's opening overlaps a's in
- *   time, so a continuation scores high there too; plans stride at least half a segment (8 of 16).
+ *   motion), `maxStep` the largest (motion driven by the music is uneven: kicks push it); 0 for two
+ *   one-frame segments. A segment that holds frames leaves out the step from them into its first
+ *   drawn frame: that step is its boundary's.
+ * - `ratio` = across / max(within, WITHIN_FLOOR): how many steps of motion the overlap's
+ *   disagreement is worth (≈ 0 for one take; null without an overlap). `jumpRatio` = jump /
+ *   max(maxStep, WITHIN_FLOOR): the lead's step against the largest step inside the segments (≤ 1
+ *   for one take). The jump matters where b holds a's frames (continue: the overlap agrees by
+ *   construction and a seam, if any, sits at the first frame b draws itself, the lead).
+ * - `opening`: the mean of |b[i] − a[i]| over the first m = min(OPENING_FRAMES, …) frames b draws
+ *   itself (i from the plan's `heldFrames`, 0 when it has none), and `openingAcross` the mean of
+ *   |b[i] − a[i + start_b − start_a]| over the same frames (a's frame at the same moment, or a's last
+ *   frame once a has ended). `restartScore` = 1 − opening / openingAcross, clamped to [0, 1]: 1 when
+ *   b opens exactly as a opened (a restart), 0 when b's opening is at least as far from a's opening
+ *   as from a at that moment (a continuation, or unrelated new imagery); 0 when openingAcross is 0
+ *   (b agrees with a, nothing visible restarts). Without held frames openingAcross is `across` over
+ *   b's first frames, the measure issue 13 reported (2.2 against 72.7 on ComfyUI). With a stride
+ *   under m frames b's opening overlaps a's in time, so a continuation scores high there too; plans
+ *   stride at least half a segment (8 of 16).
  *
  * The plan marks a boundary as a `transition` where it asks for new imagery: a new seed or a new
  * section between k and k+1. Elsewhere it is a `continuation` and should not be visible. Verdicts:
  * `restart` where restartScore ≥ RESTART_SCORE (never intended, planned or not), else `transition`
- * where planned, else `seam` where ratio ≥ SEAM_RATIO, else `continuous`.
+ * where planned, else `seam` where ratio ≥ SEAM_RATIO or jumpRatio ≥ JUMP_RATIO, else `continuous`.
  *
  * Memory: two segments' frames at most (the boundary's), decoded with the project's PNG codec.
  */
@@ -40,8 +47,10 @@ import { runDirAt, segmentDirName } from '../run/run-dir.js';
 import { BeatloomError, throwIfAborted } from '../shared/errors.js';
 import { median } from '../shared/math.js';
 
-/** A boundary worth at least this many steps of motion is a seam (a continuation should be ≈ 0). */
+/** An overlap that disagrees by this many typical steps of motion is a seam (one take: ≈ 0). */
 export const SEAM_RATIO = 2;
+/** A step at the lead this much larger than any step inside the two segments is a seam (one take: ≤ 1). */
+export const JUMP_RATIO = 1.5;
 /** A restart score from here up is a restart: b's opening is at most half as far from a's opening as from a. */
 export const RESTART_SCORE = 0.5;
 /** Frames of each opening compared for the restart score (a quarter of a 16-frame segment). */
@@ -67,6 +76,8 @@ export const seamPlanSchema = z.looseObject({
         crossfadeFrames: z.number().int().nonnegative(),
         seed: z.number().int(),
         section: z.string(),
+        /** Continuation: the job's first frames are the previous job's (absent in plans without it). */
+        heldFrames: z.number().int().nonnegative().default(0),
       }),
     )
     .min(1),
@@ -89,11 +100,15 @@ export const seamBoundarySchema = z
     planned: z.enum(['continuation', 'transition']),
     /** Why the plan calls it a transition (empty for a continuation). */
     reasons: z.array(z.enum(['seed', 'section'])),
+    heldFrames: z.number().int().nonnegative(),
     across: nullableNumber,
     jump: nullableNumber,
     within: z.number(),
+    maxStep: z.number(),
     ratio: nullableNumber,
-    opening: z.number(),
+    jumpRatio: nullableNumber,
+    opening: nullableNumber,
+    openingAcross: nullableNumber,
     restartScore: nullableNumber,
     verdict: z.enum(['continuous', 'seam', 'restart', 'transition']),
   })
@@ -111,8 +126,9 @@ export const seamSummarySchema = z
     restarts: z.number().int().nonnegative(),
     /** Continuations whose verdict is `seam`. */
     seams: z.number().int().nonnegative(),
-    /** Over continuations: change / within, and across and within themselves. */
+    /** Over continuations: across / within, jump / maxStep, and across and within themselves. */
     ratio: statsSchema,
+    jumpRatio: statsSchema,
     across: statsSchema,
     within: statsSchema,
     /** Over every boundary. */
@@ -130,6 +146,7 @@ export const seamReportSchema = z
     thresholds: z
       .object({
         seamRatio: z.number(),
+        jumpRatio: z.number(),
         restartScore: z.number(),
         openingFrames: z.number().int(),
         withinFloor: z.number(),
@@ -145,7 +162,7 @@ export type SeamReport = z.infer<typeof seamReportSchema>;
 export interface DecodedSegment {
   readonly segment: SeamSegment;
   readonly frames: readonly Uint8Array[];
-  /** steps[i] = difference of frames i and i + 1. */
+  /** Differences of consecutive frames, but for the step from held frames into drawn ones. */
   readonly steps: readonly number[];
 }
 
@@ -158,7 +175,10 @@ export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
 }
 
 export function decodedSegment(segment: SeamSegment, frames: readonly Uint8Array[]): DecodedSegment {
-  const steps = frames.slice(1).map((frame, i) => meanAbsDiff(frames[i]!, frame));
+  // The step from held frames into the first frame the segment draws is its boundary's (the jump),
+  // not its own motion.
+  const edge = segment.heldFrames > 0 ? segment.heldFrames - 1 : -1;
+  const steps = frames.slice(1).flatMap((frame, i) => (i === edge ? [] : [meanAbsDiff(frames[i]!, frame)]));
   return { segment, frames, steps };
 }
 
@@ -186,14 +206,28 @@ export function measureBoundary(a: DecodedSegment, b: DecodedSegment): SeamBound
   const beforeLead = frameAt(a, sb.leadFrame - 1);
   const atLead = frameAt(b, sb.leadFrame);
   const jump = beforeLead && atLead ? meanAbsDiff(beforeLead, atLead) : null;
-  const within = a.steps.length + b.steps.length === 0 ? 0 : median([...a.steps, ...b.steps]);
-  const change = across ?? jump;
-  const ratio = change === null ? null : change / Math.max(within, WITHIN_FLOOR);
-  const m = Math.min(OPENING_FRAMES, sa.frameCount, sb.frameCount);
-  let opening = 0;
-  for (let i = 0; i < m; i++) opening += meanAbsDiff(a.frames[i]!, b.frames[i]!);
-  opening /= m;
-  const restartScore = change === null ? null : change === 0 ? 0 : clamp01(1 - opening / change);
+  const steps = [...a.steps, ...b.steps];
+  const within = steps.length === 0 ? 0 : median(steps);
+  const maxStep = steps.length === 0 ? 0 : Math.max(...steps);
+  const ratio = across === null ? null : across / Math.max(within, WITHIN_FLOOR);
+  const jumpRatio = jump === null ? null : jump / Math.max(maxStep, WITHIN_FLOOR);
+  const held = Math.min(sb.heldFrames, sb.frameCount);
+  const m = Math.min(OPENING_FRAMES, sb.frameCount - held, sa.frameCount - held);
+  let opening: number | null = null;
+  let openingAcross: number | null = null;
+  if (m > 0) {
+    const stride = sb.startFrame - sa.startFrame;
+    let same = 0;
+    let moment = 0;
+    for (let i = held; i < held + m; i++) {
+      same += meanAbsDiff(a.frames[i]!, b.frames[i]!);
+      moment += meanAbsDiff(a.frames[Math.min(sa.frameCount - 1, Math.max(0, i + stride))]!, b.frames[i]!);
+    }
+    opening = same / m;
+    openingAcross = moment / m;
+  }
+  const restartScore =
+    opening === null || openingAcross === null ? null : openingAcross === 0 ? 0 : clamp01(1 - opening / openingAcross);
   const reasons: SeamBoundary['reasons'] = [];
   if (sa.seed !== sb.seed) reasons.push('seed');
   if (sa.section !== sb.section) reasons.push('section');
@@ -203,7 +237,7 @@ export function measureBoundary(a: DecodedSegment, b: DecodedSegment): SeamBound
       ? 'restart'
       : planned === 'transition'
         ? 'transition'
-        : ratio !== null && ratio >= SEAM_RATIO
+        : (ratio ?? 0) >= SEAM_RATIO || (jumpRatio ?? 0) >= JUMP_RATIO
           ? 'seam'
           : 'continuous';
   return {
@@ -214,11 +248,15 @@ export function measureBoundary(a: DecodedSegment, b: DecodedSegment): SeamBound
     crossfadeFrames: sb.crossfadeFrames,
     planned,
     reasons,
+    heldFrames: held,
     across,
     jump,
     within,
+    maxStep,
     ratio,
+    jumpRatio,
     opening,
+    openingAcross,
     restartScore,
     verdict,
   };
@@ -238,6 +276,7 @@ export function summarizeSeams(boundaries: readonly SeamBoundary[]): SeamSummary
     restarts: boundaries.filter((b) => b.verdict === 'restart').length,
     seams: continuations.filter((b) => b.verdict === 'seam').length,
     ratio: stats(continuations.map((b) => b.ratio)),
+    jumpRatio: stats(continuations.map((b) => b.jumpRatio)),
     across: stats(continuations.map((b) => b.across)),
     within: stats(continuations.map((b) => b.within)),
     restartScore: stats(boundaries.map((b) => b.restartScore)),
@@ -347,6 +386,7 @@ export async function measureSeams(root: string, options: { signal?: AbortSignal
     height: size.current!.height,
     thresholds: {
       seamRatio: SEAM_RATIO,
+      jumpRatio: JUMP_RATIO,
       restartScore: RESTART_SCORE,
       openingFrames: OPENING_FRAMES,
       withinFloor: WITHIN_FLOOR,
