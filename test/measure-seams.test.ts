@@ -7,7 +7,15 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { frameFileName } from '../src/engines/engine.js';
-import { measureSeams, seamReportSchema } from '../src/pipeline/measure-seams.js';
+import {
+  decodedSegment,
+  framesKept,
+  measureBoundary,
+  measureSeams,
+  SegmentDecoder,
+  seamReportSchema,
+  type SeamSegment,
+} from '../src/pipeline/measure-seams.js';
 import { encodePng } from '../src/raster/png.js';
 import { segmentDirName } from '../src/run/run-dir.js';
 import { BeatloomError } from '../src/shared/errors.js';
@@ -275,6 +283,60 @@ describe('measureSeams', () => {
     plan.jobs.reverse();
     await writeFile(join(root, 'plan.json'), JSON.stringify(plan));
     expect((await measureSeams(root)).boundaries.map((b) => [b.from, b.to, b.across])).toEqual([[0, 1, 0]]);
+  });
+
+  describe('only the frames a boundary reads are kept', () => {
+    const seg = (
+      index: number,
+      startFrame: number,
+      frameCount: number,
+      leadFrame: number,
+      heldFrames = 0,
+    ): SeamSegment => ({
+      index,
+      startFrame,
+      frameCount,
+      leadFrame,
+      crossfadeFrames: heldFrames > 0 ? 0 : 2,
+      seed: 1,
+      section: 'a',
+      heldFrames,
+    });
+    const keptOf = (s: SeamSegment, prev?: SeamSegment, next?: SeamSegment): number[] => {
+      const keep = framesKept(s, prev, next);
+      return Array.from({ length: s.frameCount }, (_, i) => i).filter(keep);
+    };
+
+    it('a middle segment keeps its overlap with each neighbour and its opening; a take of 200 frames keeps 8', () => {
+      const a = seg(0, 0, 16, 0);
+      const b = seg(1, 12, 16, 14);
+      const c = seg(2, 24, 16, 26);
+      expect(keptOf(b, a, c)).toEqual([0, 1, 2, 3, 12, 13, 14, 15]);
+      const take = seg(1, 12, 200, 14);
+      expect(keptOf(take, a, seg(2, 208, 16, 210))).toEqual([0, 1, 2, 3, 196, 197, 198, 199]);
+      // Held frames: the incoming segment's opening starts after them, so the outgoing keeps more.
+      const held = seg(1, 12, 16, 16, 4);
+      expect(keptOf(a, undefined, held)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15]);
+      expect(keptOf(held, a, undefined)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    });
+
+    it.each([
+      ['overlap and crossfade', [seg(0, 0, 16, 0), seg(1, 12, 16, 14), seg(2, 22, 16, 25)]],
+      ['held frames', [seg(0, 0, 16, 0), seg(1, 11, 16, 16, 5), seg(2, 23, 16, 27, 4)]],
+      ['no overlap, long segments', [seg(0, 0, 40, 0), seg(1, 40, 40, 40), seg(2, 80, 9, 80)]],
+    ])('%s: the kept frames measure exactly what all frames measure', (_name, segments) => {
+      // Frames that differ unevenly everywhere: level (7·f + 13·s) mod 200 by timeline frame f.
+      const frames = (s: SeamSegment): Uint8Array[] =>
+        Array.from({ length: s.frameCount }, (_, i) => frame(((s.startFrame + i) * 7 + s.index * 13 + i * i) % 200));
+      const decoded = segments.map((s, i) => {
+        const decoder = new SegmentDecoder(s, framesKept(s, segments[i - 1], segments[i + 1]));
+        for (const f of frames(s)) decoder.add(f);
+        return decoder.finish();
+      });
+      const full = segments.map((s) => decodedSegment(s, frames(s)));
+      for (let i = 1; i < segments.length; i++)
+        expect(measureBoundary(decoded[i - 1]!, decoded[i]!)).toEqual(measureBoundary(full[i - 1]!, full[i]!));
+    });
   });
 
   describe('bad run directories: one clear error', () => {

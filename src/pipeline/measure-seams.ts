@@ -36,7 +36,8 @@
  * `restart` where restartScore ≥ RESTART_SCORE (never intended, planned or not), else `transition`
  * where planned, else `seam` where ratio ≥ SEAM_RATIO or jumpRatio ≥ JUMP_RATIO, else `continuous`.
  *
- * Memory: two segments' frames at most (the boundary's), decoded with the project's PNG codec.
+ * Memory: two segments at most (the boundary's), and of each only the frames its two boundaries
+ * read (its first and last few, whatever its length), decoded with the project's PNG codec.
  */
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -158,10 +159,13 @@ export const seamReportSchema = z
   .strict();
 export type SeamReport = z.infer<typeof seamReportSchema>;
 
-/** A segment's decoded frames (RGB, one per local frame) and their consecutive differences. */
+/**
+ * A segment's decoded frames that its boundaries read (by local index; see framesKept) and the
+ * differences of all its consecutive frames.
+ */
 export interface DecodedSegment {
   readonly segment: SeamSegment;
-  readonly frames: readonly Uint8Array[];
+  readonly frames: ReadonlyMap<number, Uint8Array>;
   /** Differences of consecutive frames, but for the step from held frames into drawn ones. */
   readonly steps: readonly number[];
 }
@@ -174,12 +178,75 @@ export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
   return a.length === 0 ? 0 : sum / a.length;
 }
 
+/**
+ * Builds a segment frame by frame, keeping only the frames `keep` asks for: a take of a thousand
+ * frames costs its steps, not its pictures.
+ */
+export class SegmentDecoder {
+  private readonly frames = new Map<number, Uint8Array>();
+  private readonly steps: number[] = [];
+  private previous: Uint8Array | undefined;
+  private next = 0;
+
+  constructor(
+    private readonly segment: SeamSegment,
+    private readonly keep: (localFrame: number) => boolean = () => true,
+  ) {}
+
+  add(frame: Uint8Array): void {
+    // The step from held frames into the first frame the segment draws is its boundary's (the
+    // jump), not its own motion.
+    if (this.previous !== undefined && this.next !== this.segment.heldFrames)
+      this.steps.push(meanAbsDiff(this.previous, frame));
+    if (this.keep(this.next)) this.frames.set(this.next, frame);
+    this.previous = frame;
+    this.next++;
+  }
+
+  finish(): DecodedSegment {
+    if (this.next !== this.segment.frameCount)
+      throw new RangeError(`segment ${this.segment.index}: ${this.next} of ${this.segment.frameCount} frames`);
+    return { segment: this.segment, frames: this.frames, steps: this.steps };
+  }
+}
+
+/** A segment from all its frames (for callers that have them in memory). */
 export function decodedSegment(segment: SeamSegment, frames: readonly Uint8Array[]): DecodedSegment {
-  // The step from held frames into the first frame the segment draws is its boundary's (the jump),
-  // not its own motion.
-  const edge = segment.heldFrames > 0 ? segment.heldFrames - 1 : -1;
-  const steps = frames.slice(1).flatMap((frame, i) => (i === edge ? [] : [meanAbsDiff(frames[i]!, frame)]));
-  return { segment, frames, steps };
+  const decoder = new SegmentDecoder(segment);
+  for (const frame of frames) decoder.add(frame);
+  return decoder.finish();
+}
+
+/**
+ * Which local frames of `segment` measureBoundary reads, with `previous` and `next` its
+ * neighbours: as the incoming segment its first frames (the overlap, the lead, its opening); as
+ * the outgoing one its frames at the next one's opening offsets, and from the next one's start
+ * (or the frame before its lead) to the end.
+ */
+export function framesKept(
+  segment: SeamSegment,
+  previous: SeamSegment | undefined,
+  next: SeamSegment | undefined,
+): (localFrame: number) => boolean {
+  const end = segment.startFrame + segment.frameCount;
+  const head = Math.max(
+    previous === undefined ? 0 : previous.startFrame + previous.frameCount - segment.startFrame,
+    segment.leadFrame - segment.startFrame + 1,
+    segment.heldFrames + OPENING_FRAMES,
+    next === undefined ? 0 : next.heldFrames + OPENING_FRAMES,
+  );
+  const tail =
+    next === undefined
+      ? segment.frameCount
+      : Math.min(next.startFrame, next.leadFrame - 1, end - 1) - segment.startFrame;
+  return (local) => local < head || local >= tail;
+}
+
+/** Frame `local` of a decoded segment; a frame framesKept did not keep is a bug here, not bad input. */
+function kept(s: DecodedSegment, local: number): Uint8Array {
+  const frame = s.frames.get(local);
+  if (frame === undefined) throw new RangeError(`segment ${s.segment.index}: frame ${local} was not kept`);
+  return frame;
 }
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
@@ -187,7 +254,7 @@ const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 /** Local frame of segment `s` at timeline frame `f`, or undefined outside its span. */
 function frameAt(s: DecodedSegment, f: number): Uint8Array | undefined {
   const local = f - s.segment.startFrame;
-  return local >= 0 && local < s.segment.frameCount ? s.frames[local] : undefined;
+  return local >= 0 && local < s.segment.frameCount ? kept(s, local) : undefined;
 }
 
 /** The boundary between two neighbouring decoded segments (see the top of the file). */
@@ -220,8 +287,8 @@ export function measureBoundary(a: DecodedSegment, b: DecodedSegment): SeamBound
     let same = 0;
     let moment = 0;
     for (let i = held; i < held + m; i++) {
-      same += meanAbsDiff(a.frames[i]!, b.frames[i]!);
-      moment += meanAbsDiff(a.frames[Math.min(sa.frameCount - 1, Math.max(0, i + stride))]!, b.frames[i]!);
+      same += meanAbsDiff(kept(a, i), kept(b, i));
+      moment += meanAbsDiff(kept(a, Math.min(sa.frameCount - 1, Math.max(0, i + stride))), kept(b, i));
     }
     opening = same / m;
     openingAcross = moment / m;
@@ -332,10 +399,11 @@ async function loadSegment(
   root: string,
   segmentsDir: string,
   segment: SeamSegment,
+  keep: (localFrame: number) => boolean,
   size: { current: FrameSize | undefined },
 ): Promise<DecodedSegment> {
   const dir = join(segmentsDir, segmentDirName(segment.index));
-  const frames: Uint8Array[] = [];
+  const decoder = new SegmentDecoder(segment, keep);
   for (let i = 0; i < segment.frameCount; i++) {
     const path = join(dir, frameFileName(i));
     let file: Buffer;
@@ -358,24 +426,27 @@ async function loadSegment(
         { hint: 'the run directory mixes renders of different sizes: render again with --force' },
       );
     }
-    frames.push(image.data);
+    decoder.add(image.data);
   }
-  return decodedSegment(segment, frames);
+  return decoder.finish();
 }
 
 /**
  * Measures every boundary of the run directory `root` (its plan.json and segments/NNNN/ frames),
- * holding two segments' frames at a time.
+ * holding two segments at a time, and of each only the frames its boundaries read.
  */
 export async function measureSeams(root: string, options: { signal?: AbortSignal } = {}): Promise<SeamReport> {
   const run = runDirAt(root);
   const plan = await readPlan(run.planJson);
   const size: { current: FrameSize | undefined } = { current: undefined };
   const boundaries: SeamBoundary[] = [];
-  let previous = await loadSegment(root, run.segmentsDir, plan.jobs[0]!, size);
-  for (const job of plan.jobs.slice(1)) {
+  const { jobs } = plan;
+  const load = (i: number): Promise<DecodedSegment> =>
+    loadSegment(root, run.segmentsDir, jobs[i]!, framesKept(jobs[i]!, jobs[i - 1], jobs[i + 1]), size);
+  let previous = await load(0);
+  for (let i = 1; i < jobs.length; i++) {
     throwIfAborted(options.signal);
-    const next = await loadSegment(root, run.segmentsDir, job, size);
+    const next = await load(i);
     boundaries.push(measureBoundary(previous, next));
     previous = next;
   }
