@@ -146,6 +146,15 @@ describe('buildSegmentGraph', () => {
     expect(graph).toEqual(fixtureGraph('91_ade_continue_held_post.json'));
   });
 
+  it('a take is exactly the graph of fixture 92: 48 frames in one sampling with context windows (16, overlap 4)', () => {
+    const take = fixtureJson<{ jobs: unknown[] }>('92_ade_take_48f_plan.json').jobs.map((job) => {
+      const { initFrom: _initFrom, holdFrom: _holdFrom, ...rest } = renderPlanSchema.shape.jobs.element.parse(job);
+      return rest;
+    })[0]!;
+    expect(take.frameCount).toBe(48);
+    expect(buildSegmentGraph(take, RECORDED_SETTINGS)).toEqual(fixtureGraph('92_ade_take_48f_post.json'));
+  });
+
   it('chain continuity starts from the init image: LoadImage → VAEEncode → RepeatLatentBatch, at the denoise step', () => {
     const graph = buildSegmentGraph(
       { ...JOB, index: 1, continuity: 'chain' },
