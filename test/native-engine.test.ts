@@ -196,6 +196,26 @@ describe('noise addressed by the take, held frames', () => {
     expect(distance(half)).toBeLessThan(full);
   });
 
+  it('starts from an init image at startStepFor on the module’s grid: the less denoise, the nearer its encoding', async () => {
+    const deployment = await engine.deployment();
+    const first = await tempDir();
+    await prepared.renderSegment(job, { workDir: first });
+    const initImagePath = join(first, 'frame-0007.png');
+    const chain = { ...job, continuity: 'chain' as const };
+    const from = await sampleNativeLatents(deployment, { ...chain, denoise: 0 }, { workDir: dir, initImagePath });
+    const distance = async (denoise: number): Promise<number> => {
+      const latents = await sampleNativeLatents(deployment, { ...chain, denoise }, { workDir: dir, initImagePath });
+      let sum = 0;
+      for (let k = 0; k < latents.samples.length; k++) sum += Math.abs(latents.samples[k]! - from.samples[k]!);
+      return sum / latents.samples.length;
+    };
+    // 4 steps: denoise 0.2 starts at step 3 as denoise 0 does (the last step always runs), 0.5 at 2, 1 at 0.
+    expect(await distance(0.2)).toBe(0);
+    const half = await distance(0.5);
+    expect(half).toBeGreaterThan(0);
+    expect(await distance(1)).toBeGreaterThan(half);
+  });
+
   it('rejects held frames of another size and a count that is not heldFrames', async () => {
     const wrong = join(dir, 'held-wrong.png');
     await writeFile(wrong, encodePng({ width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) }));
