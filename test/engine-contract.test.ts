@@ -179,8 +179,10 @@ describe.each(ENGINES)('engine contract: $name', (subject) => {
     const job = { ...JOB, continuity: 'chain' as const };
     const kept = await render(engine, { ...job, denoise: 0.2 }, { initImagePath: init });
     const fresh = await render(engine, { ...job, denoise: 0.9 }, { initImagePath: init });
-    const last = previous.frames[7]!;
-    expect(meanAbsDiff(kept.frames[0]!, last)).toBeLessThan(meanAbsDiff(fresh.frames[0]!, last));
+    // What the engine keeps of the image at denoise 0: the image itself, or (a diffusion engine)
+    // its VAE round trip, which the native engine's random-weight test VAE makes unlike the image.
+    const all = (await render(engine, { ...job, denoise: 0 }, { initImagePath: init })).frames[0]!;
+    expect(meanAbsDiff(kept.frames[0]!, all)).toBeLessThan(meanAbsDiff(fresh.frames[0]!, all));
   });
 
   it('rejects an init image of another size', async () => {

@@ -4,7 +4,7 @@
  * --tiny --fixture), bit-for-bit determinism, frame-indexed noise, prompt weights and blends,
  * and every bad input a clear error. The engine contract suite (engine-contract.test.ts) runs it too.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ import { readSafetensors, readTensorFloat32 } from '../src/engines/native/safete
 import { parseBatch } from '../src/batch/load-batch.js';
 import { parseConfigFile } from '../src/engines/engine-config.js';
 import { BeatloomError } from '../src/shared/errors.js';
+import { decodePng, encodePng } from '../src/raster/png.js';
 import { tempDir } from './helpers/media.js';
 import { errors, segmentJob, SEGMENT_MOTION } from './helpers/native-segment-case.js';
 import {
@@ -132,6 +133,102 @@ describe('determinism and continuity', () => {
     const variance = noise.reduce((s, v) => s + (v - mean) ** 2, 0) / noise.length;
     expect(Math.abs(mean)).toBeLessThan(0.02);
     expect(Math.abs(variance - 1)).toBeLessThan(0.02);
+  });
+});
+
+describe('noise addressed by the take, held frames', () => {
+  const job = segmentJob(64, 8, 1, SEGMENT_MOTION.slice(0, 8));
+  const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+
+  it('starts two jobs at the same place of one seed’s take from the same noise, wherever they sit in the song', async () => {
+    const deployment = await engine.deployment();
+    const a = await sampleNativeLatents(deployment, { ...job, startFrame: 0, noiseFrame: 12 }, { workDir: dir });
+    const b = await sampleNativeLatents(deployment, { ...job, startFrame: 96, noiseFrame: 12 }, { workDir: dir });
+    const c = await sampleNativeLatents(deployment, { ...job, startFrame: 0, noiseFrame: 13 }, { workDir: dir });
+    expect(same(a.samples, b.samples)).toBe(true);
+    expect(same(a.samples, c.samples)).toBe(false);
+    // The noise the sampler gets is segmentNoise(seed, noiseFrame, …): given it, any noiseFrame renders alike.
+    const noise = segmentNoise(7, 12, 8, a.frameSize);
+    const given = await sampleNativeLatents(deployment, { ...job, noiseFrame: 40 }, { workDir: dir, noise });
+    expect(same(given.samples, a.samples)).toBe(true);
+  });
+
+  it('holds a continuation’s first frames: written as given, their latents the VAE encoding, the rest from the last one', async () => {
+    const deployment = await engine.deployment();
+    const first = await tempDir();
+    await prepared.renderSegment(job, { workDir: first });
+    const heldFramePaths = [4, 5, 6, 7].map((i) => join(first, `frame-000${i}.png`));
+    const next = { ...job, index: 1, startFrame: 4, noiseFrame: 4, heldFrames: 4, continuity: 'continue' as const };
+    const out = await tempDir();
+    await prepared.renderSegment({ ...next, denoise: 0.5 }, { workDir: out, heldFramePaths });
+    for (let i = 0; i < 4; i++)
+      expect(await readFile(join(out, `frame-000${i}.png`)).then((b) => decodePng(b).data)).toEqual(
+        await readFile(heldFramePaths[i]!).then((b) => decodePng(b).data),
+      );
+    // The sampler hands held frames back at their latents (to float32 rounding of the last Euler step).
+    const encoded = await Promise.all(
+      heldFramePaths.map(async (path) => {
+        const image = decodePng(await readFile(path));
+        const chw = new Float32Array(3 * 64 * 64);
+        for (let p = 0; p < 64 * 64; p++) for (let c = 0; c < 3; c++) chw[c * 4096 + p] = image.data[p * 3 + c]! / 255;
+        const result = await deployment.sessions.vaeEncoder.run({
+          image: new deployment.ort.Tensor('float32', chw, [1, 3, 64, 64]),
+        });
+        return result.latent!.data as Float32Array;
+      }),
+    );
+    const at = (denoise: number) =>
+      sampleNativeLatents(deployment, { ...next, denoise }, { workDir: dir, heldFramePaths });
+    const half = await at(0.5);
+    const size = half.frameSize;
+    for (let i = 0; i < 4; i++)
+      expect(errors(half.samples.subarray(i * size, (i + 1) * size), encoded[i]!).maxRel).toBeLessThan(1e-5);
+    // The new frames start from the last held latent: the less denoise, the closer they stay to it.
+    const distance = (latents: typeof half): number => {
+      let sum = 0;
+      for (let j = 4; j < 8; j++)
+        for (let k = 0; k < size; k++) sum += Math.abs(latents.samples[j * size + k]! - encoded[3]![k]!);
+      return sum / (4 * size);
+    };
+    const low = distance(await at(0.25));
+    const full = distance(await at(1));
+    expect(low).toBeLessThan(distance(half));
+    expect(distance(half)).toBeLessThan(full);
+  });
+
+  it('starts from an init image at startStepFor on the module’s grid: the less denoise, the nearer its encoding', async () => {
+    const deployment = await engine.deployment();
+    const first = await tempDir();
+    await prepared.renderSegment(job, { workDir: first });
+    const initImagePath = join(first, 'frame-0007.png');
+    const chain = { ...job, continuity: 'chain' as const };
+    const from = await sampleNativeLatents(deployment, { ...chain, denoise: 0 }, { workDir: dir, initImagePath });
+    const distance = async (denoise: number): Promise<number> => {
+      const latents = await sampleNativeLatents(deployment, { ...chain, denoise }, { workDir: dir, initImagePath });
+      let sum = 0;
+      for (let k = 0; k < latents.samples.length; k++) sum += Math.abs(latents.samples[k]! - from.samples[k]!);
+      return sum / latents.samples.length;
+    };
+    // 4 steps: denoise 0.2 starts at step 3 as denoise 0 does (the last step always runs), 0.5 at 2, 1 at 0.
+    expect(await distance(0.2)).toBe(0);
+    const half = await distance(0.5);
+    expect(half).toBeGreaterThan(0);
+    expect(await distance(1)).toBeGreaterThan(half);
+  });
+
+  it('rejects held frames of another size and a count that is not heldFrames', async () => {
+    const wrong = join(dir, 'held-wrong.png');
+    await writeFile(wrong, encodePng({ width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) }));
+    const next = { ...job, heldFrames: 2, continuity: 'continue' as const };
+    const size = await prepared
+      .renderSegment(next, { workDir: await tempDir(), heldFramePaths: [wrong, wrong] })
+      .catch((e: unknown) => e);
+    expect(size).toBeInstanceOf(BeatloomError);
+    expect((size as BeatloomError).message).toBe(`held frame ${wrong} is 32x32, the render is 64x64`);
+    const count = await prepared
+      .renderSegment(next, { workDir: await tempDir(), heldFramePaths: [wrong] })
+      .catch((e: unknown) => e);
+    expect((count as BeatloomError).code).toBe('E_INIT_MISSING');
   });
 });
 

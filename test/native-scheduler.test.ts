@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  isMaxDenoise,
-  sgmUniformSigmas,
-  sqrtLinearSchedule,
-  startStepForDenoise,
-  timestepOf,
-} from '../src/engines/native/scheduler.js';
+import { isMaxDenoise, sgmUniformSigmas, sqrtLinearSchedule, timestepOf } from '../src/engines/native/scheduler.js';
+import { startStepFor } from '../src/engines/engine.js';
 
 // Made by scripts/native/reference-runtime.py with AnimateDiff-Evolved's and ComfyUI's own code.
 const fixture = JSON.parse(
@@ -52,7 +47,7 @@ describe('the sqrt_linear (AnimateDiff) schedule', () => {
   });
 });
 
-describe('img2img start step on the distilled grid', () => {
+describe('img2img and continuation start step on the distilled grid (engine.ts startStepFor)', () => {
   it.each([
     [4, 1, 0],
     [4, 0.75, 1],
@@ -64,6 +59,8 @@ describe('img2img start step on the distilled grid', () => {
     [8, 0.3, 6],
     [1, 0.2, 0],
   ])('%i steps at denoise %f start at step %i', (steps, denoise, start) => {
-    expect(startStepForDenoise(steps, denoise)).toBe(start);
+    expect(startStepFor({ denoise, heldFrames: 0 }, steps, true)).toBe(start);
+    expect(startStepFor({ denoise, heldFrames: 4 }, steps, false)).toBe(start);
+    expect(startStepFor({ denoise, heldFrames: 0 }, steps, false)).toBe(0);
   });
 });

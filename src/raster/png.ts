@@ -130,6 +130,26 @@ export function readPngLayout(file: Uint8Array, what = 'image'): PngLayout {
   return { width, height, bitDepth, colorType, interlace, channels, palette, idat };
 }
 
+/** The tEXt key/value pairs of a PNG (what encodePng's `text` option writes); `what` names it in errors. */
+export function readPngText(file: Uint8Array, what = 'image'): Record<string, string> {
+  const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (buf.length < 8 || !buf.subarray(0, 8).equals(SIGNATURE)) throw invalid(what, 'bad signature');
+  const text: Record<string, string> = {};
+  for (let offset = 8; offset + 8 <= buf.length;) {
+    const length = buf.readUInt32BE(offset);
+    const type = buf.toString('latin1', offset + 4, offset + 8);
+    const body = buf.subarray(offset + 8, offset + 8 + length);
+    if (body.length !== length) throw invalid(what, `truncated ${type} chunk`);
+    if (type === 'IEND') break;
+    if (type === 'tEXt') {
+      const split = body.indexOf(0);
+      if (split > 0) text[body.toString('latin1', 0, split)] = body.toString('latin1', split + 1);
+    }
+    offset += 12 + length;
+  }
+  return text;
+}
+
 /** 8-bit, not interlaced: the layouts the fast path decodes (everything else goes through pngjs). */
 export function isFastPathPng(layout: PngLayout): boolean {
   return layout.bitDepth === 8 && layout.interlace === 0;

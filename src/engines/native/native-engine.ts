@@ -4,22 +4,28 @@
  *
  *   prepare:  buildNativeGraphs (cached by the files' hashes) → four onnxruntime sessions + tokenizer
  *   segment:  tokenise → text encoder (prompt blends averaged) → Euler over the UNet (sgm_uniform,
- *             the module's N steps, frame-indexed noise) → VAE decode → PNG frames
+ *             the module's N steps, noise addressed by the frame's place in its seed's take) →
+ *             VAE decode → PNG frames
+ *   continue: the held frames go through the VAE encoder and are held by the sampler's per-frame
+ *             mask; the other frames start from the last held latent, re-noised at the job's
+ *             start step on the module's grid (DESIGN.md §3)
  *
  * `prepareNativeDeployment` returns an immutable deployment; `renderNativeSegment` does one job.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as OnnxRuntime from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { NativeConfig } from './native-config.js';
 import { BeatloomError, throwIfAborted, usageError } from '../../shared/errors.js';
-import { decodePng, encodePng } from '../../raster/png.js';
+import { encodePng, type RgbImage } from '../../raster/png.js';
+import { readFrameImage } from '../frame-image.js';
 import {
   frameFileName,
   motionScaleAt,
+  startStepFor,
   type ConfiguredEngine,
   type EngineHealth,
   type RenderEngine,
@@ -34,10 +40,10 @@ import { blendConditionings, encodePrompt, truncateConditioning, type Conditioni
 import { segmentNoise } from './frame-noise.js';
 import { resolveNativeSettings, type NativeProvider, type NativeSettings } from './native-settings.js';
 import { sampleEuler, type EpsRequest } from './sampler.js';
-import { sgmUniformSigmas, sqrtLinearSchedule, startStepForDenoise, type DiscreteSchedule } from './scheduler.js';
+import { sgmUniformSigmas, sqrtLinearSchedule, type DiscreteSchedule } from './scheduler.js';
 
 /** Bumped when the engine's maths changes, so cached native segments are re-rendered. */
-const ENGINE_VERSION = 1;
+const ENGINE_VERSION = 2;
 /** Frames one sampling takes before context windows: AnimateDiff's context length. */
 const MAX_FRAMES = 64;
 
@@ -226,28 +232,27 @@ export async function encodeTexts(
   return blendConditionings(parts);
 }
 
-async function readInit(path: string, job: SegmentJob): Promise<Float32Array> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw new BeatloomError('E_INIT_MISSING', `init image ${path} cannot be read`, { cause: error });
-  }
-  const image = decodePng(bytes, path);
-  if (image.width !== job.width || image.height !== job.height) {
-    throw new BeatloomError(
-      'E_INIT_SIZE',
-      `init image ${path} is ${image.width}x${image.height}, the render is ${job.width}x${job.height}`,
-      { hint: 'render again with --force so every segment has the same size' },
-    );
-  }
-  // HWC bytes → CHW in [0, 1] (ComfyUI's LoadImage: / 255).
+/** HWC bytes → CHW in [0, 1] (ComfyUI's LoadImage: / 255). */
+function imageToTensor(image: RgbImage): Float32Array {
   const plane = image.width * image.height;
   const out = new Float32Array(3 * plane);
   for (let p = 0; p < plane; p++) {
     for (let c = 0; c < 3; c++) out[c * plane + p] = Math.fround(image.data[p * 3 + c]! / 255);
   }
   return out;
+}
+
+/** The held frames of a continuation, checked: as many as the job holds, each of the job's size. */
+async function readHeldFrames(job: SegmentJob, paths: readonly string[] | undefined): Promise<RgbImage[]> {
+  if (job.heldFrames === 0) return [];
+  if (paths?.length !== job.heldFrames) {
+    throw new BeatloomError(
+      'E_INIT_MISSING',
+      `segment ${job.index + 1} holds ${job.heldFrames} frames of the one before, but ${paths?.length ?? 0} were given`,
+      { hint: 'render again with --force' },
+    );
+  }
+  return Promise.all(paths.map(async (path) => (await readFrameImage(path, job, 'held frame')).image));
 }
 
 /** Frames of one segment as ComfyUI's SaveImage writes them: 255 · x clipped, truncated to bytes. */
@@ -265,6 +270,8 @@ export function imageToRgb(image: Float32Array, width: number, height: number, f
 }
 
 export interface SegmentLatents {
+  /** The held frames as given (continuation), first in the segment; their latents are in `samples` too. */
+  readonly held: readonly RgbImage[];
   /** The sampled latents, frameCount · frameSize (sampler space). */
   readonly samples: Float32Array;
   readonly frameSize: number;
@@ -309,19 +316,36 @@ export async function sampleNativeLatents(
   }
   throwIfAborted(signal);
 
-  let latent: Float32Array | undefined;
-  let startStep = 0;
-  if (options.initImagePath !== undefined) {
-    const image = await readInit(options.initImagePath, job);
+  const encodeImage = async (image: RgbImage): Promise<Float32Array> => {
     const out = await sessions.vaeEncoder.run({
-      image: new ort.Tensor('float32', image, [1, 3, job.height, job.width]),
+      image: new ort.Tensor('float32', imageToTensor(image), [1, 3, job.height, job.width]),
     });
-    const encoded = tensorData(out.latent, 'the VAE encoder');
+    return tensorData(out.latent, 'the VAE encoder');
+  };
+  // Where the frames start: an init image repeated (chain / anchor), or the held frames' latents
+  // and, after them, the last one repeated (continuation); from noise otherwise.
+  let latent: Float32Array | undefined;
+  let heldMask: boolean[] | undefined;
+  let startStep = 0;
+  const held = await readHeldFrames(job, options.heldFramePaths);
+  if (held.length > 0) {
+    latent = new Float32Array(frameCount * frameSize);
+    for (let j = 0; j < held.length; j++) {
+      throwIfAborted(signal);
+      latent.set(await encodeImage(held[j]!), j * frameSize);
+    }
+    const last = latent.slice((held.length - 1) * frameSize, held.length * frameSize);
+    for (let j = held.length; j < frameCount; j++) latent.set(last, j * frameSize);
+    heldMask = Array.from({ length: frameCount }, (_, j) => j < held.length);
+    startStep = startStepFor(job, settings.steps, false);
+  } else if (options.initImagePath !== undefined) {
+    const encoded = await encodeImage((await readFrameImage(options.initImagePath, job, 'init image')).image);
     latent = new Float32Array(frameCount * frameSize);
     for (let j = 0; j < frameCount; j++) latent.set(encoded, j * frameSize);
-    startStep = startStepForDenoise(settings.steps, job.denoise);
+    startStep = startStepFor(job, settings.steps, true);
   }
-  const noise = options.noise ?? segmentNoise(job.seed, job.startFrame, frameCount, frameSize);
+  // Frame noiseFrame + j of the seed's take: the same noise in every job that holds the moment.
+  const noise = options.noise ?? segmentNoise(job.seed, job.noiseFrame, frameCount, frameSize);
 
   const eps = async (request: EpsRequest): Promise<Float32Array> => {
     const n = request.frames.length;
@@ -348,12 +372,13 @@ export async function sampleNativeLatents(
     frameSize,
     noise,
     latent,
+    heldFrames: heldMask,
     cfg: job.cfg,
     eps,
     signal,
     onStep: (done, total) => options.onProgress?.({ segmentIndex: job.index, step: done, totalSteps: total }),
   });
-  return { samples, frameSize };
+  return { held, samples, frameSize };
 }
 
 /** One frame's latent through the VAE decoder → [3, height, width] in [0, 1]. */
@@ -385,11 +410,14 @@ export async function renderNativeSegment(
   const started = performance.now();
   const latents = await sampleNativeLatents(deployment, job, options);
   // One frame at a time through the decoder: its activations at 512×512 are hundreds of MB a frame.
+  // Held frames are written as given: they are the previous segment's frames, and a VAE round
+  // trip would only blur them.
   const frameFiles: string[] = [];
   for (let j = 0; j < job.frameCount; j++) {
     throwIfAborted(options.signal);
-    const image = await decodeNativeFrame(deployment, latents, j, job.width, job.height);
-    const rgb = imageToRgb(image, job.width, job.height, 0);
+    const rgb =
+      latents.held[j]?.data ??
+      imageToRgb(await decodeNativeFrame(deployment, latents, j, job.width, job.height), job.width, job.height, 0);
     const name = frameFileName(j);
     await writeFile(join(options.workDir, name), encodePng({ width: job.width, height: job.height, data: rgb }));
     frameFiles.push(name);
@@ -478,7 +506,8 @@ function preparedNativeEngine(
     id: 'native',
     capabilities: {
       initImage: true,
-      continuation: false,
+      continuation: true,
+      // No context windows through the engine yet: a take falls back to continue (a plan notice).
       takeFrames: 0,
       motionEffect: false,
       perFrameMotionScale: true,

@@ -164,13 +164,3 @@ export function isMaxDenoise(schedule: DiscreteSchedule, sigma: number): boolean
   const max = sigmaMax(schedule);
   return Math.abs(max - sigma) <= 1e-5 * Math.max(Math.abs(max), Math.abs(sigma)) || sigma > max;
 }
-
-/**
- * The step an img2img or continued segment starts at on the distilled grid: denoise 1 is step
- * 0 (pure noise), and lower denoise starts later, never past the last step (a Lightning module
- * only knows its own N sigmas, so ComfyUI's denoise re-spacing would leave its grid).
- */
-export function startStepForDenoise(steps: number, denoise: number): number {
-  const start = Math.round(steps * (1 - Math.min(1, Math.max(0, denoise))));
-  return Math.min(start, steps - 1);
-}

@@ -2,9 +2,8 @@
  * The preview's drawing: a gradient background and a few families of forms moving along slow
  * Lissajous paths. The job drives it the way it drives a diffusion model, visibly:
  * - motion scale → how fast the forms travel and how much they swell (beats show as jumps);
- * - denoise → how far a segment's layout departs from the seed's base layout (so neighbouring
- *   segments differ in proportion to denoise);
- * - seed → the base layout itself (a new seed is new imagery);
+ * - seed → the layout (a new seed is new imagery); a continuation's layout departs from the one
+ *   it holds in proportion to denoise (preview-engine.ts);
  * - prompt → palette and kinds of forms.
  */
 import type { FormKind, Look, Rgb } from './look.js';
@@ -20,6 +19,8 @@ export interface Form {
   readonly phase: number;
   readonly size: number;
   readonly color: Rgb;
+  /** How strongly it is drawn (its kind's weight in a prompt blend). */
+  readonly gain: number;
 }
 
 export interface Scene {
@@ -40,49 +41,127 @@ export function prng(seed: number): () => number {
 }
 
 const COUNTS: Readonly<Record<FormKind, number>> = { orb: 4, ring: 2, bar: 9, streak: 36, wave: 3, star: 48 };
+const KINDS: readonly FormKind[] = ['orb', 'ring', 'bar', 'streak', 'wave', 'star'];
 
-function randomForms(look: Look, random: () => number): Form[] {
+/** One form's place and path, before the prompt says what it is and which colour it takes. */
+interface Slot {
+  readonly x: number;
+  readonly y: number;
+  readonly ax: number;
+  readonly ay: number;
+  readonly fx: number;
+  readonly fy: number;
+  readonly phase: number;
+  readonly size: number;
+  /** Where in the prompt's palette its colour is, in [0, 1). */
+  readonly tone: number;
+}
+
+/** A layout: a slot for every form of every kind, drawn from one key. */
+type Slots = Readonly<Record<FormKind, readonly Slot[]>>;
+
+function slotsOf(key: number): Slots {
+  const random = prng(key);
+  const slots = {} as Record<FormKind, Slot[]>;
+  for (const kind of KINDS) {
+    slots[kind] = Array.from({ length: COUNTS[kind] }, (_, i) => ({
+      tone: random(),
+      x: kind === 'bar' ? (i + 0.5) / COUNTS.bar : 0.1 + 0.8 * random(),
+      y: 0.15 + 0.7 * random(),
+      ax: 0.04 + 0.16 * random(),
+      ay: 0.04 + 0.16 * random(),
+      fx: 0.5 + random(),
+      fy: 0.5 + random(),
+      phase: random() * Math.PI * 2,
+      size: kind === 'orb' ? 0.08 + 0.1 * random() : kind === 'ring' ? 0.12 + 0.12 * random() : 0.3 + 0.5 * random(),
+    }));
+  }
+  return slots;
+}
+
+/**
+ * A frame's layout as a blend of layouts: [key, weight] pairs, weights summing to 1. A seed's
+ * own layout is one pair; a continuation departs from the layout it holds towards a fresh one,
+ * so its layout is the held blend scaled down plus the fresh layout's share.
+ */
+export type LayoutBlend = readonly (readonly [key: number, weight: number])[];
+
+/** Shares below this are dropped (and the rest renormalised): invisible, and they would pile up over a long section. */
+const MIN_LAYOUT_SHARE = 1e-3;
+
+/** `from` moved towards layout `key` by `t` (0: unchanged, 1: only `key`). */
+export function departLayout(from: LayoutBlend, key: number, t: number): LayoutBlend {
+  const share = Math.min(1, Math.max(0, t));
+  const weights = new Map<number, number>();
+  for (const [k, w] of from) weights.set(k, (weights.get(k) ?? 0) + w * (1 - share));
+  weights.set(key, (weights.get(key) ?? 0) + share);
+  const kept = [...weights].filter(([, w]) => w >= MIN_LAYOUT_SHARE);
+  const total = kept.reduce((sum, [, w]) => sum + w, 0);
+  return kept.map(([k, w]) => [k, w / total] as const);
+}
+
+/** A 32-bit layout key from a seed and a salt (integer maths only: the same on every machine). */
+export function layoutKey(seed: number, salt: number): number {
+  let h = Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(Math.floor(seed / 2 ** 32), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) ^ Math.imul(salt | 0, 0x297a2d39);
+  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+/** Layouts by key, drawn once per engine (a render uses a handful). */
+export class LayoutCache {
+  private readonly slots = new Map<number, Slots>();
+
+  get(key: number): Slots {
+    let slots = this.slots.get(key);
+    if (!slots) {
+      slots = slotsOf(key);
+      if (this.slots.size > 256) this.slots.clear();
+      this.slots.set(key, slots);
+    }
+    return slots;
+  }
+}
+
+function mixRgb(parts: readonly (readonly [Rgb, number])[]): Rgb {
+  let r = 0;
+  let g = 0;
+  let b = 0;
+  for (const [c, w] of parts) {
+    r += c[0] * w;
+    g += c[1] * w;
+    b += c[2] * w;
+  }
+  return [Math.round(r), Math.round(g), Math.round(b)];
+}
+
+/** The forms of a frame: the look's kinds and colours on the blended layout. */
+export function makeScene(look: Look, layout: LayoutBlend, cache: LayoutCache): Scene {
+  const layouts = layout.map(([key, weight]) => [cache.get(key), weight] as const);
   const forms: Form[] = [];
-  for (const kind of look.kinds) {
+  const blend = (pick: (slot: Slot) => number, kind: FormKind, i: number): number =>
+    layouts.reduce((sum, [slots, w]) => sum + pick(slots[kind][i]!) * w, 0);
+  look.kinds.forEach((kind, k) => {
+    const gain = look.kindWeights[k] ?? 1;
+    if (gain <= 0) return;
     for (let i = 0; i < COUNTS[kind]; i++) {
-      const color = look.colors[Math.floor(random() * look.colors.length)]!;
+      const color = mixRgb(
+        layouts.map(([slots, w]) => [look.colors[Math.floor(slots[kind][i]!.tone * look.colors.length)]!, w]),
+      );
       forms.push({
         kind,
-        x: kind === 'bar' ? (i + 0.5) / COUNTS.bar : 0.1 + 0.8 * random(),
-        y: 0.15 + 0.7 * random(),
-        ax: 0.04 + 0.16 * random(),
-        ay: 0.04 + 0.16 * random(),
-        fx: 0.5 + random(),
-        fy: 0.5 + random(),
-        phase: random() * Math.PI * 2,
-        size: kind === 'orb' ? 0.08 + 0.1 * random() : kind === 'ring' ? 0.12 + 0.12 * random() : 0.3 + 0.5 * random(),
+        x: blend((s) => s.x, kind, i),
+        y: blend((s) => s.y, kind, i),
+        ax: blend((s) => s.ax, kind, i),
+        ay: blend((s) => s.ay, kind, i),
+        fx: blend((s) => s.fx, kind, i),
+        fy: blend((s) => s.fy, kind, i),
+        phase: blend((s) => s.phase, kind, i),
+        size: blend((s) => s.size, kind, i),
         color,
+        gain,
       });
     }
-  }
-  return forms;
-}
-
-function mix(a: number, b: number, t: number): number {
-  return a + (b - a) * t;
-}
-
-/** The segment's layout: the seed's base layout moved towards a per-segment one by `denoise`. */
-export function makeScene(look: Look, seed: number, segmentIndex: number, denoise: number): Scene {
-  const base = randomForms(look, prng(seed * 2654435761));
-  const fresh = randomForms(look, prng((seed * 2654435761) ^ ((segmentIndex + 1) * 40503)));
-  const forms = base.map((b, i) => {
-    const f = fresh[i]!;
-    return {
-      ...b,
-      x: b.kind === 'bar' ? b.x : mix(b.x, f.x, denoise),
-      y: mix(b.y, f.y, denoise),
-      ax: mix(b.ax, f.ax, denoise),
-      ay: mix(b.ay, f.ay, denoise),
-      phase: mix(b.phase, f.phase, denoise),
-      size: mix(b.size, f.size, denoise),
-      color: denoise > 0.5 ? f.color : b.color,
-    };
   });
   return { look, forms };
 }
@@ -268,7 +347,7 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
     const py = form.y + form.ay * Math.cos(form.fy * phase + form.phase * 1.3);
     switch (form.kind) {
       case 'orb':
-        addOrb(acc, w, h, px * w, py * h, form.size * unit * swell, form.color, 0.85);
+        addOrb(acc, w, h, px * w, py * h, form.size * unit * swell, form.color, 0.85 * form.gain);
         break;
       case 'ring':
         addRing(
@@ -280,7 +359,7 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
           form.size * unit * swell,
           Math.max(1.5, unit * 0.012 * swell),
           form.color,
-          0.9,
+          0.9 * form.gain,
         );
         break;
       case 'bar': {
@@ -295,7 +374,7 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
           form.x * w + half,
           h - 1,
           form.color,
-          0.55,
+          0.55 * form.gain,
         );
         break;
       }
@@ -303,7 +382,7 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
         const fall = (((form.y + phase * 0.25 * form.fy) % 1) + 1) % 1;
         const length = unit * (0.03 + 0.05 * form.size) * swell;
         const x = (((form.x + 0.08 * fall) % 1) + 1) % 1;
-        addLine(acc, w, h, x * w, fall * h, x * w + length * 0.25, fall * h + length, form.color, 0.75);
+        addLine(acc, w, h, x * w, fall * h, x * w + length * 0.25, fall * h + length, form.color, 0.75 * form.gain);
         break;
       }
       case 'wave':
@@ -317,7 +396,7 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
           form.fx * phase * 2 + form.phase,
           Math.max(1.5, unit * 0.01 * swell),
           form.color,
-          0.8,
+          0.8 * form.gain,
         );
         break;
       case 'star': {
@@ -330,7 +409,7 @@ export function drawFrame(scene: Scene, params: FrameParams): Uint8Array {
           form.y * h,
           Math.max(1, unit * 0.006 * swell * (0.5 + twinkle)),
           form.color,
-          0.6 + 0.6 * twinkle,
+          (0.6 + 0.6 * twinkle) * form.gain,
         );
         break;
       }

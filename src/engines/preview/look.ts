@@ -94,6 +94,8 @@ export interface Look {
   readonly background: readonly [Rgb, Rgb];
   readonly colors: readonly Rgb[];
   readonly kinds: readonly FormKind[];
+  /** How strongly each of `kinds` is drawn (0–1, same order): a blend fades one prompt's forms into another's. */
+  readonly kindWeights: readonly number[];
 }
 
 function words(prompt: string): string[] {
@@ -139,7 +141,8 @@ export function lookFromPrompt(prompt: string): Look {
   const bgLight = dark ? 0.06 : pale ? 0.72 : 0.16;
   const background: [Rgb, Rgb] = [hsl(hues[1]!, 0.55, bgLight), hsl(hues[0]!, 0.6, bgLight * (pale ? 0.8 : 2.2))];
   const colors = hues.slice(0, 4).map((hue, i) => hsl(hue, dark ? 0.95 : 0.75, pale ? 0.45 : 0.55 + 0.05 * i));
-  return { background, colors, kinds: kinds.slice(0, 3) };
+  const chosen = kinds.slice(0, 3);
+  return { background, colors, kinds: chosen, kindWeights: chosen.map(() => 1) };
 }
 
 function mixRgb(a: Rgb, b: Rgb, t: number): Rgb {
@@ -152,19 +155,21 @@ function mixRgb(a: Rgb, b: Rgb, t: number): Rgb {
 
 /**
  * The look of a prompt blend: background and palette mixed by weight, so a segment halfway
- * through a blend is visibly between the two prompts; the kinds of forms (which cannot be
- * mixed) come from the strongest prompt, the first.
+ * through a blend is visibly between the two prompts; each prompt's kinds of forms are drawn
+ * as strongly as the prompt weighs (the strongest prompt's first).
  */
 export function blendLooks(parts: ReadonlyArray<{ readonly prompt: string; readonly weight: number }>): Look {
   const [first, ...rest] = parts;
   if (!first) throw new RangeError('blendLooks needs at least one prompt');
   let look = lookFromPrompt(first.prompt);
   let total = first.weight;
+  const kindWeights = new Map<FormKind, number>(look.kinds.map((kind) => [kind, first.weight]));
   for (const part of rest) {
     if (part.weight <= 0) continue;
     const other = lookFromPrompt(part.prompt);
     total += part.weight;
     const t = part.weight / total;
+    for (const kind of other.kinds) kindWeights.set(kind, (kindWeights.get(kind) ?? 0) + part.weight);
     look = {
       background: [
         mixRgb(look.background[0], other.background[0], t),
@@ -172,7 +177,13 @@ export function blendLooks(parts: ReadonlyArray<{ readonly prompt: string; reado
       ],
       colors: look.colors.map((c, i) => mixRgb(c, other.colors[i % other.colors.length]!, t)),
       kinds: look.kinds,
+      kindWeights: look.kindWeights,
     };
   }
-  return look;
+  const kinds = [...kindWeights.keys()];
+  return {
+    ...look,
+    kinds,
+    kindWeights: kinds.map((kind) => (total > 0 ? Math.min(1, kindWeights.get(kind)! / total) : 1)),
+  };
 }
