@@ -52,6 +52,7 @@ import { followLocalTempo } from './local-tempo.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from '../shared/math.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
+import { chooseTempoLevel } from './tempo-level.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */
 export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
@@ -201,12 +202,12 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
   const pulse = silent ? undefined : await pulseEnvelope(features, frameRate);
   const beatEnv = pulse?.envelope ?? beatEnvelope(features);
-  const path = pulse?.path;
+  const snare = snareActivation(features);
+  const path = pulse ? chooseTempoLevel(pulse.path, features, snare) : undefined;
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && hasPulse(path);
   const local = hasBeat ? await followLocalTempo(beatEnv, path) : undefined;
   const tracked = local ? trackBeats(beatEnv, periodAtFrames(local, features.frameCount)) : [];
-  const snare = snareActivation(features);
   const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
   const beatFrames = hasBeat
     ? keepBeatsWithPulse(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, {

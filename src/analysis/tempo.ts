@@ -70,6 +70,8 @@ export interface TempoPath {
   readonly subdivision: Int32Array;
   /** Whether each window's beat divides in three. */
   readonly ternary: Uint8Array;
+  /** Each window's normalised autocorrelation (tempo-level.ts scores other levels on it); absent on refined paths. */
+  readonly acf?: readonly Float32Array[];
 }
 
 /** Normalised autocorrelation of each window of the envelope, lags 0 … maxLag. */
@@ -222,6 +224,7 @@ export async function trackTempo(envelope: Float32Array, frameRate: number): Pro
     salience: Float64Array.from(path, (s, w) => obs[w]![s]!.salience),
     subdivision: Int32Array.from(path, (s, w) => obs[w]![s]!.subdivision),
     ternary: Uint8Array.from(path, (s, w) => (obs[w]![s]!.ternary ? 1 : 0)),
+    acf,
   };
 }
 
