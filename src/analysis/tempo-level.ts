@@ -13,7 +13,7 @@
  *   (chroma novelty) repeat is supported; one whose every bar length falls between those
  *   periods is not. At 140 BPM, a 70 BPM piece whose bass and chords repeat every 3.4 s has bars
  *   of 8 beats, which no common meter has; at 70 it has bars of 4. A bar-length prior (log-normal
- *   around 1.6 s, Klapuri's measure prior moved to the bar lengths of popular music) and the
+ *   around 1.8 s, σ 0.8 octave: Klapuri's measure prior, a little shorter) and the
  *   meter prior (4 beats, then 3, then 2, then 6) weigh the candidates.
  * - The backbeat. A snare that plays every other beat (2 and 4) marks the beat: its
  *   periodicity at two beats against one beat. At twice the tempo the snare plays every fourth
@@ -41,8 +41,8 @@ const BAR_PRIOR: ReadonlyArray<readonly [number, number]> = [
   [6, 0.12],
 ];
 /** Bar-length prior: log-normal around this length (s), this wide (octaves). */
-const BAR_CENTRE_SEC = 1.6;
-const BAR_SIGMA_OCTAVES = 0.6;
+const BAR_CENTRE_SEC = 1.8;
+const BAR_SIGMA_OCTAVES = 0.8;
 /** Longest bar considered (s). */
 const MAX_BAR_SEC = 6.5;
 /** Weight of the bar's repetition (a correlation, −1…1) against the tactus model's score. */
