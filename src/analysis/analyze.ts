@@ -208,7 +208,7 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const hasBeat = path !== undefined && hasPulse(path);
   const local = hasBeat ? await followLocalTempo(beatEnv, path) : undefined;
   const tracked = local ? trackBeats(beatEnv, periodAtFrames(local, features.frameCount)) : [];
-  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
+  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, snare).total < 0;
   const beatFrames = hasBeat
     ? keepBeatsWithPulse(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, {
         envelope: beatEnv,
