@@ -12,12 +12,14 @@
  *    Klapuri-style model with a tempo prior and a prior on how the beat subdivides; a Viterbi
  *    pass follows ramps and tempo changes. Music without drums: the plain onset envelope (the
  *    chords and melody as they rise) is tracked too and used where it is clearly the more
- *    periodic (`pulseEnvelope`). The path is then refined on 5 s windows on the same level
- *    (local-tempo.ts), so ritardandi and accelerandi are followed.
+ *    periodic (`pulseEnvelope`). The path's level is checked against the level twice as slow by
+ *    the bar (do bass and chords repeat at a bar of 2–6 beats?) and the backbeat (tempo-level.ts).
+ *    The path is then refined on 5 s windows on the same level (local-tempo.ts), so ritardandi
+ *    and accelerandi are followed.
  * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the refined path.
  *    Phase (beat-phase.ts): the tracked beats against the offbeats between them, judged by the
- *    accents, the kick/bass band and an alternating snare (the backbeat); where the offbeats win
- *    (syncopated funk, a reggae one drop) the beats move there.
+ *    accents (each register a vote), the kick/bass band and an alternating snare (the backbeat);
+ *    where the offbeats win (syncopated funk, a reggae one drop) the beats move there.
  * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs where less than a third
  *    of the tempo windows hear a beat-level periodicity (noise, free time) get no beats, bpm null
  *    and confidence 0; inside a song, long silences and pulseless passages lose their beats
@@ -52,6 +54,7 @@ import { followLocalTempo } from './local-tempo.js';
 import { findSections } from './sections.js';
 import { median, movingAverage, quantile, round, roundAll } from '../shared/math.js';
 import { periodAtFrames, trackTempo, type TempoPath } from './tempo.js';
+import { chooseTempoLevel } from './tempo-level.js';
 
 /** The rate everything is analysed at: enough bandwidth for hats, half the work of 44.1 kHz. */
 export const ANALYSIS_SAMPLE_RATE_HZ = 22050;
@@ -201,13 +204,13 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const silent = 20 * Math.log10(loudRms || 1e-12) < SILENCE_DB;
   const pulse = silent ? undefined : await pulseEnvelope(features, frameRate);
   const beatEnv = pulse?.envelope ?? beatEnvelope(features);
-  const path = pulse?.path;
+  const snare = snareActivation(features);
+  const path = pulse ? chooseTempoLevel(pulse.path, features, snare) : undefined;
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && hasPulse(path);
   const local = hasBeat ? await followLocalTempo(beatEnv, path) : undefined;
   const tracked = local ? trackBeats(beatEnv, periodAtFrames(local, features.frameCount)) : [];
-  const snare = snareActivation(features);
-  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, beatEnv, snare).total < 0;
+  const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, snare).total < 0;
   const beatFrames = hasBeat
     ? keepBeatsWithPulse(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, {
         envelope: beatEnv,

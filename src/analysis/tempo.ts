@@ -70,6 +70,8 @@ export interface TempoPath {
   readonly subdivision: Int32Array;
   /** Whether each window's beat divides in three. */
   readonly ternary: Uint8Array;
+  /** Each window's normalised autocorrelation (tempo-level.ts scores other levels on it); absent on refined paths. */
+  readonly acf?: readonly Float32Array[];
 }
 
 /** Normalised autocorrelation of each window of the envelope, lags 0 … maxLag. */
@@ -128,26 +130,39 @@ export interface LevelScore {
   readonly ternary: boolean;
 }
 
+/** The subdivisions tried, finest last, with the log of their prior and the coarser ones each needs (a bit mask over SUBDIVISIONS). */
+const SUBDIVISIONS = [2, 3, 4, 6, 8] as const;
+const SUBDIVISION_NEEDS = SUBDIVISIONS.map((k) =>
+  SUBDIVISION_REQUIRES[k]!.reduce(
+    (mask, j) => mask | (1 << SUBDIVISIONS.indexOf(j as (typeof SUBDIVISIONS)[number])),
+    0,
+  ),
+);
+const LOG_SUBDIVISION_PRIOR = new Map(SUBDIVISION_PRIOR.map(([k, p]) => [k, Math.log(p)]));
+
 /** The metrical-level score of beat period `periodFrames` in one window (see the header). */
 export function levelScore(acf: Float32Array, periodFrames: number, frameRate: number): LevelScore {
   const bpm = (60 * frameRate) / periodFrames;
   const octaves = Math.log2(bpm / PRIOR_CENTRE_BPM) / PRIOR_SIGMA_OCTAVES;
   const salience = pulseSalience(acf, periodFrames);
   const threshold = SUBDIVISION_THRESHOLD * salience;
-  const heard = new Set<number>();
-  for (const k of [2, 3, 4, 6, 8]) {
+  // Bit i: SUBDIVISIONS[i] is heard (a bit mask, not a set: this runs for every tempo of every window).
+  let heard = 0;
+  let subdivision = 1;
+  for (let i = 0; i < SUBDIVISIONS.length; i++) {
+    const k = SUBDIVISIONS[i]!;
     const sub = periodFrames / k;
     if (sub < MIN_SUBDIVISION_SEC * frameRate) continue;
-    const needs = SUBDIVISION_REQUIRES[k]!;
-    if (needs.length > 0 && !needs.some((j) => heard.has(j))) continue;
-    if (salience > 0 && at(acf, sub) >= threshold) heard.add(k);
+    const needs = SUBDIVISION_NEEDS[i]!;
+    if (needs !== 0 && (heard & needs) === 0) continue;
+    if (salience > 0 && at(acf, sub) >= threshold) {
+      heard |= 1 << i;
+      subdivision = k;
+    }
   }
-  let subdivision = 1;
-  for (const k of heard) if (k > subdivision) subdivision = k;
-  const prior = SUBDIVISION_PRIOR.find(([k]) => k === subdivision)![1];
   const ternary = at(acf, periodFrames / 3) > Math.max(at(acf, periodFrames / 2), 0.05);
   return {
-    score: -0.5 * octaves * octaves + BEAT_SALIENCE_WEIGHT * salience + Math.log(prior),
+    score: -0.5 * octaves * octaves + BEAT_SALIENCE_WEIGHT * salience + LOG_SUBDIVISION_PRIOR.get(subdivision)!,
     salience,
     subdivision,
     ternary,
@@ -222,6 +237,7 @@ export async function trackTempo(envelope: Float32Array, frameRate: number): Pro
     salience: Float64Array.from(path, (s, w) => obs[w]![s]!.salience),
     subdivision: Int32Array.from(path, (s, w) => obs[w]![s]!.subdivision),
     ternary: Uint8Array.from(path, (s, w) => (obs[w]![s]!.ternary ? 1 : 0)),
+    acf,
   };
 }
 
