@@ -534,6 +534,13 @@ function preparedNativeEngine(
           'give the LoRA at a fixed strength with --native-lora FILE[:STRENGTH] and remove it from targets.loras, or render with --engine comfyui',
         );
       }
+      if ((needs.motionLoras ?? []).length > 0) {
+        throw usageError(
+          'E_NATIVE_LORA',
+          `the mapping drives motion LoRAs (${needs.motionLoras!.join(', ')}); the native engine does not load motion LoRAs`,
+          'remove targets.motionLoras from the mapping, or render with --engine comfyui',
+        );
+      }
     },
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       throwIfAborted(opts.signal);
