@@ -18,7 +18,7 @@ async function mappingWith(path: string, continuity: string, breakPrompt: string
     '\n',
   );
   const yaml = (await readFile(DEFAULT_MAPPING_PATH, 'utf8'))
-    .replace('continuity: none', `continuity: ${continuity}`)
+    .replace(/continuity: \w+/, `continuity: ${continuity}`)
     .replace(/\nprompts:[\s\S]*$/, `\nprompts:\n  negative: blurry\n  schedule:\n${schedule}\n`);
   await writeFile(path, yaml);
 }

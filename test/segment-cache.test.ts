@@ -38,7 +38,7 @@ async function keyframesFor(
     .map(([section, prompt]) => `    - section: ${section}\n      prompt: "${prompt}"`)
     .join('\n');
   const yaml = (await readFile(DEFAULT_MAPPING_PATH, 'utf8'))
-    .replace(/continuity: none/, `continuity: ${continuity}`)
+    .replace(/continuity: \w+/, `continuity: ${continuity}`)
     .replace(/\nprompts:[\s\S]*$/, `\nprompts:\n  negative: blurry\n  schedule:\n${schedule}\n`);
   const mapping = parseMapping(yaml, 'default.yaml');
   expect(mapping.segments.continuity).toBe(continuity);

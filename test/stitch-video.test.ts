@@ -12,7 +12,7 @@ import { planSegments, type PlannedSegment } from '../src/keyframes/plan-segment
 import { frameCountFor, rational, type Rational } from '../src/shared/media-time.js';
 import { AbortedError } from '../src/shared/errors.js';
 import { decodePng, encodePng } from '../src/raster/png.js';
-import { prepareAudioTrack } from '../src/stitching/audio-track.js';
+import { isCompleteTrack, prepareAudioTrack } from '../src/stitching/audio-track.js';
 import { blendInto } from '../src/raster/blend-frames.js';
 import { applyCuts, frameSources } from '../src/stitching/frame-sources.js';
 import { outputTiming, resolveOutputSettings, type OutputSettingsInput } from '../src/stitching/output-settings.js';
@@ -294,6 +294,20 @@ describe('stitchVideo → PNG sequence', () => {
     });
     expect((await decodeVideoFrames(outPath, W, H)).length).toBe(49);
     expect(await decodedAudioSamples(outPath, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
+  });
+
+  it("encodes the song's track again when the kept one was cut short (a disk that filled up)", async () => {
+    const tracks = join(dir, 'tracks-cut');
+    const request = { songPath: song, songKey: 'song-cut', duration, codec: 'h264', bitrateKbps: 128 } as const;
+    const path = await prepareAudioTrack(request, tracks);
+    expect(await isCompleteTrack(path, 'mp4')).toBe(true);
+    const whole = await readFile(path);
+    await writeFile(path, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    expect(await isCompleteTrack(path, 'mp4')).toBe(false);
+    expect(await prepareAudioTrack(request, tracks)).toBe(path);
+    expect((await readFile(path)).equals(whole)).toBe(true);
+    expect(await decodedAudioSamples(path, 48000)).toBe(Math.ceil((duration.sampleCount * 48000) / 22050));
+    expect(await isCompleteTrack(join(tracks, 'missing.m4a'), 'mp4')).toBe(false);
   });
 
   it("reports ffmpeg's own error when it stops early, not the broken pipe", async () => {

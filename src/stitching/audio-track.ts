@@ -15,7 +15,7 @@
  * Opus in WebM needs none of this: the muxer writes DiscardPadding and decoders honour it
  * (measured exact), so P = 0 there.
  */
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeAudioTrackArgs, type VideoCodec } from '../ffmpeg/args.js';
 import { ffmpegPath } from '../ffmpeg/ffmpeg-path.js';
@@ -23,6 +23,7 @@ import { runProcess } from '../ffmpeg/run-process.js';
 import type { SampleDuration } from '../shared/media-time.js';
 import { tempPathFor } from '../shared/fs-atomic.js';
 import { hashValue } from '../shared/hash.js';
+import { BeatloomError } from '../shared/errors.js';
 
 /** The rate of every output track: the video norm, and Opus's only rate. */
 export const OUTPUT_AUDIO_SAMPLE_RATE_HZ = 48_000;
@@ -84,6 +85,46 @@ export function audioTrackFileName(request: AudioTrackRequest): string {
 }
 
 /**
+ * Whether `path` holds a whole track: an MP4/M4A whose top-level boxes run exactly to the end
+ * of the file and include the index (moov) and the data (mdat), or a WebM that starts with
+ * its EBML header and is not empty. Reads only box headers.
+ */
+export async function isCompleteTrack(path: string, container: 'mp4' | 'webm'): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return false;
+    const head = Buffer.alloc(16);
+    if (container === 'webm') {
+      await handle.read(head, 0, 4, 0);
+      return size > 64 && head.readUInt32BE(0) === 0x1a45dfa3;
+    }
+    const seen = new Set<string>();
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await handle.read(head, 0, 16, at);
+      if (bytesRead < 8) return false;
+      let box = head.readUInt32BE(0);
+      seen.add(head.toString('latin1', 4, 8));
+      if (box === 1) {
+        if (bytesRead < 16) return false;
+        box = Number(head.readBigUInt64BE(8));
+      } else if (box === 0) box = size - at;
+      if (box < 8) return false;
+      at += box;
+    }
+    return at === size && seen.has('moov') && seen.has('mdat');
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * Encodes the song's track for the output once and keeps it in `dir` (the run directory): the
  * stitch then copies it instead of encoding AAC again, which costs about as much CPU as the x264
  * encode of an 8 fps video (measured: 1.0 s per minute of audio here). The pipeline starts this
@@ -95,13 +136,10 @@ export async function prepareAudioTrack(
   options: { readonly signal?: AbortSignal } = {},
 ): Promise<string> {
   const path = join(dir, audioTrackFileName(request));
-  if (
-    await stat(path).then(
-      (s) => s.isFile() && s.size > 0,
-      () => false,
-    )
-  )
-    return path;
+  // A track cut short (a disk that filled up while ffmpeg wrote it, which it does not always
+  // report) is encoded again, never muxed.
+  const container = path.endsWith('.webm') ? 'webm' : 'mp4';
+  if (await isCompleteTrack(path, container)) return path;
   await mkdir(dir, { recursive: true });
   const temp = tempPathFor(path);
   const audio = {
@@ -111,6 +149,18 @@ export async function prepareAudioTrack(
   };
   try {
     await runProcess(ffmpegPath(), encodeAudioTrackArgs(audio, request.codec, temp), { signal: options.signal });
+    if (!(await isCompleteTrack(temp, container))) {
+      const free = await statfs(dir).then(
+        (fs) => fs.bavail * fs.bsize,
+        () => undefined,
+      );
+      throw new BeatloomError('E_DISK_FULL', `the song's track in ${dir} was cut short while it was written`, {
+        hint:
+          free !== undefined && free < 64 * 1024 * 1024
+            ? `free some space on that disk (${Math.round(free / 1024 / 1024)} MB free) and run the same command again`
+            : 'check the disk the run directory is on, then run the same command again',
+      });
+    }
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
