@@ -172,13 +172,23 @@ function segmentGraph(
   }
 }
 
-/** One attempt on one server; throws ComfyServerFailure when the server is the problem. Returns the frame files. */
+export interface RenderedOnServer {
+  readonly frameFiles: string[];
+  /**
+   * The segment's engine time: what the server says it spent executing the graph, so the time it
+   * waited in the queue (behind our other segment) is not in it; a server that does not say is
+   * timed from when we learned it started the prompt until its frames were fetched.
+   */
+  readonly elapsedMs: number;
+}
+
+/** One attempt on one server; throws ComfyServerFailure when the server is the problem. */
 export async function renderOnServer(
   deployment: ComfyDeployment,
   server: DeployedServer,
   job: SegmentJob,
   options: RenderOnServerOptions,
-): Promise<string[]> {
+): Promise<RenderedOnServer> {
   const { client } = server;
   const { signal, init } = options;
   const wantsImage =
@@ -186,6 +196,7 @@ export async function renderOnServer(
   const image = init ?? (wantsImage ? neutralImage(job.width, job.height) : undefined);
   const initName = image ? await upload(client, image, signal) : undefined;
   const { graph, output, reportsSteps } = segmentGraph(deployment, job, initName, init !== undefined);
+  const queuedAt = performance.now();
   const result = await client.runPrompt(graph, {
     signal,
     onProgress: (p) => {
@@ -216,5 +227,5 @@ export async function renderOnServer(
     // The local name is ours: a server-given name never becomes a path.
     await writeFile(join(options.workDir, frameFiles[i]!), bytes);
   });
-  return frameFiles;
+  return { frameFiles, elapsedMs: result.executionMs ?? performance.now() - (result.startedAt ?? queuedAt) };
 }
