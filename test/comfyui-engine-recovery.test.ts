@@ -11,6 +11,7 @@ import type { ComfyuiConfig } from '../src/engines/comfyui/comfy-config.js';
 import { executionError, isOutOfMemory } from '../src/engines/comfyui/comfy-errors.js';
 import { executionErrorSchema, type ApiGraph } from '../src/engines/comfyui/comfy-schemas.js';
 import { createComfyEngine, type PreparedComfyEngine } from '../src/engines/comfyui/engine.js';
+import { ServerPool, type PoolServer } from '../src/engines/comfyui/server-pool.js';
 import type { ComfyTuning } from '../src/engines/comfyui/settings.js';
 import { decodePng } from '../src/raster/png.js';
 import { BeatloomError } from '../src/shared/errors.js';
@@ -275,6 +276,38 @@ describe('comfyui engine: the time a segment records', () => {
     const results = await Promise.all(
       [0, 1, 2].map(async (index) => e.renderSegment({ ...JOB, index }, { workDir: await tempDir() })),
     );
-    expect(results.map((r) => r.elapsedMs)).toEqual(s.prompts.map((p) => p.successStamp! - p.startStamp!));
+    // The three were queued in whichever order their POSTs went: compare as sets of figures.
+    const byValue = (x: number, y: number): number => x - y;
+    expect(results.map((r) => r.elapsedMs).sort(byValue)).toEqual(
+      s.prompts.map((p) => p.successStamp! - p.startStamp!).sort(byValue),
+    );
+  });
+});
+
+describe('ServerPool: a segment that refuses some servers', () => {
+  it('is given only the others, waits for one of them, and is told when none is left', async () => {
+    const pool = new ServerPool(
+      [
+        { url: 'a', value: 'a' },
+        { url: 'b', value: 'b' },
+      ],
+      1,
+    );
+    const notA = (server: PoolServer<string>): boolean => server.url !== 'a';
+    const first = await pool.acquire(undefined, notA);
+    expect(first.url).toBe('b');
+    // a has room but is refused: the segment waits for b, and a goes to the next one that takes it.
+    const waiting = pool.acquire(undefined, notA);
+    const other = await pool.acquire();
+    expect(other.url).toBe('a');
+    pool.release(other);
+    pool.release(first);
+    const second = await waiting;
+    expect(second.url).toBe('b');
+    const stuck = pool.acquire(undefined, notA);
+    pool.remove(second, 'died');
+    await expect(stuck).rejects.toThrow('every ComfyUI server failed (b: died)');
+    expect(pool.hasAny(notA)).toBe(false);
+    expect(pool.hasAny(() => true)).toBe(true);
   });
 });
