@@ -311,3 +311,22 @@ describe('ServerPool: a segment that refuses some servers', () => {
     expect(pool.hasAny(() => true)).toBe(true);
   });
 });
+
+describe('comfyui engine: the time a segment records, from a server that gives no timestamps', () => {
+  it('counts from when the server started it, so a wait in the queue stays out', async () => {
+    const s = await server({ segmentMs: 100, timestamps: false });
+    const e = await prepared({ url: s.url });
+    let released = 0;
+    // The segment waits in the queue until the test lets it start (as behind someone else's prompt).
+    s.faults.holdStart = (async () => {
+      while (s.prompts.length < 1) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 1_000));
+      released = performance.now();
+    })();
+    const result = await e.renderSegment(JOB, { workDir: await tempDir() });
+    const done = performance.now();
+    // Everything it counts happened after the release: from execution_start to the frames fetched.
+    expect(result.elapsedMs).toBeGreaterThan(0);
+    expect(result.elapsedMs).toBeLessThanOrEqual(done - released);
+  });
+});

@@ -48,6 +48,8 @@ export interface FakeComfyOptions {
   readonly port?: number;
   /** The server's clock for message timestamps (ms). */
   readonly clock?: () => number;
+  /** false: an older server, whose messages carry no `timestamp`. */
+  readonly timestamps?: boolean;
 }
 
 interface HttpFault {
@@ -273,9 +275,15 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const sendJson = (ws: WebSocket, type: string, data: unknown): void => {
     if (ws.readyState === ws.OPEN && !frozen.has(ws)) ws.send(JSON.stringify({ type, data }));
   };
+  const unstamped = (data: unknown): unknown => {
+    if (options.timestamps !== false || typeof data !== 'object' || data === null || !('timestamp' in data))
+      return data;
+    const { timestamp: _timestamp, ...rest } = data as Record<string, unknown>;
+    return rest;
+  };
   const send = (clientId: string | undefined, type: string, data: unknown): void => {
     const ws = clientId === undefined ? undefined : sockets.get(clientId);
-    if (ws) sendJson(ws, type, data);
+    if (ws) sendJson(ws, type, unstamped(data));
   };
   const queueRemaining = (): number => pending.length + (running ? 1 : 0);
   const broadcastStatus = (): void => {
@@ -383,7 +391,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   ): unknown => ({
     prompt: [item.number, item.id, item.graph, { client_id: item.clientId, create_time: Date.now() }, item.outputs],
     outputs,
-    status: { status_str: status, completed: status === 'success', messages },
+    status: {
+      status_str: status,
+      completed: status === 'success',
+      messages: messages.map(([type, data]) => [type, unstamped(data)]),
+    },
     meta: Object.fromEntries(
       Object.keys(outputs).map((id) => [id, { node_id: id, display_node: id, parent_node: null, real_node_id: id }]),
     ),
