@@ -61,7 +61,7 @@ const historyGets = (server: FakeComfy, promptId: string): number =>
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('ComfyClient.runPrompt', () => {
-  it('queues under a prompt_id of its own (a UUID), which the server keeps (fixture 90)', async () => {
+  it('queues under a prompt_id of its own (a UUID), which the server keeps (fixture 95)', async () => {
     const { server, client } = await setup();
     const a = await client.runPrompt(graph({ seed: 1 }));
     const b = await client.runPrompt(graph({ seed: 2 }));
@@ -69,7 +69,7 @@ describe('ComfyClient.runPrompt', () => {
     expect(b.promptId).not.toBe(a.promptId);
     expect(server.prompts.map((p) => p.id)).toEqual([a.promptId, b.promptId]);
     const real = fixtureJson<{ request: { body: { prompt_id: string } }; body: { prompt_id: string } }>(
-      '90_client_prompt_id_post.json',
+      '95_client_prompt_id_post.json',
     );
     expect(real.body.prompt_id).toBe(real.request.body.prompt_id);
   });

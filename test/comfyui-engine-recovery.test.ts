@@ -205,7 +205,7 @@ describe('isOutOfMemory', () => {
   const base = { prompt_id: 'p', node_id: '7', node_type: 'KSampler' };
 
   it.each<[string, { exception_type?: string; exception_message: string }, boolean]>([
-    ['fixture 92 (a real 0.8.0 OOM report)', executionErrorSchema.parse(wsError('92_oom_free_retry_ws.jsonl')), true],
+    ['fixture 97 (a real 0.8.0 OOM report)', executionErrorSchema.parse(wsError('97_oom_free_retry_ws.jsonl')), true],
     [
       'fixture 17 (the CPU allocator: a RuntimeError)',
       executionErrorSchema.parse(wsError('17_runtime_error_alloc_ws.jsonl')),
@@ -238,8 +238,8 @@ describe('isOutOfMemory', () => {
     expect(isOutOfMemory({ ...base, ...data })).toBe(expected);
   });
 
-  it('reports fixture 92 without ComfyUI’s tips for its own UI', () => {
-    const data = executionErrorSchema.parse(wsError('92_oom_free_retry_ws.jsonl'));
+  it('reports fixture 97 without ComfyUI’s tips for its own UI', () => {
+    const data = executionErrorSchema.parse(wsError('97_oom_free_retry_ws.jsonl'));
     expect(executionError('http://gpu:8188', data).message).toBe(
       'ComfyUI at http://gpu:8188 failed in node 2 (BeatloomRaiseOOM): torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.64 GiB of which 1.05 GiB is free. Of the allocated memory 20.11 GiB is allocated by PyTorch, and 1.62 GiB is reserved by PyTorch but unallocated.',
     );

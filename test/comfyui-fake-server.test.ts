@@ -379,7 +379,7 @@ describe('fake ComfyUI: queue, interrupt, upload and view behave like the real s
   });
 });
 
-describe('fake ComfyUI: prompt ids, /free and client ids like the real server (fixtures 90–93)', () => {
+describe('fake ComfyUI: prompt ids, /free and client ids like the real server (fixtures 95–98)', () => {
   let server: FakeComfy;
   beforeAll(async () => {
     server = await startFakeComfy({ segmentMs: 20, historyDelayMs: 0 });
@@ -394,9 +394,9 @@ describe('fake ComfyUI: prompt ids, /free and client ids like the real server (f
       await sleep(10);
   };
 
-  it('90: keeps the prompt_id the client sends, in a reply of the same shape', async () => {
+  it('95: keeps the prompt_id the client sends, in a reply of the same shape', async () => {
     const recorded = fixtureJson<{ request: { body: { prompt_id: string } }; status: number; body: object }>(
-      '90_client_prompt_id_post.json',
+      '95_client_prompt_id_post.json',
     );
     const reply = await post(server, '/prompt', { prompt: prompt(), client_id: 'peer-90', prompt_id: 'ours-90' });
     expect(reply.status).toBe(recorded.status);
@@ -406,9 +406,9 @@ describe('fake ComfyUI: prompt ids, /free and client ids like the real server (f
     await untilHistory('ours-90');
   });
 
-  it('92: answers POST /free like the real one, and records what was asked', async () => {
+  it('97: answers POST /free like the real one, and records what was asked', async () => {
     const recorded = fixtureJson<{ free: { request: { body: unknown }; status: number; body: unknown } }>(
-      '92_oom_free_retry_http.json',
+      '97_oom_free_retry_http.json',
     ).free;
     expect(await post(server, '/free', recorded.request.body)).toEqual({
       status: recorded.status,
@@ -417,7 +417,7 @@ describe('fake ComfyUI: prompt ids, /free and client ids like the real server (f
     expect(server.frees).toEqual([{ unload_models: true, free_memory: true }]);
   });
 
-  it('93: a socket that closes takes its client id with it, even from a newer socket that reuses it', async () => {
+  it('98: a socket that closes takes its client id with it, even from a newer socket that reuses it', async () => {
     const first = await listen(server, 'peer-93', false);
     const second = await listen(server, 'peer-93', false);
     first.ws.close();
@@ -434,11 +434,11 @@ describe('fake ComfyUI: prompt ids, /free and client ids like the real server (f
         .filter((line) => line.msg !== undefined)
         .map((line) => line.msg!.type);
     // The second socket, still open, heard nothing after its greeting, exactly as recorded.
-    expect(second.messages.map((m) => m.type)).toEqual(types('93_ws_same_client_id_second_ws.jsonl'));
+    expect(second.messages.map((m) => m.type)).toEqual(types('98_ws_same_client_id_second_ws.jsonl'));
     expect(envelope(fresh.messages.map((m) => m.type)).filter((t) => !t.startsWith('binary'))).toContain(
       'execution_success',
     );
-    expect(types('93_ws_same_client_id_fresh_ws.jsonl')).toContain('execution_success');
+    expect(types('98_ws_same_client_id_fresh_ws.jsonl')).toContain('execution_success');
     second.ws.close();
     fresh.ws.close();
   });

@@ -5,12 +5,12 @@
  * - HTTP: /prompt (validated against the fixture /object_info like execution.py does, with the
  *   same 400 bodies), /queue, /interrupt (targeted or global), /history, /view, /upload/image,
  *   /object_info, /system_stats, /features, also under /api;
- * - POST /prompt takes the client's "prompt_id" when it sends one (fixture 90);
+ * - POST /prompt takes the client's "prompt_id" when it sends one (fixture 95);
  * - WebSocket /ws?clientId=: status to everyone; a prompt's events only to the client that
  *   queued it (dropped while it is away); `executing` with node null at the end; progress and
  *   binary previews (with metadata when the client sent the supports_preview_metadata flag); a
  *   socket's close forgets its client id even when a newer socket has taken it (server.py's
- *   websocket_handler, fixture 93);
+ *   websocket_handler, fixture 98);
  * - every `timestamp` from one clock (`clock`, Date.now by default), like execution.py's add_message;
  * - one prompt at a time, taking `segmentMs`, and the history written `historyDelayMs` AFTER
  *   execution_success — the race a client must survive;

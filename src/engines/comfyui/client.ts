@@ -420,7 +420,7 @@ export class ComfyClient {
   /**
    * Takes back a prompt whose POST got no reply (or a broken one): the server may have queued it,
    * or may still be about to. Interrupted if /queue shows it running (a targeted interrupt, which
-   * 0.8.0 ignores unless that prompt runs: fixture 91), deleted otherwise — also when it is in
+   * 0.8.0 ignores unless that prompt runs: fixture 96), deleted otherwise — also when it is in
    * neither list, as the delete is then a no-op.
    */
   async withdraw(promptId: string): Promise<void> {

@@ -119,7 +119,7 @@ export class ComfyOutOfMemory extends BeatloomError {
   }
 }
 
-/** ComfyUI appends this to the message of every exception it treats as an OOM (execution.py, fixture 92). */
+/** ComfyUI appends this to the message of every exception it treats as an OOM (execution.py, fixture 97). */
 const OOM_TIP = 'This error means you ran out of memory on your GPU.';
 
 /**

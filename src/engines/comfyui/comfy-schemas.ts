@@ -134,7 +134,7 @@ export const historySchema = z.record(z.string(), historyEntrySchema);
 
 /**
  * How long the server executed a finished prompt, by its own clock: execution_success's timestamp
- * minus execution_start's (fixtures 80, 90: both are in the history's status messages). Waiting in
+ * minus execution_start's (fixtures 80, 95: both are in the history's status messages). Waiting in
  * the queue is not in it. undefined when either is missing (a failed prompt, an older server).
  */
 export function serverExecutionMs(entry: HistoryEntry): number | undefined {
