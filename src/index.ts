@@ -7,7 +7,8 @@ export { analyzeSong, type AnalyzeSongRequest, type PlotFormat } from './pipelin
 export { planSong, type PlanRequest, type PlanResult } from './pipeline/plan-song.js';
 export { renderSong, type RenderOptions, type RenderSummary } from './pipeline/render-song.js';
 export type { RenderRequest, SongRequest } from './pipeline/render-request.js';
-export { verifyRender, type VerifyRenderRequest } from './pipeline/verify-render.js';
+export { verifyRender, type VerifyRenderRequest, type VerifyReport } from './pipeline/verify-render.js';
+export type { SeamBoundary, SeamReport } from './pipeline/measure-seams.js';
 export { dryRunSong, type DryRunReport } from './dry-run/dry-run-song.js';
 export { loadBatch, type Batch } from './batch/load-batch.js';
 export { runBatch, type BatchOptions } from './batch/run-batch.js';

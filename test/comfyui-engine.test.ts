@@ -70,7 +70,7 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
     const s = await server({ nodes: 'core' });
     const error = await prepareError({ url: s.url });
     expect(error.message).toBe(
-      `${PREFIX}ComfyUI-AnimateDiff-Evolved is not installed (no ADE_AnimateDiffLoaderGen1, ADE_MultivalDynamic node); install it from https://github.com/Kosinkadink/ComfyUI-AnimateDiff-Evolved and restart ComfyUI`,
+      `${PREFIX}ComfyUI-AnimateDiff-Evolved is not installed (no ADE_AnimateDiffLoaderGen1, ADE_MultivalDynamic, ADE_AnimateDiffSamplingSettings node); install it from https://github.com/Kosinkadink/ComfyUI-AnimateDiff-Evolved and restart ComfyUI`,
     );
     expect(error.kind).toBe('usage');
     expect(error.hint).toBe(`beatloom engines check --comfy-url ${s.url} shows what each server has`);
@@ -168,6 +168,9 @@ describe('comfyui engine: fail fast, saying what the server has', () => {
     });
     expect(deployment.capabilities).toEqual({
       initImage: true,
+      continuation: true,
+      takeFrames: 1024,
+      motionEffect: true,
       perFrameMotionScale: true,
       maxFrames: 32,
       concurrency: 2,
@@ -417,7 +420,8 @@ describe('comfyui engine: what comes back is checked', () => {
     const graph = s.prompts[1]!.graph;
     expect(graph['10']).toEqual({ class_type: 'LoadImage', inputs: { image: name } });
     expect(graph['12']).toEqual({ class_type: 'RepeatLatentBatch', inputs: { samples: ['11', 0], amount: 16 } });
-    expect(graph['7']!.inputs['denoise']).toBe(0.6);
+    // denoise 0.6 on the module's 4 steps: the last 2 of them (start_at_step 2).
+    expect(graph['7']!.inputs['start_at_step']).toBe(2);
     expect(graph['7']!.inputs['latent_image']).toEqual(['12', 0]);
   });
 

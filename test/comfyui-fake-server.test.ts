@@ -163,7 +163,7 @@ describe('fake ComfyUI: validation answers exactly like ComfyUI 0.8.0', () => {
             },
           },
         ],
-        dependent_outputs: ['9'],
+        dependent_outputs: ['9', '1001'],
         class_type: 'ConditioningAverage',
       });
       const missing = await post(server, '/prompt', { prompt: graph, client_id: 'blend' });

@@ -20,6 +20,7 @@ import {
   segmentLoras,
   type GraphSettings,
 } from '../src/engines/comfyui/workflow.js';
+import { renderPlanSchema } from '../src/pipeline/render-plan.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { segmentJob } from './helpers/segment-job.js';
 
@@ -36,22 +37,126 @@ const FIXTURE_SETTINGS: GraphSettings = {
   loras: [],
 };
 
+/** The jobs of the render whose prompts fixtures 90 and 91 recorded, and its settings. */
+const RECORDED_JOBS = fixtureJson<{ jobs: unknown[] }>('90_91_ade_continue_plan.json').jobs.map((job) => {
+  const { initFrom: _initFrom, holdFrom: _holdFrom, ...rest } = renderPlanSchema.shape.jobs.element.parse(job);
+  return rest;
+});
+const RECORDED_SETTINGS: GraphSettings = {
+  checkpoint: 'sd15_random.safetensors',
+  motionModel: 'animatediff_lightning_4step_comfyui.safetensors',
+  betaSchedule: 'sqrt_linear (AnimateDiff)',
+  steps: 4,
+  sampler: 'euler',
+  scheduler: 'sgm_uniform',
+  loras: [],
+};
+
 function fixtureGraph(name: string): unknown {
   return fixtureJson<{ request: { body: { prompt: unknown } } }>(name).request.body.prompt;
 }
 
-describe('buildSegmentGraph', () => {
-  it('txt2img is exactly the graph that ran on real ComfyUI 0.8.0 with AnimateDiff-Evolved (fixture 80)', () => {
-    expect(buildSegmentGraph(JOB, FIXTURE_SETTINGS)).toEqual(fixtureGraph('80_ade_txt2img_16f_post.json'));
+describe('buildSegmentGraph: the instrument', () => {
+  it('drives the motion effect per frame (effect_multival) and motion LoRAs at the segment’s strength', () => {
+    const job = segmentJob({
+      frameCount: 4,
+      motion: { kind: 'constant', scale: 1 },
+      effect: { kind: 'perFrame', scales: [1, 0.5, 0.25, 0] },
+      motionLoras: [
+        { name: 'pan_left', strength: 0.8 },
+        { name: 'zoom_in', strength: 12 },
+      ],
+    });
+    const graph = buildSegmentGraph(
+      job,
+      FIXTURE_SETTINGS,
+      undefined,
+      undefined,
+      undefined,
+      new Map([['pan_left', 'v2_lora_PanLeft.ckpt']]),
+    );
+    expect(graph['17']).toEqual({
+      class_type: 'ADE_ValueScheduling',
+      inputs: { values: '0=1, 1=0.5, 2=0.25, 3=0', max_length: 4 },
+    });
+    expect(graph['16']).toEqual({ class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: ['17', 1] } });
+    expect(graph['20']).toEqual({
+      class_type: 'ADE_AnimateDiffLoRALoader',
+      inputs: { name: 'v2_lora_PanLeft.ckpt', strength: 0.8 },
+    });
+    // ADE's limit is 10.
+    expect(graph['21']).toEqual({
+      class_type: 'ADE_AnimateDiffLoRALoader',
+      inputs: { name: 'zoom_in', strength: 10, prev_motion_lora: ['20', 0] },
+    });
+    expect(graph['3']!.inputs['motion_lora']).toEqual(['21', 0]);
+    expect(graph['3']!.inputs['effect_multival']).toEqual(['16', 0]);
   });
 
-  it('chain continuity is exactly the img2img graph of fixture 81: LoadImage → VAEEncode → RepeatLatentBatch 16, denoise 0.6', () => {
+  it('starts an init image or held frames at the step its denoise gives on the module’s grid', () => {
+    const fromImage = buildSegmentGraph(
+      segmentJob({ denoise: 0.5, continuity: 'chain' }),
+      { ...FIXTURE_SETTINGS, steps: 4 },
+      'init.png',
+    );
+    expect(fromImage['7']!.inputs['start_at_step']).toBe(2);
+    const held = buildSegmentGraph(
+      segmentJob({ denoise: 0.75, heldFrames: 4, continuity: 'continue' }),
+      { ...FIXTURE_SETTINGS, steps: 4 },
+      undefined,
+      undefined,
+      { kind: 'latent', name: 'beatloom_held_x.latent', from: 12 },
+    );
+    expect(held['7']!.inputs['start_at_step']).toBe(1);
+    expect(held['1000']).toEqual({ class_type: 'LoadLatent', inputs: { latent: 'beatloom_held_x.latent' } });
+    expect(held['18']).toEqual({
+      class_type: 'LatentFromBatch',
+      inputs: { samples: ['1000', 0], batch_index: 12, length: 4 },
+    });
+    expect(held['19']).toEqual({
+      class_type: 'LatentFromBatch',
+      inputs: { samples: ['18', 0], batch_index: 3, length: 1 },
+    });
+    expect(held['12']).toEqual({ class_type: 'RepeatLatentBatch', inputs: { samples: ['19', 0], amount: 12 } });
+    const solids = Object.values(held)
+      .filter((node) => node.class_type === 'SolidMask')
+      .map((node) => node.inputs['value']);
+    expect(solids).toEqual([0, 1]);
+    const repeats = Object.values(held)
+      .filter((node) => node.class_type === 'RepeatImageBatch')
+      .map((node) => node.inputs['amount']);
+    expect(repeats).toEqual([4, 12]);
+  });
+});
+
+describe('buildSegmentGraph', () => {
+  it('from noise it is exactly the graph that ran on real ComfyUI 0.8.0 with AnimateDiff-Evolved (fixture 90)', () => {
+    const [first] = RECORDED_JOBS;
+    expect(buildSegmentGraph(first!, RECORDED_SETTINGS)).toEqual(fixtureGraph('90_ade_continue_first_post.json'));
+  });
+
+  it('a continuation is exactly the graph of fixture 91: the uploaded latents from frame 10, the last repeated, the hold mask', () => {
+    const [, held] = RECORDED_JOBS;
+    const upload = fixtureJson<{ body: { name: string } }>('91_ade_continue_held_upload.json').body.name;
+    const graph = buildSegmentGraph(held!, RECORDED_SETTINGS, undefined, undefined, {
+      kind: 'latent',
+      name: upload,
+      from: held!.startFrame - RECORDED_JOBS[0]!.startFrame,
+    });
+    expect(graph).toEqual(fixtureGraph('91_ade_continue_held_post.json'));
+  });
+
+  it('chain continuity starts from the init image: LoadImage → VAEEncode → RepeatLatentBatch, at the denoise step', () => {
     const graph = buildSegmentGraph(
       { ...JOB, index: 1, continuity: 'chain' },
       FIXTURE_SETTINGS,
       'beatloom_seg_0000_last.png',
     );
-    expect(graph).toEqual(fixtureGraph('81_ade_img2img_chain_post.json'));
+    // Fixture 81's img2img chain, on KSamplerAdvanced now.
+    const recorded = fixtureGraph('81_ade_img2img_chain_post.json') as Record<string, unknown>;
+    for (const id of ['10', '11', '12']) expect(graph[id]).toEqual(recorded[id]);
+    expect(graph['7']!.inputs['latent_image']).toEqual(['12', 0]);
+    expect(graph['7']!.inputs['start_at_step']).toBe(1);
   });
 
   it('a per-frame motion scale becomes ADE_ValueScheduling (one value per frame) → ADE_MultivalDynamicFloats', () => {
@@ -102,21 +207,26 @@ describe('buildSegmentGraph', () => {
       model: ['21', 0],
       model_name: 'animatediff_lightning_4step_comfyui.safetensors',
       beta_schedule: 'sqrt_linear (AnimateDiff)',
+      sample_settings: ['14', 0],
       scale_multival: ['2', 0],
     });
     expect(graph['4']!.inputs['clip']).toEqual(['21', 1]);
     expect(graph['5']!.inputs['clip']).toEqual(['21', 1]);
     expect(graph['7']!.inputs).toEqual({
       model: ['3', 0],
-      positive: ['4', 0],
-      negative: ['5', 0],
-      latent_image: ['6', 0],
-      seed: 42,
+      add_noise: 'enable',
+      noise_seed: 42,
       steps: 4,
       cfg: 1.5,
       sampler_name: 'euler',
       scheduler: 'sgm_uniform',
-      denoise: 1,
+      positive: ['4', 0],
+      negative: ['5', 0],
+      latent_image: ['6', 0],
+      // From noise: every step of the module's grid, whatever the segment's denoise.
+      start_at_step: 0,
+      end_at_step: 10000,
+      return_with_leftover_noise: 'disable',
     });
     expect(graph['9']!.inputs['filename_prefix']).toBe('beatloom/seg_0000');
   });
@@ -252,6 +362,7 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
       '7',
       '8',
       '9',
+      '14',
       '20',
       '21',
       '22',
@@ -260,6 +371,7 @@ describe('prompt blends: CLIPTextEncode per prompt, chained through Conditioning
       '25',
       '26',
       '27',
+      '1001',
     ]);
   });
 

@@ -23,6 +23,7 @@ function keyframes(continuity: Keyframes['continuity']): Keyframes {
     sampleCount: 175297,
     sampleRateHz: 22050,
     continuity,
+    takeFrames: 192,
     bpm: 120,
     beatsPerBar: 4,
     warnings: [],
@@ -61,7 +62,14 @@ function planOf(continuity: Keyframes['continuity']): RenderPlan {
     width: 64,
     height: 32,
     steps: 4,
-    capabilities: { perFrameMotionScale: true, maxFrames: 64 },
+    capabilities: {
+      perFrameMotionScale: true,
+      maxFrames: 64,
+      initImage: true,
+      continuation: true,
+      takeFrames: 1024,
+      motionEffect: true,
+    },
   });
 }
 
@@ -75,6 +83,9 @@ describe('describePlan', () => {
       width: 64,
       height: 32,
       continuity: 'none',
+      notices: [
+        'targets.denoise has no effect with segments.continuity none: every segment starts from noise (denoise 1); use continue, chain or anchor',
+      ],
       segments: 5,
       framesPerSegment: 16,
       toRender: 3,

@@ -7,7 +7,13 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createComfyEngine } from '../src/engines/comfyui/engine.js';
-import type { ConfiguredEngine, EngineProgress, RenderEngine, SegmentJob } from '../src/engines/engine.js';
+import {
+  ENGINE_STATE_FILES,
+  type ConfiguredEngine,
+  type EngineProgress,
+  type RenderEngine,
+  type SegmentJob,
+} from '../src/engines/engine.js';
 import { createNativeEngine } from '../src/engines/native/native-engine.js';
 import { createPreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { BeatloomError, isAbortError } from '../src/shared/errors.js';
@@ -32,6 +38,8 @@ const JOB: SegmentJob = {
   promptBlend: [{ prompt: 'neon city, rain', negativePrompt: 'blurry', weight: 1 }],
   loras: [],
   seed: 7,
+  noiseFrame: 0,
+  heldFrames: 0,
   denoise: 0.5,
   cfg: 1,
   steps: 4,
@@ -119,10 +127,15 @@ describe.each(ENGINES)('engine contract: $name', (subject) => {
     expect(Object.keys(engine.settingsFingerprint)).toContain('engine');
   });
 
-  it('writes one PNG per frame, of the job’s size, named frame-0000.png… and nothing else', async () => {
+  it('writes one PNG per frame, of the job’s size, named frame-0000.png… and no other picture', async () => {
     const { dir, names, frames } = await render(engine, JOB);
     expect(names).toEqual(Array.from({ length: 8 }, (_, i) => `frame-000${i}.png`));
-    expect((await readdir(dir)).sort()).toEqual([...names]);
+    // Besides the frames, only what a continuation reads (ComfyUI's latents.latent), never a PNG.
+    const files = (await readdir(dir)).sort();
+    expect(files.filter((name) => name.endsWith('.png'))).toEqual([...names]);
+    expect(files.filter((name) => !name.endsWith('.png')).every((name) => ENGINE_STATE_FILES.includes(name))).toBe(
+      true,
+    );
     expect(frames).toHaveLength(8);
   });
 

@@ -16,7 +16,14 @@ import { buildRenderPlan } from '../src/pipeline/render-plan.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
 
 const FPS10 = parseFps('10');
-const PER_FRAME = { perFrameMotionScale: true, maxFrames: 64 };
+const PER_FRAME = {
+  perFrameMotionScale: true,
+  maxFrames: 64,
+  initImage: true,
+  continuation: true,
+  takeFrames: 1024,
+  motionEffect: true,
+};
 
 describe('reduceOverSegment', () => {
   const curve = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];

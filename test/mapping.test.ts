@@ -56,7 +56,8 @@ describe('a valid mapping', () => {
       maxOverlap: 8,
       crossfade: 2,
       align: 'downbeats',
-      continuity: 'none',
+      continuity: 'continue',
+      takeFrames: 192,
     });
     expect(mapping.signals.kick).toEqual({
       from: 'low',

@@ -22,6 +22,8 @@ const JOB: SegmentJob = {
   promptBlend: [{ prompt: 'neon city, rain', negativePrompt: '', weight: 1 }],
   loras: [],
   seed: 7,
+  noiseFrame: 0,
+  heldFrames: 0,
   denoise: 0.5,
   cfg: 1,
   steps: 4,

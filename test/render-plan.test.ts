@@ -36,7 +36,14 @@ const SETTINGS: PlanSettings = {
   width: 64,
   height: 64,
   steps: 4,
-  capabilities: { perFrameMotionScale: true, maxFrames: 32 },
+  capabilities: {
+    perFrameMotionScale: true,
+    maxFrames: 32,
+    initImage: true,
+    continuation: true,
+    takeFrames: 1024,
+    motionEffect: true,
+  },
 };
 
 describe('buildRenderPlan: what the engine can do', () => {
@@ -44,7 +51,17 @@ describe('buildRenderPlan: what the engine can do', () => {
 
   it('gives an engine with per-frame motion each frame’s scale, and one without the segment’s scale', () => {
     const perFrame = buildRenderPlan(kf, SETTINGS);
-    const constant = buildRenderPlan(kf, { ...SETTINGS, capabilities: { perFrameMotionScale: false, maxFrames: 32 } });
+    const constant = buildRenderPlan(kf, {
+      ...SETTINGS,
+      capabilities: {
+        perFrameMotionScale: false,
+        maxFrames: 32,
+        initImage: true,
+        continuation: true,
+        takeFrames: 1024,
+        motionEffect: true,
+      },
+    });
     expect(kf.segments.length).toBeGreaterThan(2);
     kf.segments.forEach((segment, i) => {
       expect(perFrame.jobs[i]!.motion).toEqual({
@@ -74,12 +91,23 @@ describe('buildRenderPlan: what the engine can do', () => {
     expect(error).toBeInstanceOf(BeatloomError);
     expect((error as BeatloomError).code).toBe('E_ENGINE_MAX_FRAMES');
     expect((error as BeatloomError).message).toBe(
-      'segment 1 is 48 frames long, but the comfyui engine renders at most 32 frames per segment',
+      'segment 1 is 48 frames long, but the comfyui engine samples at most 32 frames at once without context windows',
     );
-    expect((error as BeatloomError).hint).toBe('set segments.frames to 32 or less in the mapping');
+    expect((error as BeatloomError).hint).toBe(
+      'set segments.frames to 32 or less in the mapping, or segments.continuity: take',
+    );
     expect(
-      buildRenderPlan(long, { ...SETTINGS, capabilities: { perFrameMotionScale: true, maxFrames: 48 } }).jobs[0]!
-        .frameCount,
+      buildRenderPlan(long, {
+        ...SETTINGS,
+        capabilities: {
+          perFrameMotionScale: true,
+          maxFrames: 48,
+          initImage: true,
+          continuation: true,
+          takeFrames: 1024,
+          motionEffect: true,
+        },
+      }).jobs[0]!.frameCount,
     ).toBe(48);
   });
 });

@@ -21,6 +21,7 @@ function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan
     width: 8,
     height: 8,
     continuity,
+    notices: [],
     jobs: Array.from({ length: count }, (_, index) => ({
       index,
       hash: `h${index}-${continuity}`,
@@ -36,6 +37,8 @@ function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan
       loras: [],
       negativePrompt: '',
       seed: 1,
+      noiseFrame: 0,
+      heldFrames: 0,
       denoise: 0.5,
       cfg: 1,
       steps: 4,
@@ -43,6 +46,7 @@ function planOf(count: number, continuity: RenderPlan['continuity']): RenderPlan
       continuity,
       section: 'drop',
       initFrom: continuity === 'chain' && index > 0 ? index - 1 : null,
+      holdFrom: null,
     })),
   };
 }
@@ -57,7 +61,15 @@ function fakeEngine(concurrency: number, log: FakeLog, failOn?: number): RenderE
   let running = 0;
   return {
     id: 'fake',
-    capabilities: { initImage: true, perFrameMotionScale: false, maxFrames: 16, concurrency },
+    capabilities: {
+      initImage: true,
+      continuation: true,
+      takeFrames: 0,
+      motionEffect: false,
+      perFrameMotionScale: false,
+      maxFrames: 16,
+      concurrency,
+    },
     settingsFingerprint: {},
     sampler: { steps: 4 },
     checkNeeds() {},

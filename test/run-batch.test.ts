@@ -36,7 +36,15 @@ function fakeEngine(log: EngineLog, concurrency: number): ConfiguredEngine {
 function fakeRendering(log: EngineLog, concurrency: number): RenderEngine {
   return {
     id: 'preview',
-    capabilities: { initImage: false, perFrameMotionScale: false, maxFrames: 16, concurrency },
+    capabilities: {
+      initImage: false,
+      continuation: false,
+      takeFrames: 0,
+      motionEffect: false,
+      perFrameMotionScale: false,
+      maxFrames: 16,
+      concurrency,
+    },
     settingsFingerprint: { fake: true },
     sampler: { steps: 4 },
     checkNeeds() {},

@@ -14,7 +14,7 @@ import { ffmpegPath } from '../src/ffmpeg/ffmpeg-path.js';
 import { keyframesSchema } from '../src/keyframes/keyframes-schema.js';
 import { frameAtSec, frameCountFor, parseFps } from '../src/shared/media-time.js';
 import { decodePng } from '../src/raster/png.js';
-import { syncReportSchema } from '../src/stitching/verify-sync.js';
+import { verifyReportSchema } from '../src/pipeline/verify-render.js';
 import { ROOT, runCli } from './helpers/cli.js';
 import { decodedAudioSamples, decodeVideoFrames, makeClickTrack, tempDir } from './helpers/media.js';
 
@@ -97,14 +97,16 @@ describe('frame-exact sync at every common frame rate (flash-on-beat renders, de
     const good = await runCli(['verify', out, '--audio', song, '--flashes', '--json']);
     expect(good.stderr).toBe('');
     expect(good.code).toBe(0);
-    const report = syncReportSchema.parse(JSON.parse(good.stdout));
-    expect(syncReportSchema.encode(report).video).toMatchObject({ frameCount: 104, fps: '24000/1001' });
+    const report = verifyReportSchema.parse(JSON.parse(good.stdout));
+    expect(verifyReportSchema.encode(report).video).toMatchObject({ frameCount: 104, fps: '24000/1001' });
     expect(report.expectedFrameCount).toBe(104);
     expect(report.audio).toEqual({ sampleRateHz: 48000, sampleCount: 206400, durationSec: 4.3 });
     expect(Math.abs(report.videoMinusSongSec)).toBeLessThan(1001 / 24000);
     expect(report.flashes.beatsHit).toBe(report.beatFrames.length);
     expect(report.flashes.onBeat).toBe(report.flashes.frames.length);
     expect(report.checks).toEqual({ frameCount: true, videoDuration: true, audioDuration: true, flashesOnBeats: true });
+    // The video was written outside its run directory and no --run-dir was given: no seams.
+    expect(report.seams).toBeNull();
 
     // The same video with its first frame cut out: one frame short, every flash a frame early.
     const bad = join(dir, 'dropped.mp4');
@@ -235,7 +237,8 @@ describe('render output options', () => {
     await writeFile(
       mapping,
       flash
-        .replace('align: beats', 'align: downbeats')
+        // Every boundary a transition (continue would make most of them continuations, without a fade).
+        .replace('align: beats', 'align: downbeats\n  continuity: none')
         .replace(/transitions:[\s\S]*$/, 'transitions:\n  curve: smoothstep\n  cutOn: downbeats\n'),
     );
     // 100 BPM: bar starts fall inside frames at 12 fps, never on a frame boundary, where the

@@ -85,6 +85,8 @@ async function renderPool(): Promise<string> {
       prompt: PROMPTS[i % PROMPTS.length]!,
       negativePrompt: '',
       seed: 1000 + i,
+      noiseFrame: 0,
+      heldFrames: 0,
       denoise: 0.4 + 0.02 * i,
       promptBlend: [{ prompt: PROMPTS[i % PROMPTS.length]!, negativePrompt: '', weight: 1 }],
       loras: [],

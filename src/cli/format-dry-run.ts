@@ -71,6 +71,7 @@ export function formatDryRun(report: DryRunReport, audioPath: string): string[] 
       '  ',
     ),
   ];
+  for (const notice of o.notices) lines.push(`notice    ${notice}`);
   if (e.msPerSegment === null || e.engineMs === null || e.wallMs === null) {
     lines.push(
       `engine    ${report.engine}: no estimate (${basisText(e.basis)}; render a few segments and run --dry-run again)`,

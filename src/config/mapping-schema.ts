@@ -7,6 +7,7 @@
  * within 0..1, …) are checked here so that a mapping that validates cannot go silently wrong.
  */
 import { z } from 'zod';
+import { continuitySchema } from '../shared/continuity.js';
 import { sectionLabelSchema } from '../analysis/analysis-schema.js';
 import { durationSchema, timePositionSchema, type MusicalDuration } from './units.js';
 
@@ -249,9 +250,14 @@ export const segmentsSchema = z
       .enum(['none', 'beats', 'downbeats'])
       .default('downbeats')
       .meta({ description: 'Put transitions on beats or bar starts where the stride allows.' }),
-    continuity: z.enum(['none', 'chain', 'anchor']).default('none').meta({
+    continuity: continuitySchema.default('continue').meta({
       description:
-        "none: each segment from noise; chain: from the previous segment's last frame; anchor: from its section's first segment.",
+        "continue (default): each segment holds the previous one's last frames and carries on from them; take: a section (or chunk of takeFrames) in one sampling with context windows and prompt travel; " +
+        "none: each segment from noise; chain: from the previous segment's frame where it starts; anchor: from its section's first frame.",
+    }),
+    takeFrames: z.number().int().min(16).max(1024).default(192).meta({
+      description:
+        'take: the longest stretch sampled at once; longer sections are split into chunks that continue each other.',
     }),
   })
   .strict();
@@ -359,12 +365,22 @@ export const targetsSchema = z
       .record(z.string().min(1), targetSchema)
       .default({})
       .meta({ description: 'LoRA name → strength per segment.' }),
+    motionEffect: targetSchema.optional().meta({
+      description:
+        "AnimateDiff's motion effect per frame (0..1: how much the motion module acts; ADE effect_multival). Unset: full effect.",
+    }),
+    motionLoras: z.record(z.string().min(1), targetSchema).default({}).meta({
+      description:
+        'Motion LoRA name → strength per segment (ADE_AnimateDiffLoRALoader, 0..10), e.g. a camera move on drops.',
+    }),
   })
   .strict();
 
 /** Hard limits on what a target may reach: engines reject anything outside. */
 const TARGET_LIMITS: Readonly<Record<string, readonly [number, number]>> = {
   motionScale: [0, Infinity],
+  motionEffect: [0, 1],
+  motionLoras: [0, 10],
   denoise: [0, 1],
   cfg: [Number.MIN_VALUE, Infinity],
 };
@@ -386,6 +402,22 @@ function checkMapping(mapping: z.output<typeof mappingObjectSchema>, ctx: z.core
         ['loras', name],
         t,
         [-Infinity, Infinity],
+      ],
+    ),
+    ...(mapping.targets.motionEffect
+      ? [
+          [['motionEffect'], mapping.targets.motionEffect, TARGET_LIMITS.motionEffect!] as [
+            string[],
+            z.output<typeof targetSchema>,
+            readonly [number, number],
+          ],
+        ]
+      : []),
+    ...Object.entries(mapping.targets.motionLoras).map(
+      ([name, t]): [string[], z.output<typeof targetSchema>, readonly [number, number]] => [
+        ['motionLoras', name],
+        t,
+        TARGET_LIMITS.motionLoras!,
       ],
     ),
   ];

@@ -34,6 +34,8 @@ export interface PlanOverview {
   readonly toRender: number;
   readonly reused: number;
   readonly sections: readonly SectionSpan[];
+  /** What the plan does differently from the mapping, and guardrails (RenderPlan.notices). */
+  readonly notices: readonly string[];
 }
 
 function distinct<T>(values: readonly T[]): T[] {
@@ -73,6 +75,7 @@ export function describePlan(keyframes: Keyframes, plan: RenderPlan, reusable: r
     width: plan.width,
     height: plan.height,
     continuity: plan.continuity,
+    notices: plan.notices,
     segments: jobs.length,
     framesPerSegment: jobs.reduce((most, job) => Math.max(most, job.frameCount), 0),
     toRender,

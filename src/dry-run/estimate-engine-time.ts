@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { median } from '../shared/math.js';
 import type { RenderEngine, SegmentMotion } from '../engines/engine.js';
 import type { RenderPlan } from '../pipeline/render-plan.js';
-import { engineKeyOf, readSegmentManifest } from '../pipeline/render-segments.js';
+import { dependencyOf, engineKeyOf, readSegmentManifest } from '../pipeline/render-segments.js';
 import type { RunDir } from '../run/run-dir.js';
 
 /**
@@ -53,7 +53,8 @@ export function scheduleWallMs(
   let end = 0;
   for (const job of plan.jobs) {
     if (reusable[job.index]) continue;
-    const ready = usesInitImages && job.initFrom !== null ? finishedAt[job.initFrom]! : 0;
+    const from = dependencyOf(job, usesInitImages);
+    const ready = from !== null ? finishedAt[from]! : 0;
     let slot = 0;
     for (let s = 1; s < slotFreeAt.length; s++) if (slotFreeAt[s]! < slotFreeAt[slot]!) slot = s;
     const start = Math.max(ready, slotFreeAt[slot]!);
@@ -126,7 +127,9 @@ export async function calibrateEngine(
   if (!job) return undefined;
   const scratch = await mkdtemp(join(tmpdir(), 'beatloom-calibrate-'));
   try {
-    const { initFrom: _initFrom, ...segmentJob } = job;
+    // Timed from noise: a continuation's held frames are not there before the render.
+    const { initFrom: _initFrom, holdFrom: _holdFrom, ...planned } = job;
+    const segmentJob = { ...planned, heldFrames: 0 };
     // A two-frame warm-up first: cold (JIT, caches), the first segment of a 26-segment preview
     // render took 483 ms here against a median of 270 ms.
     const warmFrames = Math.min(2, job.frameCount);

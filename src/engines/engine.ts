@@ -12,8 +12,18 @@
 import { z } from 'zod';
 import { fpsSchema } from '../shared/media-time.js';
 import { loraStrengthSchema, promptWeightSchema } from '../keyframes/keyframes-schema.js';
+import { continuitySchema } from '../shared/continuity.js';
 
-export const continuitySchema = z.enum(['none', 'chain', 'anchor']);
+export { CONTINUITIES, continuitySchema, type Continuity } from '../shared/continuity.js';
+
+/** The longest take an engine with context windows is given: a few hundred frames, split at sections. */
+export const MAX_TAKE_FRAMES = 1024;
+
+/** One key of a take's prompt travel: at `frame` (local) the prompt is exactly this; linear between keys. */
+export const promptKeySchema = z
+  .object({ frame: z.number().int().nonnegative(), prompt: z.string(), negativePrompt: z.string() })
+  .strict();
+export type PromptKey = z.infer<typeof promptKeySchema>;
 
 /**
  * The motion a segment's frames get, in the one form its engine takes (the plan picks it from
@@ -60,11 +70,33 @@ export const segmentJobSchema = z
     /** LoRA strengths for this segment (engines without LoRA support ignore them). */
     loras: z.array(loraStrengthSchema),
     seed: z.number().int().nonnegative(),
+    /**
+     * Where the job's first frame sits in its seed's take: frames since the seed's first frame.
+     * Frame `noiseFrame + j` of a seed always starts from the same noise, whichever job holds it,
+     * so the frames two jobs share start alike, and a recalled seed brings back its imagery.
+     */
+    noiseFrame: z.number().int().nonnegative(),
+    /**
+     * Continuation (continue / take): the job's first `heldFrames` frames are the previous job's
+     * frames at the same moments (RenderSegmentOptions.heldFramePaths), kept as they are by a
+     * per-frame noise mask; the rest continues from them. 0: nothing held.
+     */
+    heldFrames: z.number().int().nonnegative(),
+    /** How far the frames depart from where they start (an init image, or the last held frame); 1 = from noise. */
     denoise: z.number().min(0).max(1),
     cfg: z.number().positive(),
     steps: z.number().int().positive(),
     /** With kind 'perFrame', `scales` has one entry per frame (frameCount). */
     motion: segmentMotionSchema,
+    /** The motion module's effect (ADE effect_multival: 0 = no motion module, 1 = full), when the mapping drives it. */
+    effect: segmentMotionSchema.optional(),
+    /** Motion LoRA strengths (ADE_AnimateDiffLoRALoader), when the mapping drives them. */
+    motionLoras: z.array(loraStrengthSchema).optional(),
+    /**
+     * A take's prompt travel, keys in frame order from frame 0 (absent: the job's prompt blend
+     * holds for all its frames).
+     */
+    promptSchedule: z.array(promptKeySchema).min(1).optional(),
     continuity: continuitySchema,
     section: z.string(),
   })
@@ -75,6 +107,15 @@ export type SegmentJob = z.infer<typeof segmentJobSchema>;
 export interface EngineCapabilities {
   /** Can start a segment from an image (chain / anchor continuity). */
   readonly initImage: boolean;
+  /** Can hold a job's first frames (continue / take continuity). */
+  readonly continuation: boolean;
+  /**
+   * Samples more frames than its motion module's context in one sampling, with context windows
+   * and prompt travel (take continuity): the longest take it renders, in frames; 0 = no takes.
+   */
+  readonly takeFrames: number;
+  /** Takes the motion module's effect per frame (`effect`). */
+  readonly motionEffect: boolean;
   /** Takes a motion scale per frame: the plan gives its jobs `motion.kind` 'perFrame', else 'constant'. */
   readonly perFrameMotionScale: boolean;
   /** The longest segment it renders, in frames: a plan with a longer one fails before any rendering. */
@@ -92,6 +133,8 @@ export interface SamplerSettings {
 export interface RenderNeeds {
   /** The LoRAs the mapping drives (`targets.loras`), by the names the mapping gives them. */
   readonly loras: readonly string[];
+  /** The motion LoRAs the mapping drives (`targets.motionLoras`). */
+  readonly motionLoras?: readonly string[];
 }
 
 export interface EngineHealth {
@@ -108,11 +151,19 @@ export interface EngineProgress {
   readonly totalSteps: number;
 }
 
+/**
+ * The files an engine may leave beside a segment's frames for the segment that continues it
+ * (they are kept in the segment's folder): ComfyUI's latents, the preview's drawing state.
+ */
+export const ENGINE_STATE_FILES: readonly string[] = ['latents.latent', 'preview-state.json'];
+
 export interface RenderSegmentOptions {
-  /** An empty folder the engine writes the segment's frames into. */
+  /** An empty folder the engine writes the segment's frames into (and its ENGINE_STATE_FILES). */
   readonly workDir: string;
   /** For chain / anchor continuity: the image the segment starts from. */
   readonly initImagePath?: string;
+  /** For continuation: the job's first `heldFrames` frames, as PNG files, in order. */
+  readonly heldFramePaths?: readonly string[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: EngineProgress) => void;
 }
@@ -156,7 +207,28 @@ export interface RenderEngine {
    * (a LoRA its mapping drives). Engines that can render anything accept every need.
    */
   checkNeeds(needs: RenderNeeds): void;
+  /**
+   * After planning, before any rendering: what the user should know about these jobs on this
+   * backend (guardrails: steps against the module's, cfg, a negative prompt cfg ignores).
+   * Throws a BeatloomError for jobs the backend would refuse.
+   */
+  reviewJobs?(jobs: readonly SegmentJob[]): string[];
   renderSegment(job: SegmentJob, options: RenderSegmentOptions): Promise<SegmentResult>;
+}
+
+/**
+ * The first sampler step of a job that starts from an image or held frames, on the motion
+ * module's own grid of `steps` (AnimateDiff-Lightning is distilled for exactly those timesteps:
+ * skipping steps keeps the rest on the grid, where re-spacing a shorter schedule would not).
+ * denoise 1 → 0 (from noise); the last step always runs. A job from noise starts at 0.
+ */
+export function startStepFor(
+  job: Pick<SegmentJob, 'denoise' | 'heldFrames'>,
+  steps: number,
+  fromImage: boolean,
+): number {
+  if (!fromImage && job.heldFrames === 0) return 0;
+  return Math.min(steps - 1, Math.max(0, Math.round(steps * (1 - job.denoise))));
 }
 
 /** Frame file name for local frame i (what every engine writes). */

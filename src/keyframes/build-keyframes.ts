@@ -135,6 +135,12 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
   const loras = new Map(
     Object.entries(targets.loras).map(([name, target]) => [name, evaluateTarget(target, signals, frameCount)] as const),
   );
+  const motionEffect = targets.motionEffect ? evaluateTarget(targets.motionEffect, signals, frameCount) : undefined;
+  const motionLoras = new Map(
+    Object.entries(targets.motionLoras).map(
+      ([name, target]) => [name, evaluateTarget(target, signals, frameCount)] as const,
+    ),
+  );
 
   const planned = planSegments(frameCount, mapping.segments, alignmentFor(analysis, mapping, fps, warnings));
 
@@ -181,6 +187,14 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
         name,
         strength: reduce(curve, segment, targets.loras[name]!.reduce),
       })),
+      ...(motionLoras.size > 0
+        ? {
+            motionLoras: [...motionLoras].map(([name, curve]) => ({
+              name,
+              strength: reduce(curve, segment, targets.motionLoras[name]!.reduce),
+            })),
+          }
+        : {}),
     };
   });
 
@@ -193,6 +207,7 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
     sampleCount: duration.sampleCount,
     sampleRateHz: duration.sampleRateHz,
     continuity: mapping.segments.continuity,
+    takeFrames: mapping.segments.takeFrames,
     bpm: analysis.bpm,
     beatsPerBar: analysis.beatsPerBar,
     warnings,
@@ -202,6 +217,10 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
       denoise: toArray(denoise),
       cfg: toArray(cfg),
       loras: Object.fromEntries([...loras].map(([name, values]) => [name, toArray(values)])),
+      ...(motionEffect ? { motionEffect: toArray(motionEffect) } : {}),
+      ...(motionLoras.size > 0
+        ? { motionLoras: Object.fromEntries([...motionLoras].map(([name, values]) => [name, toArray(values)])) }
+        : {}),
     },
     prompts: schedule.prompts.map((p, i) => ({ ...p, weights: toArray(promptWeights[i]!) })),
     promptChanges: promptChangeFrames(schedule, fps).filter((c) => c.frame < Math.max(1, frameCount)),

@@ -1,5 +1,6 @@
 /** keyframes.json: every signal and parameter per video frame, and the segments (DESIGN.md §2). */
 import { z } from 'zod';
+import { continuitySchema } from '../shared/continuity.js';
 import { fpsSchema } from '../shared/media-time.js';
 
 export const KEYFRAMES_VERSION = 2;
@@ -35,6 +36,8 @@ export const keyframeSegmentSchema = z
     /** Every prompt with weight at the lead frame, strongest first; weights sum to 1. */
     promptBlend: z.array(promptWeightSchema).min(1),
     loras: z.array(loraStrengthSchema),
+    /** Motion LoRA strengths (only when the mapping drives motion LoRAs). */
+    motionLoras: z.array(loraStrengthSchema).optional(),
   })
   .strict();
 
@@ -46,7 +49,9 @@ export const keyframesSchema = z
     durationSec: z.number().nonnegative(),
     sampleCount: z.number().int().nonnegative(),
     sampleRateHz: z.number().int().positive(),
-    continuity: z.enum(['none', 'chain', 'anchor']),
+    continuity: continuitySchema,
+    /** take continuity: the longest stretch sampled at once. */
+    takeFrames: z.number().int().positive(),
     bpm: z.number().positive().nullable(),
     beatsPerBar: z.number().int().positive(),
     /** Things the plan could not do as the mapping asks (no beat to align to, a section the song lacks…). */
@@ -60,6 +65,9 @@ export const keyframesSchema = z
         denoise: z.array(z.number()),
         cfg: z.array(z.number()),
         loras: z.record(z.string(), z.array(z.number())),
+        /** The motion module's effect per frame, when the mapping drives it. */
+        motionEffect: z.array(z.number()).optional(),
+        motionLoras: z.record(z.string(), z.array(z.number())).optional(),
       })
       .strict(),
     /** Each distinct prompt with its weight per video frame (the weights of a frame sum to 1). */

@@ -44,7 +44,7 @@ export interface PrepareOptions extends AnalysisOptions {
 /** The engine as planning sees it: prepared already, so its fingerprint and sampler are settled. */
 export type PlanningEngine = Pick<
   RenderEngine,
-  'id' | 'settingsFingerprint' | 'sampler' | 'capabilities' | 'checkNeeds'
+  'id' | 'settingsFingerprint' | 'sampler' | 'capabilities' | 'checkNeeds' | 'reviewJobs'
 >;
 
 export async function prepareRender(
@@ -56,7 +56,10 @@ export async function prepareRender(
   const song = await loadSongMapping(request);
   const { mapping, texts } = song;
   // Fail fast: a LoRA the mapping drives that the server lacks is found out before the analysis.
-  engine.checkNeeds({ loras: Object.keys(mapping.targets.loras) });
+  engine.checkNeeds({
+    loras: Object.keys(mapping.targets.loras),
+    motionLoras: Object.keys(mapping.targets.motionLoras),
+  });
   const mappingSha256 = await hashFile(request.mappingPath);
   await assertReadableFile(request.audioPath);
   const [audioStat, { analysis, keyframes, duration, audioSha256, analyzeMs, keyframesMs }] = await Promise.all([
@@ -65,7 +68,7 @@ export async function prepareRender(
   ]);
   const planStarted = performance.now();
   const { source } = analysis;
-  const plan = buildRenderPlan(keyframes, {
+  const planned = buildRenderPlan(keyframes, {
     engineId: engine.id,
     engineFingerprint: engine.settingsFingerprint,
     width: request.width,
@@ -73,6 +76,7 @@ export async function prepareRender(
     steps: engine.sampler.steps,
     capabilities: engine.capabilities,
   });
+  const plan = { ...planned, notices: [...planned.notices, ...(engine.reviewJobs?.(planned.jobs) ?? [])] };
   if (options.writePlan) {
     await writeArtifact(run.keyframesJson, keyframesSchema, keyframes);
     await writeArtifact(run.planJson, renderPlanSchema, plan);

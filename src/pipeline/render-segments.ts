@@ -14,7 +14,7 @@ import { fsFaultError } from '../shared/fs-faults.js';
 import { hashValue } from '../shared/hash.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { PrioritySlots } from '../scheduling/priority-slots.js';
-import type { RenderPlan, PlannedJob } from './render-plan.js';
+import { initFrameOf, type RenderPlan, type PlannedJob } from './render-plan.js';
 import { segmentDirName, type RunDir } from '../run/run-dir.js';
 
 export const SEGMENT_MANIFEST = 'segment.json';
@@ -96,6 +96,8 @@ async function isComplete(dir: string, job: PlannedJob): Promise<boolean> {
  * from the frame it starts from, with any engine that is not bit-exact.
  */
 export async function findReusableSegments(plan: RenderPlan, run: RunDir, usesInitImages: boolean): Promise<boolean[]> {
+  // Held frames are as binding as an init image: a continuation of a segment that is rendered
+  // again would no longer continue what is on screen.
   const complete = new Array<boolean>(plan.jobs.length).fill(false);
   for (let from = 0; from < plan.jobs.length; from += SCAN_CONCURRENCY) {
     const batch = plan.jobs.slice(from, from + SCAN_CONCURRENCY);
@@ -105,7 +107,8 @@ export async function findReusableSegments(plan: RenderPlan, run: RunDir, usesIn
   const reusable: boolean[] = [];
   for (const job of plan.jobs) {
     const source = usesInitImages && job.initFrom !== null ? reusable[job.initFrom] : true;
-    reusable.push(complete[job.index]! && source === true);
+    const held = job.holdFrom !== null ? reusable[job.holdFrom] : true;
+    reusable.push(complete[job.index]! && source === true && held === true);
   }
   return reusable;
 }
@@ -122,8 +125,23 @@ async function removeUnplannedSegments(plan: RenderPlan, run: RunDir): Promise<v
 function initImageFor(run: RunDir, plan: RenderPlan, job: PlannedJob): string | undefined {
   if (job.initFrom === null) return undefined;
   const source = plan.jobs[job.initFrom]!;
-  const localFrame = plan.continuity === 'chain' ? source.frameCount - 1 : 0;
-  return join(run.segmentDir(source.index), frameFileName(localFrame));
+  return join(run.segmentDir(source.index), frameFileName(initFrameOf(plan.continuity, source, job)));
+}
+
+/** The frames a continuation holds: its predecessor's at the same moments (the frames they share). */
+export function heldFramePathsFor(run: RunDir, plan: RenderPlan, job: PlannedJob): string[] | undefined {
+  if (job.holdFrom === null || job.heldFrames === 0) return undefined;
+  const source = plan.jobs[job.holdFrom]!;
+  const offset = job.startFrame - source.startFrame;
+  return Array.from({ length: job.heldFrames }, (_, i) =>
+    join(run.segmentDir(source.index), frameFileName(offset + i)),
+  );
+}
+
+/** The job a job must wait for: the one it starts from or holds frames of. */
+export function dependencyOf(job: PlannedJob, usesInitImages: boolean): number | null {
+  if (job.holdFrom !== null) return job.holdFrom;
+  return usesInitImages ? job.initFrom : null;
 }
 
 /**
@@ -185,11 +203,13 @@ export async function renderSegments(
     try {
       throwIfAborted(signal);
       await mkdir(tempDir, { recursive: true });
-      const { initFrom: _initFrom, ...segmentJob } = job;
+      const { initFrom: _initFrom, holdFrom: _holdFrom, ...segmentJob } = job;
       const initImagePath = useInit ? initImageFor(run, plan, job) : undefined;
+      const heldFramePaths = heldFramePathsFor(run, plan, job);
       const result = await engine.renderSegment(segmentJob, {
         workDir: tempDir,
         initImagePath,
+        heldFramePaths,
         signal,
         onProgress: (p) => {
           setPartial(job.index, p.totalSteps > 0 ? Math.min(0.99, p.step / p.totalSteps) : 0);
@@ -249,7 +269,8 @@ export async function renderSegments(
       done.push(Promise.resolve());
       continue;
     }
-    const dependency = useInit && job.initFrom !== null ? done[job.initFrom] : undefined;
+    const from = dependencyOf(job, useInit);
+    const dependency = from !== null ? done[from] : undefined;
     const task = (async () => {
       if (dependency) await dependency;
       throwIfAborted(signal);

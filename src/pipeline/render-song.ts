@@ -93,6 +93,8 @@ export async function renderSong(request: RenderRequest, options: RenderOptions 
       await writeArtifact(run.runJson, runRecordSchema, record);
       const spaceWarning = await freeSpaceWarning(prepared.plan, run);
       if (spaceWarning) request.engineOptions?.onNotice?.(spaceWarning);
+      // What the plan does differently from the mapping, and the engine's guardrails: before any GPU time.
+      for (const notice of prepared.plan.notices) request.engineOptions?.onNotice?.(notice);
 
       // The song's track is encoded while the segments render, and kept in the run directory for later stitches.
       audioTrack =

@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { continuitySchema } from '../shared/continuity.js';
 import { formatErrorLine, isAbortError, BeatloomError } from '../shared/errors.js';
 import { fpsSchema } from '../shared/media-time.js';
 
@@ -71,7 +72,7 @@ export const runRecordSchema = z
         frameCount: z.number().int().nonnegative(),
         width: z.number().int().positive(),
         height: z.number().int().positive(),
-        continuity: z.enum(['none', 'chain', 'anchor']),
+        continuity: continuitySchema,
       })
       .strict(),
     engine: z

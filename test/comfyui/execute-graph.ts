@@ -15,7 +15,16 @@ interface Model {
   checkpoint: string;
   /** `name@strength_model` of each LoraLoader applied, in order. */
   loras: string[];
-  motion?: { model: string; scale: number[] | number; context: boolean };
+  motion?: {
+    model: string;
+    scale: number[] | number;
+    context: boolean;
+    contextWindow?: { length: number; overlap: number };
+    /** ADE sample settings' batch_offset: the noise of frame i is that of frame batchOffset + i. */
+    batchOffset: number;
+    effect?: number[] | number;
+    motionLoras: string[];
+  };
 }
 interface Latent {
   kind: 'latent';
@@ -23,6 +32,10 @@ interface Latent {
   height: number;
   frames: number;
   init?: Uint8Array;
+  /** The pixels each frame was encoded from (VAEEncode), when the latent holds pictures. */
+  pixels?: Uint8Array[];
+  /** SetLatentNoiseMask, per frame: 0 keeps the frame, 1 samples it. */
+  mask?: number[];
   rendered?: Uint8Array[];
 }
 interface Images {
@@ -39,12 +52,23 @@ export interface PromptPart {
 interface Conditioning {
   kind: 'conditioning';
   parts: PromptPart[];
+  /** ADE_PromptScheduling: the prompts of each frame (interpolated between keys). */
+  frames?: PromptPart[][];
+}
+/** A batch of masks (SolidMask…, ImageToMask) or of mask pictures (MaskToImage…): one value per frame, solid. */
+interface MaskBatch {
+  kind: 'masks' | 'maskImages';
+  values: number[];
 }
 type Value =
   | Model
   | Latent
   | Images
   | { kind: 'clip' | 'vae' | 'mask' }
+  | MaskBatch
+  | { kind: 'settings'; batchOffset: number }
+  | { kind: 'context'; length: number; overlap: number }
+  | { kind: 'motionLora'; loras: string[] }
   | Conditioning
   | { kind: 'multival' | 'floats'; values: number[] | number }
   | { kind: 'number'; value: number };
@@ -73,9 +97,11 @@ export interface ExecHooks {
   /** `executed` for a node that has something to show (SaveImage's images). */
   executed(nodeId: string, ui: Record<string, unknown>): void;
   /** One sampler step: sends progress (and a preview), waits the step's share of the time, may throw to interrupt. */
-  step(nodeId: string, value: number, max: number): Promise<void>;
+  step(nodeId: string, value: number, max: number, workFrames: number): Promise<void>;
   readInput(name: string): Buffer | undefined;
   saveImages(prefix: string, images: Images, type: 'output' | 'temp'): SavedImage[];
+  /** SaveLatent: the file's bytes under the output folder. */
+  saveLatent(prefix: string, bytes: Buffer): SavedImage;
   drawFrames(spec: FrameSpec): Uint8Array[];
 }
 
@@ -86,6 +112,10 @@ export interface FrameSpec {
   seed: number;
   /** The conditioning's prompts with their weights (one with weight 1 without a blend). */
   prompts: PromptPart[];
+  /** Per frame, when the conditioning is scheduled. */
+  framePrompts?: PromptPart[][];
+  /** The frame index the noise is drawn for (ADE batch_offset): the waves' phase starts there. */
+  firstFrame?: number;
   motion: number[];
   denoise: number;
   init: Uint8Array | undefined;
@@ -97,15 +127,20 @@ function hash32(text: string): number {
 
 /** Drifting waves in a palette from the prompt; the phase advances by the motion scale; the seed shifts everything. */
 export function drawFrames(spec: FrameSpec): Uint8Array[] {
-  const base = [0, 0, 0];
-  for (const { text, weight } of spec.prompts) {
-    const tint = hash32(text);
-    [tint & 0xff, (tint >> 8) & 0xff, (tint >> 16) & 0xff].forEach((value, c) => (base[c]! += value * weight));
-  }
+  const tintOf = (prompts: readonly PromptPart[]): number[] => {
+    const base = [0, 0, 0];
+    for (const { text, weight } of prompts) {
+      const tint = hash32(text);
+      [tint & 0xff, (tint >> 8) & 0xff, (tint >> 16) & 0xff].forEach((value, c) => (base[c]! += value * weight));
+    }
+    return base;
+  };
   const seedPhase = (hash32(`seed:${spec.seed}`) % 1000) / 100;
   const out: Uint8Array[] = [];
-  let phase = 0;
+  // Noise addressed by frame: a batch drawn from frame N starts where the take is at frame N.
+  let phase = 0.35 * (spec.firstFrame ?? 0);
   for (let f = 0; f < spec.frames; f++) {
+    const base = tintOf(spec.framePrompts?.[f] ?? spec.prompts);
     phase += 0.35 * (spec.motion[f] ?? spec.motion[spec.motion.length - 1] ?? 1);
     const rgb = new Uint8Array(spec.width * spec.height * 3);
     for (let y = 0; y < spec.height; y++) {
@@ -124,6 +159,33 @@ export function drawFrames(spec: FrameSpec): Uint8Array[] {
     out.push(rgb);
   }
   return out;
+}
+
+function repeat<T>(items: readonly T[], amount: number): T[] {
+  return Array.from({ length: items.length * amount }, (_, i) => items[i % items.length]!);
+}
+
+/**
+ * ADE_PromptScheduling's JSON format `"0": "a", "16": "b"`: each frame's prompts, interpolated
+ * linearly between keys and held after the last (scheduling.py).
+ */
+export function parsePromptSchedule(text: string, length: number): PromptPart[][] {
+  const keys = [...text.matchAll(/"(\d+)"\s*:\s*"([^"]*)"/g)].map((m) => ({ frame: Number(m[1]), text: m[2]! }));
+  if (keys.length === 0) throw new Error('No text provided to Prompt Scheduling.');
+  const size = length > 0 ? length : keys.at(-1)!.frame + 1;
+  return Array.from({ length: size }, (_, f): PromptPart[] => {
+    const next = keys.findIndex((k) => k.frame > f);
+    if (next === 0) return [{ text: keys[0]!.text, weight: 1 }];
+    const before = keys[next === -1 ? keys.length - 1 : next - 1]!;
+    const after = next === -1 ? undefined : keys[next]!;
+    const w = after ? (f - before.frame) / (after.frame - before.frame) : 0;
+    return w === 0 || !after
+      ? [{ text: before.text, weight: 1 }]
+      : [
+          { text: before.text, weight: 1 - w },
+          { text: after.text, weight: w },
+        ];
+  });
 }
 
 /** ADE_ValueScheduling's pythonic format `0=1.0, 4=1.5`, holding the last value (no interpolation needed here). */
@@ -222,16 +284,89 @@ async function evaluate(
         ],
       };
     }
+    case 'ADE_AnimateDiffSamplingSettings':
+      return { values: [{ kind: 'settings', batchOffset: Number(input('batch_offset')) }] };
+    case 'ADE_StandardUniformContextOptions':
+      return {
+        values: [
+          { kind: 'context', length: Number(input('context_length')), overlap: Number(input('context_overlap')) },
+        ],
+      };
+    case 'ADE_AnimateDiffLoRALoader': {
+      const previous = (linked['prev_motion_lora'] as { loras: string[] } | undefined)?.loras ?? [];
+      return {
+        values: [{ kind: 'motionLora', loras: [...previous, `${String(input('name'))}@${Number(input('strength'))}`] }],
+      };
+    }
+    case 'ADE_PromptScheduling': {
+      let frames: PromptPart[][];
+      try {
+        frames = parsePromptSchedule(String(input('prompts')), Number(input('max_length') ?? 0));
+      } catch (error) {
+        throw fail('Exception', (error as Error).message);
+      }
+      return { values: [{ kind: 'conditioning', parts: frames[0]!, frames }] };
+    }
+    case 'SolidMask':
+      return { values: [{ kind: 'masks', values: [Number(input('value'))] }] };
+    case 'MaskToImage':
+      return { values: [{ kind: 'maskImages', values: (linked['mask'] as MaskBatch).values }] };
+    case 'ImageToMask':
+      return { values: [{ kind: 'masks', values: (linked['image'] as MaskBatch).values }] };
+    case 'RepeatImageBatch': {
+      const image = linked['image'] as Images | MaskBatch;
+      const amount = Number(input('amount'));
+      if (image.kind === 'image') return { values: [{ ...image, frames: repeat(image.frames, amount) }] };
+      return { values: [{ ...image, values: repeat(image.values, amount) }] };
+    }
+    case 'ImageBatch': {
+      const a = linked['image1'] as Images | MaskBatch;
+      const b = linked['image2'] as Images | MaskBatch;
+      if (a.kind === 'image' && b.kind === 'image') return { values: [{ ...a, frames: [...a.frames, ...b.frames] }] };
+      if (a.kind !== 'image' && b.kind !== 'image') return { values: [{ ...a, values: [...a.values, ...b.values] }] };
+      throw fail('RuntimeError', 'ImageBatch of a picture and a mask');
+    }
+    case 'LatentFromBatch': {
+      const latent = linked['samples'] as Latent;
+      const from = Number(input('batch_index'));
+      const length = Number(input('length'));
+      const pixels = latent.pixels?.slice(from, from + length);
+      return { values: [{ ...latent, frames: Math.min(length, latent.frames - from), pixels, init: pixels?.[0] }] };
+    }
+    case 'LatentBatch': {
+      const a = linked['samples1'] as Latent;
+      const b = linked['samples2'] as Latent;
+      const pixels = a.pixels && b.pixels ? [...a.pixels, ...b.pixels] : undefined;
+      return { values: [{ ...a, frames: a.frames + b.frames, pixels, init: pixels?.[0] }] };
+    }
+    case 'SetLatentNoiseMask': {
+      const latent = linked['samples'] as Latent;
+      const mask = (linked['mask'] as MaskBatch).values;
+      // comfy.utils.repeat_to_batch_size: a shorter mask batch repeats to the latent's frames.
+      return { values: [{ ...latent, mask: Array.from({ length: latent.frames }, (_, i) => mask[i % mask.length]!) }] };
+    }
     case 'ADE_MultivalDynamicFloats':
       return { values: [{ kind: 'multival', values: (linked['floats'] as { values: number[] }).values }] };
     case 'ADE_AnimateDiffLoaderGen1': {
       const model = linked['model'] as Model;
       const scale = (linked['scale_multival'] as { values: number[] | number } | undefined)?.values ?? 1;
+      const effect = (linked['effect_multival'] as { values: number[] | number } | undefined)?.values;
+      const settings = linked['sample_settings'] as { batchOffset: number } | undefined;
       return {
         values: [
           {
             ...model,
-            motion: { model: String(input('model_name')), scale, context: linked['context_options'] !== undefined },
+            motion: {
+              model: String(input('model_name')),
+              scale,
+              context: linked['context_options'] !== undefined,
+              ...(linked['context_options']
+                ? { contextWindow: linked['context_options'] as { length: number; overlap: number } }
+                : {}),
+              batchOffset: settings?.batchOffset ?? 0,
+              ...(effect === undefined ? {} : { effect }),
+              motionLoras: (linked['motion_lora'] as { loras: string[] } | undefined)?.loras ?? [],
+            },
           },
         ],
       };
@@ -281,18 +416,33 @@ async function evaluate(
             height: pixels.height,
             frames: pixels.frames.length,
             init: pixels.frames[0],
+            pixels: pixels.frames,
           },
         ],
       };
     }
     case 'RepeatLatentBatch': {
       const latent = linked['samples'] as Latent;
-      return { values: [{ ...latent, frames: latent.frames * Number(input('amount')) }] };
+      const amount = Number(input('amount'));
+      return {
+        values: [
+          {
+            ...latent,
+            frames: latent.frames * amount,
+            ...(latent.pixels ? { pixels: repeat(latent.pixels, amount) } : {}),
+          },
+        ],
+      };
     }
-    case 'KSampler': {
+    case 'KSampler':
+    case 'KSamplerAdvanced': {
       const model = linked['model'] as Model;
       const latent = linked['latent_image'] as Latent;
       const steps = Number(input('steps'));
+      const advanced = classType === 'KSamplerAdvanced';
+      // KSamplerAdvanced runs steps [start_at_step, steps): the share of the schedule it denoises.
+      const start = advanced ? Math.min(steps, Number(input('start_at_step'))) : 0;
+      const denoise = advanced ? (steps - start) / steps : Number(input('denoise'));
       // What AnimateDiff-Evolved raises for too many latents without context options (fixture 84).
       if (model.motion && !model.motion.context && latent.frames > 32) {
         throw fail(
@@ -304,22 +454,66 @@ async function evaluate(
       const motion = Array.from({ length: latent.frames }, (_, i) =>
         Array.isArray(scale) ? (scale[i] ?? scale.at(-1) ?? 1) : scale,
       );
-      const rendered = hooks.drawFrames({
+      const positive = linked['positive'] as Conditioning;
+      const drawn = hooks.drawFrames({
         width: latent.width,
         height: latent.height,
         frames: latent.frames,
-        seed: Number(input('seed')),
-        prompts: (linked['positive'] as Conditioning).parts,
+        seed: Number(input(advanced ? 'noise_seed' : 'seed')),
+        prompts: positive.parts,
+        ...(positive.frames ? { framePrompts: positive.frames } : {}),
+        firstFrame: model.motion?.batchOffset ?? 0,
         motion,
-        denoise: Number(input('denoise')),
-        init: latent.init,
+        denoise,
+        init: latent.pixels ? undefined : latent.init,
       });
-      for (let step = 1; step <= steps; step++) await hooks.step(id, step, steps);
+      // Held frames (mask 0) come back as they went in; the others keep (1 − denoise) of their picture.
+      const rendered = latent.pixels
+        ? drawn.map((frame, i) => {
+            const source = latent.pixels![i]!;
+            const keep = (latent.mask?.[i] ?? 1) === 0 ? 1 : 1 - denoise;
+            return frame.map((value, p) => Math.round(source[p]! * keep + value * (1 - keep)));
+          })
+        : drawn;
+      // The frames the model computes per step: context windows of 16 sharing 4 cover a take more than once.
+      const context = model.motion?.contextWindow;
+      const windows =
+        context && latent.frames > context.length
+          ? Math.ceil((latent.frames - context.overlap) / (context.length - context.overlap))
+          : 1;
+      const workFrames = windows === 1 ? latent.frames : windows * context!.length;
+      for (let step = start + 1; step <= steps; step++) await hooks.step(id, step, steps, workFrames);
       return { values: [{ ...latent, rendered }] };
     }
     case 'VAEDecode': {
       const latent = linked['samples'] as Latent;
       return { values: [{ kind: 'image', width: latent.width, height: latent.height, frames: latent.rendered ?? [] }] };
+    }
+    case 'SaveLatent': {
+      // The fake's latents are its pictures: a JSON header line, then each frame's RGB bytes.
+      const latent = linked['samples'] as Latent;
+      const frames = latent.rendered ?? latent.pixels ?? [];
+      const head = Buffer.from(
+        `${JSON.stringify({ width: latent.width, height: latent.height, frames: frames.length })}\n`,
+      );
+      const saved = hooks.saveLatent(String(input('filename_prefix')), Buffer.concat([head, ...frames]));
+      return { values: [], ui: { latents: [saved] } };
+    }
+    case 'LoadLatent': {
+      const name = String(input('latent'));
+      const bytes = hooks.readInput(name);
+      if (!bytes) throw fail('FileNotFoundError', `[Errno 2] No such file or directory: '${name}'`);
+      const end = bytes.indexOf(10);
+      const head = JSON.parse(bytes.subarray(0, end).toString()) as { width: number; height: number; frames: number };
+      const size = head.width * head.height * 3;
+      const pixels = Array.from({ length: head.frames }, (_, i) =>
+        Uint8Array.from(bytes.subarray(end + 1 + i * size, end + 1 + (i + 1) * size)),
+      );
+      return {
+        values: [
+          { kind: 'latent', width: head.width, height: head.height, frames: head.frames, pixels, init: pixels[0] },
+        ],
+      };
     }
     case 'SaveImage':
     case 'PreviewImage': {

@@ -40,6 +40,11 @@ export interface FakeComfyOptions {
   readonly loras?: readonly string[];
   /** How long the sampler of one prompt takes, spread over its steps. */
   readonly segmentMs?: number;
+  /**
+   * Instead of segmentMs: each sampler step costs this much per frame the model computes (a take's
+   * context windows compute their shared frames twice), like a GPU whose time follows the work.
+   */
+  readonly frameStepMs?: number;
   /** The history is written this long after execution_success. */
   readonly historyDelayMs?: number;
   /** 'drawn': frames from the graph's values; 'noise': the same noisy frames for every prompt (benchmarks). */
@@ -413,6 +418,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     send(item.clientId, 'execution_start', startMessage);
     send(item.clientId, 'execution_cached', cachedMessage);
     const executed: string[] = [];
+    let lastStepAt: number | undefined;
     const hooks = {
       executing: (nodeId: string) => {
         if (dead) throw new Died();
@@ -425,7 +431,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           ui['images'] = faults.rewriteImages(ui['images'] as SavedImage[]);
         send(item.clientId, 'executed', { node: nodeId, display_node: nodeId, output: ui, prompt_id: item.id });
       },
-      step: async (nodeId: string, value: number, max: number) => {
+      step: async (nodeId: string, value: number, max: number, workFrames: number) => {
         faults.onStep?.(item, value);
         if (faults.staleSocketsAtStep === value) {
           faults.staleSocketsAtStep = undefined;
@@ -459,7 +465,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           faults.errorAtStep = times > 1 ? { ...faults.errorAtStep, times: times - 1 } : undefined;
           throw new NodeFailure(nodeId, item.graph[nodeId]!.class_type, type, message);
         }
-        const due = item.startedAt! + (duration * value) / max;
+        const due =
+          options.frameStepMs === undefined
+            ? item.startedAt! + (duration * value) / max
+            : (lastStepAt ?? item.startedAt!) + options.frameStepMs * workFrames;
+        lastStepAt = due;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         if (dead) throw new Died();
@@ -497,6 +507,15 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
         return path.startsWith(dirs.input + sep) && existsSync(path) ? readFileSync(path) : undefined;
       },
       saveImages,
+      saveLatent: (prefix: string, bytes: Buffer): SavedImage => {
+        const { folder, subfolder, name } = outputPathFor(prefix, 'output');
+        const key = `${folder}|${name}`;
+        const counter = counters.get(key) ?? 1;
+        counters.set(key, counter + 1);
+        const filename = `${name}_${String(counter).padStart(5, '0')}_.latent`;
+        outputFiles.set(join(folder, filename), bytes);
+        return { filename, subfolder, type: 'output' };
+      },
       drawFrames: framesFor,
     };
     const finish = async (
@@ -609,6 +628,12 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const objectInfoNow = (): ObjectInfoJson => {
     const files = readdirSync(dirs.input).sort();
     patchCombo(objectInfo, 'LoadImage', 'image', files);
+    patchCombo(
+      objectInfo,
+      'LoadLatent',
+      'latent',
+      files.filter((f) => f.endsWith('.latent')),
+    );
     return objectInfo;
   };
   const queueItem = (item: PromptRecord): unknown[] => [

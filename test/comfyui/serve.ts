@@ -13,6 +13,7 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '8188' },
     'segment-ms': { type: 'string', default: '500' },
+    'frame-step-ms': { type: 'string' },
     'history-delay-ms': { type: 'string', default: '15' },
     frames: { type: 'string', default: 'drawn' },
     checkpoint: { type: 'string', multiple: true },
@@ -21,6 +22,7 @@ const { values } = parseArgs({
 const server = await startFakeComfy({
   port: Number(values.port),
   segmentMs: Number(values['segment-ms']),
+  ...(values['frame-step-ms'] === undefined ? {} : { frameStepMs: Number(values['frame-step-ms']) }),
   historyDelayMs: Number(values['history-delay-ms']),
   frames: values.frames === 'noise' ? 'noise' : 'drawn',
   checkpoints: values.checkpoint,

@@ -246,7 +246,7 @@ export function validatePrompt(prompt: Graph, objectInfo: ObjectInfoJson, hooks:
         }
       }
       // LoadImage has VALIDATE_INPUTS(image), which replaces the list check for that input.
-      if (classType === 'LoadImage' && name === 'image') {
+      if ((classType === 'LoadImage' && name === 'image') || (classType === 'LoadLatent' && name === 'latent')) {
         if (!hooks.inputFileExists(String(converted))) {
           errors.push({
             type: 'custom_validation_failed',

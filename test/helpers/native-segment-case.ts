@@ -22,6 +22,8 @@ export function segmentJob(width: number, frameCount: number, cfg: number, motio
     promptBlend: [{ prompt: SEGMENT_PROMPT, negativePrompt: SEGMENT_NEGATIVE, weight: 1 }],
     loras: [],
     seed: 7,
+    noiseFrame: 0,
+    heldFrames: 0,
     denoise: 1,
     cfg,
     steps: 4,

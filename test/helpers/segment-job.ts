@@ -18,6 +18,8 @@ export function segmentJob(changes: Partial<SegmentJob> = {}): SegmentJob {
     promptBlend: [{ prompt: 'neon city at night', negativePrompt: 'blurry', weight: 1 }],
     loras: [],
     seed: 42,
+    noiseFrame: 0,
+    heldFrames: 0,
     denoise: 0.6,
     cfg: 1,
     steps: 4,

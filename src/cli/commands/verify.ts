@@ -1,9 +1,10 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { verifyRender } from '../../pipeline/verify-render.js';
+import { verifyRender, verifyReportSchema, type VerifyReport } from '../../pipeline/verify-render.js';
 import { parseFps, formatFps } from '../../shared/media-time.js';
 import { BeatloomError, usageError } from '../../shared/errors.js';
-import { syncReportSchema, type EventStats, type SyncReport } from '../../stitching/verify-sync.js';
+import type { EventStats, SyncReport } from '../../stitching/verify-sync.js';
+import { formatSeamSummary, formatSeamTable } from '../format-seams.js';
 import { requireText } from '../options.js';
 import { runCommand } from '../run-command.js';
 
@@ -12,6 +13,8 @@ interface VerifyFlags {
   fps?: string;
   flashes?: boolean;
   tolerance: string;
+  runDir?: string;
+  verbose?: boolean;
   json?: boolean;
 }
 
@@ -43,6 +46,13 @@ export function formatSyncReport(report: SyncReport, songPath: string): string[]
   ];
 }
 
+/** The seam section: a summary line, and with `verbose` a line per boundary. */
+export function formatSeamSection(report: VerifyReport, verbose: boolean): string[] {
+  if (report.seams === null)
+    return ['seams    not measured: no plan.json beside the video (--run-dir names the run directory)'];
+  return [`seams    ${formatSeamSummary(report.seams)}`, ...(verbose ? formatSeamTable(report.seams) : [])];
+}
+
 function failures(report: SyncReport): string[] {
   const out: string[] = [];
   if (!report.checks.frameCount) out.push(`${report.video.frameCount} frames instead of ${report.expectedFrameCount}`);
@@ -61,7 +71,7 @@ export function registerVerify(program: Command, setExitCode: (code: number) => 
   program
     .command('verify')
     .description(
-      'check a video against its song: frame count, decoded durations, and where visual changes fall on the beats',
+      'check a video against its song: frame count, decoded durations, where visual changes fall on the beats, and the seams between its segments',
     )
     .argument('<video>', 'the video beatloom rendered (mp4 or webm)')
     .option('-a, --audio <song>', 'the song it was rendered from')
@@ -71,7 +81,12 @@ export function registerVerify(program: Command, setExitCode: (code: number) => 
       'require a flash on every beat frame and none elsewhere (renders made with mappings/flash-test.yaml)',
     )
     .option('--tolerance <frames>', 'how many frames a flash may sit from its beat frame', '1')
-    .option('--json', 'print the report as one JSON line on stdout')
+    .option(
+      '--run-dir <dir>',
+      'the run directory whose segment seams to measure (default: the video’s folder when it holds plan.json)',
+    )
+    .option('--verbose', 'print a line per segment boundary')
+    .option('--json', 'print the report as one JSON line on stdout (every boundary included)')
     .action(async (video: string, flags: VerifyFlags) => {
       const code = await runCommand(async (signal) => {
         const audioPath = requireText(flags.audio, '--audio', 'song.mp3');
@@ -85,11 +100,21 @@ export function registerVerify(program: Command, setExitCode: (code: number) => 
           );
         }
         const report = await verifyRender(
-          { videoPath: video, audioPath, fps, toleranceFrames, expectFlashes: flags.flashes === true },
+          {
+            videoPath: video,
+            audioPath,
+            fps,
+            toleranceFrames,
+            expectFlashes: flags.flashes === true,
+            runDir: flags.runDir,
+          },
           { signal },
         );
-        if (flags.json) process.stdout.write(`${JSON.stringify(syncReportSchema.encode(report))}\n`);
-        else process.stdout.write(`${formatSyncReport(report, audioPath).join('\n')}\n`);
+        if (flags.json) process.stdout.write(`${JSON.stringify(verifyReportSchema.encode(report))}\n`);
+        else {
+          const lines = [...formatSyncReport(report, audioPath), ...formatSeamSection(report, flags.verbose === true)];
+          process.stdout.write(`${lines.join('\n')}\n`);
+        }
         if (!report.ok)
           throw new BeatloomError('E_SYNC', `sync check failed: ${failures(report).join('; ')}`, {
             hint: 'see the report above',

@@ -10,6 +10,7 @@
  * server stays in: smaller segments may fit); when it fails on all of them, the render stops.
  */
 import { isAbortError, throwIfAborted } from '../../shared/errors.js';
+import { guardrailNotices } from './guardrails.js';
 import type {
   ConfiguredEngine,
   EngineHealth,
@@ -30,7 +31,14 @@ import {
   type ComfyDeployment,
   type DeployedServer,
 } from './prepare-comfy-deployment.js';
-import { readInitImage, renderOnServer, type InitImage, type RenderedOnServer } from './render-on-server.js';
+import {
+  readHeld,
+  readInitImage,
+  renderOnServer,
+  type HeldSource,
+  type InitImage,
+  type RenderedOnServer,
+} from './render-on-server.js';
 import { ServerPool, type PoolServer } from './server-pool.js';
 import { resolveComfySettings, type ComfySettings, type ComfyTuning } from './settings.js';
 
@@ -125,10 +133,21 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
     settingsFingerprint: deployment.settingsFingerprint,
     sampler: deployment.sampler,
     checkNeeds: (needs: RenderNeeds) => checkDeploymentNeeds(deployment, needs),
+    reviewJobs: (jobs) =>
+      guardrailNotices(
+        {
+          motionModel: deployment.settings.motionModel,
+          steps: deployment.sampler.steps,
+          betaSchedule: deployment.settings.betaSchedule,
+          cfgMax: deployment.graph.kind === 'builtin' ? deployment.graph.cfgMax : undefined,
+        },
+        jobs,
+      ),
 
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       throwIfAborted(opts.signal);
       const init = opts.initImagePath !== undefined ? await readInitImage(opts.initImagePath, job) : undefined;
+      const held = await readHeld(opts.heldFramePaths ?? [], job);
       if (deployment.graph.kind === 'custom' && new Set(job.promptBlend.map((entry) => entry.prompt)).size > 1)
         blendNotice(job.index);
       /** The servers this segment ran out of memory on, each after POST /free and a second try. */
@@ -141,7 +160,7 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
             : error;
         });
         try {
-          const { frameFiles, elapsedMs } = await renderFreeingMemory(server, job, opts, init);
+          const { frameFiles, elapsedMs } = await renderFreeingMemory(server, job, opts, init, held);
           return { frameFiles, elapsedMs };
         } catch (error) {
           if (error instanceof ComfyOutOfMemory && !opts.signal?.aborted) {
@@ -178,8 +197,10 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
     job: SegmentJob,
     opts: RenderSegmentOptions,
     init: InitImage | undefined,
+    held: HeldSource | undefined,
   ): Promise<RenderedOnServer> {
-    const attempt = (): Promise<RenderedOnServer> => renderOnServer(deployment, server.value, job, { ...opts, init });
+    const attempt = (): Promise<RenderedOnServer> =>
+      renderOnServer(deployment, server.value, job, { ...opts, init, held });
     try {
       return await attempt();
     } catch (error) {

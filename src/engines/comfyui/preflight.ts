@@ -23,11 +23,22 @@ const CORE_NODES = [
   'LoadImage',
   'VAEEncode',
   'RepeatLatentBatch',
-  'KSampler',
+  'KSamplerAdvanced',
   'VAEDecode',
   'SaveImage',
+  // Continuation: held frames batched, encoded and masked.
+  'ImageBatch',
+  'LatentBatch',
+  'LatentFromBatch',
+  'SetLatentNoiseMask',
+  'SolidMask',
+  'MaskToImage',
+  'ImageToMask',
+  'RepeatImageBatch',
 ];
-const ADE_NODES = ['ADE_AnimateDiffLoaderGen1', 'ADE_MultivalDynamic'];
+const ADE_NODES = ['ADE_AnimateDiffLoaderGen1', 'ADE_MultivalDynamic', 'ADE_AnimateDiffSamplingSettings'];
+/** Takes: context windows and prompt travel. */
+const TAKE_NODES = ['ADE_StandardUniformContextOptions', 'ADE_PromptScheduling'];
 const PER_FRAME_NODES = ['ADE_ValueScheduling', 'ADE_MultivalDynamicFloats'];
 
 /** What a server can run, read from /object_info. */
@@ -41,6 +52,12 @@ export interface ServerCatalogue {
   readonly samplers: readonly string[];
   readonly schedulers: readonly string[];
   readonly perFrameMotionScale: boolean;
+  /** Context options and prompt scheduling: takes. */
+  readonly takes: boolean;
+  /** The motion LoRAs ADE_AnimateDiffLoRALoader offers (empty without the node). */
+  readonly motionLoras: readonly string[];
+  /** The highest cfg the sampler accepts (KSamplerAdvanced's cfg max), when the server says. */
+  readonly cfgMax: number | undefined;
 }
 
 function nodeInfo(objectInfo: ObjectInfo, className: string): NodeInfo | undefined {
@@ -73,10 +90,21 @@ export function readCatalogue(objectInfo: ObjectInfo): ServerCatalogue {
       : undefined,
     betaSchedules: comboOptions(objectInfo, 'ADE_AnimateDiffLoaderGen1', 'beta_schedule') ?? [],
     loras: comboOptions(objectInfo, 'LoraLoader', 'lora_name') ?? [],
-    samplers: comboOptions(objectInfo, 'KSampler', 'sampler_name') ?? [],
-    schedulers: comboOptions(objectInfo, 'KSampler', 'scheduler') ?? [],
+    samplers: comboOptions(objectInfo, 'KSamplerAdvanced', 'sampler_name') ?? [],
+    schedulers: comboOptions(objectInfo, 'KSamplerAdvanced', 'scheduler') ?? [],
     perFrameMotionScale: has(PER_FRAME_NODES),
+    takes: has(TAKE_NODES),
+    motionLoras: comboOptions(objectInfo, 'ADE_AnimateDiffLoRALoader', 'name') ?? [],
+    cfgMax: numberLimit(objectInfo, 'KSamplerAdvanced', 'cfg'),
   };
+}
+
+/** A FLOAT/INT input's `max`, when the server gives one. */
+function numberLimit(objectInfo: ObjectInfo, className: string, inputName: string): number | undefined {
+  const spec = nodeInfo(objectInfo, className)?.input.required?.[inputName];
+  if (!Array.isArray(spec)) return undefined;
+  const max = (spec[1] as { max?: unknown } | undefined)?.max;
+  return typeof max === 'number' ? max : undefined;
 }
 
 export interface BuiltinCheck {
@@ -152,17 +180,23 @@ export type LoraResolution = { readonly file: string } | { readonly problem: str
  * `add_detail.safetensors` (or `sd15/add_detail.pt`) when exactly one LoRA file has that name.
  * An exact file name always wins. (The config file names files exactly, like its checkpoint.)
  */
-export function resolveLoraFile(available: readonly string[], name: string): LoraResolution {
+export function resolveLoraFile(
+  available: readonly string[],
+  name: string,
+  kind: 'loras' | 'motionLoras' = 'loras',
+): LoraResolution {
   if (available.includes(name)) return { file: name };
   const matches = available.filter((file) => loraStem(file) === name);
   if (matches.length === 1) return { file: matches[0]! };
+  const what = kind === 'loras' ? 'LoRA' : 'motion LoRA';
   if (matches.length > 1) {
     return {
-      problem: `LoRA '${name}' from the mapping matches several files on the server (${matches.join(', ')}); name the file in the mapping's targets.loras`,
+      problem: `${what} '${name}' from the mapping matches several files on the server (${matches.join(', ')}); name the file in the mapping's targets.${kind}`,
     };
   }
+  const folder = kind === 'loras' ? 'ComfyUI/models/loras' : 'ComfyUI/models/animatediff_motion_lora';
   return {
-    problem: `LoRA '${name}' from the mapping is not on the server (it has: ${formatAvailable(available)}); put it in ComfyUI/models/loras or change targets.loras in the mapping`,
+    problem: `${what} '${name}' from the mapping is not on the server (it has: ${formatAvailable(available)}); put it in ${folder} or change targets.${kind} in the mapping`,
   };
 }
 

@@ -6,7 +6,7 @@
  * Rendering reads it and never changes it.
  */
 import { BeatloomError, usageError } from '../../shared/errors.js';
-import type { EngineCapabilities, RenderNeeds, SamplerSettings } from '../engine.js';
+import { MAX_TAKE_FRAMES, type EngineCapabilities, type RenderNeeds, type SamplerSettings } from '../engine.js';
 import type { ComfyClient } from './client.js';
 import { loadCustomWorkflow, unmappedLoras, workflowOwnSteps, type CustomWorkflow } from './custom-workflow.js';
 import { checkBuiltin, inspectServer, resolveLoraFile, type ServerReport } from './preflight.js';
@@ -23,6 +23,8 @@ export interface DeployedServer {
   readonly client: ComfyClient;
   /** Its LoRA files: what the mapping's LoRA names resolve to. */
   readonly loras: readonly string[];
+  /** Its motion LoRA files (ADE_AnimateDiffLoRALoader). */
+  readonly motionLoras: readonly string[];
 }
 
 /** The graph each segment is sent as. */
@@ -32,6 +34,10 @@ export type ComfyGraphSource =
       readonly settings: GraphSettings;
       /** Every server has ADE_ValueScheduling and ADE_MultivalDynamicFloats (a motion scale per frame). */
       readonly perFrameMotionScale: boolean;
+      /** Every server has context options and prompt scheduling (takes). */
+      readonly takes: boolean;
+      /** The lowest cfg limit among the servers, when they say. */
+      readonly cfgMax: number | undefined;
     }
   | { readonly kind: 'custom'; readonly workflow: CustomWorkflow };
 
@@ -105,6 +111,11 @@ function builtinSource(settings: ComfySettings, usable: readonly ServerReport[])
       loras: settings.loras,
     }),
     perFrameMotionScale: usable.every((r) => r.catalogue?.perFrameMotionScale === true),
+    takes: usable.every((r) => r.catalogue?.takes === true),
+    cfgMax: usable.reduce<number | undefined>((low, r) => {
+      const max = r.catalogue?.cfgMax;
+      return max === undefined ? low : low === undefined ? max : Math.min(low, max);
+    }, undefined),
   });
 }
 
@@ -140,6 +151,11 @@ function capabilitiesOf(graph: ComfyGraphSource, servers: number, settings: Comf
   const custom = graph.kind === 'custom' ? graph.workflow : undefined;
   return {
     initImage: custom ? custom.targets.initImage.length > 0 : true,
+    // Held frames, takes and the effect are built into our own graph; a custom workflow has
+    // no target for them.
+    continuation: custom === undefined,
+    takeFrames: graph.kind === 'builtin' && graph.takes ? MAX_TAKE_FRAMES : 0,
+    motionEffect: custom === undefined,
     perFrameMotionScale: custom ? custom.perFrameMotionScale : graph.kind === 'builtin' && graph.perFrameMotionScale,
     maxFrames: MAX_FRAMES,
     // Each server runs one of our segments and has the next ones queued (at prepare time; the
@@ -175,7 +191,12 @@ export async function prepareComfyDeployment(
     );
   }
   const servers = usable.map((r) =>
-    Object.freeze({ url: r.url, client: clients[reports.indexOf(r)]!, loras: r.catalogue?.loras ?? [] }),
+    Object.freeze({
+      url: r.url,
+      client: clients[reports.indexOf(r)]!,
+      loras: r.catalogue?.loras ?? [],
+      motionLoras: r.catalogue?.motionLoras ?? [],
+    }),
   );
   return Object.freeze({
     settings,
@@ -194,6 +215,7 @@ export async function prepareComfyDeployment(
 export function resolveMappingLoras(
   deployment: ComfyDeployment,
   names: readonly string[],
+  kind: 'loras' | 'motionLoras' = 'loras',
 ): { readonly files: ReadonlyMap<string, string>; readonly problems: readonly string[] } {
   const { servers } = deployment;
   const files = new Map<string, string>();
@@ -202,7 +224,7 @@ export function resolveMappingLoras(
     const before = problems.length;
     const found = new Set<string>();
     for (const server of servers) {
-      const resolution = resolveLoraFile(server.loras, name);
+      const resolution = resolveLoraFile(kind === 'loras' ? server.loras : server.motionLoras, name, kind);
       if ('problem' in resolution)
         problems.push(servers.length > 1 ? `${server.url}: ${resolution.problem}` : resolution.problem);
       else found.add(resolution.file);
@@ -221,6 +243,13 @@ export function checkDeploymentNeeds(deployment: ComfyDeployment, needs: RenderN
   const { graph, settings } = deployment;
   switch (graph.kind) {
     case 'custom': {
+      if ((needs.motionLoras ?? []).length > 0) {
+        throw usageError(
+          'E_COMFY_WORKFLOW_MAP',
+          `the mapping drives motion LoRAs (${needs.motionLoras!.join(', ')}), but a custom workflow has no input for them`,
+          'load the motion LoRA in your workflow at a fixed strength and remove targets.motionLoras, or use the built-in graph',
+        );
+      }
       const missing = unmappedLoras(graph.workflow, needs.loras);
       if (missing.length > 0) {
         const example = `loras: { ${missing[0]}: [<LoraLoader id>.strength_model, <LoraLoader id>.strength_clip] }`;
@@ -233,7 +262,10 @@ export function checkDeploymentNeeds(deployment: ComfyDeployment, needs: RenderN
       return;
     }
     case 'builtin': {
-      const { problems } = resolveMappingLoras(deployment, needs.loras);
+      const problems = [
+        ...resolveMappingLoras(deployment, needs.loras).problems,
+        ...resolveMappingLoras(deployment, needs.motionLoras ?? [], 'motionLoras').problems,
+      ];
       if (problems.length > 0) {
         throw usageError(
           'E_COMFY_MISSING',

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { BeatloomError } from '../../shared/errors.js';
 import { encodePng } from '../../raster/png.js';
@@ -17,7 +17,7 @@ import { fileRefSchema, type ApiGraph, type FileRef, type NodeOutput } from './c
 import { fillCustomWorkflow } from './custom-workflow.js';
 import { resolveMappingLoras, type ComfyDeployment, type DeployedServer } from './prepare-comfy-deployment.js';
 import { verifyPng } from './verify-png.js';
-import { buildSegmentGraph, NODE } from './workflow.js';
+import { buildSegmentGraph, NODE, type HeldInput } from './workflow.js';
 
 const DOWNLOADS_AT_ONCE = 6;
 
@@ -122,9 +122,55 @@ function neutralImage(width: number, height: number): InitImage {
   return image;
 }
 
+/** A continuation's held frames as beatloom has them: the predecessor's latents, or its frames. */
+export type HeldSource =
+  | { readonly kind: 'latent'; readonly file: InitImage; readonly from: number }
+  | { readonly kind: 'images'; readonly frames: readonly InitImage[] };
+
+/** The file the graph's SaveLatent output is kept as, beside the frames. */
+export const LATENT_FILE = 'latents.latent';
+
+/**
+ * What a continuation holds, from the predecessor's frame files (RenderSegmentOptions.heldFramePaths):
+ * the latents the predecessor's graph saved beside them when there are, from the first held
+ * frame's index on; else the frames themselves, to be encoded again.
+ */
+export async function readHeld(paths: readonly string[], job: SegmentJob): Promise<HeldSource | undefined> {
+  if (paths.length === 0) return undefined;
+  if (paths.length !== job.heldFrames)
+    throw new Error(`segment ${job.index + 1} holds ${job.heldFrames} frames, but ${paths.length} were given`);
+  const first = /frame-(\d+)\.png$/.exec(paths[0]!);
+  const folder = dirname(paths[0]!);
+  const latents = first ? await readFile(join(folder, LATENT_FILE)).catch(() => undefined) : undefined;
+  if (latents && first) {
+    // The held latents must be in the file: a file for fewer frames is left for the frames.
+    const from = Number(first[1]);
+    const predecessorFrames = from + job.heldFrames;
+    if (latents.length <= maxLatentBytes({ frameCount: predecessorFrames + 64, width: job.width, height: job.height }))
+      return { kind: 'latent', file: { bytes: latents, uploadName: latentUploadName(latents) }, from };
+  }
+  return { kind: 'images', frames: await Promise.all(paths.map((path) => readInitImage(path, job))) };
+}
+
+/** Named by content, like init images; LoadLatent offers only files ending in .latent. */
+export function latentUploadName(bytes: Uint8Array): string {
+  return `beatloom_held_${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.latent`;
+}
+
+/**
+ * The most a .latent file may be: a real one is safetensors of frames × 4 × h/8 × w/8 float32
+ * plus the graph as metadata, far below this; the bound (the size of the frames as raw RGB, plus
+ * 4 MiB) only stops a server from sending without end.
+ */
+export function maxLatentBytes(job: Pick<SegmentJob, 'frameCount' | 'width' | 'height'>): number {
+  return job.frameCount * job.width * job.height * 3 + 4 * 1024 * 1024;
+}
+
 export interface RenderOnServerOptions {
   /** The segment's init image (chain / anchor continuity), read and checked once for every attempt. */
   readonly init: InitImage | undefined;
+  /** What a continuation holds (continue / take), read and checked once for every attempt. */
+  readonly held?: HeldSource;
   /** An empty folder for the frames. */
   readonly workDir: string;
   readonly signal?: AbortSignal;
@@ -141,6 +187,7 @@ function segmentGraph(
   job: SegmentJob,
   initName: string | undefined,
   fromInit: boolean,
+  held: HeldInput | undefined,
 ): { readonly graph: ApiGraph; readonly output: string; readonly reportsSteps: (node: string | undefined) => boolean } {
   const source = deployment.graph;
   switch (source.kind) {
@@ -163,7 +210,18 @@ function segmentGraph(
         job.loras.map((lora) => lora.name),
       ).files;
       return {
-        graph: buildSegmentGraph(job, source.settings, initName, loraFiles),
+        graph: buildSegmentGraph(
+          job,
+          source.settings,
+          initName,
+          loraFiles,
+          held,
+          resolveMappingLoras(
+            deployment,
+            (job.motionLoras ?? []).map((lora) => lora.name),
+            'motionLoras',
+          ).files,
+        ),
         output: NODE.save,
         // The sampler's steps are the progress.
         reportsSteps: (node) => node === NODE.sampler || node === undefined,
@@ -195,7 +253,8 @@ export async function renderOnServer(
     deployment.graph.kind === 'custom' ? deployment.graph.workflow.targets.initImage.length > 0 : init !== undefined;
   const image = init ?? (wantsImage ? neutralImage(job.width, job.height) : undefined);
   const initName = image ? await upload(client, image, signal) : undefined;
-  const { graph, output, reportsSteps } = segmentGraph(deployment, job, initName, init !== undefined);
+  const held = await uploadHeld(client, options.held, signal);
+  const { graph, output, reportsSteps } = segmentGraph(deployment, job, initName, init !== undefined, held);
   const queuedAt = performance.now();
   const result = await client.runPrompt(graph, {
     signal,
@@ -227,5 +286,36 @@ export async function renderOnServer(
     // The local name is ours: a server-given name never becomes a path.
     await writeFile(join(options.workDir, frameFiles[i]!), bytes);
   });
+  if (deployment.graph.kind === 'builtin') await keepLatents(client, result.outputs, job, options);
   return { frameFiles, elapsedMs: result.executionMs ?? performance.now() - (result.startedAt ?? queuedAt) };
+}
+
+async function uploadHeld(
+  client: ComfyClient,
+  held: HeldSource | undefined,
+  signal: AbortSignal | undefined,
+): Promise<HeldInput | undefined> {
+  if (held === undefined) return undefined;
+  if (held.kind === 'latent') {
+    // LoadLatent lists the input folder's top level only: the upload keeps no subfolder.
+    const reply = await client.uploadImage(held.file.bytes, held.file.uploadName, { signal });
+    return { kind: 'latent', name: reply.name, from: held.from };
+  }
+  const names: string[] = [];
+  for (const frame of held.frames) names.push(await upload(client, frame, signal));
+  return { kind: 'images', names };
+}
+
+/** The segment's latents (SaveLatent) beside its frames, bounded in size, for the segment that continues it. */
+async function keepLatents(
+  client: ComfyClient,
+  outputs: Readonly<Record<string, NodeOutput>>,
+  job: SegmentJob,
+  options: RenderOnServerOptions,
+): Promise<void> {
+  const refs = z.array(safeFileRefSchema).min(1).safeParse(outputs[NODE.saveLatent]?.['latents']);
+  // A server that saved none leaves the next segment to encode the frames instead.
+  if (!refs.success) return;
+  const bytes = await client.view(refs.data[0]!, { signal: options.signal, maxBytes: maxLatentBytes(job) });
+  await writeFile(join(options.workDir, LATENT_FILE), bytes);
 }

@@ -148,7 +148,9 @@ export function resolveComfySettings(config: ComfyuiConfig, tuning: Partial<Comf
     urls: serverUrls(config.url),
     checkpoint: config.checkpoint,
     motionModel,
-    betaSchedule: config.betaSchedule ?? DEFAULT_BETA_SCHEDULE,
+    // A module that is not Lightning (or not named so) gets ADE's own choice of schedule.
+    betaSchedule:
+      config.betaSchedule ?? (lightningSteps(motionModel) === undefined ? 'autoselect' : DEFAULT_BETA_SCHEDULE),
     steps: config.steps ?? lightningSteps(motionModel) ?? DEFAULT_STEPS,
     sampler: config.sampler ?? DEFAULT_SAMPLER,
     scheduler: config.scheduler ?? DEFAULT_SCHEDULER,

@@ -2,9 +2,18 @@
  * The built-in API-format graph for one segment: AnimateDiff-Lightning through
  * AnimateDiff-Evolved, as in the AnimateDiff-Lightning model card's ComfyUI workflow.
  *
- *   CheckpointLoaderSimple ─▶ LoraLoader… ─▶ ADE_AnimateDiffLoaderGen1 ─▶ KSampler ─▶ VAEDecode ─▶ SaveImage
- *                          ╰▶ CLIPTextEncode (positive, negative) ──────────╯   ▲
- *   EmptyLatentImage (frames)  or  LoadImage ─▶ VAEEncode ─▶ RepeatLatentBatch ─╯
+ *   CheckpointLoaderSimple ─▶ LoraLoader… ─▶ ADE_AnimateDiffLoaderGen1 ─▶ KSamplerAdvanced ─▶ VAEDecode ─▶ SaveImage
+ *     (sample settings: batch_offset,      ╰▶ CLIPTextEncode / ADE_PromptScheduling ─╯   ▲
+ *      context options for a take, motion LoRAs, scale and effect multivals)            │
+ *   EmptyLatentImage (frames)                                                          │
+ *   or LoadImage ─▶ VAEEncode ─▶ RepeatLatentBatch (chain / anchor)                    │
+ *   or LoadImage… ─▶ ImageBatch ─▶ VAEEncode ─▶ LatentBatch(held, last held repeated)  │
+ *        ─▶ SetLatentNoiseMask (0 on held frames, 1 on the rest) ──────────────────────╯
+ *
+ * Noise is addressed by frame: ADE's sample settings draw the noise of `batch_offset + frames`
+ * frames from the seed and keep the last `frames` (seed_gen comfy), batch_offset being the job's
+ * noiseFrame. Denoise is a first step on the module's own grid (KSamplerAdvanced start_at_step),
+ * never a re-spaced shorter schedule.
  *
  * A segment that blends prompts encodes each one and averages them, as ComfyUI users do:
  * CLIPTextEncode per prompt, chained through ConditioningAverage with normalised weights.
@@ -15,7 +24,7 @@
  */
 import type { ComfyLora } from './comfy-config.js';
 import type { PromptWeight } from '../../keyframes/keyframes-schema.js';
-import { motionScaleAt, type SegmentJob } from '../engine.js';
+import { motionScaleAt, startStepFor, type PromptKey, type SegmentJob, type SegmentMotion } from '../engine.js';
 import type { ApiGraph, ApiNode } from './comfy-schemas.js';
 import type { ComfySettings } from './settings.js';
 
@@ -40,7 +49,35 @@ export const NODE = {
   encodeInit: '11',
   repeatInit: '12',
   motionSchedule: '13',
+  sampleSettings: '14',
+  contextOptions: '15',
+  effect: '16',
+  effectSchedule: '17',
+  encodeHeld: '18',
+  lastHeld: '19',
+  // Far above the ids handed out from FIRST_EXTRA_ID.
+  loadHeldLatent: '1000',
+  saveLatent: '1001',
 } as const;
+
+/** Where the graph saves its latents (SaveLatent, under the server's output folder). */
+export function latentFilePrefix(segmentIndex: number): string {
+  return `beatloom/latents/seg_${String(segmentIndex).padStart(4, '0')}`;
+}
+
+/**
+ * What a continuation holds: its predecessor's latents (a .latent file the previous segment's
+ * SaveLatent wrote, uploaded to the input folder), from local frame `from` on — the exact
+ * latents, so the held frames decode to the very frames they continue — or, when the
+ * predecessor left no latents, its frames as uploaded images, encoded again.
+ */
+export type HeldInput =
+  | { readonly kind: 'latent'; readonly name: string; readonly from: number }
+  | { readonly kind: 'images'; readonly names: readonly string[] };
+/** AnimateDiff-Evolved's context window for takes: the module's 16 frames, 4 shared (what users run). */
+export const TAKE_CONTEXT = { length: 16, overlap: 4 } as const;
+/** ADE_AnimateDiffLoRALoader's strength limits. */
+const MOTION_LORA_STRENGTH_LIMIT = 10;
 const FIRST_EXTRA_ID = 20;
 /** LoraLoader's strength_model / strength_clip limits in ComfyUI (nodes.py). */
 const LORA_STRENGTH_LIMIT = 100;
@@ -137,15 +174,48 @@ export function averageStrengths(weights: readonly number[]): number[] {
  * between its lowest and highest frame, so when every frame rounds to one value, the segment's
  * scale rounds to that value too.
  */
-function graphMotion(job: SegmentJob): { readonly perFrame: number[] } | { readonly value: number } {
-  switch (job.motion.kind) {
+function graphMotion(
+  job: SegmentJob,
+  motion: SegmentMotion = job.motion,
+): { readonly perFrame: number[] } | { readonly value: number } {
+  switch (motion.kind) {
     case 'constant':
-      return { value: motionScaleValue(job.motion.scale) };
+      return { value: motionScaleValue(motion.scale) };
     case 'perFrame': {
-      const values = Array.from({ length: job.frameCount }, (_, i) => motionScaleValue(motionScaleAt(job.motion, i)));
+      const values = Array.from({ length: job.frameCount }, (_, i) => motionScaleValue(motionScaleAt(motion, i)));
       return values.every((v) => v === values[0]) ? { value: values[0]! } : { perFrame: values };
     }
   }
+}
+
+/** A multival node for `motion` at `id` (with its schedule at `scheduleId` when it varies per frame). */
+function addMultival(
+  graph: Record<string, ApiNode>,
+  job: SegmentJob,
+  motion: SegmentMotion,
+  id: string,
+  scheduleId: string,
+): void {
+  const values = graphMotion(job, motion);
+  if ('perFrame' in values) {
+    graph[scheduleId] = {
+      class_type: 'ADE_ValueScheduling',
+      inputs: { values: motionSchedule(values.perFrame), max_length: job.frameCount },
+    };
+    // Output 1 of ADE_ValueScheduling is FLOATS: one value per frame.
+    graph[id] = { class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: [scheduleId, 1] } };
+  } else {
+    graph[id] = { class_type: 'ADE_MultivalDynamic', inputs: { float_val: values.value } };
+  }
+}
+
+/**
+ * ADE_PromptScheduling's JSON format for a take's keys: `"0": "a", "24": "b"`, interpolated
+ * between keys. Its parser takes no double quote inside a prompt (scheduling.py
+ * `_regex_prompt_json`), so those become single quotes.
+ */
+export function promptScheduleText(keys: readonly PromptKey[], text: (key: PromptKey) => string): string {
+  return keys.map((key) => `"${key.frame}": "${text(key).replaceAll('"', "'")}"`).join(',\n');
 }
 
 /**
@@ -159,6 +229,8 @@ export function buildSegmentGraph(
   settings: GraphSettings,
   initImage?: string,
   loraFiles?: ReadonlyMap<string, string>,
+  held?: HeldInput,
+  motionLoraFiles?: ReadonlyMap<string, string>,
 ): ApiGraph {
   const graph: Record<string, ApiNode> = {};
   let nextId = FIRST_EXTRA_ID;
@@ -183,18 +255,38 @@ export function buildSegmentGraph(
     clipFrom = id;
   }
 
-  const motion = graphMotion(job);
-  if ('perFrame' in motion) {
-    graph[NODE.motionSchedule] = {
-      class_type: 'ADE_ValueScheduling',
-      inputs: { values: motionSchedule(motion.perFrame), max_length: job.frameCount },
+  let motionLoraFrom: string | undefined;
+  for (const lora of job.motionLoras ?? []) {
+    const id = newId();
+    graph[id] = {
+      class_type: 'ADE_AnimateDiffLoRALoader',
+      inputs: {
+        name: motionLoraFiles?.get(lora.name) ?? lora.name,
+        strength: round3(Math.max(0, Math.min(MOTION_LORA_STRENGTH_LIMIT, lora.strength))),
+        ...(motionLoraFrom ? { prev_motion_lora: [motionLoraFrom, 0] } : {}),
+      },
     };
-    // Output 1 of ADE_ValueScheduling is FLOATS: one value per frame.
-    graph[NODE.motionScale] = { class_type: 'ADE_MultivalDynamicFloats', inputs: { floats: [NODE.motionSchedule, 1] } };
-  } else {
-    graph[NODE.motionScale] = {
-      class_type: 'ADE_MultivalDynamic',
-      inputs: { float_val: motion.value },
+    motionLoraFrom = id;
+  }
+  addMultival(graph, job, job.motion, NODE.motionScale, NODE.motionSchedule);
+  if (job.effect) addMultival(graph, job, job.effect, NODE.effect, NODE.effectSchedule);
+  graph[NODE.sampleSettings] = {
+    class_type: 'ADE_AnimateDiffSamplingSettings',
+    inputs: { batch_offset: job.noiseFrame, noise_type: 'default', seed_gen: 'comfy', seed_offset: 0 },
+  };
+  const take = job.continuity === 'take';
+  if (take) {
+    graph[NODE.contextOptions] = {
+      class_type: 'ADE_StandardUniformContextOptions',
+      inputs: {
+        context_length: TAKE_CONTEXT.length,
+        context_stride: 1,
+        context_overlap: TAKE_CONTEXT.overlap,
+        fuse_method: 'pyramid',
+        use_on_equal_length: false,
+        start_percent: 0,
+        guarantee_steps: 1,
+      },
     };
   }
   graph[NODE.animateDiff] = {
@@ -203,7 +295,11 @@ export function buildSegmentGraph(
       model: [modelFrom, 0],
       model_name: settings.motionModel,
       beta_schedule: settings.betaSchedule,
+      ...(take ? { context_options: [NODE.contextOptions, 0] } : {}),
+      ...(motionLoraFrom ? { motion_lora: [motionLoraFrom, 0] } : {}),
+      sample_settings: [NODE.sampleSettings, 0],
       scale_multival: [NODE.motionScale, 0],
+      ...(job.effect ? { effect_multival: [NODE.effect, 0] } : {}),
     },
   };
   // The strongest prompt keeps the fixture's node id; each further one is averaged into it.
@@ -227,22 +323,114 @@ export function buildSegmentGraph(
     });
     return from;
   };
+  // A take's prompt travel: one scheduled conditioning per frame (a side whose keys all agree is plainly encoded).
+  const scheduled = (id: string, text: (key: PromptKey) => string): boolean => {
+    const keys = job.promptSchedule;
+    if (!keys || new Set(keys.map(text)).size < 2) return false;
+    graph[id] = {
+      class_type: 'ADE_PromptScheduling',
+      inputs: { prompts: promptScheduleText(keys, text), clip: [clipFrom, 1], max_length: job.frameCount },
+    };
+    return true;
+  };
   const positives = blendTexts(job.promptBlend, (entry) => entry.prompt);
   const negatives = blendTexts(job.promptBlend, (entry) => entry.negativePrompt);
-  const positiveFrom = encodeBlend(NODE.positive, positives.length > 1 ? positives : [{ text: job.prompt, weight: 1 }]);
-  const negativeFrom = encodeBlend(
-    NODE.negative,
-    negatives.length > 1 ? negatives : [{ text: job.negativePrompt, weight: 1 }],
-  );
+  const positiveFrom = scheduled(NODE.positive, (key) => key.prompt)
+    ? NODE.positive
+    : encodeBlend(NODE.positive, positives.length > 1 ? positives : [{ text: job.prompt, weight: 1 }]);
+  const negativeFrom = scheduled(NODE.negative, (key) => key.negativePrompt)
+    ? NODE.negative
+    : encodeBlend(NODE.negative, negatives.length > 1 ? negatives : [{ text: job.negativePrompt, weight: 1 }]);
 
-  let latentFrom: string;
-  if (initImage === undefined) {
-    graph[NODE.emptyLatent] = {
-      class_type: 'EmptyLatentImage',
-      inputs: { width: job.width, height: job.height, batch_size: job.frameCount },
-    };
-    latentFrom = NODE.emptyLatent;
-  } else {
+  const latentFrom = addLatent(graph, job, initImage, held, newId);
+  const fromImage = initImage !== undefined;
+  graph[NODE.sampler] = {
+    class_type: 'KSamplerAdvanced',
+    inputs: {
+      model: [NODE.animateDiff, 0],
+      add_noise: 'enable',
+      noise_seed: job.seed,
+      steps: settings.steps,
+      cfg: job.cfg,
+      sampler_name: settings.sampler,
+      scheduler: settings.scheduler,
+      positive: [positiveFrom, 0],
+      negative: [negativeFrom, 0],
+      latent_image: [latentFrom, 0],
+      // On the module's own timesteps: from noise at 0; from an image or held frames, denoise skips steps.
+      start_at_step: startStepFor(job, settings.steps, fromImage),
+      end_at_step: 10000,
+      return_with_leftover_noise: 'disable',
+    },
+  };
+  graph[NODE.decode] = { class_type: 'VAEDecode', inputs: { samples: [NODE.sampler, 0], vae: [NODE.checkpoint, 2] } };
+  graph[NODE.save] = {
+    class_type: 'SaveImage',
+    inputs: { images: [NODE.decode, 0], filename_prefix: saveFilePrefix(job.index) },
+  };
+  // The latents too: the next segment continues from them exactly.
+  graph[NODE.saveLatent] = {
+    class_type: 'SaveLatent',
+    inputs: { samples: [NODE.sampler, 0], filename_prefix: latentFilePrefix(job.index) },
+  };
+  return graph;
+}
+
+/** A mask batch of `held` frames at 0 (kept) and the rest at 1 (sampled), built from ComfyUI's core mask nodes. */
+function addHoldMask(graph: Record<string, ApiNode>, job: SegmentJob, newId: () => string): string {
+  const part = (value: number, amount: number): string => {
+    const solid = newId();
+    graph[solid] = { class_type: 'SolidMask', inputs: { value, width: job.width, height: job.height } };
+    const image = newId();
+    graph[image] = { class_type: 'MaskToImage', inputs: { mask: [solid, 0] } };
+    const repeated = newId();
+    graph[repeated] = { class_type: 'RepeatImageBatch', inputs: { image: [image, 0], amount } };
+    return repeated;
+  };
+  const held = part(0, job.heldFrames);
+  const free = part(1, job.frameCount - job.heldFrames);
+  const batch = newId();
+  graph[batch] = { class_type: 'ImageBatch', inputs: { image1: [held, 0], image2: [free, 0] } };
+  const mask = newId();
+  graph[mask] = { class_type: 'ImageToMask', inputs: { image: [batch, 0], channel: 'red' } };
+  return mask;
+}
+
+/** The latent the sampler starts from: empty, an init image repeated, or held frames and the last one repeated under a mask. */
+function addLatent(
+  graph: Record<string, ApiNode>,
+  job: SegmentJob,
+  initImage: string | undefined,
+  held: HeldInput | undefined,
+  newId: () => string,
+): string {
+  if (held && job.heldFrames > 0) {
+    if (job.heldFrames >= job.frameCount || (held.kind === 'images' && held.names.length !== job.heldFrames))
+      throw new RangeError(`segment ${job.index + 1} holds ${job.heldFrames} of ${job.frameCount} frames`);
+    if (held.kind === 'latent') {
+      graph[NODE.loadHeldLatent] = { class_type: 'LoadLatent', inputs: { latent: held.name } };
+      graph[NODE.encodeHeld] = {
+        class_type: 'LatentFromBatch',
+        inputs: { samples: [NODE.loadHeldLatent, 0], batch_index: held.from, length: job.heldFrames },
+      };
+      return addHeldLatent(graph, job, newId);
+    }
+    let images = '';
+    held.names.forEach((name, i) => {
+      const load = i === 0 ? NODE.loadInit : newId();
+      graph[load] = { class_type: 'LoadImage', inputs: { image: name } };
+      if (i === 0) {
+        images = load;
+        return;
+      }
+      const batch = newId();
+      graph[batch] = { class_type: 'ImageBatch', inputs: { image1: [images, 0], image2: [load, 0] } };
+      images = batch;
+    });
+    graph[NODE.encodeHeld] = { class_type: 'VAEEncode', inputs: { pixels: [images, 0], vae: [NODE.checkpoint, 2] } };
+    return addHeldLatent(graph, job, newId);
+  }
+  if (initImage !== undefined) {
     graph[NODE.loadInit] = { class_type: 'LoadImage', inputs: { image: initImage } };
     graph[NODE.encodeInit] = {
       class_type: 'VAEEncode',
@@ -252,28 +440,35 @@ export function buildSegmentGraph(
       class_type: 'RepeatLatentBatch',
       inputs: { samples: [NODE.encodeInit, 0], amount: job.frameCount },
     };
-    latentFrom = NODE.repeatInit;
+    return NODE.repeatInit;
   }
-  graph[NODE.sampler] = {
-    class_type: 'KSampler',
-    inputs: {
-      model: [NODE.animateDiff, 0],
-      positive: [positiveFrom, 0],
-      negative: [negativeFrom, 0],
-      latent_image: [latentFrom, 0],
-      seed: job.seed,
-      steps: settings.steps,
-      cfg: job.cfg,
-      sampler_name: settings.sampler,
-      scheduler: settings.scheduler,
-      // From an empty latent anything below 1 leaves unconverged noise: denoise is for init images.
-      denoise: initImage === undefined ? 1 : job.denoise,
-    },
+  graph[NODE.emptyLatent] = {
+    class_type: 'EmptyLatentImage',
+    inputs: { width: job.width, height: job.height, batch_size: job.frameCount },
   };
-  graph[NODE.decode] = { class_type: 'VAEDecode', inputs: { samples: [NODE.sampler, 0], vae: [NODE.checkpoint, 2] } };
-  graph[NODE.save] = {
-    class_type: 'SaveImage',
-    inputs: { images: [NODE.decode, 0], filename_prefix: saveFilePrefix(job.index) },
+  return NODE.emptyLatent;
+}
+
+/** The held latents (NODE.encodeHeld) joined with the last of them repeated for the frames to come, under the hold mask. */
+function addHeldLatent(graph: Record<string, ApiNode>, job: SegmentJob, newId: () => string): string {
+  // The frames after the held ones start from the last held frame, re-noised by denoise.
+  graph[NODE.lastHeld] = {
+    class_type: 'LatentFromBatch',
+    inputs: { samples: [NODE.encodeHeld, 0], batch_index: job.heldFrames - 1, length: 1 },
   };
-  return graph;
+  graph[NODE.repeatInit] = {
+    class_type: 'RepeatLatentBatch',
+    inputs: { samples: [NODE.lastHeld, 0], amount: job.frameCount - job.heldFrames },
+  };
+  const joined = newId();
+  graph[joined] = {
+    class_type: 'LatentBatch',
+    inputs: { samples1: [NODE.encodeHeld, 0], samples2: [NODE.repeatInit, 0] },
+  };
+  const masked = newId();
+  graph[masked] = {
+    class_type: 'SetLatentNoiseMask',
+    inputs: { samples: [joined, 0], mask: [addHoldMask(graph, job, newId), 0] },
+  };
+  return masked;
 }

@@ -476,7 +476,15 @@ function preparedNativeEngine(
   };
   return {
     id: 'native',
-    capabilities: { initImage: true, perFrameMotionScale: true, maxFrames: MAX_FRAMES, concurrency: 1 },
+    capabilities: {
+      initImage: true,
+      continuation: false,
+      takeFrames: 0,
+      motionEffect: false,
+      perFrameMotionScale: true,
+      maxFrames: MAX_FRAMES,
+      concurrency: 1,
+    },
     settingsFingerprint: {
       engine: 'native',
       version: ENGINE_VERSION,

@@ -12,6 +12,7 @@ import { VERSION } from '../../shared/version.js';
 import { fpsValue, frameStartSec } from '../../shared/media-time.js';
 import {
   frameFileName,
+  MAX_TAKE_FRAMES,
   motionScaleAt,
   type ConfiguredEngine,
   type RenderEngine,
@@ -57,7 +58,15 @@ export function createPreviewEngine(options: PreviewEngineOptions = {}): Configu
 function previewEngine(watermark: boolean): RenderEngine {
   return {
     id: 'preview',
-    capabilities: { initImage: true, perFrameMotionScale: true, maxFrames: 64, concurrency: 1 },
+    capabilities: {
+      initImage: true,
+      continuation: true,
+      takeFrames: MAX_TAKE_FRAMES,
+      motionEffect: true,
+      perFrameMotionScale: true,
+      maxFrames: 64,
+      concurrency: 1,
+    },
     settingsFingerprint: { engine: 'preview', drawing: DRAWING_VERSION, watermark },
     // The preview draws, it does not sample: it records the steps of the AnimateDiff-Lightning
     // model it stands in for (4, the model card's default), so its plans read like a GPU
