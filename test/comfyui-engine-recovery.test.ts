@@ -56,7 +56,8 @@ async function prepared(
 
 /** The 16 frames a segment wrote, each a 64×64 PNG. */
 async function expectFrames(dir: string): Promise<void> {
-  const files = (await readdir(dir)).sort();
+  // Beside them, the segment's latents (for a continuation).
+  const files = (await readdir(dir)).filter((name) => name.endsWith('.png')).sort();
   expect(files).toHaveLength(16);
   for (const file of files) {
     const png = decodePng(await readFile(join(dir, file)));
@@ -141,7 +142,7 @@ describe('comfyui engine: out of GPU memory', () => {
     expect(s.frees).toEqual([FREE]);
     expect(s.prompts.map((p) => p.status)).toEqual(['error', 'success']);
     expect(notices).toEqual([
-      `segment 3 ran out of GPU memory on ${s.url} (ComfyUI at ${s.url} failed in node 7 (KSampler): torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.64 GiB of which 1.05 GiB is free.); beatloom asked it to free its memory (POST /free) and tries once more there`,
+      `segment 3 ran out of GPU memory on ${s.url} (ComfyUI at ${s.url} failed in node 7 (KSamplerAdvanced): torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.64 GiB of which 1.05 GiB is free.); beatloom asked it to free its memory (POST /free) and tries once more there`,
     ]);
   });
 
@@ -177,7 +178,7 @@ describe('comfyui engine: out of GPU memory', () => {
     expect((error as BeatloomError).code).toBe('E_COMFY_EXECUTION');
     expect((error as BeatloomError).kind).toBe('failure');
     expect((error as BeatloomError).message).toBe(
-      `segment 7 ran out of GPU memory on every server (${a.url}, ${b.url}), also after freeing its memory (POST /free) and trying again: ComfyUI at ${b.url} failed in node 7 (KSampler): torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.64 GiB of which 1.05 GiB is free.`,
+      `segment 7 ran out of GPU memory on every server (${a.url}, ${b.url}), also after freeing its memory (POST /free) and trying again: ComfyUI at ${b.url} failed in node 7 (KSamplerAdvanced): torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.64 GiB of which 1.05 GiB is free.`,
     );
     expect((error as BeatloomError).hint).toBe(
       'render at a smaller width/height, or stop what else uses the GPU; then run the same command again to resume',
@@ -191,7 +192,7 @@ describe('comfyui engine: out of GPU memory', () => {
     const e = await prepared({ url: s.url });
     s.faults.errorAtStep = { step: 1, type: 'RuntimeError', message: 'mat1 and mat2 shapes cannot be multiplied' };
     await expect(e.renderSegment(JOB, { workDir: await tempDir() })).rejects.toThrow(
-      `ComfyUI at ${s.url} failed in node 7 (KSampler): RuntimeError: mat1 and mat2 shapes cannot be multiplied`,
+      `ComfyUI at ${s.url} failed in node 7 (KSamplerAdvanced): RuntimeError: mat1 and mat2 shapes cannot be multiplied`,
     );
     expect(s.frees).toEqual([]);
     expect(s.prompts).toHaveLength(1);
