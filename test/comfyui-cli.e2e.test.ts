@@ -249,7 +249,7 @@ describe('a mapping with prompt blends and LoRAs, rendered on ComfyUI', () => {
       ];
       const dry = await runCli([...args, '--dry-run'], { env: NO_ENV });
       expect(dry.code).toBe(0);
-      expect(dry.stdout).toMatch(/\nsegments {2}\d+ of up to 16 frames, 8 sampler steps each, continuity none: /);
+      expect(dry.stdout).toMatch(/\nsegments {2}\d+ of up to 16 frames, 8 sampler steps each, continuity continue: /);
       expect(server.prompts).toHaveLength(0);
 
       const result = await runCli([...args, '--quiet'], { env: NO_ENV });

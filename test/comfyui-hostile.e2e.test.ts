@@ -3,11 +3,14 @@
  * promise, and the process exits right after it — no request, retry, socket or child process
  * left to wait on (issue 11: error after 91 s, exit at 181 s).
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeComfy, startSilentServer } from './comfyui/fake-comfy-server.js';
-import { runCli } from './helpers/cli.js';
+import { ROOT, runCli } from './helpers/cli.js';
 import { makeClickTrack, tempDir } from './helpers/media.js';
+
+const DEFAULT_MAPPING = join(ROOT, 'mappings', 'default.yaml');
 
 const NO_ENV = { BEATLOOM_COMFY_URL: undefined };
 const open: Array<{ close(): unknown }> = [];
@@ -58,6 +61,9 @@ describe('no server can make beatloom hang', () => {
     const dir = await tempDir();
     const song = join(dir, 'song.wav');
     await makeClickTrack(song, { durationSec: 8, bpm: 120 });
+    // Segments from noise, so both servers get one at once (continuations of one seed go in order).
+    const mapping = join(dir, 'none.yaml');
+    await writeFile(mapping, (await readFile(DEFAULT_MAPPING, 'utf8')).replace(/continuity: \w+/, 'continuity: none'));
     // b takes a segment that would run 20 s, then stops answering anything (the cancel included).
     let armed = false;
     const arm = setInterval(() => {
@@ -80,6 +86,8 @@ describe('no server can make beatloom hang', () => {
         `${a.url},${b.url}`,
         '--size',
         '64x64',
+        '--mapping',
+        mapping,
         '--run-dir',
         join(dir, 'run'),
       ],
