@@ -58,7 +58,33 @@ function imageNames(outputs: Readonly<Record<string, Record<string, unknown>>>):
 const historyGets = (server: FakeComfy, promptId: string): number =>
   server.requests.filter((r) => r.path === `/history/${promptId}`).length;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 describe('ComfyClient.runPrompt', () => {
+  it('queues under a prompt_id of its own (a UUID), which the server keeps (fixture 95)', async () => {
+    const { server, client } = await setup();
+    const a = await client.runPrompt(graph({ seed: 1 }));
+    const b = await client.runPrompt(graph({ seed: 2 }));
+    expect(a.promptId).toMatch(UUID);
+    expect(b.promptId).not.toBe(a.promptId);
+    expect(server.prompts.map((p) => p.id)).toEqual([a.promptId, b.promptId]);
+    const real = fixtureJson<{ request: { body: { prompt_id: string } }; body: { prompt_id: string } }>(
+      '95_client_prompt_id_post.json',
+    );
+    expect(real.body.prompt_id).toBe(real.request.body.prompt_id);
+  });
+
+  it('reports how long the server executed the prompt by its own clock (execution_start → execution_success)', async () => {
+    let now = 1_796_416_645_983;
+    const { server, client } = await setup({ clock: () => now });
+    server.faults.onStep = () => (now += 14_500);
+    const result = await client.runPrompt(graph());
+    expect(result.executionMs).toBe(29_000);
+    expect([server.prompts[0]!.startStamp, server.prompts[0]!.successStamp]).toEqual([
+      1_796_416_645_983, 1_796_416_674_983,
+    ]);
+  });
+
   it('follows a prompt to its outputs, reading /history until the server has written it (after execution_success)', async () => {
     const { server, client } = await setup();
     // The history is held back until the client has asked for it at least once.
@@ -105,29 +131,55 @@ describe('ComfyClient.runPrompt', () => {
   });
 
   /** Holds the history until the client has come back on a second socket: only a reconnect can finish the run. */
-  const holdUntilReconnected = (server: FakeComfy, client: ComfyClient): void => {
+  const holdUntilReconnected = (server: FakeComfy): void => {
     server.faults.holdHistory = (async () => {
-      while (server.socketConnections.filter((id) => id === client.clientId).length < 2)
-        await new Promise((r) => setTimeout(r, 5));
+      while (server.socketConnections.length < 2) await new Promise((r) => setTimeout(r, 5));
     })();
   };
 
-  it('survives a dropped WebSocket: reconnects with the same client_id and loses nothing', async () => {
+  it('survives a WebSocket dropped mid-execution: reconnects under a new client_id and follows the prompt by polling', async () => {
     const { server, client } = await setup({ segmentMs: 300 });
+    const first = client.clientId;
     server.faults.dropSocketsAtStep = 1;
-    holdUntilReconnected(server, client);
+    holdUntilReconnected(server);
     const result = await client.runPrompt(graph());
     expect(imageNames(result.outputs)).toHaveLength(16);
-    expect(server.socketConnections).toEqual([client.clientId, client.clientId]);
+    expect(server.socketConnections).toEqual([first, client.clientId]);
+    expect(client.clientId).not.toBe(first);
+    expect(server.prompts.map((p) => [p.clientId, p.status])).toEqual([[first, 'success']]);
   });
 
   it('detects a half-open socket by its missing pongs, reconnects and carries on', async () => {
     const { server, client } = await setup({ segmentMs: 300 }, { heartbeatMs: 300 });
+    const first = client.clientId;
     server.faults.freezeSocketsAtStep = 1;
-    holdUntilReconnected(server, client);
+    holdUntilReconnected(server);
     const result = await client.runPrompt(graph());
     expect(imageNames(result.outputs)).toHaveLength(16);
-    expect(server.socketConnections).toEqual([client.clientId, client.clientId]);
+    expect(server.socketConnections).toEqual([first, client.clientId]);
+  });
+
+  it('after a reconnect, the old socket closing late on the server (server.py forgets its id) costs no events', async () => {
+    // The server notices the dead socket only after the new one is in: it then removes that client id,
+    // as server.py does whichever socket has it. Under the old id, the next prompt would hear nothing.
+    const { server, client } = await setup({ segmentMs: 300 }, { heartbeatMs: 300 });
+    const first = client.clientId;
+    server.faults.staleSocketsAtStep = 1;
+    holdUntilReconnected(server);
+    expect(imageNames((await client.runPrompt(graph({ seed: 1 }))).outputs)).toHaveLength(16);
+    const progress: PromptProgress[] = [];
+    const second = await client.runPrompt(graph({ seed: 2, prefix: 'beatloom/second' }), {
+      onProgress: (p) => progress.push(p),
+    });
+    expect(imageNames(second.outputs)[0]).toBe('second_00001_.png');
+    // Its progress came over the new socket: the server still knows that id.
+    expect(progress).toEqual([1, 2].map((value) => ({ value, max: 2, node: '7' })));
+    expect(server.socketConnections).toEqual([first, client.clientId]);
+    expect(server.connectedClients()).toEqual([client.clientId]);
+    expect(server.prompts.map((p) => [p.clientId, p.status])).toEqual([
+      [first, 'success'],
+      [client.clientId, 'success'],
+    ]);
   });
 
   it('falls back to polling /history when the WebSocket is refused', async () => {
@@ -159,6 +211,36 @@ describe('ComfyClient.runPrompt', () => {
     );
     expect(imageNames((await client.runPrompt(graph())).outputs)).toHaveLength(16);
     expect(server.faults.delayHttp).toEqual([]);
+  });
+
+  it('takes back, by its prompt_id, a prompt whose POST the server took but never answered: deleted while it waits', async () => {
+    const { server, client } = await setup({ segmentMs: 60 }, { requestTimeoutMs: 400 });
+    const other = new ComfyClient(server.url, { tuning: TUNING });
+    open.push(other);
+    server.faults.nextSegmentMs = 2_000;
+    const theirs = other.runPrompt(graph({ seed: 1 }));
+    while (server.prompts.length < 1) await new Promise((r) => setTimeout(r, 5));
+    server.faults.acceptWithoutReply = 1;
+    await expect(client.runPrompt(graph({ seed: 2 }))).rejects.toThrow(
+      new ComfyServerFailure(server.url, `ComfyUI at ${server.url} did not answer POST /prompt within 400 ms`),
+    );
+    // Ours waited behind theirs: deleted by the id we chose, theirs left alone.
+    expect(server.prompts[1]!.id).toMatch(UUID);
+    expect(server.queueDeletes).toEqual([server.prompts[1]!.id]);
+    expect(server.interrupts).toEqual([]);
+    expect(imageNames((await theirs).outputs)).toHaveLength(16);
+    await server.idle();
+    expect(server.prompts.map((p) => p.status)).toEqual(['success', 'deleted']);
+  });
+
+  it('… and interrupted (targeted) when it already runs', async () => {
+    const { server, client } = await setup({ segmentMs: 3_000 }, { requestTimeoutMs: 400 });
+    server.faults.acceptWithoutReply = 1;
+    await expect(client.runPrompt(graph())).rejects.toThrow(`did not answer POST /prompt within 400 ms`);
+    await server.idle();
+    expect(server.interrupts).toEqual([server.prompts[0]!.id]);
+    expect(server.queueDeletes).toEqual([]);
+    expect(server.prompts.map((p) => p.status)).toEqual(['interrupted']);
   });
 
   it('gives every request a timeout', async () => {

@@ -378,3 +378,68 @@ describe('fake ComfyUI: queue, interrupt, upload and view behave like the real s
     await sleep(1);
   });
 });
+
+describe('fake ComfyUI: prompt ids, /free and client ids like the real server (fixtures 95–98)', () => {
+  let server: FakeComfy;
+  beforeAll(async () => {
+    server = await startFakeComfy({ segmentMs: 20, historyDelayMs: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  const prompt = (): unknown =>
+    fixtureJson<{ request: { body: { prompt: unknown } } }>('80_ade_txt2img_16f_post.json').request.body.prompt;
+  const untilHistory = async (id: string): Promise<void> => {
+    while (Object.keys((await (await fetch(`${server.url}/history/${id}`)).json()) as object).length === 0)
+      await sleep(10);
+  };
+
+  it('95: keeps the prompt_id the client sends, in a reply of the same shape', async () => {
+    const recorded = fixtureJson<{ request: { body: { prompt_id: string } }; status: number; body: object }>(
+      '95_client_prompt_id_post.json',
+    );
+    const reply = await post(server, '/prompt', { prompt: prompt(), client_id: 'peer-90', prompt_id: 'ours-90' });
+    expect(reply.status).toBe(recorded.status);
+    expect(Object.keys(reply.body as object)).toEqual(Object.keys(recorded.body));
+    expect((reply.body as { prompt_id: string }).prompt_id).toBe('ours-90');
+    expect(recorded.body).toMatchObject({ prompt_id: recorded.request.body.prompt_id, node_errors: {} });
+    await untilHistory('ours-90');
+  });
+
+  it('97: answers POST /free like the real one, and records what was asked', async () => {
+    const recorded = fixtureJson<{ free: { request: { body: unknown }; status: number; body: unknown } }>(
+      '97_oom_free_retry_http.json',
+    ).free;
+    expect(await post(server, '/free', recorded.request.body)).toEqual({
+      status: recorded.status,
+      body: recorded.body,
+    });
+    expect(server.frees).toEqual([{ unload_models: true, free_memory: true }]);
+  });
+
+  it('98: a socket that closes takes its client id with it, even from a newer socket that reuses it', async () => {
+    const first = await listen(server, 'peer-93', false);
+    const second = await listen(server, 'peer-93', false);
+    first.ws.close();
+    while (server.connectedClients().includes('peer-93')) await sleep(5);
+    const same = await post(server, '/prompt', { prompt: prompt(), client_id: 'peer-93', prompt_id: 'same-93' });
+    expect(same.status).toBe(200);
+    await untilHistory('same-93');
+    const fresh = await listen(server, 'peer-93-fresh', false);
+    await post(server, '/prompt', { prompt: prompt(), client_id: 'peer-93-fresh', prompt_id: 'fresh-93' });
+    await fresh.waitFor((m) => m.type === 'executing' && m.data?.['node'] === null);
+    await sleep(50);
+    const types = (name: string): string[] =>
+      fixtureTranscript(name)
+        .filter((line) => line.msg !== undefined)
+        .map((line) => line.msg!.type);
+    // The second socket, still open, heard nothing after its greeting, exactly as recorded.
+    expect(second.messages.map((m) => m.type)).toEqual(types('98_ws_same_client_id_second_ws.jsonl'));
+    expect(envelope(fresh.messages.map((m) => m.type)).filter((t) => !t.startsWith('binary'))).toContain(
+      'execution_success',
+    );
+    expect(types('98_ws_same_client_id_fresh_ws.jsonl')).toContain('execution_success');
+    second.ws.close();
+    fresh.ws.close();
+  });
+});

@@ -5,9 +5,13 @@
  * - HTTP: /prompt (validated against the fixture /object_info like execution.py does, with the
  *   same 400 bodies), /queue, /interrupt (targeted or global), /history, /view, /upload/image,
  *   /object_info, /system_stats, /features, also under /api;
+ * - POST /prompt takes the client's "prompt_id" when it sends one (fixture 95);
  * - WebSocket /ws?clientId=: status to everyone; a prompt's events only to the client that
  *   queued it (dropped while it is away); `executing` with node null at the end; progress and
- *   binary previews (with metadata when the client sent the supports_preview_metadata flag);
+ *   binary previews (with metadata when the client sent the supports_preview_metadata flag); a
+ *   socket's close forgets its client id even when a newer socket has taken it (server.py's
+ *   websocket_handler, fixture 98);
+ * - every `timestamp` from one clock (`clock`, Date.now by default), like execution.py's add_message;
  * - one prompt at a time, taking `segmentMs`, and the history written `historyDelayMs` AFTER
  *   execution_success — the race a client must survive;
  * - faults on demand: HTTP 500s, slow or hanging replies, dropped or frozen sockets, refused
@@ -47,6 +51,10 @@ export interface FakeComfyOptions {
   readonly frames?: 'drawn' | 'noise';
   readonly deviceName?: string;
   readonly port?: number;
+  /** The server's clock for message timestamps (ms). */
+  readonly clock?: () => number;
+  /** false: an older server, whose messages carry no `timestamp`. */
+  readonly timestamps?: boolean;
 }
 
 interface HttpFault {
@@ -78,8 +86,20 @@ export interface FakeComfyFaults {
   dieAtStep: number | undefined;
   /** At this sampler step: someone else interrupts (a global /interrupt). */
   foreignInterruptAtStep: number | undefined;
-  /** At this sampler step: the node raises. */
-  errorAtStep: { step: number; type: string; message: string } | undefined;
+  /** At this sampler step: the node raises (in the next `times` prompts, 1 if not given). */
+  errorAtStep: { step: number; type: string; message: string; times?: number } | undefined;
+  /** Queue the next N prompts but never answer their POST /prompt (until the server closes). */
+  acceptWithoutReply: number;
+  /**
+   * At this sampler step: the network path to every client socket dies without a close (no
+   * messages, no pongs), and the server notices those sockets closed only after the next socket
+   * has connected — so, like server.py, it then forgets that client id even if the new socket has it.
+   */
+  staleSocketsAtStep: number | undefined;
+  /** The next prompt to run waits in the queue (no execution_start) until this settles. */
+  holdStart: Promise<unknown> | undefined;
+  /** Called at every sampler step of every prompt, before the step's wait (tests move `clock` here). */
+  onStep: ((prompt: PromptRecord, step: number) => void) | undefined;
   /** Hold the next history write (after execution_success) until this settles. */
   holdHistory: Promise<unknown> | undefined;
   /** Send `executing` null BEFORE writing the history, this many ms before. */
@@ -107,6 +127,9 @@ export interface PromptRecord {
   status: 'pending' | 'running' | 'success' | 'error' | 'interrupted' | 'deleted' | 'lost';
   startedAt?: number;
   finishedAt?: number;
+  /** The timestamps sent in execution_start and execution_success. */
+  startStamp?: number;
+  successStamp?: number;
 }
 
 export interface FakeComfy {
@@ -119,6 +142,8 @@ export interface FakeComfy {
   /** prompt_id of each /interrupt, null for a global one. */
   readonly interrupts: Array<string | null>;
   readonly queueDeletes: string[];
+  /** The body of every POST /free. */
+  readonly frees: unknown[];
   readonly clientMessages: unknown[];
   /** The client_id of every WebSocket connection ever made, in order. */
   readonly socketConnections: string[];
@@ -175,6 +200,10 @@ function noFaults(): FakeComfyFaults {
     dieAtStep: undefined,
     foreignInterruptAtStep: undefined,
     errorAtStep: undefined,
+    acceptWithoutReply: 0,
+    staleSocketsAtStep: undefined,
+    holdStart: undefined,
+    onStep: undefined,
     holdHistory: undefined,
     lateHistoryMs: undefined,
     acceptWithNodeErrors: false,
@@ -222,7 +251,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const uploads: string[] = [];
   const interrupts: Array<string | null> = [];
   const queueDeletes: string[] = [];
+  const frees: unknown[] = [];
   const clientMessages: unknown[] = [];
+  const clock = options.clock ?? Date.now;
+  /** Sockets the server stopped reading (staleSocketsAtStep): it notices their close after the next connection. */
+  const stale = new Set<WebSocket>();
   const socketConnections: string[] = [];
   const history = new Map<string, unknown>();
   const sockets = new Map<string, WebSocket>();
@@ -247,9 +280,15 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   const sendJson = (ws: WebSocket, type: string, data: unknown): void => {
     if (ws.readyState === ws.OPEN && !frozen.has(ws)) ws.send(JSON.stringify({ type, data }));
   };
+  const unstamped = (data: unknown): unknown => {
+    if (options.timestamps !== false || typeof data !== 'object' || data === null || !('timestamp' in data))
+      return data;
+    const { timestamp: _timestamp, ...rest } = data as Record<string, unknown>;
+    return rest;
+  };
   const send = (clientId: string | undefined, type: string, data: unknown): void => {
     const ws = clientId === undefined ? undefined : sockets.get(clientId);
-    if (ws) sendJson(ws, type, data);
+    if (ws) sendJson(ws, type, unstamped(data));
   };
   const queueRemaining = (): number => pending.length + (running ? 1 : 0);
   const broadcastStatus = (): void => {
@@ -258,13 +297,21 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   };
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId') || randomUUID().replace(/-/g, '');
-    sockets.get(sid)?.terminate();
+    // server.py: "Reusing existing session, remove old" — the old socket is dropped from the map, not closed.
     sockets.set(sid, ws);
     socketConnections.push(sid);
-    ws.on('close', () => {
-      if (sockets.get(sid) === ws) sockets.delete(sid);
+    // The finally block of server.py's websocket_handler: the id goes, whichever socket has it now.
+    const forget = (): void => {
+      sockets.delete(sid);
+      metadataClients.delete(sid);
       frozen.delete(ws);
-    });
+    };
+    ws.on('close', forget);
+    // Read again: the closes of the sockets the client gave up come in now, after this one took the id.
+    for (const old of stale) {
+      stale.delete(old);
+      old.resume();
+    }
     ws.on('error', () => undefined);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) return;
@@ -349,21 +396,25 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   ): unknown => ({
     prompt: [item.number, item.id, item.graph, { client_id: item.clientId, create_time: Date.now() }, item.outputs],
     outputs,
-    status: { status_str: status, completed: status === 'success', messages },
+    status: {
+      status_str: status,
+      completed: status === 'success',
+      messages: messages.map(([type, data]) => [type, unstamped(data)]),
+    },
     meta: Object.fromEntries(
       Object.keys(outputs).map((id) => [id, { node_id: id, display_node: id, parent_node: null, real_node_id: id }]),
     ),
   });
 
   const execute = async (item: PromptRecord): Promise<void> => {
-    item.status = 'running';
     item.startedAt = performance.now();
     const duration = faults.nextSegmentMs ?? segmentMs;
     faults.nextSegmentMs = undefined;
     interruptFlag = false;
     broadcastStatus();
-    const startMessage = { prompt_id: item.id, timestamp: Date.now() };
-    const cachedMessage = { nodes: [], prompt_id: item.id, timestamp: Date.now() };
+    const startMessage = { prompt_id: item.id, timestamp: clock() };
+    item.startStamp = startMessage.timestamp;
+    const cachedMessage = { nodes: [], prompt_id: item.id, timestamp: clock() };
     send(item.clientId, 'execution_start', startMessage);
     send(item.clientId, 'execution_cached', cachedMessage);
     const executed: string[] = [];
@@ -381,6 +432,15 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
         send(item.clientId, 'executed', { node: nodeId, display_node: nodeId, output: ui, prompt_id: item.id });
       },
       step: async (nodeId: string, value: number, max: number, workFrames: number) => {
+        faults.onStep?.(item, value);
+        if (faults.staleSocketsAtStep === value) {
+          faults.staleSocketsAtStep = undefined;
+          for (const ws of sockets.values()) {
+            stale.add(ws);
+            frozen.add(ws);
+            ws.pause();
+          }
+        }
         if (faults.dieAtStep === value) {
           faults.dieAtStep = undefined;
           await kill();
@@ -401,8 +461,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           interruptFlag = true;
         }
         if (faults.errorAtStep?.step === value) {
-          const { type, message } = faults.errorAtStep;
-          faults.errorAtStep = undefined;
+          const { type, message, times = 1 } = faults.errorAtStep;
+          faults.errorAtStep = times > 1 ? { ...faults.errorAtStep, times: times - 1 } : undefined;
           throw new NodeFailure(nodeId, item.graph[nodeId]!.class_type, type, message);
         }
         const due =
@@ -493,7 +553,8 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     };
     try {
       const { ui } = await executeGraph(item.graph, item.outputs, hooks);
-      const success = { prompt_id: item.id, timestamp: Date.now() };
+      const success = { prompt_id: item.id, timestamp: clock() };
+      item.successStamp = success.timestamp;
       send(item.clientId, 'execution_success', success);
       // main.py writes the history (task_done) only after execute() has sent execution_success.
       await sleep(historyDelayMs);
@@ -513,7 +574,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
           node_id: error.nodeId,
           node_type: item.graph[error.nodeId]?.class_type,
           executed: executed.slice(0, -1),
-          timestamp: Date.now(),
+          timestamp: clock(),
         };
         send(item.clientId, 'execution_interrupted', data);
         await finish('interrupted', {}, ['execution_interrupted', data]);
@@ -531,7 +592,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
         traceback: ['  File "/srv/comfyui/execution.py", line 518, in execute\n'],
         current_inputs: {},
         current_outputs: item.outputs,
-        timestamp: Date.now(),
+        timestamp: clock(),
       };
       send(item.clientId, 'execution_error', data);
       await finish('error', {}, ['execution_error', data]);
@@ -542,9 +603,15 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     if (working || dead) return;
     working = (async () => {
       while (pending.length > 0 && !dead) {
+        const hold = faults.holdStart;
+        faults.holdStart = undefined;
+        // Held, the prompt waits in queue_pending, as behind someone else's.
+        if (hold) await hold;
+        if (pending.length === 0 || dead) break;
         pending.sort((a, b) => a.number - b.number);
         const item = pending.shift()!;
         running = item;
+        item.status = 'running';
         await execute(item);
       }
       working = undefined;
@@ -578,7 +645,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
   ];
 
   const postPrompt = (res: ServerResponse, body: Buffer): void => {
-    let data: { prompt?: unknown; client_id?: unknown; number?: unknown; front?: unknown };
+    let data: { prompt?: unknown; client_id?: unknown; prompt_id?: unknown; number?: unknown; front?: unknown };
     try {
       data = JSON.parse(body.toString('utf8')) as typeof data;
     } catch {
@@ -618,7 +685,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       };
     }
     const item: PromptRecord = {
-      id: randomUUID(),
+      // server.py: str(json_data.get("prompt_id", uuid.uuid4())).
+      id:
+        typeof data.prompt_id === 'string' || typeof data.prompt_id === 'number'
+          ? String(data.prompt_id)
+          : randomUUID(),
       number: n,
       clientId: typeof data.client_id === 'string' ? data.client_id : undefined,
       graph,
@@ -630,6 +701,11 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     broadcastStatus();
     work();
     const reply = (): void => json(res, 200, { prompt_id: item.id, number: n, node_errors: nodeErrors });
+    if (faults.acceptWithoutReply > 0) {
+      faults.acceptWithoutReply--;
+      hanging.add(res);
+      return;
+    }
     if (faults.replyAfterRun) {
       faults.replyAfterRun = false;
       void (async () => {
@@ -840,7 +916,10 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
       for (const id of Array.isArray(data['delete']) ? data['delete'] : []) history.delete(String(id));
       return text(res, 200, '');
     }
-    if (path === '/free') return text(res, 200, '');
+    if (path === '/free') {
+      frees.push(data);
+      return text(res, 200, '');
+    }
     return text(res, 404, '');
   };
 
@@ -882,6 +961,7 @@ export async function startFakeComfy(options: FakeComfyOptions = {}): Promise<Fa
     uploads,
     interrupts,
     queueDeletes,
+    frees,
     clientMessages,
     socketConnections,
     connectedClients: () => [...sockets.keys()],

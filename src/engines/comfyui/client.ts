@@ -3,17 +3,24 @@
  * and `runPrompt`, which queues a graph and follows it to its outputs the way ComfyUI's own
  * protocol demands (server.py, execution.py, main.py's prompt_worker):
  *
+ * - we choose each prompt's prompt_id (a UUID, server.py takes "prompt_id" in the POST body), so
+ *   a POST whose reply never comes can still be taken back by that id (a targeted /interrupt if
+ *   it runs, a /queue delete otherwise) before the segment moves to another server;
  * - we have our own client_id; every event is matched to our prompt by prompt_id, and events
  *   that arrive before POST /prompt has answered are kept until it has;
  * - a 200 with non-empty node_errors means some outputs were dropped: a failure;
  * - `execution_success` (or `executing` with node null) comes before the history is written,
  *   so /history is read until the prompt is in it;
- * - when the socket drops, we reconnect and, until it is back, poll /history (and /queue, to
- *   notice a prompt that vanished with a restarted server);
+ * - when the socket drops, we reconnect under a new client_id (server.py's websocket_handler
+ *   forgets an id when any socket that had it closes, even one a reconnect has replaced: reusing
+ *   it can silently lose every later event) and follow the prompts queued under the old id by
+ *   polling /history (and /queue, to notice a prompt that vanished with a restarted server);
+ * - a prompt's time is the server's own: execution_success's timestamp minus execution_start's,
+ *   so the time it waited in the queue (behind our other segment) is not in it;
  * - cancelling interrupts our prompt if it runs (a targeted /interrupt) or deletes it from the
  *   queue if it waits; other users' prompts are never touched.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import { AbortedError, BeatloomError, isAbortError, throwIfAborted } from '../../shared/errors.js';
@@ -25,6 +32,7 @@ import {
   promptAcceptedSchema,
   promptRejectedSchema,
   queueSchema,
+  serverExecutionMs,
   systemStatsSchema,
   uploadReplySchema,
   type ApiGraph,
@@ -70,6 +78,10 @@ export interface PromptResult {
   readonly promptId: string;
   /** Node id → what it output (SaveImage: `{ images: [...] }`). */
   readonly outputs: Readonly<Record<string, NodeOutput>>;
+  /** How long the server executed it, by its own clock (execution_start → execution_success); undefined if it did not say. */
+  readonly executionMs: number | undefined;
+  /** performance.now() when we learned that the server started it (execution_start, or a poll that saw it running). */
+  readonly startedAt: number | undefined;
 }
 
 interface HttpReply {
@@ -91,10 +103,15 @@ interface RequestOptions {
 /** What one queued prompt has told us so far. */
 interface Watch {
   readonly promptId: string;
+  /** The client_id it was queued under: its events go to that id's socket only. */
+  readonly clientId: string;
   readonly onProgress: ((progress: PromptProgress) => void) | undefined;
   readonly executedOutputs: Record<string, NodeOutput>;
   /** When the server said it started running the prompt (execution_start). */
   startedAt: number | undefined;
+  /** The server's timestamps (ms) in execution_start and execution_success. */
+  startStamp: number | undefined;
+  successStamp: number | undefined;
   finished: boolean;
   failure: Error | undefined;
   cancelling: boolean;
@@ -119,8 +136,9 @@ export function newClientId(): string {
 
 export class ComfyClient {
   readonly baseUrl: string;
-  readonly clientId: string;
   readonly tuning: ComfyTuning;
+  /** The client_id of the socket now; a new one after every drop (see the top of this file). */
+  private currentClientId: string;
   private readonly socket: ComfySocket;
   private readonly watches = new Map<string, Watch>();
   /** Events for prompt ids we do not know yet (they can outrun the POST /prompt reply). */
@@ -132,17 +150,21 @@ export class ComfyClient {
 
   constructor(baseUrl: string, options: { clientId?: string; tuning?: Partial<ComfyTuning> } = {}) {
     this.baseUrl = baseUrl;
-    this.clientId = options.clientId ?? newClientId();
+    this.currentClientId = options.clientId ?? newClientId();
     this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
-    const wsUrl = new URL(`${baseUrl}/ws`);
-    wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-    wsUrl.searchParams.set('clientId', this.clientId);
     this.socket = new ComfySocket({
-      url: wsUrl.toString(),
+      url: () => {
+        const wsUrl = new URL(`${baseUrl}/ws`);
+        wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+        wsUrl.searchParams.set('clientId', this.currentClientId);
+        return wsUrl.toString();
+      },
       heartbeatMs: this.tuning.heartbeatMs,
       connectTimeoutMs: this.tuning.connectTimeoutMs,
       onMessage: (message) => this.onMessage(message),
       onConnectionChange: (connected) => {
+        // The old socket's close, whenever the server gets to it, removes its id: come back as someone new.
+        if (!connected) this.currentClientId = newClientId();
         for (const watch of this.watches.values()) {
           // Back: events in between are lost, read /history now. Gone: start polling now.
           if (connected) watch.resync = true;
@@ -150,6 +172,11 @@ export class ComfyClient {
         }
       },
     });
+  }
+
+  /** The client_id prompts are queued under now. */
+  get clientId(): string {
+    return this.currentClientId;
   }
 
   get socketConnected(): boolean {
@@ -323,10 +350,14 @@ export class ComfyClient {
     return this.parseJson(reply, uploadReplySchema, 'POST /upload/image');
   }
 
-  /** Queues a graph; resolves to its prompt_id. Never retried: a second POST would queue it twice. */
-  async submit(graph: ApiGraph): Promise<string> {
+  /**
+   * Queues a graph under `promptId` (ours: if the reply never comes, the prompt can still be
+   * cancelled by it); resolves to the id the server queued it under (a server older than
+   * client-chosen ids makes its own). Never retried: a second POST would queue it twice.
+   */
+  async submit(graph: ApiGraph, promptId: string = randomUUID(), clientId: string = this.clientId): Promise<string> {
     const reply = await this.request('POST', '/prompt', {
-      body: JSON.stringify({ prompt: graph, client_id: this.clientId }),
+      body: JSON.stringify({ prompt: graph, client_id: clientId, prompt_id: promptId }),
     });
     if (reply.status === 400)
       throw promptRejectedError(this.baseUrl, this.parseJson(reply, promptRejectedSchema, 'POST /prompt'));
@@ -351,6 +382,19 @@ export class ComfyClient {
     });
   }
 
+  /**
+   * Asks the server to unload its models and drop its caches (server.py POST /free; main.py's
+   * prompt_worker does it once the queue is idle or after the prompt running now).
+   */
+  async freeMemory(): Promise<void> {
+    const reply = await this.request('POST', '/free', {
+      body: JSON.stringify({ unload_models: true, free_memory: true }),
+      timeoutMs: CANCEL_TIMEOUT_MS,
+      retries: 1,
+    });
+    if (reply.status !== 200) throw this.unexpectedStatus('POST', '/free', reply);
+  }
+
   async deleteQueued(promptIds: readonly string[]): Promise<void> {
     await this.request('POST', '/queue', {
       body: JSON.stringify({ delete: promptIds }),
@@ -373,14 +417,31 @@ export class ComfyClient {
     }
   }
 
-  /** cancel(), given up after `budgetMs`: a hung server must not hold the render's error line back. */
-  private async cancelWithin(promptId: string, budgetMs: number): Promise<void> {
+  /**
+   * Takes back a prompt whose POST got no reply (or a broken one): the server may have queued it,
+   * or may still be about to. Interrupted if /queue shows it running (a targeted interrupt, which
+   * 0.8.0 ignores unless that prompt runs: fixture 96), deleted otherwise — also when it is in
+   * neither list, as the delete is then a no-op.
+   */
+  async withdraw(promptId: string): Promise<void> {
+    const queue = await this.queue({ timeoutMs: CANCEL_TIMEOUT_MS, retries: 0 }).catch(() => undefined);
+    if (queue === undefined) await Promise.allSettled([this.deleteQueued([promptId]), this.interrupt(promptId)]);
+    else if (queue.queue_running.some((item) => item[1] === promptId)) await this.interrupt(promptId);
+    else await this.deleteQueued([promptId]);
+  }
+
+  /** `work`, given up after `budgetMs`: a hung server must not hold the render's error line back. */
+  private async within(work: Promise<void>, budgetMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.cancel(promptId).catch(() => undefined),
+      work.catch(() => undefined),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs))),
     ]);
     clearTimeout(timer);
+  }
+
+  private cancelWithin(promptId: string, budgetMs: number): Promise<void> {
+    return this.within(this.cancel(promptId), budgetMs);
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -429,8 +490,10 @@ export class ComfyClient {
         return;
       case 'execution_start':
         watch.startedAt ??= performance.now();
+        watch.startStamp ??= message.data.timestamp;
         return;
       case 'execution_success':
+        watch.successStamp ??= message.data.timestamp;
         watch.finished = true;
         break;
       case 'executing':
@@ -459,21 +522,30 @@ export class ComfyClient {
     const epoch = this.socket.epoch;
     try {
       throwIfAborted(signal);
-      // The POST itself is not aborted (a prompt the server has taken must give us the id to cancel
-      // it by), but a stop does not wait for it: it is cancelled when its id comes, in the background.
-      const submitting = this.submit(graph);
-      const promptId = await untilAborted(submitting, signal).catch((error: unknown) => {
-        if (signal?.aborted)
-          void submitting.then((id) => this.cancelWithin(id, CANCEL_BUDGET_MS)).catch(() => undefined);
+      const ourId = randomUUID();
+      const clientId = this.clientId;
+      // The POST itself is not aborted (a prompt the server has taken must be cancelled once it has
+      // it), but a stop does not wait for it: it is cancelled when the POST settles, in the background.
+      const submitting = this.submit(graph, ourId, clientId);
+      const promptId = await untilAborted(submitting, signal).catch(async (error: unknown) => {
+        if (signal?.aborted) {
+          void submitting.then(
+            (id) => this.cancelWithin(id, CANCEL_BUDGET_MS),
+            () => this.within(this.withdraw(ourId), CANCEL_BUDGET_MS),
+          );
+        } else if (error instanceof ComfyServerFailure) {
+          // No reply (or a broken one) does not mean not queued: take it back before the segment moves on.
+          await this.within(this.withdraw(ourId), CANCEL_BUDGET_MS);
+        }
         throw error;
       });
-      const watch = this.watch(promptId, options.onProgress);
+      const watch = this.watch(promptId, clientId, options.onProgress);
       // A socket that dropped (or never came) while we queued may have lost our first events.
       if (this.socket.epoch !== epoch || !this.socket.connected) watch.resync = true;
       try {
         throwIfAborted(signal);
-        const outputs = await this.waitForOutputs(watch, signal);
-        return { promptId, outputs };
+        const { outputs, executionMs } = await this.waitForOutputs(watch, signal);
+        return { promptId, outputs, executionMs, startedAt: watch.startedAt };
       } catch (error) {
         if (signal?.aborted || isAbortError(error)) {
           watch.cancelling = true;
@@ -491,12 +563,15 @@ export class ComfyClient {
     }
   }
 
-  private watch(promptId: string, onProgress: RunPromptOptions['onProgress']): Watch {
+  private watch(promptId: string, clientId: string, onProgress: RunPromptOptions['onProgress']): Watch {
     const watch: Watch = {
       promptId,
+      clientId,
       onProgress,
       executedOutputs: {},
       startedAt: undefined,
+      startStamp: undefined,
+      successStamp: undefined,
       finished: false,
       failure: undefined,
       cancelling: false,
@@ -532,7 +607,7 @@ export class ComfyClient {
     });
   }
 
-  private async waitForOutputs(watch: Watch, signal: AbortSignal | undefined): Promise<Record<string, NodeOutput>> {
+  private async waitForOutputs(watch: Watch, signal: AbortSignal | undefined): Promise<Collected> {
     // The time limit counts from when the prompt starts running: waiting in a busy queue is not stuck.
     let queuedUntil = performance.now();
     let lastPoll = performance.now();
@@ -550,7 +625,9 @@ export class ComfyClient {
           `ComfyUI at ${this.baseUrl} gave no result for prompt ${watch.promptId} within ${said} of starting it (is it stuck?)`,
         );
       }
-      const interval = this.socket.connected ? this.tuning.safetyPollMs : this.tuning.pollIntervalMs;
+      // Queued under an earlier client_id, its events go to a socket that is gone: only polling follows it.
+      const heard = this.socket.connected && watch.clientId === this.currentClientId;
+      const interval = heard ? this.tuning.safetyPollMs : this.tuning.pollIntervalMs;
       if (watch.resync || now - lastPoll >= interval) {
         watch.resync = false;
         lastPoll = now;
@@ -611,18 +688,24 @@ export class ComfyClient {
    * The history is written after execution_success, so it may not list the prompt yet: read it
    * until it does. Should it never appear, the outputs the socket reported will do.
    */
-  private async collectOutputs(watch: Watch, signal: AbortSignal | undefined): Promise<Record<string, NodeOutput>> {
+  private async collectOutputs(watch: Watch, signal: AbortSignal | undefined): Promise<Collected> {
     const deadline = performance.now() + this.tuning.historyTimeoutMs;
+    const socketMs =
+      watch.startStamp !== undefined && watch.successStamp !== undefined && watch.successStamp >= watch.startStamp
+        ? watch.successStamp - watch.startStamp
+        : undefined;
     let delayMs = 10;
     for (;;) {
       const entry = await this.history(watch.promptId, { signal });
       if (entry) {
         const failure = this.failureIn(entry);
         if (failure) throw failure;
-        if (Object.keys(entry.outputs).length > 0 || entry.status?.completed === true) return entry.outputs;
+        if (Object.keys(entry.outputs).length > 0 || entry.status?.completed === true)
+          return { outputs: entry.outputs, executionMs: serverExecutionMs(entry) ?? socketMs };
       }
       if (performance.now() >= deadline) {
-        if (Object.keys(watch.executedOutputs).length > 0) return watch.executedOutputs;
+        if (Object.keys(watch.executedOutputs).length > 0)
+          return { outputs: watch.executedOutputs, executionMs: socketMs };
         throw new ComfyServerFailure(
           this.baseUrl,
           `ComfyUI at ${this.baseUrl} finished prompt ${watch.promptId} but its history never listed it`,
@@ -632,6 +715,11 @@ export class ComfyClient {
       delayMs = Math.min(500, delayMs * 2);
     }
   }
+}
+
+interface Collected {
+  readonly outputs: Record<string, NodeOutput>;
+  readonly executionMs: number | undefined;
 }
 
 /** `work`, or an AbortedError as soon as `signal` fires (the work itself goes on). */

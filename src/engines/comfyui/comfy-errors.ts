@@ -105,12 +105,65 @@ export function promptRejectedError(serverUrl: string, body: PromptRejected): Be
   });
 }
 
+/**
+ * A node ran out of GPU memory. The same segment may fit once the server has unloaded its models
+ * (ComfyUI does that itself on an OOM, execution.py), or on a GPU with more room: the engine asks
+ * the server to free its memory, retries once, then tries another server.
+ */
+export class ComfyOutOfMemory extends BeatloomError {
+  readonly serverUrl: string;
+  constructor(serverUrl: string, message: string) {
+    super('E_COMFY_EXECUTION', message, { hint: 'the server console has the full traceback' });
+    this.name = 'ComfyOutOfMemory';
+    this.serverUrl = serverUrl;
+  }
+}
+
+/** ComfyUI appends this to the message of every exception it treats as an OOM (execution.py, fixture 97). */
+const OOM_TIP = 'This error means you ran out of memory on your GPU.';
+
+/**
+ * Whether an execution_error is an out-of-memory error. ComfyUI 0.8.0 treats an exception as one
+ * when it is comfy.model_management.OOM_EXCEPTION (torch.cuda.OutOfMemoryError, reported by
+ * full_type_name as `torch.OutOfMemoryError`; `torch.cuda.OutOfMemoryError` on torch before 2.5)
+ * and then adds OOM_TIP to the message. torch's CUDA allocator says "CUDA out of memory" or, with a
+ * memory fraction set, "Allocation on device … would exceed allowed memory"; a node that catches
+ * and re-raises them keeps those words. A CPU allocator failure ("DefaultCPUAllocator: can't
+ * allocate memory", fixture 17, a RuntimeError) is not one: it is the graph asking for too much.
+ */
+export function isOutOfMemory(data: ExecutionErrorData): boolean {
+  const type = data.exception_type ?? '';
+  if (type === 'torch.OutOfMemoryError' || type === 'torch.cuda.OutOfMemoryError' || type.endsWith('.OutOfMemoryError'))
+    return true;
+  const message = data.exception_message;
+  return (
+    message.includes(OOM_TIP) || /\b(CUDA|HIP|MPS backend|XPU) out of memory\b|\bAllocation on device\b/.test(message)
+  );
+}
+
 export function executionError(serverUrl: string, data: ExecutionErrorData): BeatloomError {
   const type = data.exception_type ? `${data.exception_type}: ` : '';
+  // The first line says it; ComfyUI's tips after it are for its own UI.
+  const text = data.exception_message.split(`\n${OOM_TIP}`)[0]!.trim();
+  const message = `ComfyUI at ${serverUrl} failed in node ${data.node_id} (${data.node_type}): ${type}${text}`;
+  if (isOutOfMemory(data)) return new ComfyOutOfMemory(serverUrl, message);
+  return new BeatloomError('E_COMFY_EXECUTION', message, { hint: 'the server console has the full traceback' });
+}
+
+/** Every server ran out of memory on one segment, each after POST /free and a retry. */
+export function outOfMemoryEverywhere(
+  segmentNumber: number,
+  failures: ReadonlyMap<string, ComfyOutOfMemory>,
+): BeatloomError {
+  const servers = [...failures.keys()];
+  const last = [...failures.values()].at(-1);
   return new BeatloomError(
     'E_COMFY_EXECUTION',
-    `ComfyUI at ${serverUrl} failed in node ${data.node_id} (${data.node_type}): ${type}${data.exception_message.trim()}`,
-    { hint: 'the server console has the full traceback' },
+    `segment ${segmentNumber} ran out of GPU memory on ${servers.length === 1 ? `the server (${servers[0]})` : `every server (${servers.join(', ')})`}, also after freeing its memory (POST /free) and trying again${last ? `: ${last.message}` : ''}`,
+    {
+      hint: 'render at a smaller width/height, or stop what else uses the GPU; then run the same command again to resume',
+      cause: last,
+    },
   );
 }
 

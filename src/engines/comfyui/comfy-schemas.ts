@@ -114,6 +114,8 @@ export const nodeOutputSchema = z.record(z.string(), z.unknown());
 export type NodeOutput = z.infer<typeof nodeOutputSchema>;
 
 const statusMessageSchema = z.tuple([z.string(), z.unknown()]);
+/** execution.py's add_message stamps every status message with the server's clock, in ms. */
+const stampedSchema = z.object({ timestamp: z.number() }).loose();
 export const historyEntrySchema = z
   .object({
     outputs: z.record(z.string(), nodeOutputSchema).default({}),
@@ -129,6 +131,22 @@ export const historyEntrySchema = z
   .loose();
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 export const historySchema = z.record(z.string(), historyEntrySchema);
+
+/**
+ * How long the server executed a finished prompt, by its own clock: execution_success's timestamp
+ * minus execution_start's (fixtures 80, 95: both are in the history's status messages). Waiting in
+ * the queue is not in it. undefined when either is missing (a failed prompt, an older server).
+ */
+export function serverExecutionMs(entry: HistoryEntry): number | undefined {
+  const stamp = (type: string): number | undefined => {
+    const message = entry.status?.messages.find(([name]) => name === type);
+    const parsed = stampedSchema.safeParse(message?.[1]);
+    return parsed.success ? parsed.data.timestamp : undefined;
+  };
+  const start = stamp('execution_start');
+  const success = stamp('execution_success');
+  return start !== undefined && success !== undefined && success >= start ? success - start : undefined;
+}
 
 export const uploadReplySchema = z
   .object({ name: z.string().min(1), subfolder: z.string().default(''), type: z.string().default('input') })
@@ -162,7 +180,7 @@ export const wsDataSchemas = {
       sid: z.string().optional(),
     })
     .loose(),
-  execution_start: z.object(promptIdField).loose(),
+  execution_start: z.object({ ...promptIdField, timestamp: z.number().optional() }).loose(),
   execution_cached: z.object({ ...promptIdField, nodes: z.array(z.string()) }).loose(),
   /** `node: null` with our prompt_id: the prompt is done. Without prompt_id: a reconnect notice. */
   executing: z.object({ node: z.string().nullable(), prompt_id: z.string().optional() }).loose(),
@@ -175,7 +193,7 @@ export const wsDataSchemas = {
     })
     .loose(),
   executed: z.object({ ...promptIdField, node: z.string(), output: nodeOutputSchema }).loose(),
-  execution_success: z.object(promptIdField).loose(),
+  execution_success: z.object({ ...promptIdField, timestamp: z.number().optional() }).loose(),
   execution_error: executionErrorSchema,
   execution_interrupted: executionInterruptedSchema,
 } as const;

@@ -5,9 +5,11 @@
  * `prepare` checks every server before the first segment (prepare-comfy-deployment.ts) and
  * resolves to an engine bound to that deployment; each of its `renderSegment`s takes a free
  * server and renders there (render-on-server.ts). When a server fails mid-segment the segment
- * moves to another server and the failed one is taken out, with a note.
+ * moves to another server and the failed one is taken out, with a note. A segment that runs out
+ * of GPU memory is tried once more on the same server after POST /free, then on the others (the
+ * server stays in: smaller segments may fit); when it fails on all of them, the render stops.
  */
-import { throwIfAborted } from '../../shared/errors.js';
+import { isAbortError, throwIfAborted } from '../../shared/errors.js';
 import { guardrailNotices } from './guardrails.js';
 import type {
   ConfiguredEngine,
@@ -19,7 +21,7 @@ import type {
   SegmentResult,
 } from '../engine.js';
 import { ComfyClient } from './client.js';
-import { isServerFailure } from './comfy-errors.js';
+import { ComfyOutOfMemory, isServerFailure, outOfMemoryEverywhere } from './comfy-errors.js';
 import type { ComfyuiConfig } from './comfy-config.js';
 import type { ServerReport } from './preflight.js';
 import {
@@ -27,9 +29,17 @@ import {
   inspectServers,
   prepareComfyDeployment,
   type ComfyDeployment,
+  type DeployedServer,
 } from './prepare-comfy-deployment.js';
-import { readHeld, readInitImage, renderOnServer } from './render-on-server.js';
-import { ServerPool } from './server-pool.js';
+import {
+  readHeld,
+  readInitImage,
+  renderOnServer,
+  type HeldSource,
+  type InitImage,
+  type RenderedOnServer,
+} from './render-on-server.js';
+import { ServerPool, type PoolServer } from './server-pool.js';
 import { resolveComfySettings, type ComfySettings, type ComfyTuning } from './settings.js';
 
 export interface ComfyEngineOptions {
@@ -135,18 +145,32 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
       ),
 
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
-      const started = performance.now();
       throwIfAborted(opts.signal);
       const init = opts.initImagePath !== undefined ? await readInitImage(opts.initImagePath, job) : undefined;
       const held = await readHeld(opts.heldFramePaths ?? [], job);
       if (deployment.graph.kind === 'custom' && new Set(job.promptBlend.map((entry) => entry.prompt)).size > 1)
         blendNotice(job.index);
+      /** The servers this segment ran out of memory on, each after POST /free and a second try. */
+      const outOfMemory = new Map<string, ComfyOutOfMemory>();
+      const accepts = (server: PoolServer<DeployedServer>): boolean => !outOfMemory.has(server.url);
       for (;;) {
-        const server = await pool.acquire(opts.signal);
+        const server = await pool.acquire(opts.signal, accepts).catch((error: unknown) => {
+          throw outOfMemory.size > 0 && !isAbortError(error)
+            ? outOfMemoryEverywhere(job.index + 1, outOfMemory)
+            : error;
+        });
         try {
-          const frameFiles = await renderOnServer(deployment, server.value, job, { ...opts, init, held });
-          return { frameFiles, elapsedMs: performance.now() - started };
+          const { frameFiles, elapsedMs } = await renderFreeingMemory(server, job, opts, init, held);
+          return { frameFiles, elapsedMs };
         } catch (error) {
+          if (error instanceof ComfyOutOfMemory && !opts.signal?.aborted) {
+            outOfMemory.set(server.url, error);
+            if (pool.hasAny(accepts))
+              notice(
+                `segment ${job.index + 1} ran out of GPU memory on ${server.url} again after POST /free; it moves to another server`,
+              );
+            continue;
+          }
           if (!isServerFailure(error) || opts.signal?.aborted) throw error;
           const first = !pool.isRemoved(server);
           if (first) firstFailure.set(server.url, error);
@@ -166,6 +190,31 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
       }
     },
   };
+
+  /** One segment on one server; out of memory, the server is asked to free it (POST /free) and tried once more. */
+  async function renderFreeingMemory(
+    server: PoolServer<DeployedServer>,
+    job: SegmentJob,
+    opts: RenderSegmentOptions,
+    init: InitImage | undefined,
+    held: HeldSource | undefined,
+  ): Promise<RenderedOnServer> {
+    const attempt = (): Promise<RenderedOnServer> =>
+      renderOnServer(deployment, server.value, job, { ...opts, init, held });
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof ComfyOutOfMemory) || opts.signal?.aborted) throw error;
+      notice(
+        `segment ${job.index + 1} ran out of GPU memory on ${server.url} (${error.message}); beatloom asked it to free its memory (POST /free) and tries once more there`,
+      );
+      // A server without /free (it answers 404) still gets its second try: ComfyUI unloads its models after an OOM itself.
+      await server.value.client.freeMemory().catch((failure: unknown) => {
+        if (isServerFailure(failure)) throw failure;
+      });
+      return await attempt();
+    }
+  }
 }
 
 /** `fn` on the first call only (a notice given once per render). */

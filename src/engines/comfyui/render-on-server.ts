@@ -230,13 +230,23 @@ function segmentGraph(
   }
 }
 
-/** One attempt on one server; throws ComfyServerFailure when the server is the problem. Returns the frame files. */
+export interface RenderedOnServer {
+  readonly frameFiles: string[];
+  /**
+   * The segment's engine time: what the server says it spent executing the graph, so the time it
+   * waited in the queue (behind our other segment) is not in it; a server that does not say is
+   * timed from when we learned it started the prompt until its frames were fetched.
+   */
+  readonly elapsedMs: number;
+}
+
+/** One attempt on one server; throws ComfyServerFailure when the server is the problem. */
 export async function renderOnServer(
   deployment: ComfyDeployment,
   server: DeployedServer,
   job: SegmentJob,
   options: RenderOnServerOptions,
-): Promise<string[]> {
+): Promise<RenderedOnServer> {
   const { client } = server;
   const { signal, init } = options;
   const wantsImage =
@@ -245,6 +255,7 @@ export async function renderOnServer(
   const initName = image ? await upload(client, image, signal) : undefined;
   const held = await uploadHeld(client, options.held, signal);
   const { graph, output, reportsSteps } = segmentGraph(deployment, job, initName, init !== undefined, held);
+  const queuedAt = performance.now();
   const result = await client.runPrompt(graph, {
     signal,
     onProgress: (p) => {
@@ -276,7 +287,7 @@ export async function renderOnServer(
     await writeFile(join(options.workDir, frameFiles[i]!), bytes);
   });
   if (deployment.graph.kind === 'builtin') await keepLatents(client, result.outputs, job, options);
-  return frameFiles;
+  return { frameFiles, elapsedMs: result.executionMs ?? performance.now() - (result.startedAt ?? queuedAt) };
 }
 
 async function uploadHeld(

@@ -6,7 +6,8 @@
  * queue in order), else the first listed — queued behind a segment that has just started, it
  * would wait a whole segment while another GPU frees up. It waits when all are full. A server
  * that fails is taken out for the rest of the render; when the last one goes, everyone waiting
- * is told why.
+ * is told why. A segment may refuse some servers (those it ran out of memory on); it is then given
+ * only the others.
  */
 import { AbortedError, BeatloomError } from '../../shared/errors.js';
 
@@ -23,6 +24,7 @@ interface Entry<T> {
 }
 
 interface Waiter<T> {
+  readonly accepts: (server: PoolServer<T>) => boolean;
   readonly resolve: (server: PoolServer<T>) => void;
   readonly reject: (error: Error) => void;
 }
@@ -55,11 +57,11 @@ export class ServerPool<T> {
     return this.entries.find((e) => e.server === server);
   }
 
-  private roomiest(): Entry<T> | undefined {
+  private roomiest(accepts: (server: PoolServer<T>) => boolean = () => true): Entry<T> | undefined {
     let best: Entry<T> | undefined;
     for (const entry of this.entries) {
       const inUse = entry.sentAt.length;
-      if (entry.removed || inUse >= this.depth) continue;
+      if (entry.removed || inUse >= this.depth || !accepts(entry.server)) continue;
       if (
         !best ||
         inUse < best.sentAt.length ||
@@ -75,10 +77,16 @@ export class ServerPool<T> {
     return entry.server;
   }
 
-  acquire(signal?: AbortSignal): Promise<PoolServer<T>> {
+  /** Whether any server still in the render passes `accepts`. */
+  hasAny(accepts: (server: PoolServer<T>) => boolean): boolean {
+    return this.entries.some((e) => !e.removed && accepts(e.server));
+  }
+
+  /** A server with room that `accepts` allows; waits for one. Rejects when none is left that it allows. */
+  acquire(signal?: AbortSignal, accepts: (server: PoolServer<T>) => boolean = () => true): Promise<PoolServer<T>> {
     if (signal?.aborted) return Promise.reject(new AbortedError());
-    if (this.size === 0) return Promise.reject(this.noServersLeft());
-    const entry = this.roomiest();
+    if (!this.hasAny(accepts)) return Promise.reject(this.noServersLeft());
+    const entry = this.roomiest(accepts);
     if (entry) return Promise.resolve(this.take(entry));
     return new Promise<PoolServer<T>>((resolve, reject) => {
       const onAbort = (): void => {
@@ -87,6 +95,7 @@ export class ServerPool<T> {
         reject(new AbortedError());
       };
       const waiter: Waiter<T> = {
+        accepts,
         resolve: (s) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(s);
@@ -106,8 +115,11 @@ export class ServerPool<T> {
     if (!entry || entry.sentAt.length === 0) return;
     entry.sentAt.shift();
     if (entry.removed) return;
-    const next = this.waiters.shift();
-    if (next) next.resolve(this.take(this.roomiest()!));
+    // The first waiter this server suits: one that refuses it keeps its place.
+    const index = this.waiters.findIndex((w) => w.accepts(server));
+    if (index < 0) return;
+    const [next] = this.waiters.splice(index, 1);
+    next!.resolve(this.take(this.roomiest(next!.accepts)!));
   }
 
   /** Takes a failed server out for good (once, however many segments saw it fail); returns how many are left. */
@@ -117,8 +129,9 @@ export class ServerPool<T> {
       entry.removed = true;
       this.failures.push({ url: server.url, reason });
     }
-    if (this.size === 0) {
-      for (const waiter of this.waiters.splice(0)) waiter.reject(this.noServersLeft());
+    for (const waiter of this.waiters.filter((w) => !this.hasAny(w.accepts))) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.reject(this.noServersLeft());
     }
     return this.size;
   }

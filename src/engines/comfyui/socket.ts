@@ -4,14 +4,16 @@
  * It only delivers validated messages; deciding what they mean is the client's job.
  *
  * ComfyUI sends a prompt's events only to the socket of the client_id that queued it, and drops
- * them while that socket is away; so after every reconnect the client re-reads /history.
+ * them while that socket is away; so after every reconnect the client re-reads /history. The
+ * address is asked for at every connection: the client takes a new client_id after a drop
+ * (server.py forgets an id when any socket that had it closes, even after a new one took it).
  */
 import WebSocket from 'ws';
 import { parseWsBinary, parseWsText, type BinaryPreview, type WsMessage } from './comfy-schemas.js';
 
 export interface ComfySocketOptions {
-  /** `ws://host:port/ws?clientId=…` */
-  readonly url: string;
+  /** `ws://host:port/ws?clientId=…`, asked for at every (re)connection. */
+  readonly url: () => string;
   readonly heartbeatMs: number;
   readonly connectTimeoutMs: number;
   readonly onMessage: (message: WsMessage) => void;
@@ -94,7 +96,7 @@ export class ComfySocket {
 
   private connect(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.options.url, {
+    const ws = new WebSocket(this.options.url(), {
       handshakeTimeout: this.options.connectTimeoutMs,
       perMessageDeflate: false,
       // ws buffers a whole message (100 MB by default); ComfyUI's are JSON events and JPEG previews.
