@@ -153,9 +153,10 @@ export interface EngineProgress {
 
 /**
  * The files an engine may leave beside a segment's frames for the segment that continues it
- * (they are kept in the segment's folder): ComfyUI's latents, the preview's drawing state.
+ * (they are kept in the segment's folder): ComfyUI's latents. (The preview keeps its drawing
+ * state inside each frame's PNG; the native engine encodes the held frames again.)
  */
-export const ENGINE_STATE_FILES: readonly string[] = ['latents.latent', 'preview-state.json'];
+export const ENGINE_STATE_FILES: readonly string[] = ['latents.latent'];
 
 export interface RenderSegmentOptions {
   /** An empty folder the engine writes the segment's frames into (and its ENGINE_STATE_FILES). */
