@@ -38,3 +38,30 @@ export async function readFrameImage(
   }
   return { image, file };
 }
+
+/**
+ * The held frames of a continuation (RenderSegmentOptions.heldFramePaths), checked: as many as
+ * the job holds, each readable and of the job's size.
+ */
+export async function readHeldFrames(
+  job: { readonly index: number; readonly heldFrames: number; readonly width: number; readonly height: number },
+  paths: readonly string[] | undefined,
+): Promise<FrameImage[]> {
+  return Promise.all(heldFramePaths(job, paths).map((path) => readFrameImage(path, job, 'held frame')));
+}
+
+/** The paths of a continuation's held frames, checked to be as many as the job holds (none when it holds none). */
+export function heldFramePaths(
+  job: { readonly index: number; readonly heldFrames: number },
+  paths: readonly string[] | undefined,
+): readonly string[] {
+  if (job.heldFrames === 0) return [];
+  if (paths?.length !== job.heldFrames) {
+    throw new BeatloomError(
+      'E_INIT_MISSING',
+      `segment ${job.index + 1} holds ${job.heldFrames} frames of the one before, but ${paths?.length ?? 0} were given`,
+      { hint: 'render again with --force' },
+    );
+  }
+  return paths;
+}

@@ -147,7 +147,7 @@ function preparedComfyEngine(deployment: ComfyDeployment, notice: (message: stri
     async renderSegment(job: SegmentJob, opts: RenderSegmentOptions): Promise<SegmentResult> {
       throwIfAborted(opts.signal);
       const init = opts.initImagePath !== undefined ? await readInitImage(opts.initImagePath, job) : undefined;
-      const held = await readHeld(opts.heldFramePaths ?? [], job);
+      const held = await readHeld(opts.heldFramePaths, job);
       if (deployment.graph.kind === 'custom' && new Set(job.promptBlend.map((entry) => entry.prompt)).size > 1)
         blendNotice(job.index);
       /** The servers this segment ran out of memory on, each after POST /free and a second try. */

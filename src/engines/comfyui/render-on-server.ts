@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { BeatloomError } from '../../shared/errors.js';
 import { encodePng } from '../../raster/png.js';
 import { frameFileName, type EngineProgress, type SegmentJob } from '../engine.js';
+import { heldFramePaths } from '../frame-image.js';
 import type { ComfyClient } from './client.js';
 import { outputError } from './comfy-errors.js';
 import { fileRefSchema, type ApiGraph, type FileRef, type NodeOutput } from './comfy-schemas.js';
@@ -135,21 +136,19 @@ export const LATENT_FILE = 'latents.latent';
  * the latents the predecessor's graph saved beside them when there are, from the first held
  * frame's index on; else the frames themselves, to be encoded again.
  */
-export async function readHeld(paths: readonly string[], job: SegmentJob): Promise<HeldSource | undefined> {
-  if (paths.length === 0) return undefined;
-  if (paths.length !== job.heldFrames)
-    throw new Error(`segment ${job.index + 1} holds ${job.heldFrames} frames, but ${paths.length} were given`);
-  const first = /frame-(\d+)\.png$/.exec(paths[0]!);
-  const folder = dirname(paths[0]!);
-  const latents = first ? await readFile(join(folder, LATENT_FILE)).catch(() => undefined) : undefined;
-  if (latents && first) {
-    // The held latents must be in the file: a file for fewer frames is left for the frames.
-    const from = Number(first[1]);
-    const predecessorFrames = from + job.heldFrames;
-    if (latents.length <= maxLatentBytes({ frameCount: predecessorFrames + 64, width: job.width, height: job.height }))
-      return { kind: 'latent', file: { bytes: latents, uploadName: latentUploadName(latents) }, from };
-  }
-  return { kind: 'images', frames: await Promise.all(paths.map((path) => readInitImage(path, job))) };
+export async function readHeld(paths: readonly string[] | undefined, job: SegmentJob): Promise<HeldSource | undefined> {
+  const held = heldFramePaths(job, paths);
+  if (held.length === 0) return undefined;
+  const first = /frame-(\d+)\.png$/.exec(held[0]!);
+  const latents = first ? await readFile(join(dirname(held[0]!), LATENT_FILE)).catch(() => undefined) : undefined;
+  // A file larger than the latents of those frames can be is not one our graph saved: the frames are encoded instead.
+  const from = Number(first?.[1]);
+  if (
+    latents &&
+    latents.length <= maxLatentBytes({ frameCount: from + job.heldFrames + 64, width: job.width, height: job.height })
+  )
+    return { kind: 'latent', file: { bytes: latents, uploadName: latentUploadName(latents) }, from };
+  return { kind: 'images', frames: await Promise.all(held.map((path) => readInitImage(path, job))) };
 }
 
 /** Named by content, like init images; LoadLatent offers only files ending in .latent. */

@@ -21,7 +21,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { NativeConfig } from './native-config.js';
 import { BeatloomError, throwIfAborted, usageError } from '../../shared/errors.js';
 import { encodePng, type RgbImage } from '../../raster/png.js';
-import { readFrameImage } from '../frame-image.js';
+import { readFrameImage, readHeldFrames } from '../frame-image.js';
 import {
   frameFileName,
   motionScaleAt,
@@ -242,19 +242,6 @@ function imageToTensor(image: RgbImage): Float32Array {
   return out;
 }
 
-/** The held frames of a continuation, checked: as many as the job holds, each of the job's size. */
-async function readHeldFrames(job: SegmentJob, paths: readonly string[] | undefined): Promise<RgbImage[]> {
-  if (job.heldFrames === 0) return [];
-  if (paths?.length !== job.heldFrames) {
-    throw new BeatloomError(
-      'E_INIT_MISSING',
-      `segment ${job.index + 1} holds ${job.heldFrames} frames of the one before, but ${paths?.length ?? 0} were given`,
-      { hint: 'render again with --force' },
-    );
-  }
-  return Promise.all(paths.map(async (path) => (await readFrameImage(path, job, 'held frame')).image));
-}
-
 /** Frames of one segment as ComfyUI's SaveImage writes them: 255 · x clipped, truncated to bytes. */
 export function imageToRgb(image: Float32Array, width: number, height: number, frame: number): Uint8Array {
   const plane = width * height;
@@ -327,7 +314,7 @@ export async function sampleNativeLatents(
   let latent: Float32Array | undefined;
   let heldMask: boolean[] | undefined;
   let startStep = 0;
-  const held = await readHeldFrames(job, options.heldFramePaths);
+  const held = (await readHeldFrames(job, options.heldFramePaths)).map((frame) => frame.image);
   if (held.length > 0) {
     latent = new Float32Array(frameCount * frameSize);
     for (let j = 0; j < held.length; j++) {

@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
-import { throwIfAborted, BeatloomError } from '../../shared/errors.js';
+import { throwIfAborted } from '../../shared/errors.js';
 import { encodePng, readPngText } from '../../raster/png.js';
 import { VERSION } from '../../shared/version.js';
 import { fpsValue } from '../../shared/media-time.js';
@@ -28,7 +28,7 @@ import {
   type SegmentResult,
 } from '../engine.js';
 import { drawText, textWidth } from '../../raster/bitmap-font.js';
-import { readFrameImage } from '../frame-image.js';
+import { readFrameImage, readHeldFrames } from '../frame-image.js';
 import { departLayout, drawFrame, LayoutCache, layoutKey, makeScene, type LayoutBlend } from './draw-frame.js';
 import { blendLooks, type Look } from './look.js';
 
@@ -241,20 +241,11 @@ interface HeldFrame {
 }
 
 async function loadHeldFrames(job: SegmentJob, paths: readonly string[] | undefined): Promise<HeldFrame[]> {
-  if (job.heldFrames === 0) return [];
-  if (paths?.length !== job.heldFrames) {
-    throw new BeatloomError(
-      'E_INIT_MISSING',
-      `segment ${job.index + 1} holds ${job.heldFrames} frames of the one before, but ${paths?.length ?? 0} were given`,
-      { hint: 'render again with --force' },
-    );
-  }
-  return Promise.all(
-    paths.map(async (path) => {
-      const { image, file } = await readFrameImage(path, job, 'held frame');
-      return { rgb: image.data, state: stateOf(readPngText(file, path)[STATE_KEY]) };
-    }),
-  );
+  const frames = await readHeldFrames(job, paths);
+  return frames.map(({ image, file }, i) => ({
+    rgb: image.data,
+    state: stateOf(readPngText(file, paths?.[i])[STATE_KEY]),
+  }));
 }
 
 function stateOf(text: string | undefined): FrameState | undefined {
