@@ -252,8 +252,8 @@ export function buildRenderPlan(keyframes: Keyframes, settings: PlanSettings): R
       ? { kind: 'perFrame', scales: perFrame }
       : { kind: 'constant', scale: segment.motionScale };
     const { leadFrame: _leadFrame, crossfadeFrames: _crossfadeFrames, ...segmentValues } = segment;
-    const initFrom =
-      continuity === 'chain' || continuity === 'anchor' ? initSourceOfUnit(keyframes, continuity, units, index) : null;
+    // chain / anchor plan one job per segment: job indices are segment indices.
+    const initFrom = initSourceOf({ continuity, segments }, index);
     const promptSchedule =
       continuity === 'take' ? promptScheduleOf(keyframes, unit.startFrame, unit.frameCount) : undefined;
     const content: Omit<SegmentJob, 'hash'> = {
@@ -328,16 +328,6 @@ function effectOf(keyframes: Keyframes, unit: Unit, engineTakesIt: boolean): Pic
   const curve = keyframes.curves.motionEffect;
   if (!curve || !engineTakesIt) return {};
   return { effect: { kind: 'perFrame', scales: curve.slice(unit.startFrame, unit.startFrame + unit.frameCount) } };
-}
-
-/** chain / anchor on units (one segment each, as takes never start from an image). */
-function initSourceOfUnit(
-  keyframes: Keyframes,
-  continuity: Continuity,
-  units: readonly Unit[],
-  index: number,
-): number | null {
-  return initSourceOf({ continuity, segments: keyframes.segments }, units[index]!.first);
 }
 
 /** One hash for the whole plan: equal plans render equal frames. */

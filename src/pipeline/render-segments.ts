@@ -106,9 +106,8 @@ export async function findReusableSegments(plan: RenderPlan, run: RunDir, usesIn
   }
   const reusable: boolean[] = [];
   for (const job of plan.jobs) {
-    const source = usesInitImages && job.initFrom !== null ? reusable[job.initFrom] : true;
-    const held = job.holdFrom !== null ? reusable[job.holdFrom] : true;
-    reusable.push(complete[job.index]! && source === true && held === true);
+    const source = dependencyOf(job, usesInitImages);
+    reusable.push(complete[job.index]! && (source === null || reusable[source] === true));
   }
   return reusable;
 }

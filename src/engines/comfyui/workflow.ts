@@ -176,7 +176,7 @@ export function averageStrengths(weights: readonly number[]): number[] {
  */
 function graphMotion(
   job: SegmentJob,
-  motion: SegmentMotion = job.motion,
+  motion: SegmentMotion,
 ): { readonly perFrame: number[] } | { readonly value: number } {
   switch (motion.kind) {
     case 'constant':
@@ -220,9 +220,11 @@ export function promptScheduleText(keys: readonly PromptKey[], text: (key: Promp
 
 /**
  * The graph for `job`. With `initImage` (the name LoadImage knows the uploaded file by) the
- * latent is that image encoded and repeated to the segment's length and re-noised by the job's
- * denoise; without it the segment starts from an empty latent, at denoise 1. `loraFiles` names
- * the server's file for each LoRA the mapping drives (see segmentLoras).
+ * latent is that image encoded and repeated to the segment's length; with `held` (a
+ * continuation) the held latents and the last of them repeated, under the hold mask; either
+ * starts at the step the job's denoise gives (startStepFor). Without them the segment starts
+ * from an empty latent at step 0. `loraFiles` / `motionLoraFiles` name the server's file for
+ * each (motion) LoRA the mapping drives (see segmentLoras).
  */
 export function buildSegmentGraph(
   job: SegmentJob,

@@ -8,16 +8,9 @@
  */
 import type { FormKind, Look, Rgb } from './look.js';
 
-export interface Form {
+/** A slot of the layout with what the prompt makes of it. */
+export interface Form extends Omit<Slot, 'tone'> {
   readonly kind: FormKind;
-  readonly x: number;
-  readonly y: number;
-  readonly ax: number;
-  readonly ay: number;
-  readonly fx: number;
-  readonly fy: number;
-  readonly phase: number;
-  readonly size: number;
   readonly color: Rgb;
   /** How strongly it is drawn (its kind's weight in a prompt blend). */
   readonly gain: number;
