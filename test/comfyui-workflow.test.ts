@@ -20,6 +20,7 @@ import {
   segmentLoras,
   type GraphSettings,
 } from '../src/engines/comfyui/workflow.js';
+import type { SegmentJob } from '../src/engines/engine.js';
 import { renderPlanSchema } from '../src/pipeline/render-plan.js';
 import { fixtureJson } from './comfyui/fixtures.js';
 import { segmentJob } from './helpers/segment-job.js';
@@ -38,10 +39,13 @@ const FIXTURE_SETTINGS: GraphSettings = {
 };
 
 /** The jobs of the render whose prompts fixtures 90 and 91 recorded, and its settings. */
-const RECORDED_JOBS = fixtureJson<{ jobs: unknown[] }>('90_91_ade_continue_plan.json').jobs.map((job) => {
-  const { initFrom: _initFrom, holdFrom: _holdFrom, ...rest } = renderPlanSchema.shape.jobs.element.parse(job);
-  return rest;
-});
+function recordedJobs(fixture: string): SegmentJob[] {
+  return fixtureJson<{ jobs: unknown[] }>(fixture).jobs.map((job) => {
+    const { initFrom: _initFrom, holdFrom: _holdFrom, ...rest } = renderPlanSchema.shape.jobs.element.parse(job);
+    return rest;
+  });
+}
+const RECORDED_JOBS = recordedJobs('90_91_ade_continue_plan.json');
 const RECORDED_SETTINGS: GraphSettings = {
   checkpoint: 'sd15_random.safetensors',
   motionModel: 'animatediff_lightning_4step_comfyui.safetensors',
@@ -147,10 +151,7 @@ describe('buildSegmentGraph', () => {
   });
 
   it('a take is exactly the graph of fixture 92: 48 frames in one sampling with context windows (16, overlap 4)', () => {
-    const take = fixtureJson<{ jobs: unknown[] }>('92_ade_take_48f_plan.json').jobs.map((job) => {
-      const { initFrom: _initFrom, holdFrom: _holdFrom, ...rest } = renderPlanSchema.shape.jobs.element.parse(job);
-      return rest;
-    })[0]!;
+    const take = recordedJobs('92_ade_take_48f_plan.json')[0]!;
     expect(take.frameCount).toBe(48);
     expect(buildSegmentGraph(take, RECORDED_SETTINGS)).toEqual(fixtureGraph('92_ade_take_48f_post.json'));
   });

@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { startStepFor, type EngineCapabilities } from '../src/engines/engine.js';
+import { startStepFor } from '../src/engines/engine.js';
 import type { Keyframes } from '../src/keyframes/keyframes-schema.js';
 import { buildRenderPlan, initFrameOf, promptScheduleOf } from '../src/pipeline/render-plan.js';
 import { rational } from '../src/shared/media-time.js';
+import { planCapabilities } from './helpers/plan-capabilities.js';
 
-const ALL: Pick<
-  EngineCapabilities,
-  'perFrameMotionScale' | 'maxFrames' | 'initImage' | 'continuation' | 'takeFrames' | 'motionEffect'
-> = {
-  perFrameMotionScale: true,
-  maxFrames: 32,
-  initImage: true,
-  continuation: true,
-  takeFrames: 1024,
-  motionEffect: true,
-};
+const ALL = planCapabilities({ maxFrames: 32 });
 
 /**
  * Six 16-frame segments at 8 fps, stride 12 (overlap 4): seeds 7 7 7 8 8 8 (a section change

@@ -5,6 +5,7 @@ import { describePlan } from '../src/dry-run/describe-plan.js';
 import { estimateFromCost, scheduleWallMs } from '../src/dry-run/estimate-engine-time.js';
 import { buildRenderPlan, type RenderPlan } from '../src/pipeline/render-plan.js';
 import { rational } from '../src/shared/media-time.js';
+import { planCapabilities } from './helpers/plan-capabilities.js';
 
 function promptOf(index: number): string {
   return index === 3 ? 'neon city, snow' : index === 4 ? 'calm ocean' : 'neon city, rain';
@@ -62,14 +63,7 @@ function planOf(continuity: Keyframes['continuity']): RenderPlan {
     width: 64,
     height: 32,
     steps: 4,
-    capabilities: {
-      perFrameMotionScale: true,
-      maxFrames: 64,
-      initImage: true,
-      continuation: true,
-      takeFrames: 1024,
-      motionEffect: true,
-    },
+    capabilities: planCapabilities(),
   });
 }
 

@@ -14,16 +14,10 @@ import { beatGridOf } from '../src/keyframes/signals.js';
 import { parseFps } from '../src/shared/media-time.js';
 import { buildRenderPlan } from '../src/pipeline/render-plan.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
+import { planCapabilities } from './helpers/plan-capabilities.js';
 
 const FPS10 = parseFps('10');
-const PER_FRAME = {
-  perFrameMotionScale: true,
-  maxFrames: 64,
-  initImage: true,
-  continuation: true,
-  takeFrames: 1024,
-  motionEffect: true,
-};
+const PER_FRAME = planCapabilities();
 
 describe('reduceOverSegment', () => {
   const curve = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];

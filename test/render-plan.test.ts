@@ -9,6 +9,7 @@ import { parseFps } from '../src/shared/media-time.js';
 import { buildRenderPlan, type PlanSettings } from '../src/pipeline/render-plan.js';
 import { BeatloomError } from '../src/shared/errors.js';
 import { makeAnalysis, steadyBeats } from './helpers/analysis.js';
+import { planCapabilities } from './helpers/plan-capabilities.js';
 
 const MAPPING: MappingInput = {
   version: 2,
@@ -36,14 +37,7 @@ const SETTINGS: PlanSettings = {
   width: 64,
   height: 64,
   steps: 4,
-  capabilities: {
-    perFrameMotionScale: true,
-    maxFrames: 32,
-    initImage: true,
-    continuation: true,
-    takeFrames: 1024,
-    motionEffect: true,
-  },
+  capabilities: planCapabilities({ maxFrames: 32 }),
 };
 
 describe('buildRenderPlan: what the engine can do', () => {
@@ -53,14 +47,7 @@ describe('buildRenderPlan: what the engine can do', () => {
     const perFrame = buildRenderPlan(kf, SETTINGS);
     const constant = buildRenderPlan(kf, {
       ...SETTINGS,
-      capabilities: {
-        perFrameMotionScale: false,
-        maxFrames: 32,
-        initImage: true,
-        continuation: true,
-        takeFrames: 1024,
-        motionEffect: true,
-      },
+      capabilities: planCapabilities({ perFrameMotionScale: false, maxFrames: 32 }),
     });
     expect(kf.segments.length).toBeGreaterThan(2);
     kf.segments.forEach((segment, i) => {
@@ -99,14 +86,7 @@ describe('buildRenderPlan: what the engine can do', () => {
     expect(
       buildRenderPlan(long, {
         ...SETTINGS,
-        capabilities: {
-          perFrameMotionScale: true,
-          maxFrames: 48,
-          initImage: true,
-          continuation: true,
-          takeFrames: 1024,
-          motionEffect: true,
-        },
+        capabilities: planCapabilities({ maxFrames: 48 }),
       }).jobs[0]!.frameCount,
     ).toBe(48);
   });

@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createComfyEngine } from '../../src/engines/comfyui/engine.js';
 import { TAKE_CONTEXT } from '../../src/engines/comfyui/workflow.js';
+import { modelFrames } from '../../test/comfyui/execute-graph.js';
 import { DEFAULT_QUEUE_DEPTH } from '../../src/engines/comfyui/settings.js';
 import { CONTINUITIES, type Continuity } from '../../src/engines/engine.js';
 import type { Keyframes } from '../../src/keyframes/keyframes-schema.js';
@@ -165,7 +166,7 @@ async function runOnce(servers: Server[], continuity: Continuity, queueDepth: nu
     const prepared = await engine.prepare({});
     const plan = buildRenderPlan(keyframes(continuity), {
       engineId: prepared.id,
-      engineFingerprint: { ...prepared.settingsFingerprint, bench: planCounter++ },
+      engineFingerprint: prepared.settingsFingerprint,
       width: SIZE,
       height: SIZE,
       steps: prepared.sampler.steps,
@@ -187,7 +188,10 @@ async function runOnce(servers: Server[], continuity: Continuity, queueDepth: nu
       busyMs,
       jobs: plan.jobs.length,
       engineFrames: plan.jobs.reduce((sum, job) => sum + job.frameCount, 0),
-      modelFrames: plan.jobs.reduce((sum, job) => sum + modelFramesOf(job.frameCount, job.continuity === 'take'), 0),
+      modelFrames: plan.jobs.reduce(
+        (sum, job) => sum + modelFrames(job.frameCount, job.continuity === 'take' ? TAKE_CONTEXT : undefined),
+        0,
+      ),
       outputFrames: plan.frameCount,
       cpuMsPerJob: (used.user + used.system) / 1000 / plan.jobs.length,
     };
@@ -196,15 +200,6 @@ async function runOnce(servers: Server[], continuity: Continuity, queueDepth: nu
     await rm(root, { recursive: true, force: true });
   }
 }
-let planCounter = 0;
-
-function modelFramesOf(frames: number, take: boolean): number {
-  if (!take || frames <= TAKE_CONTEXT.length) return frames;
-  return (
-    Math.ceil((frames - TAKE_CONTEXT.overlap) / (TAKE_CONTEXT.length - TAKE_CONTEXT.overlap)) * TAKE_CONTEXT.length
-  );
-}
-
 async function best(servers: Server[], continuity: Continuity, queueDepth: number): Promise<Measurement> {
   let bestRun: Measurement | undefined;
   for (let i = 0; i < REPEAT; i++) {

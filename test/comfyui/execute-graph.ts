@@ -161,6 +161,15 @@ export function drawFrames(spec: FrameSpec): Uint8Array[] {
   return out;
 }
 
+/**
+ * The frames the model computes per sampler step: with context windows (uniform, `length` frames
+ * sharing `overlap`) a longer batch is covered by windows that compute their shared frames twice.
+ */
+export function modelFrames(frames: number, context?: { readonly length: number; readonly overlap: number }): number {
+  if (!context || frames <= context.length) return frames;
+  return Math.ceil((frames - context.overlap) / (context.length - context.overlap)) * context.length;
+}
+
 function repeat<T>(items: readonly T[], amount: number): T[] {
   return Array.from({ length: items.length * amount }, (_, i) => items[i % items.length]!);
 }
@@ -475,13 +484,7 @@ async function evaluate(
             return frame.map((value, p) => Math.round(source[p]! * keep + value * (1 - keep)));
           })
         : drawn;
-      // The frames the model computes per step: context windows of 16 sharing 4 cover a take more than once.
-      const context = model.motion?.contextWindow;
-      const windows =
-        context && latent.frames > context.length
-          ? Math.ceil((latent.frames - context.overlap) / (context.length - context.overlap))
-          : 1;
-      const workFrames = windows === 1 ? latent.frames : windows * context!.length;
+      const workFrames = modelFrames(latent.frames, model.motion?.contextWindow);
       for (let step = start + 1; step <= steps; step++) await hooks.step(id, step, steps, workFrames);
       return { values: [{ ...latent, rendered }] };
     }
