@@ -393,33 +393,20 @@ function signalBounds(signal: z.output<typeof signalSchema>): [number, number] {
 
 function checkMapping(mapping: z.output<typeof mappingObjectSchema>, ctx: z.core.$RefinementCtx): void {
   const known = Object.keys(mapping.signals);
-  const targets: Array<[Array<string>, z.output<typeof targetSchema>, readonly [number, number]]> = [
+  type Checked = [path: string[], target: z.output<typeof targetSchema>, limits: readonly [number, number]];
+  const family = (
+    name: string,
+    targets: Record<string, z.output<typeof targetSchema>>,
+    limits: readonly [number, number],
+  ) => Object.entries(targets).map(([key, t]): Checked => [[name, key], t, limits]);
+  const { motionEffect } = mapping.targets;
+  const targets: Checked[] = [
     [['motionScale'], mapping.targets.motionScale, TARGET_LIMITS.motionScale!],
     [['denoise'], mapping.targets.denoise, TARGET_LIMITS.denoise!],
     [['cfg'], mapping.targets.cfg, TARGET_LIMITS.cfg!],
-    ...Object.entries(mapping.targets.loras).map(
-      ([name, t]): [string[], z.output<typeof targetSchema>, readonly [number, number]] => [
-        ['loras', name],
-        t,
-        [-Infinity, Infinity],
-      ],
-    ),
-    ...(mapping.targets.motionEffect
-      ? [
-          [['motionEffect'], mapping.targets.motionEffect, TARGET_LIMITS.motionEffect!] as [
-            string[],
-            z.output<typeof targetSchema>,
-            readonly [number, number],
-          ],
-        ]
-      : []),
-    ...Object.entries(mapping.targets.motionLoras).map(
-      ([name, t]): [string[], z.output<typeof targetSchema>, readonly [number, number]] => [
-        ['motionLoras', name],
-        t,
-        TARGET_LIMITS.motionLoras!,
-      ],
-    ),
+    ...family('loras', mapping.targets.loras, [-Infinity, Infinity]),
+    ...(motionEffect ? [[['motionEffect'], motionEffect, TARGET_LIMITS.motionEffect!] as Checked] : []),
+    ...family('motionLoras', mapping.targets.motionLoras, TARGET_LIMITS.motionLoras!),
   ];
   for (const [path, target, limits] of targets) {
     const where = ['targets', ...path];

@@ -7,7 +7,13 @@ import type { Analysis } from '../analysis/analysis-schema.js';
 import type { Mapping, Reducer, TargetDef } from '../config/mapping-schema.js';
 import type { PromptTexts } from '../config/prompt-texts.js';
 import { round } from '../shared/math.js';
-import { KEYFRAMES_VERSION, type Keyframes, type KeyframeSegment, type PromptWeight } from './keyframes-schema.js';
+import {
+  KEYFRAMES_VERSION,
+  type Keyframes,
+  type KeyframeSegment,
+  type LoraStrength,
+  type PromptWeight,
+} from './keyframes-schema.js';
 import { planSegments, type Alignment, type PlannedSegment } from './plan-segments.js';
 import {
   promptChangeFrames,
@@ -132,15 +138,12 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
   const motionScale = evaluateTarget(targets.motionScale, signals, frameCount);
   const denoise = evaluateTarget(targets.denoise, signals, frameCount);
   const cfg = evaluateTarget(targets.cfg, signals, frameCount);
-  const loras = new Map(
-    Object.entries(targets.loras).map(([name, target]) => [name, evaluateTarget(target, signals, frameCount)] as const),
-  );
+  // A named family of targets (LoRA strengths, motion LoRA strengths): each name's curve.
+  const evaluateAll = (family: Readonly<Record<string, TargetDef>>): Map<string, Float64Array> =>
+    new Map(Object.entries(family).map(([name, target]) => [name, evaluateTarget(target, signals, frameCount)]));
+  const loras = evaluateAll(targets.loras);
   const motionEffect = targets.motionEffect ? evaluateTarget(targets.motionEffect, signals, frameCount) : undefined;
-  const motionLoras = new Map(
-    Object.entries(targets.motionLoras).map(
-      ([name, target]) => [name, evaluateTarget(target, signals, frameCount)] as const,
-    ),
-  );
+  const motionLoras = evaluateAll(targets.motionLoras);
 
   const planned = planSegments(frameCount, mapping.segments, alignmentFor(analysis, mapping, fps, warnings));
 
@@ -171,6 +174,14 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
   const reduce = (curve: Float64Array, segment: PlannedSegment, how: Reducer): number =>
     round(reduceOverSegment(curve, segment, how, onsets), 4);
 
+  // Each name's strength over a segment, reduced as its target says.
+  const strengthsOver = (
+    curves: ReadonlyMap<string, Float64Array>,
+    family: Readonly<Record<string, TargetDef>>,
+    segment: PlannedSegment,
+  ): LoraStrength[] =>
+    [...curves].map(([name, curve]) => ({ name, strength: reduce(curve, segment, family[name]!.reduce) }));
+
   const segments: KeyframeSegment[] = planned.map((segment, k) => {
     const blend = promptBlendAt(schedule.prompts, promptMix, segment.leadFrame);
     return {
@@ -183,22 +194,14 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
       prompt: blend[0]!.prompt,
       negativePrompt: blend[0]!.negativePrompt,
       promptBlend: blend,
-      loras: [...loras].map(([name, curve]) => ({
-        name,
-        strength: reduce(curve, segment, targets.loras[name]!.reduce),
-      })),
-      ...(motionLoras.size > 0
-        ? {
-            motionLoras: [...motionLoras].map(([name, curve]) => ({
-              name,
-              strength: reduce(curve, segment, targets.motionLoras[name]!.reduce),
-            })),
-          }
-        : {}),
+      loras: strengthsOver(loras, targets.loras, segment),
+      ...(motionLoras.size > 0 ? { motionLoras: strengthsOver(motionLoras, targets.motionLoras, segment) } : {}),
     };
   });
 
   const toArray = (values: Float64Array): number[] => Array.from(values, (v) => round(v, 4));
+  const arraysOf = (curves: ReadonlyMap<string, Float64Array>): Record<string, number[]> =>
+    Object.fromEntries([...curves].map(([name, values]) => [name, toArray(values)]));
   return {
     version: KEYFRAMES_VERSION,
     fps,
@@ -216,11 +219,9 @@ export function buildKeyframes(analysis: Analysis, mapping: Mapping, options: Ke
       motionScale: toArray(motionScale),
       denoise: toArray(denoise),
       cfg: toArray(cfg),
-      loras: Object.fromEntries([...loras].map(([name, values]) => [name, toArray(values)])),
+      loras: arraysOf(loras),
       ...(motionEffect ? { motionEffect: toArray(motionEffect) } : {}),
-      ...(motionLoras.size > 0
-        ? { motionLoras: Object.fromEntries([...motionLoras].map(([name, values]) => [name, toArray(values)])) }
-        : {}),
+      ...(motionLoras.size > 0 ? { motionLoras: arraysOf(motionLoras) } : {}),
     },
     prompts: schedule.prompts.map((p, i) => ({ ...p, weights: toArray(promptWeights[i]!) })),
     promptChanges: promptChangeFrames(schedule, fps).filter((c) => c.frame < Math.max(1, frameCount)),
