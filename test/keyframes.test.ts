@@ -370,6 +370,61 @@ describe('buildKeyframes', () => {
     ]);
   });
 
+  it('drives the motion effect per frame and motion LoRAs per segment, and leaves them out when the mapping does not', () => {
+    const kf = build({
+      ...base,
+      targets: {
+        ...base.targets,
+        motionEffect: { base: 1, add: { drop: -0.5 }, range: [0, 1] },
+        motionLoras: { zoom: { base: 0, add: { drop: 0.8 }, reduce: 'max' } },
+      },
+    });
+    const drop = kf.segments.find((s) => s.section === 'drop')!;
+    const intro = kf.segments[0]!;
+    expect(kf.curves.motionEffect![0]).toBe(1);
+    expect(kf.curves.motionEffect![drop.leadFrame]).toBe(0.5);
+    expect(kf.curves.motionLoras!['zoom']![drop.leadFrame]).toBe(0.8);
+    expect(intro.motionLoras).toEqual([{ name: 'zoom', strength: 0 }]);
+    expect(drop.motionLoras).toEqual([{ name: 'zoom', strength: 0.8 }]);
+    const plan = buildRenderPlan(kf, {
+      engineId: 'preview',
+      engineFingerprint: {},
+      width: 64,
+      height: 64,
+      steps: 4,
+      capabilities: PER_FRAME,
+    });
+    const job = plan.jobs[drop.index]!;
+    expect(job.motionLoras).toEqual([{ name: 'zoom', strength: 0.8 }]);
+    expect(job.effect).toEqual({
+      kind: 'perFrame',
+      scales: kf.curves.motionEffect!.slice(job.startFrame, job.startFrame + job.frameCount),
+    });
+    // An engine without the effect input: no effect in the jobs, and the plan says so.
+    const without = buildRenderPlan(kf, {
+      engineId: 'native',
+      engineFingerprint: {},
+      width: 64,
+      height: 64,
+      steps: 4,
+      capabilities: planCapabilities({ motionEffect: false }),
+    });
+    expect(without.jobs.every((j) => j.effect === undefined)).toBe(true);
+    expect(without.notices).toContain(
+      'targets.motionEffect has no effect: the native engine has no motion effect input',
+    );
+    const plain = build();
+    expect(plain.curves.motionEffect).toBeUndefined();
+    expect(plain.segments.every((s) => s.motionLoras === undefined)).toBe(true);
+    const outside = mappingSchema.safeParse({ ...base, targets: { ...base.targets, motionEffect: { base: 1.5 } } });
+    expect(outside.error?.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      [
+        ['targets', 'motionEffect'],
+        'can reach 1.5 (base 1.5) but must stay within [0, 1]: add a range or change the amounts',
+      ],
+    ]);
+  });
+
   it('warns when the song cannot do what the mapping asks', () => {
     const silent = makeAnalysis({ durationSec: 3, sections: [{ startSec: 0, label: 'intro' }] });
     const kf = buildKeyframes(
