@@ -70,3 +70,45 @@ describe('an offbeat bass without a kick', () => {
     ).toBe(0);
   });
 });
+
+describe('a swung beat', () => {
+  // Boogie-woogie: every beat a long and a short eighth (two thirds and one third of the beat),
+  // the short one accented by the bass, the hats and a stab; the snare on 2 and 4. The accents
+  // alone put the beat on the swung eighths, two thirds of a beat late.
+  const SOURCE = { path: 'synth', channels: 1, sourceSampleRateHz: 22050, codec: 'pcm_f32le' };
+  const swung = (beat: string, and: string): string => `${beat}.${and}`.repeat(4);
+  it.each([
+    [
+      'accented swung eighths, a snare on 2 and 4',
+      { bass: swung('o', 'X'), hat: swung('o', 'X'), stab: swung('.', 'x'), snare: '...x.....x..' },
+    ],
+    [
+      'accented swung eighths, no drums but the hats',
+      { bass: swung('x', 'X'), hat: swung('o', 'X'), stab: swung('.', 'X') },
+    ],
+  ])('%s: the beats start the long eighths', async (_, patterns) => {
+    const groove = makeGroove({ bpm: 120, bars: 16, stepsPerBeat: 3, patterns });
+    const analysis = await analyzeSamples(groove.samples, groove.sampleRateHz, SOURCE);
+    // Before: F 0 on the beats, 1 on the swung eighths. Now every beat but the first (its long
+    // eighth starts the song, with no short one before it to follow).
+    expect(eventF(groove.beats, analysis.beats)).toBeCloseTo(1 - 1 / 127, 6);
+    expect(
+      eventF(
+        groove.beats.map((b) => b + 1 / 3),
+        analysis.beats,
+      ),
+    ).toBe(0);
+    expect(analysis.bpm).toBeCloseTo(120, 1);
+  });
+
+  it('a beat whose three triplet eighths all sound keeps its beats', async () => {
+    const groove = makeGroove({
+      bpm: 100,
+      bars: 16,
+      stepsPerBeat: 3,
+      patterns: { kick: 'X.....X.....', hat: 'xoxxoxxoxxox', snare: '...x.....x..', bass: 'X..x..X..x..' },
+    });
+    const analysis = await analyzeSamples(groove.samples, groove.sampleRateHz, SOURCE);
+    expect(eventF(groove.beats, analysis.beats)).toBe(1);
+  });
+});

@@ -43,7 +43,7 @@ import { throwIfAborted, usageError } from '../shared/errors.js';
 import type { TaskOptions } from '../shared/progress.js';
 import { VERSION } from '../shared/version.js';
 import { ANALYSIS_VERSION, type Analysis } from './analysis-schema.js';
-import { phaseEvidence, shiftToOffbeats, snareActivation } from './beat-phase.js';
+import { onSwungOffbeats, phaseEvidence, shiftToOffbeats, snareActivation } from './beat-phase.js';
 import { keepBeatsWithPulse } from './beatless.js';
 import { trackBeats } from './beats.js';
 import { estimateDownbeats } from './downbeats.js';
@@ -209,7 +209,10 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
   const confidence = path && path.salience.length > 0 ? Math.max(0, Math.min(1, median(path.salience))) : 0;
   const hasBeat = path !== undefined && hasPulse(path);
   const local = hasBeat ? await followLocalTempo(beatEnv, path) : undefined;
-  const tracked = local ? trackBeats(beatEnv, periodAtFrames(local, features.frameCount)) : [];
+  const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
+  const followed = local ? trackBeats(beatEnv, periodAtFrames(local, features.frameCount)) : [];
+  // A swung beat: first the long and short eighths, then on or off the beat (beat-phase.ts).
+  const tracked = compound && onSwungOffbeats(followed, beatEnv) ? shiftToOffbeats(followed, beatEnv, 1 / 3) : followed;
   const onOffbeats = tracked.length > 0 && phaseEvidence(tracked, features, snare).total < 0;
   const beatFrames = hasBeat
     ? keepBeatsWithPulse(onOffbeats ? shiftToOffbeats(tracked, beatEnv) : tracked, {
@@ -221,7 +224,6 @@ export async function analyzeFeatures(features: FrameFeatures, source: SourceInf
         present: beatPresence(local!, beatEnv, frameRate),
       })
     : [];
-  const compound = hasBeat && 2 * path.ternary.reduce((a, b) => a + b, 0) > path.ternary.length;
   const { meter, positions } = estimateDownbeats(beatFrames, features, compound ? 3 : 2, snare);
   const beats = beatFrames.map(toSec);
   // Tempo from the tracked beats, not the refined ones: refinement snaps each beat to a 2.9 ms

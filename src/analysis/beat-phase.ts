@@ -145,16 +145,45 @@ export function phaseEvidence(
 }
 
 /**
- * The beats moved to the offbeats: the points halfway between them, plus one half a beat after
- * the last (within the song), each moved to the envelope's largest value within two frames where
+ * The beats moved by `fraction` of a beat (a half: the offbeats), plus one that far after the
+ * last (within the song), each moved to the envelope's largest value within two frames where
  * there is one (the midpoint of two tracked beats can be off by a 16th-note syncopation's pull).
  */
-export function shiftToOffbeats(beatFrames: readonly number[], envelope: Float32Array): number[] {
+export function shiftToOffbeats(beatFrames: readonly number[], envelope: Float32Array, fraction = 0.5): number[] {
   if (beatFrames.length < 2) return [...beatFrames];
-  const grid = offbeats(beatFrames);
+  const grid = beatFrames.slice(1).map((b, i) => beatFrames[i]! + fraction * (b - beatFrames[i]!));
   const lastInterval = beatFrames.at(-1)! - beatFrames.at(-2)!;
-  if (beatFrames.at(-1)! + lastInterval / 2 < envelope.length - 1) grid.push(beatFrames.at(-1)! + lastInterval / 2);
+  if (beatFrames.at(-1)! + fraction * lastInterval < envelope.length - 1)
+    grid.push(beatFrames.at(-1)! + fraction * lastInterval);
   return grid.map((t) => nearestPeak(envelope, t, TOLERANCE_FRAMES));
+}
+
+/** How much more the accents must favour the third of a beat after each beat than the two thirds (a ratio). */
+const SWING_PAIR_RATIO = 2;
+
+/**
+ * Swing: on the beat, or on the swung eighth? In a swung (or compound) beat the eighths are long
+ * and short, two thirds and one third of the beat, and the beat starts the long one. Swing also
+ * accents the short offbeat eighth (the "and"), so a tracker that follows the accents can lock
+ * onto it: the right tempo, two thirds of a beat late. The two grids are told apart by where the
+ * other eighth falls: after a beat it sounds two thirds of a beat later (the "and"); after the
+ * "and" it sounds a third of a beat later (the next beat). So where the accents a third of a
+ * beat after the tracked beats are clearly stronger than two thirds after (SWING_PAIR_RATIO,
+ * each mean taken against the envelope's mean, plus 1 so that a near-silent pair decides
+ * nothing), the tracked beats are the short eighths and the beat is a third of a beat later. A
+ * beat whose three triplet eighths all sound (a 12/8 shuffle, a 6/8 jig) has no such asymmetry
+ * and keeps its beats.
+ */
+export function onSwungOffbeats(beatFrames: readonly number[], envelope: Float32Array): boolean {
+  if (beatFrames.length <= BACKBEAT_WINDOW_BEATS) return false;
+  const scaled = scaledToMeanOne(envelope);
+  const at = (fraction: number): number =>
+    mean(
+      beatFrames
+        .slice(0, -1)
+        .map((b, i) => peakNear(scaled, b + fraction * (beatFrames[i + 1]! - b), TOLERANCE_FRAMES)),
+    );
+  return at(1 / 3) + 1 > SWING_PAIR_RATIO * (at(2 / 3) + 1);
 }
 
 /** The position (fractional, by a parabola through the peak) of the largest value within `radius` frames of t; t where all are 0. */
