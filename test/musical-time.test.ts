@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseTimePosition } from '../src/config/units.js';
-import { signalSchema } from '../src/config/mapping-schema.js';
+import { seedSchema, signalSchema } from '../src/config/mapping-schema.js';
+import { seedEventTimes } from '../src/keyframes/seed-schedule.js';
 import {
   beatGridOf,
   gridOf,
@@ -191,5 +192,78 @@ describe('signals in beat units under a tempo change (100 Hz grid)', () => {
   it('an inverted range turns a pulse into a dip, and the frame still shows it', () => {
     const dip = signalAtFrames(signalSchema.parse({ from: 'beat', range: [1, 0] }), context, 8);
     expect(Array.from(dip)).toEqual([0, 1, 1, 1, 0, 1, 1, 1]);
+  });
+});
+
+describe('bars follow meter changes', () => {
+  // Beats every 0.5 s from 0 s. Bars found by the analysis: 4/4 at 0 s, 4/4 at 2 s, 3/4 at 4 s,
+  // 7/4 at 5.5 s, then 4/4 at 9 s (the song's meter) to the end.
+  const beats = Array.from({ length: 25 }, (_, i) => i * 0.5);
+  const downbeats = [0, 2, 4, 5.5, 9];
+  const analysis = makeAnalysis({ durationSec: 12.5, beats, downbeats, beatsPerBar: 4 });
+  const grid = beatGridOf(analysis).grid;
+
+  it('the grid keeps every bar start the analysis found', () => {
+    expect(grid.barStarts).toEqual([0, 4, 8, 11, 18]);
+    expect(grid.firstDownbeat).toBe(0);
+  });
+
+  it.each([
+    [1, 0],
+    [3, 4],
+    [3.5, 4.75], // halfway through the 3/4 bar: 1.5 beats in
+    [4, 5.5],
+    [5, 9],
+    [6, 11], // past the last bar found: the song's 4/4
+    [0, -2], // before bar 1: a bar of the song's meter
+  ])('bar %f starts at %f s', (bar, sec) => {
+    expect(barStartSec(grid, bar)).toBeCloseTo(sec, 12);
+  });
+
+  it.each([
+    [4.75, 2.5],
+    [5.5, 3],
+    [7.25, 3.5], // 3.5 of the 7/4 bar's 7 beats
+    [10, 4.5],
+    [-1, -0.5], // two beats of a 4/4 pickup
+  ])('at %f s, %f bars have passed since bar 1', (sec, bars) => {
+    expect(barPositionAt(grid, sec)).toBeCloseTo(bars, 12);
+  });
+
+  it.each([
+    ['1 bar', 4, 1.5], // the 3/4 bar
+    ['1 bar', 5.5, 3.5], // the 7/4 bar
+    ['2 bars', 2, 3.5], // 4/4 then 3/4
+    ['1 bar', 4.75, 2.5], // the second half of the 3/4 bar, then the first half of the 7/4 bar
+    ['1 bar', 9, 2],
+  ])('%s at %f s lasts %f s', (text, atSec, sec) => {
+    expect(durationSecAt(parseDuration(text)!, atSec, FPS8, grid)).toBeCloseTo(sec, 12);
+  });
+
+  it.each([
+    ['1 bar', 5.5, 4], // back over the 3/4 bar
+    ['1 bar', 9, 5.5], // back over the 7/4 bar
+    ['2 bars', 9, 4],
+  ])('%s before %f s is %f s', (text, atSec, sec) => {
+    expect(secBefore(parseDuration(text)!, atSec, FPS8, grid)).toBeCloseTo(sec, 12);
+  });
+
+  it('a new seed every 2 bars lands on the bar starts, whatever their lengths', () => {
+    const context = { analysis, beats: grid, fps: FPS8, durationSec: 12.5 };
+    const times = seedEventTimes(seedSchema.parse({ sections: false, every: '2 bars' }), context);
+    expect(times).toEqual([4, 9, 13].filter((t) => t < 12.5));
+  });
+
+  it('bar phase ramps through each bar, and a bar reset restarts at each bar start', () => {
+    const context: SignalContext = { analysis, grid: gridOf(analysis), beats: grid, fps: FPS8 };
+    const bar = shapeSignal(signalSchema.parse({ from: 'barPhase' }), context);
+    const at = (sec: number): number => Math.round(bar[Math.round(sec * 100)]! * 1e9) / 1e9;
+    expect([at(4.75), at(7.25), at(10)]).toEqual([0.5, 0.5, 0.5]);
+    const ramp = shapeSignal(
+      signalSchema.parse({ from: 'section', values: { other: 1 }, mode: 'accumulate', reset: 'bar' }),
+      context,
+    );
+    const restarts = Array.from(ramp, (v, i) => (i > 0 && v < ramp[i - 1]! ? i / 100 : -1)).filter((t) => t >= 0);
+    expect(restarts).toEqual([2, 4, 5.5, 9, 11]);
   });
 });

@@ -41,11 +41,18 @@ export function secAtBeatPosition(beats: readonly number[], position: number): n
  * The beats that musical units follow: "1 beat" at a time is the length of the beat it starts
  * in, so lengths in beats and bars stretch and shrink with the tempo map. `beats` holds at least
  * two ascending times; bar 1 starts at beat index `firstDownbeat` (earlier beats are a pickup).
+ *
+ * Bars follow the meter map: `barStarts` holds the beat index of every bar start the analysis
+ * found (the first is `firstDownbeat`), so "1 bar" is as long as the bar it starts in, a 7/4 bar
+ * seven beats and the 3/4 bar after it three. Before the first and from the last listed bar on,
+ * bars are `beatsPerBar` beats (the song's meter). Without `barStarts` every bar is
+ * `beatsPerBar` beats from `firstDownbeat`.
  */
 export interface BeatGrid {
   readonly beats: readonly number[];
   readonly beatsPerBar: number;
   readonly firstDownbeat: number;
+  readonly barStarts?: readonly number[];
 }
 
 /** A steady grid from 0 s (for songs without a beat): one beat every 60/bpm s past `durationSec`. */
@@ -53,6 +60,45 @@ export function steadyBeatGrid(bpm: number, durationSec: number, beatsPerBar: nu
   const period = 60 / bpm;
   const count = Math.max(2, Math.ceil(durationSec / period) + 2);
   return { beats: Array.from({ length: count }, (_, i) => i * period), beatsPerBar, firstDownbeat: 0 };
+}
+
+/** The bar starts as beat positions: `barStarts` where given (ascending, at least one), else bar 1's. */
+function barStartsOf(grid: BeatGrid): readonly number[] {
+  return grid.barStarts && grid.barStarts.length > 0 ? grid.barStarts : [grid.firstDownbeat];
+}
+
+/**
+ * The beat position of bar position `bar` (0 = the start of bar 1; fractions are positions inside
+ * a bar, linear in its beats). Inverse of barAtBeatPosition.
+ */
+export function beatAtBarPosition(grid: BeatGrid, bar: number): number {
+  const starts = barStartsOf(grid);
+  const last = starts.length - 1;
+  if (bar <= 0) return starts[0]! + bar * grid.beatsPerBar;
+  if (bar >= last) return starts[last]! + (bar - last) * grid.beatsPerBar;
+  const k = Math.floor(bar);
+  return starts[k]! + (bar - k) * (starts[k + 1]! - starts[k]!);
+}
+
+/** Bars elapsed since bar 1 started at beat position `beat` (negative in a pickup). */
+export function barAtBeatPosition(grid: BeatGrid, beat: number): number {
+  const starts = barStartsOf(grid);
+  const last = starts.length - 1;
+  if (beat <= starts[0]!) return (beat - starts[0]!) / grid.beatsPerBar;
+  if (beat >= starts[last]!) return last + (beat - starts[last]!) / grid.beatsPerBar;
+  let lo = 0;
+  let hi = last;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid]! <= beat) lo = mid;
+    else hi = mid;
+  }
+  return lo + (beat - starts[lo]!) / (starts[hi]! - starts[lo]!);
+}
+
+/** The beat position `bars` bars after (negative: before) beat position `beat`, following the meter map. */
+function beatAfterBars(grid: BeatGrid, beat: number, bars: number): number {
+  return beatAtBarPosition(grid, barAtBeatPosition(grid, beat) + bars);
 }
 
 /** Seconds from `atSec` until `beatCount` beats later, following the tempo map. */
@@ -70,13 +116,15 @@ export function durationSecAt(duration: MusicalDuration, atSec: number, fps: Rat
     case 'beats':
       return beatsToSec(grid, atSec, duration.value);
     case 'bars':
-      return beatsToSec(grid, atSec, duration.value * grid.beatsPerBar);
+      return (
+        secAtBeatPosition(grid.beats, beatAfterBars(grid, beatPositionAt(grid.beats, atSec), duration.value)) - atSec
+      );
   }
 }
 
 /** Where bar `bar` starts (1-based, as musicians count; fractions are positions inside a bar). */
 export function barStartSec(grid: BeatGrid, bar: number): number {
-  return secAtBeatPosition(grid.beats, grid.firstDownbeat + (bar - 1) * grid.beatsPerBar);
+  return secAtBeatPosition(grid.beats, beatAtBarPosition(grid, bar - 1));
 }
 
 /** Where beat `beat` starts (1-based: beat 1 is the song's first beat). */
@@ -86,7 +134,7 @@ export function beatStartSec(grid: BeatGrid, beat: number): number {
 
 /** Bars elapsed since bar 1 started (negative in a pickup). */
 export function barPositionAt(grid: BeatGrid, sec: number): number {
-  return (beatPositionAt(grid.beats, sec) - grid.firstDownbeat) / grid.beatsPerBar;
+  return barAtBeatPosition(grid, beatPositionAt(grid.beats, sec));
 }
 
 /** The time `duration` before `atSec` (lengths in beats and bars count the beats before it). */
@@ -99,6 +147,6 @@ export function secBefore(duration: MusicalDuration, atSec: number, fps: Rationa
     case 'beats':
       return secAtBeatPosition(grid.beats, beatPositionAt(grid.beats, atSec) - duration.value);
     case 'bars':
-      return secAtBeatPosition(grid.beats, beatPositionAt(grid.beats, atSec) - duration.value * grid.beatsPerBar);
+      return secAtBeatPosition(grid.beats, beatAfterBars(grid, beatPositionAt(grid.beats, atSec), -duration.value));
   }
 }

@@ -9,7 +9,7 @@ import type { Analysis } from '../analysis/analysis-schema.js';
 import { sectionLabelSchema } from '../analysis/analysis-schema.js';
 import type { SeedSettings } from '../config/mapping-schema.js';
 import { frameAtSec, type Rational } from '../shared/media-time.js';
-import { secAtBeatPosition, type BeatGrid } from './beat-grid.js';
+import { beatAtBarPosition, secAtBeatPosition, type BeatGrid } from './beat-grid.js';
 
 export interface SeedContext {
   readonly analysis: Analysis;
@@ -34,7 +34,7 @@ export function seedEventTimes(settings: SeedSettings, context: SeedContext): nu
         case 'beats':
           return secAtBeatPosition(beats.beats, m * every.value);
         case 'bars':
-          return secAtBeatPosition(beats.beats, beats.firstDownbeat + m * every.value * beats.beatsPerBar);
+          return secAtBeatPosition(beats.beats, beatAtBarPosition(beats, m * every.value));
       }
     };
     // Bar 1 + N, 1 + 2N, …: the imagery of bar 1 (or of a pickup before it) holds for the first N bars.

@@ -51,7 +51,10 @@ export interface SongBeatGrid {
   readonly steady: boolean;
 }
 
-/** The beat grid musical units follow: the analysis beats, bar 1 at the first downbeat. */
+/**
+ * The beat grid musical units follow: the analysis beats, bar 1 at the first downbeat, and every
+ * bar start the analysis found (so bars follow meter changes).
+ */
 export function beatGridOf(analysis: Analysis): SongBeatGrid {
   const { beats, downbeats, beatsPerBar } = analysis;
   if (beats.length < 2) {
@@ -60,19 +63,19 @@ export function beatGridOf(analysis: Analysis): SongBeatGrid {
       steady: true,
     };
   }
-  let firstDownbeat = 0;
-  if (downbeats.length > 0) {
-    // The beat nearest the first downbeat (downbeats are a subset of the beats).
-    let best = Infinity;
-    beats.forEach((b, i) => {
-      const d = Math.abs(b - downbeats[0]!);
-      if (d < best) {
-        best = d;
-        firstDownbeat = i;
-      }
-    });
+  const barStarts = barStartsOf(beats, downbeats);
+  return { grid: { beats, beatsPerBar, firstDownbeat: barStarts[0] ?? 0, barStarts }, steady: false };
+}
+
+/** The beat index of each downbeat: the beat nearest it (downbeats are a subset of the beats), ascending, once each. */
+function barStartsOf(beats: readonly number[], downbeats: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  for (const d of downbeats) {
+    while (i + 1 < beats.length && Math.abs(beats[i + 1]! - d) <= Math.abs(beats[i]! - d)) i++;
+    if (out.length === 0 || i > out[out.length - 1]!) out.push(i);
   }
-  return { grid: { beats, beatsPerBar, firstDownbeat }, steady: false };
+  return out;
 }
 
 /** Everything shaping needs to know about time. */
