@@ -101,6 +101,17 @@ describe('a swung beat', () => {
     expect(analysis.bpm).toBeCloseTo(120, 1);
   });
 
+  it('a shuffle whose beats are the accented eighths keeps its beats', async () => {
+    const groove = makeGroove({
+      bpm: 120,
+      bars: 16,
+      stepsPerBeat: 3,
+      patterns: { kick: 'X.....X.....', bass: swung('X', 'x'), hat: swung('x', 'o'), snare: '...X.....X..' },
+    });
+    const analysis = await analyzeSamples(groove.samples, groove.sampleRateHz, SOURCE);
+    expect(eventF(groove.beats, analysis.beats)).toBe(1);
+  });
+
   it('a beat whose three triplet eighths all sound keeps its beats', async () => {
     const groove = makeGroove({
       bpm: 100,
