@@ -102,8 +102,11 @@ async function scoreSet(flags: Flags): Promise<{ results: ScoredItem[]; sections
 async function referenceSummary(flags: Flags): Promise<string | undefined> {
   const python = '/usr/bin/python3';
   if (!existsSync(python)) return undefined;
+  // A set without its own scorer (real-public) is scored by beats-public's, which its README names.
+  const scorer = [join(flags.set, 'score.py'), join(flags.set, '../beats-public/score.py')].find((p) => existsSync(p));
+  if (scorer === undefined) return 'score.py did not run: no score.py in the set or beside it in ../beats-public';
   try {
-    const { stdout } = await run(python, [join(flags.set, 'score.py'), flags.out, '--root', flags.set], {
+    const { stdout } = await run(python, [scorer, flags.out, '--root', flags.set], {
       maxBuffer: 1 << 24,
     });
     return stdout.trim().split('\n').at(-1);
