@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeSamples } from '../src/analysis/analyze.js';
-import { chooseTempoLevel, lagCorrelation, levelEvidence } from '../src/analysis/tempo-level.js';
+import { chooseTempoLevel, lagCorrelation, levelEvidence, onSongLevel } from '../src/analysis/tempo-level.js';
 import type { FrameFeatures } from '../src/analysis/feature-extractor.js';
 import type { TempoPath } from '../src/analysis/tempo.js';
 import { eventF } from './helpers/drums.js';
@@ -94,5 +94,47 @@ describe('tempo level from the bar and the backbeat', () => {
     expect(analysis.beats).toHaveLength(groove.beats.length);
     expect(eventF(groove.beats, analysis.beats)).toBe(1);
     expect(eventF(groove.downbeats, analysis.downbeats)).toBe(1);
+  });
+});
+
+describe('one metrical level through the song', () => {
+  const frameRate = 22050 / 256;
+  /** Windows whose accents recur exactly every beat of `bpm` (a pulse train's autocorrelation). */
+  function pathAt(bpms: readonly number[], pulseBpm: number): TempoPath {
+    const period = (60 * frameRate) / pulseBpm;
+    const acf = Float32Array.from({ length: 800 }, (_, lag) => {
+      const k = lag / period;
+      return Math.abs(k - Math.round(k)) * period < 0.5 ? 1 : 0;
+    });
+    return {
+      frameRate,
+      windowCentres: Float64Array.from(bpms, (_, w) => (w + 3) * 2 * frameRate),
+      bpm: Float64Array.from(bpms),
+      salience: new Float64Array(bpms.length).fill(0.5),
+      subdivision: new Int32Array(bpms.length).fill(1),
+      ternary: new Uint8Array(bpms.length),
+      acf: bpms.map(() => acf),
+    };
+  }
+
+  it('an intro read at twice the tempo of the rest is put back on the song level, and re-scored there', () => {
+    const path = pathAt([170, 170, 171, 170, 85, 85, 85, 85, 85, 85], 85);
+    const level = onSongLevel(path);
+    expect(Array.from(level.bpm)).toEqual([85, 85, 85.5, 85, 85, 85, 85, 85, 85, 85]);
+    expect(level.salience[0]).toBe(1);
+    expect(level.windowCentres).toBe(path.windowCentres);
+  });
+
+  it('a half-time passage comes back up to the song level', () => {
+    expect(Array.from(onSongLevel(pathAt([120, 120, 120, 60, 60, 120, 120], 120)).bpm)).toEqual(new Array(7).fill(120));
+  });
+
+  it.each([
+    ['a ritardando', [100, 100, 95, 90, 85, 80, 75]],
+    ['a section at two thirds of the tempo', [150, 150, 150, 100, 100, 150]],
+    ['one level throughout', [128, 128, 128]],
+  ])('%s stays as it is', (_, bpms) => {
+    const path = pathAt(bpms, 100);
+    expect(onSongLevel(path)).toBe(path);
   });
 });

@@ -144,21 +144,55 @@ export function levelEvidence(path: TempoPath, features: FrameFeatures, snare: F
   return out;
 }
 
-/** The path on the level the evidence prefers (see the header): the path itself where that is its own. */
-export function chooseTempoLevel(path: TempoPath, features: FrameFeatures, snare: Float32Array): TempoPath {
-  const evidence = levelEvidence(path, features, snare);
-  if (evidence.length === 0) return path;
-  const best = evidence.reduce((a, b) => (b.total > a.total ? b : a));
-  if (best.factor === 1) return path;
+/** A window is on another level than the song's where its tempo is twice or half the song's, within this (octaves: ±6 %). */
+const OCTAVE_TOLERANCE = 0.08;
+
+/** The path with window w's tempo multiplied by factors[w], re-scored there (periodicity, subdivision). */
+function rescaled(path: TempoPath, factors: ArrayLike<number>): TempoPath {
   const frameRate = path.frameRate;
-  const scores = path.acf!.map((a, w) => levelScore(a, (60 * frameRate) / (path.bpm[w]! * best.factor), frameRate));
+  const scores = path.acf!.map((a, w) => levelScore(a, (60 * frameRate) / (path.bpm[w]! * factors[w]!), frameRate));
   return {
     frameRate,
     windowCentres: path.windowCentres,
-    bpm: path.bpm.map((b) => b * best.factor),
+    bpm: path.bpm.map((b, w) => b * factors[w]!),
     salience: Float64Array.from(scores, (s) => s.salience),
     subdivision: Int32Array.from(scores, (s) => s.subdivision),
     ternary: Uint8Array.from(scores, (s) => (s.ternary ? 1 : 0)),
     acf: path.acf,
   };
+}
+
+/**
+ * The path on one metrical level. The tactus model decides each window's level on its own
+ * evidence, so a passage whose texture changes (a sparse intro in 8th notes, a half-time bridge,
+ * a double-time chorus) can come out at exactly twice or half the song's tempo while the rest
+ * does not. Notation keeps the level through such passages (a half-time bridge is written at the
+ * song's tempo), and beats that halve or double for a passage are not what a video should cut
+ * to. Windows at twice or half the song's tempo (the median of the path, within
+ * OCTAVE_TOLERANCE) are therefore put back on the song's level; tempo changes that are not an
+ * octave (a ritardando, a new section tempo) stay.
+ */
+export function onSongLevel(path: TempoPath): TempoPath {
+  if (!path.acf || path.bpm.length === 0) return path;
+  const song = median(path.bpm);
+  const factors = Float64Array.from(path.bpm, (b) => {
+    const octaves = Math.log2(b / song);
+    if (Math.abs(octaves - 1) < OCTAVE_TOLERANCE) return 0.5;
+    if (Math.abs(octaves + 1) < OCTAVE_TOLERANCE) return 2;
+    return 1;
+  });
+  return factors.some((f) => f !== 1) ? rescaled(path, factors) : path;
+}
+
+/**
+ * The path on the level the evidence prefers (see the header), every window on the song's level
+ * (onSongLevel): the path itself where it already is.
+ */
+export function chooseTempoLevel(tracked: TempoPath, features: FrameFeatures, snare: Float32Array): TempoPath {
+  const path = onSongLevel(tracked);
+  const evidence = levelEvidence(path, features, snare);
+  if (evidence.length === 0) return path;
+  const best = evidence.reduce((a, b) => (b.total > a.total ? b : a));
+  if (best.factor === 1) return path;
+  return rescaled(path, new Float64Array(path.bpm.length).fill(best.factor));
 }
