@@ -12,14 +12,16 @@
  *    Klapuri-style model with a tempo prior and a prior on how the beat subdivides; a Viterbi
  *    pass follows ramps and tempo changes. Music without drums: the plain onset envelope (the
  *    chords and melody as they rise) is tracked too and used where it is clearly the more
- *    periodic (`pulseEnvelope`). The path's level is checked against the level twice as slow by
- *    the bar (do bass and chords repeat at a bar of 2–6 beats?) and the backbeat (tempo-level.ts).
+ *    periodic (`pulseEnvelope`). Windows read at exactly twice or half the song's tempo go back on
+ *    the song's level, and the path's level is checked against the level twice as slow by the
+ *    bar (do bass and chords repeat at a bar of 2–6 beats?) and the backbeat (tempo-level.ts).
  *    The path is then refined on 5 s windows on the same level (local-tempo.ts), so ritardandi
  *    and accelerandi are followed.
  * 4. Beats (beats.ts): Ellis' dynamic programming with the local period from the refined path.
- *    Phase (beat-phase.ts): the tracked beats against the offbeats between them, judged by the
- *    accents (each register a vote), the kick/bass band and an alternating snare (the backbeat);
- *    where the offbeats win (syncopated funk, a reggae one drop) the beats move there.
+ *    Phase (beat-phase.ts): in a swung beat, the long eighth starts the beat (the tracker can
+ *    lock onto the accented short one, two thirds of a beat late); then the tracked beats against
+ *    the offbeats between them, judged by the accents (each register a vote), the kick/bass band
+ *    and an alternating snare (the backbeat); where the offbeats win (syncopated funk, a reggae one drop) the beats move there.
  * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs where less than a third
  *    of the tempo windows hear a beat-level periodicity (noise, free time) get no beats, bpm null
  *    and confidence 0; inside a song, long silences and pulseless passages lose their beats
