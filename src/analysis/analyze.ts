@@ -21,7 +21,8 @@
  *    Phase (beat-phase.ts): in a swung beat, the long eighth starts the beat (the tracker can
  *    lock onto the accented short one, two thirds of a beat late); then the tracked beats against
  *    the offbeats between them, judged by the accents (each register a vote), the kick/bass band
- *    and an alternating snare (the backbeat); where the offbeats win (syncopated funk, a reggae one drop) the beats move there.
+ *    and an alternating snare (the backbeat); where the offbeats win (syncopated funk, a reggae
+ *    one drop) the beats move there.
  * 5. Where there is no beat: silence (nothing above -60 dBFS) and songs where less than a third
  *    of the tempo windows hear a beat-level periodicity (noise, free time) get no beats, bpm null
  *    and confidence 0; inside a song, long silences and pulseless passages lose their beats
