@@ -112,9 +112,9 @@ export function alternation(values: readonly number[]): number {
   return total / windows;
 }
 
-/** The points halfway between consecutive beats. */
-export function offbeats(beatFrames: readonly number[]): number[] {
-  return beatFrames.slice(1).map((b, i) => (beatFrames[i]! + b) / 2);
+/** The points `fraction` of the way from each beat to the next (a half: halfway, the offbeats). */
+export function offbeats(beatFrames: readonly number[], fraction = 0.5): number[] {
+  return beatFrames.slice(1).map((b, i) => beatFrames[i]! + fraction * (b - beatFrames[i]!));
 }
 
 /**
@@ -151,7 +151,7 @@ export function phaseEvidence(
  */
 export function shiftToOffbeats(beatFrames: readonly number[], envelope: Float32Array, fraction = 0.5): number[] {
   if (beatFrames.length < 2) return [...beatFrames];
-  const grid = beatFrames.slice(1).map((b, i) => beatFrames[i]! + fraction * (b - beatFrames[i]!));
+  const grid = offbeats(beatFrames, fraction);
   const lastInterval = beatFrames.at(-1)! - beatFrames.at(-2)!;
   if (beatFrames.at(-1)! + fraction * lastInterval < envelope.length - 1)
     grid.push(beatFrames.at(-1)! + fraction * lastInterval);
@@ -177,12 +177,7 @@ const SWING_PAIR_RATIO = 2;
 export function onSwungOffbeats(beatFrames: readonly number[], envelope: Float32Array): boolean {
   if (beatFrames.length <= BACKBEAT_WINDOW_BEATS) return false;
   const scaled = scaledToMeanOne(envelope);
-  const at = (fraction: number): number =>
-    mean(
-      beatFrames
-        .slice(0, -1)
-        .map((b, i) => peakNear(scaled, b + fraction * (beatFrames[i + 1]! - b), TOLERANCE_FRAMES)),
-    );
+  const at = (fraction: number): number => mean(atGrid(scaled, offbeats(beatFrames, fraction)));
   return at(1 / 3) + 1 > SWING_PAIR_RATIO * (at(2 / 3) + 1);
 }
 
