@@ -17,14 +17,19 @@ export function beatPositionAt(beats: readonly number[], sec: number): number {
   const last = beats[n - 1]!;
   if (sec <= first) return (sec - first) / (beats[1]! - first);
   if (sec >= last) return n - 1 + (sec - last) / (last - beats[n - 2]!);
+  return fractionalIndex(beats, sec);
+}
+
+/** Where `x` falls among ascending `values` (values[0] < x < the last): index lo + the fraction of the way to lo + 1. */
+function fractionalIndex(values: readonly number[], x: number): number {
   let lo = 0;
-  let hi = n - 1;
+  let hi = values.length - 1;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (beats[mid]! <= sec) lo = mid;
+    if (values[mid]! <= x) lo = mid;
     else hi = mid;
   }
-  return lo + (sec - beats[lo]!) / (beats[hi]! - beats[lo]!);
+  return lo + (x - values[lo]!) / (values[hi]! - values[lo]!);
 }
 
 /** Inverse of beatPositionAt. */
@@ -86,14 +91,7 @@ export function barAtBeatPosition(grid: BeatGrid, beat: number): number {
   const last = starts.length - 1;
   if (beat <= starts[0]!) return (beat - starts[0]!) / grid.beatsPerBar;
   if (beat >= starts[last]!) return last + (beat - starts[last]!) / grid.beatsPerBar;
-  let lo = 0;
-  let hi = last;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid]! <= beat) lo = mid;
-    else hi = mid;
-  }
-  return lo + (beat - starts[lo]!) / (starts[hi]! - starts[lo]!);
+  return fractionalIndex(starts, beat);
 }
 
 /** The beat position `bars` bars after (negative: before) beat position `beat`, following the meter map. */

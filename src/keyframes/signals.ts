@@ -63,12 +63,12 @@ export function beatGridOf(analysis: Analysis): SongBeatGrid {
       steady: true,
     };
   }
-  const barStarts = barStartsOf(beats, downbeats);
+  const barStarts = downbeatIndices(beats, downbeats);
   return { grid: { beats, beatsPerBar, firstDownbeat: barStarts[0] ?? 0, barStarts }, steady: false };
 }
 
 /** The beat index of each downbeat: the beat nearest it (downbeats are a subset of the beats), ascending, once each. */
-function barStartsOf(beats: readonly number[], downbeats: readonly number[]): number[] {
+function downbeatIndices(beats: readonly number[], downbeats: readonly number[]): number[] {
   const out: number[] = [];
   let i = 0;
   for (const d of downbeats) {
