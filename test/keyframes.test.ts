@@ -18,6 +18,15 @@ import { planCapabilities } from './helpers/plan-capabilities.js';
 
 const FPS10 = parseFps('10');
 const PER_FRAME = planCapabilities();
+/** The render-plan options of these tests: the preview engine, 64×64, 4 steps, per-frame motion. */
+const PREVIEW_PLAN = {
+  engineId: 'preview',
+  engineFingerprint: {},
+  width: 64,
+  height: 64,
+  steps: 4,
+  capabilities: PER_FRAME,
+};
 
 describe('reduceOverSegment', () => {
   const curve = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -386,14 +395,7 @@ describe('buildKeyframes', () => {
     expect(kf.curves.motionLoras!['zoom']![drop.leadFrame]).toBe(0.8);
     expect(intro.motionLoras).toEqual([{ name: 'zoom', strength: 0 }]);
     expect(drop.motionLoras).toEqual([{ name: 'zoom', strength: 0.8 }]);
-    const plan = buildRenderPlan(kf, {
-      engineId: 'preview',
-      engineFingerprint: {},
-      width: 64,
-      height: 64,
-      steps: 4,
-      capabilities: PER_FRAME,
-    });
+    const plan = buildRenderPlan(kf, PREVIEW_PLAN);
     const job = plan.jobs[drop.index]!;
     expect(job.motionLoras).toEqual([{ name: 'zoom', strength: 0.8 }]);
     expect(job.effect).toEqual({
@@ -402,11 +404,8 @@ describe('buildKeyframes', () => {
     });
     // An engine without the effect input: no effect in the jobs, and the plan says so.
     const without = buildRenderPlan(kf, {
+      ...PREVIEW_PLAN,
       engineId: 'native',
-      engineFingerprint: {},
-      width: 64,
-      height: 64,
-      steps: 4,
       capabilities: planCapabilities({ motionEffect: false }),
     });
     expect(without.jobs.every((j) => j.effect === undefined)).toBe(true);
@@ -446,14 +445,7 @@ describe('buildKeyframes', () => {
 
   it('the render plan passes every per-segment value to the engine', () => {
     const kf = build();
-    const plan = buildRenderPlan(kf, {
-      engineId: 'preview',
-      engineFingerprint: {},
-      width: 64,
-      height: 64,
-      steps: 4,
-      capabilities: PER_FRAME,
-    });
+    const plan = buildRenderPlan(kf, PREVIEW_PLAN);
     const drop = kf.segments.find((s) => s.section === 'drop')!;
     const job = plan.jobs[drop.index]!;
     expect(job).toMatchObject({
@@ -475,14 +467,7 @@ describe('buildKeyframes', () => {
         ...kf,
         segments: kf.segments.map((s) => (s === drop ? { ...s, loras: [{ name: 'detail', strength: 0.7 }] } : s)),
       },
-      {
-        engineId: 'preview',
-        engineFingerprint: {},
-        width: 64,
-        height: 64,
-        steps: 4,
-        capabilities: PER_FRAME,
-      },
+      PREVIEW_PLAN,
     );
     expect(changed.jobs[drop.index]!.hash).not.toBe(job.hash);
     expect(changed.jobs[0]!.hash).toBe(plan.jobs[0]!.hash);
